@@ -1,0 +1,62 @@
+# exchange-stress-test: the two commands users rely on are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+EXCHANGE ?= binance
+SCENARIO ?= default
+DURATION ?=
+USERS ?=
+SIM_CONFIG ?=
+HOST ?=
+WORKERS ?=
+
+.PHONY: run ui test lint sim bench clean venv dev
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# Make the repo's packages importable from the venv (no build step needed).
+	$(PY) -c 'import os, sysconfig; open(os.path.join(sysconfig.get_path("purelib"), "exchange_stress_test.pth"), "w").write(os.getcwd() + "\n")'
+	@touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+dev: $(DEV_STAMP)
+
+## make run: simulator + headless scenario + results/<run-id>/
+run: $(STAMP)
+	$(PY) -m loadgen run --exchange "$(EXCHANGE)" --scenario "$(SCENARIO)" \
+		$(if $(DURATION),--duration "$(DURATION)") $(if $(USERS),--users "$(USERS)") \
+		$(if $(SIM_CONFIG),--sim-config "$(SIM_CONFIG)") $(if $(HOST),--host "$(HOST)") \
+		$(if $(WORKERS),--workers "$(WORKERS)")
+
+## make ui: simulator + Locust web UI on http://127.0.0.1:8089
+ui: $(STAMP)
+	$(PY) -m loadgen ui --exchange "$(EXCHANGE)" $(if $(SIM_CONFIG),--sim-config "$(SIM_CONFIG)") \
+		$(if $(HOST),--host "$(HOST)")
+
+## make sim: only the simulator, in the foreground
+sim: $(STAMP)
+	$(PY) -m simulator --host 127.0.0.1 --port 8000 $(if $(SIM_CONFIG),--config "$(SIM_CONFIG)")
+
+test: $(DEV_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(DEV_STAMP)
+	$(PY) -m ruff check .
+
+bench: $(DEV_STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

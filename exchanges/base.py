@@ -1,0 +1,178 @@
+"""The common interface every exchange adapter implements.
+
+An adapter is the one place where an exchange's facts live: hosts, the endpoint catalog with
+weights, rate-limit defaults, request signing, and how to read an answer (rate-limit headers,
+error codes). The Locust users, the simulator's defaults and the docs all read from it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class FailureKind(enum.StrEnum):
+    """How a failed request or message is classified. The value prefixes Locust's error text."""
+
+    RATE_LIMITED = "rate_limited"  # 429, Binance -1003/-1015, Kraken EAPI:Rate limit (even with HTTP 200)
+    BANNED = "banned"  # 418: IP ban after ignoring 429s
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"  # refused, reset, closed mid-answer
+    SERVER_ERROR = "server_error"  # 5xx: execution status unknown
+    AUTH = "auth"  # bad key or signature
+    TIMESTAMP = "timestamp"  # timestamp outside the receive window, bad nonce
+    ORDER_REJECTED = "order_rejected"  # the matching engine said no (balance, unknown order)
+    BAD_REQUEST = "bad_request"  # bad symbol or parameters
+    EXCHANGE_ERROR = "exchange_error"  # any other error the exchange reports
+    PROTOCOL = "protocol"  # an answer we cannot parse
+    WS_DROP = "ws_drop"  # abnormal WebSocket close (1006) or a stalled stream
+    WS_GAP = "ws_gap"  # sequence gap, out-of-order message or checksum mismatch
+
+
+RATE_LIMIT_KINDS = frozenset({FailureKind.RATE_LIMITED, FailureKind.BANNED})
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What an exchange's answer means for the test: ok, or a classified failure."""
+
+    ok: bool
+    kind: FailureKind | None = None
+    code: str | None = None  # the exchange's own error code, e.g. "-1003"
+    message: str = ""
+    retry_after_s: float | None = None
+    used_weight: int | None = None  # request weight used in the current window, when reported
+
+    def error_text(self) -> str:
+        """Low-cardinality failure text for Locust's stats: '<kind>: <code> <message>'."""
+        code = f" {self.code}" if self.code else ""
+        return f"{self.kind}:{code} {self.message}".rstrip()
+
+
+OK = Verdict(ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLimit:
+    """A fixed-window limit: at most `limit` units per `interval_s` seconds."""
+
+    limit: int
+    interval_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One REST endpoint in an exchange's catalog.
+
+    `weight` is either a constant or a function of the request parameters (Binance's depth weight
+    depends on `limit`, ticker weights on whether a symbol is given).
+    """
+
+    name: str  # short stable name, used as the Locust request name: "depth", "ticker/price"
+    method: str
+    path: str
+    weight: int | Callable[[Mapping[str, str]], int] = 1
+    signed: bool = False
+    counts_as_order: bool = False  # counted by the exchange's order-rate limiters
+
+    def weight_for(self, params: Mapping[str, str]) -> int:
+        return self.weight(params) if callable(self.weight) else self.weight
+
+
+@dataclass(frozen=True, slots=True)
+class Hosts:
+    """Where an exchange lives. `simulator_prefix` is the mount point inside the simulator."""
+
+    production_rest: tuple[str, ...]
+    production_ws: tuple[str, ...]
+    testnet_rest: tuple[str, ...]
+    testnet_ws: tuple[str, ...]
+    simulator_prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """A request ready to send: query string, body and headers (secrets only inside the signature)."""
+
+    query: str
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class TargetKind(enum.StrEnum):
+    SIMULATOR = "simulator"
+    TESTNET = "testnet"
+    PRODUCTION = "production"
+    OTHER = "other"  # a host the user named explicitly (their own gateway, a proxy, ...)
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def is_loopback(url: str) -> bool:
+    host = host_of(url)
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class ExchangeAdapter:
+    """Base class of the per-exchange adapters. Subclasses fill in the class attributes."""
+
+    name: str
+    hosts: Hosts
+    endpoints: Mapping[str, Endpoint]
+    default_symbols: tuple[str, ...]
+    default_streams: tuple[str, ...]
+
+    def endpoint(self, name: str) -> Endpoint:
+        try:
+            return self.endpoints[name]
+        except KeyError:
+            raise ValueError(f"{self.name}: unknown endpoint {name!r}") from None
+
+    def target_kind(self, base_url: str) -> TargetKind:
+        """Classify a REST or WebSocket base URL as simulator, testnet, production or other."""
+        host = host_of(base_url)
+        if any(host == host_of(u) for u in self.hosts.production_rest + self.hosts.production_ws):
+            return TargetKind.PRODUCTION
+        if any(host == host_of(u) for u in self.hosts.testnet_rest + self.hosts.testnet_ws):
+            return TargetKind.TESTNET
+        if is_loopback(base_url) and urlsplit(base_url).path.rstrip("/").endswith(self.hosts.simulator_prefix):
+            return TargetKind.SIMULATOR
+        return TargetKind.OTHER
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:  # pragma: no cover
+        raise NotImplementedError
+
+    def classify_exception(self, exc: BaseException) -> Verdict:
+        """Classify a transport-level failure (no HTTP answer at all)."""
+        return classify_transport_error(exc)
+
+
+def classify_transport_error(exc: BaseException) -> Verdict:
+    name = type(exc).__name__
+    text = str(exc).lower()
+    if isinstance(exc, TimeoutError) or "timeout" in name.lower() or "timed out" in text:
+        return Verdict(False, FailureKind.TIMEOUT, message=name)
+    if isinstance(exc, ConnectionError | OSError) or "connection" in name.lower() or "reset" in text:
+        return Verdict(False, FailureKind.CONNECTION, message=name)
+    return Verdict(False, FailureKind.PROTOCOL, message=name)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def parse_json(body: bytes) -> Any:
+    import json
+
+    return json.loads(body) if body else None

@@ -1,0 +1,330 @@
+"""Binance Spot: hosts, endpoint catalog and weights, limits, signing, answer classification, streams.
+
+Facts from Binance's published Spot API docs (rest-api.md, web-socket-streams.md, errors.md,
+CHANGELOG.md); see shared/reference/exchanges.md section 1. Weights are those in force since
+2026-04-02 (successful order placement and cancellation weigh 0; failed ones still count).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from exchanges.base import (
+    OK,
+    Endpoint,
+    ExchangeAdapter,
+    FailureKind,
+    Hosts,
+    SignedRequest,
+    Verdict,
+    WindowLimit,
+    retry_after_seconds,
+)
+
+NAME = "binance"
+
+HOSTS = Hosts(
+    production_rest=(
+        "https://api.binance.com",
+        "https://api-gcp.binance.com",
+        "https://api1.binance.com",
+        "https://api2.binance.com",
+        "https://api3.binance.com",
+        "https://api4.binance.com",
+        "https://data-api.binance.vision",
+    ),
+    production_ws=(
+        "wss://stream.binance.com:9443",
+        "wss://stream.binance.com:443",
+        "wss://data-stream.binance.vision",
+    ),
+    testnet_rest=("https://testnet.binance.vision", "https://api1.testnet.binance.vision"),
+    testnet_ws=("wss://stream.testnet.binance.vision",),
+    simulator_prefix="/binance",
+)
+
+# --- Request weights ---------------------------------------------------------------------------
+
+
+def depth_weight(params: Mapping[str, str]) -> int:
+    limit = _int_param(params, "limit", 100)
+    if limit <= 100:
+        return 5
+    if limit <= 500:
+        return 25
+    if limit <= 1000:
+        return 50
+    return 250
+
+
+def symbol_or_all_weight(params: Mapping[str, str]) -> int:
+    """ticker/price and ticker/bookTicker: 2 for one symbol, 4 for several or all."""
+    return 2 if "symbol" in params else 4
+
+
+def ticker_24hr_weight(params: Mapping[str, str]) -> int:
+    if "symbol" in params:
+        return 2
+    symbols = params.get("symbols")
+    if symbols:
+        try:
+            count = len(json.loads(symbols))
+        except (ValueError, TypeError):
+            count = 1
+        if count <= 20:
+            return 2
+        if count <= 100:
+            return 40
+    return 80
+
+
+def open_orders_weight(params: Mapping[str, str]) -> int:
+    return 6 if "symbol" in params else 80
+
+
+def order_test_weight(params: Mapping[str, str]) -> int:
+    return 20 if params.get("computeCommissionRates", "").lower() == "true" else 1
+
+
+def _int_param(params: Mapping[str, str], key: str, default: int) -> int:
+    try:
+        return int(params.get(key, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def _ep(name: str, method: str, weight, signed: bool = False, order: bool = False, path: str = "") -> Endpoint:
+    return Endpoint(name, method, path or f"/api/v3/{name}", weight, signed, order)
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e
+    for e in (
+        _ep("ping", "GET", 1),
+        _ep("time", "GET", 1),
+        _ep("exchangeInfo", "GET", 20),
+        _ep("depth", "GET", depth_weight),
+        _ep("trades", "GET", 25),
+        _ep("aggTrades", "GET", 4),
+        _ep("klines", "GET", 2),
+        _ep("ticker/price", "GET", symbol_or_all_weight),
+        _ep("ticker/bookTicker", "GET", symbol_or_all_weight),
+        _ep("ticker/24hr", "GET", ticker_24hr_weight),
+        _ep("order/test", "POST", order_test_weight, signed=True),
+        # Successful placement and cancellation weigh 0 since 2026-04-02; a failed call weighs 1.
+        _ep("order", "POST", 1, signed=True, order=True),
+        Endpoint("order GET", "GET", "/api/v3/order", 4, signed=True),
+        Endpoint("order DELETE", "DELETE", "/api/v3/order", 1, signed=True),
+        _ep("openOrders", "GET", open_orders_weight, signed=True),
+        _ep("account", "GET", 20, signed=True),
+    )
+}
+
+# Endpoints whose successful calls are free (the weight is charged only when they fail).
+FREE_WHEN_SUCCESSFUL = frozenset({"order", "order DELETE"})
+
+# --- Limits (defaults; every one is configurable in the simulator and the users) ---------------
+
+RATE_LIMITS: dict[str, WindowLimit] = {
+    "request_weight": WindowLimit(6000, 60),  # REQUEST_WEIGHT per IP
+    "raw_requests": WindowLimit(300_000, 300),  # RAW_REQUESTS per IP
+    "orders_10s": WindowLimit(100, 10),  # ORDERS (unfilled) per account
+    "orders_1d": WindowLimit(200_000, 86_400),
+}
+FIRST_BAN_S = 120  # "from 2 minutes to 3 days", doubling for repeat offenders
+MAX_BAN_S = 259_200
+
+RECV_WINDOW_DEFAULT_MS = 5000
+RECV_WINDOW_MAX_MS = 60000
+TIMESTAMP_AHEAD_TOLERANCE_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class WsLimits:
+    incoming_messages_per_s: int = 5  # ping, pong and JSON control messages all count
+    max_streams_per_connection: int = 1024
+    connection_attempts: int = 300  # per IP per connection_window_s
+    connection_window_s: int = 300
+    ping_interval_s: float = 20.0
+    pong_timeout_s: float = 60.0
+    max_lifetime_s: float = 86_400.0
+
+
+WS_LIMITS = WsLimits()
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "ADAUSDT", "DOGEUSDT")
+KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
+STREAM_KINDS = (
+    "trade", "aggTrade", "ticker", "miniTicker", "bookTicker",
+    "depth", "depth@100ms", "depth5", "depth10", "depth20",
+    "depth5@100ms", "depth10@100ms", "depth20@100ms",
+)  # plus kline_<interval>
+
+# --- Error codes -------------------------------------------------------------------------------
+
+ERROR_KINDS: dict[int, FailureKind] = {
+    -1003: FailureKind.RATE_LIMITED,  # TOO_MANY_REQUESTS
+    -1015: FailureKind.RATE_LIMITED,  # TOO_MANY_ORDERS
+    -1007: FailureKind.TIMEOUT,  # backend timeout, execution status unknown
+    -1021: FailureKind.TIMESTAMP,  # INVALID_TIMESTAMP
+    -1022: FailureKind.AUTH,  # INVALID_SIGNATURE
+    -2014: FailureKind.AUTH,  # BAD_API_KEY_FMT
+    -2015: FailureKind.AUTH,  # REJECTED_MBX_KEY
+    -1100: FailureKind.BAD_REQUEST,
+    -1102: FailureKind.BAD_REQUEST,
+    -1121: FailureKind.BAD_REQUEST,
+    -2010: FailureKind.ORDER_REJECTED,  # NEW_ORDER_REJECTED
+    -2011: FailureKind.ORDER_REJECTED,  # CANCEL_REJECTED
+    -2013: FailureKind.ORDER_REJECTED,  # NO_SUCH_ORDER
+}
+
+
+def interval_suffix(interval_s: int) -> str:
+    """Binance's header suffix for a window: 60 -> '1M', 10 -> '10S', 86400 -> '1D'."""
+    for unit_s, letter in ((86_400, "D"), (3_600, "H"), (60, "M")):
+        if interval_s % unit_s == 0:
+            return f"{interval_s // unit_s}{letter}"
+    return f"{interval_s}S"
+
+
+def used_weight_header(interval_s: int) -> str:
+    return f"X-MBX-USED-WEIGHT-{interval_suffix(interval_s)}"
+
+
+def order_count_header(interval_s: int) -> str:
+    return f"X-MBX-ORDER-COUNT-{interval_suffix(interval_s)}"
+
+
+def parse_used_weight(headers: Mapping[str, str]) -> int | None:
+    """The used request weight, from the first X-MBX-USED-WEIGHT-<n><unit> header present."""
+    value = headers.get("X-MBX-USED-WEIGHT-1M") or headers.get("x-mbx-used-weight-1m")
+    if value is None:
+        for key, val in headers.items():
+            k = key.upper()
+            if k.startswith("X-MBX-USED-WEIGHT-"):
+                value = val
+                break
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def classify(status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+    """Read a Binance REST answer: ok, or what kind of failure it is."""
+    used = parse_used_weight(headers)
+    if 200 <= status < 300:
+        return OK if used is None else Verdict(True, used_weight=used)
+    retry_after = retry_after_seconds(headers)
+    code: int | None = None
+    msg = ""
+    if body[:1] == b"{":
+        try:
+            payload = json.loads(body)
+            code = int(payload.get("code"))
+            msg = str(payload.get("msg", ""))
+        except (ValueError, TypeError, AttributeError):
+            pass
+    code_text = str(code) if code is not None else None
+    if status == 418:
+        return Verdict(False, FailureKind.BANNED, code_text, "HTTP 418 IP banned", retry_after, used)
+    if status == 429:
+        return Verdict(False, FailureKind.RATE_LIMITED, code_text, "HTTP 429", retry_after, used)
+    if status >= 500:
+        return Verdict(False, FailureKind.SERVER_ERROR, None, f"HTTP {status}", retry_after, used)
+    kind = ERROR_KINDS.get(code, FailureKind.EXCHANGE_ERROR) if code is not None else FailureKind.EXCHANGE_ERROR
+    label = _short_message(msg) if kind in (FailureKind.ORDER_REJECTED, FailureKind.EXCHANGE_ERROR) else ""
+    return Verdict(False, kind, code_text, f"HTTP {status}{label}", retry_after, used)
+
+
+def _short_message(msg: str) -> str:
+    # Keep error texts low-cardinality: engine messages are fixed strings; cut anything long.
+    return f" {msg[:60]}" if msg else ""
+
+
+# --- Signing -----------------------------------------------------------------------------------
+
+
+def hmac_signature(secret: str, payload: str) -> str:
+    """Hex HMAC-SHA256 of `payload` (query string followed by body, no separator)."""
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_request(
+    api_key: str,
+    api_secret: str,
+    params: Mapping[str, str | int | float],
+    timestamp_ms: int,
+    recv_window_ms: int = RECV_WINDOW_DEFAULT_MS,
+    in_body: bool = False,
+) -> SignedRequest:
+    """Add timestamp, recvWindow and signature; put the parameters in the query or the form body."""
+    fields = dict(params)
+    fields["recvWindow"] = recv_window_ms
+    fields["timestamp"] = timestamp_ms
+    encoded = urlencode(fields)
+    signature = hmac_signature(api_secret, encoded)
+    signed = f"{encoded}&signature={signature}"
+    headers = {"X-MBX-APIKEY": api_key}
+    if in_body:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return SignedRequest(query="", body=signed, headers=headers)
+    return SignedRequest(query=signed, body="", headers=headers)
+
+
+# --- Credentials -------------------------------------------------------------------------------
+
+# The simulator's demo account. Public by design: it only ever works against the local simulator.
+SIM_DEMO_API_KEY = "simBinanceDemoKey0000000000000000000000000000000000000000000000000"
+SIM_DEMO_API_SECRET = "simBinanceDemoSecret000000000000000000000000000000000000000000000"
+
+
+def simulator_credentials(env: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    return (
+        env.get("SIM_BINANCE_API_KEY") or SIM_DEMO_API_KEY,
+        env.get("SIM_BINANCE_API_SECRET") or SIM_DEMO_API_SECRET,
+    )
+
+
+USER_KEY_VARS = ("BINANCE_API_KEY", "BINANCE_API_SECRET")
+
+# --- WebSocket ---------------------------------------------------------------------------------
+
+
+def stream_name(symbol: str, kind: str) -> str:
+    return f"{symbol.lower()}@{kind}"
+
+
+def raw_stream_url(ws_base: str, stream: str) -> str:
+    return f"{ws_base.rstrip('/')}/ws/{stream}"
+
+
+def combined_stream_url(ws_base: str, streams: list[str]) -> str:
+    return f"{ws_base.rstrip('/')}/stream?streams={'/'.join(streams)}"
+
+
+def subscribe_message(streams: list[str], request_id: int) -> str:
+    return json.dumps({"method": "SUBSCRIBE", "params": streams, "id": request_id})
+
+
+class BinanceAdapter(ExchangeAdapter):
+    name = NAME
+    hosts = HOSTS
+    endpoints = ENDPOINTS
+    default_symbols = ("BTCUSDT", "ETHUSDT")
+    default_streams = ("trade", "bookTicker", "depth@100ms")
+    rate_limits = RATE_LIMITS
+    ws_limits = WS_LIMITS
+    user_key_vars = USER_KEY_VARS
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+        return classify(status, headers, body)
+
+
+ADAPTER = BinanceAdapter()
