@@ -1,0 +1,88 @@
+"""Unit tests for the simulator's market model: book/diff consistency, user orders, candles."""
+
+from simulator.market import BUY, SELL, Market, SymbolSpec
+
+START_MS = 1_700_000_000_000
+SPEC = SymbolSpec("BTCUSDT", "BTC", "USDT", 95_000, 0.01, 0.00001, typical_qty=0.5)
+
+
+def _book(sym):
+    return {(BUY, p): q for p, q in sym.bids.items()} | {(SELL, p): q for p, q in sym.asks.items()}
+
+
+def test_snapshot_plus_diffs_reproduces_the_book_exactly():
+    market = Market([SPEC], seed=7, start_ms=START_MS)
+    sym = market.symbols["BTCUSDT"]
+    snapshot_id, book = sym.last_update_id, _book(sym)
+    diffs = []
+    market.listeners.append(lambda _sym, result: result.diff and diffs.append(result.diff))
+    now = START_MS
+    for _ in range(500):
+        now += 100
+        market.step(now)
+    expected_first = snapshot_id + 1
+    for diff in diffs:
+        assert diff.first_id == expected_first  # contiguous update ids, no gap
+        expected_first = diff.last_id + 1
+        for side, price, qty in diff.changes:
+            if qty == 0:
+                book.pop((side, price), None)
+            else:
+                book[(side, price)] = qty
+    assert book == _book(sym)
+    assert sym.best_bid() < sym.best_ask()
+    assert len(sym.trades) > 100
+
+
+def test_same_seed_same_market():
+    a = Market([SPEC], seed=1, start_ms=START_MS)
+    b = Market([SPEC], seed=1, start_ms=START_MS)
+    for now in range(START_MS, START_MS + 5_000, 100):
+        a.step(now)
+        b.step(now)
+    assert _book(a.symbols["BTCUSDT"]) == _book(b.symbols["BTCUSDT"])
+
+
+def test_resting_user_order_is_in_the_book_and_gets_filled():
+    market = Market([SPEC], seed=3, start_ms=START_MS)
+    sym = market.symbols["BTCUSDT"]
+    fills = []
+    sym.on_user_fill = lambda order, fill: fills.append((order, fill))
+    price = sym.best_bid()
+    before = sym.bids[price]
+    order = sym.rest("ref", BUY, price, 10, START_MS)
+    assert sym.bids[price] == before + 10
+    now = START_MS
+    while order.remaining and now < START_MS + 600_000:
+        now += 100
+        market.step(now)
+    assert order.remaining == 0
+    assert sum(f.qty for o, f in fills if o is order) == 10
+
+
+def test_taker_order_fills_against_the_book_within_its_limit():
+    market = Market([SPEC], seed=5, start_ms=START_MS)
+    sym = market.symbols["BTCUSDT"]
+    ask = sym.best_ask()
+    fills = sym.execute(BUY, sym.asks[ask] + 5, limit=ask, now_ms=START_MS)
+    assert sum(f.qty for f in fills) < sym.asks.get(ask, 0) + 10**9
+    assert all(f.price == ask for f in fills)
+    assert ask not in sym.asks  # the level was consumed; the rest did not cross the limit
+
+
+def test_candles_are_deterministic_and_aligned():
+    market = Market([SPEC], seed=9, start_ms=START_MS)
+    sym = market.symbols["BTCUSDT"]
+    now = START_MS
+    for _ in range(200):
+        now += 100
+        market.step(now)
+    candles = sym.candles(60_000, None, None, 500, now)
+    assert len(candles) == 500
+    assert all(c.open_ms % 60_000 == 0 for c in candles)
+    assert [c.open_ms for c in candles] == sorted(c.open_ms for c in candles)
+    assert all(c.low <= min(c.open, c.close) and c.high >= max(c.open, c.close) for c in candles)
+    again = Market([SPEC], seed=9, start_ms=START_MS).symbols["BTCUSDT"].candles(60_000, None, START_MS - 60_001, 10, now)
+    assert [c.close for c in again] == [c.close for c in candles if c.open_ms + 60_000 <= START_MS][-10:]
+    from_start = sym.candles(60_000, START_MS - 120_000, None, 3, now)
+    assert [c.open_ms for c in from_start] == [START_MS - 120_000 + i * 60_000 for i in range(3)]
