@@ -144,6 +144,22 @@ class ExchangeAdapter:
             return TargetKind.SIMULATOR
         return TargetKind.OTHER
 
+    def ws_base_for(self, rest_base: str) -> str:
+        """The WebSocket base that goes with a REST base: the exchange's own WS host for its
+        production and testnet REST hosts, otherwise the same host and path with a ws scheme
+        (right for the simulator and for gateways that serve both)."""
+        kind = self.target_kind(rest_base)
+        if kind == TargetKind.PRODUCTION:
+            return self.hosts.production_ws[0]
+        if kind == TargetKind.TESTNET:
+            return self.hosts.testnet_ws[0]
+        scheme, rest = rest_base.split("://", 1) if "://" in rest_base else ("http", rest_base)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest.rstrip('/')}"
+
+    def simulator_user_env(self) -> dict[str, str]:
+        """Environment for the users when they target the built-in simulator: its demo keys."""
+        return {}
+
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:  # pragma: no cover
         raise NotImplementedError
 

@@ -326,5 +326,9 @@ class BinanceAdapter(ExchangeAdapter):
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         return classify(status, headers, body)
 
+    def simulator_user_env(self) -> dict[str, str]:
+        key, secret = simulator_credentials()
+        return {"BINANCE_API_KEY": key, "BINANCE_API_SECRET": secret}
+
 
 ADAPTER = BinanceAdapter()

@@ -1,0 +1,306 @@
+"""`python -m loadgen run|ui`: the simulator (or a named host), Locust, and a results directory.
+
+`make run` and `make ui` call this. Every child process it starts is stopped again, on success,
+failure and Ctrl-C alike. Bad input gets one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from exchanges import NAMES, get_adapter
+from exchanges.base import ExchangeAdapter, TargetKind
+from loadgen.processes import ProcessError, SimulatorProcess, TerminalInterrupt, child_env, run_teed
+from loadgen.scenarios import SCENARIOS, Scenario, get_scenario
+from loadgen.summary import print_summary
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit code 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    rest_base: str
+    ws_base: str
+    kind: TargetKind
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from '90', '90s', '2m', '1h' or '1h30m'."""
+    match = re.fullmatch(r"\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s?)?\s*", text)
+    if not text.strip() or not match or not any(match.groups()):
+        raise UsageError(f"bad duration {text!r}: use seconds (90), or 90s, 2m, 1h30m")
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise UsageError(f"bad duration {text!r}: must be more than 0 seconds")
+    return total
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage + message; we want one line
+        print(f"error: {message} (see python -m loadgen {self.prog.split()[-1]} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m loadgen", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--exchange", default="binance", help=f"one of: {', '.join(NAMES)} (default binance)")
+        p.add_argument("--sim-config", type=Path, help="simulator TOML config (limits, faults); default built-in")
+        p.add_argument("--host", help="REST base URL of an external target instead of the built-in simulator")
+        p.add_argument("--ws-host", help="WebSocket base URL (default: the exchange's own for its hosts, "
+                       "else the --host with a ws:// scheme)")
+        p.add_argument("--allow-production", action="store_true",
+                       help="allow a run against an exchange's production host (off: such runs are refused)")
+        p.add_argument("--results-dir", type=Path, default=REPO_ROOT / "results", help="where run directories go")
+
+    run = commands.add_parser("run", help="a headless run: simulator + Locust + results/<run-id>/")
+    common(run)
+    run.add_argument("--scenario", default="default", help=f"one of: {', '.join(SCENARIOS)}")
+    run.add_argument("--duration", help="run time: 60, 90s, 2m (default: the scenario's)")
+    run.add_argument("--users", type=positive_int, help="number of Locust users (default: the scenario's)")
+    run.add_argument("--spawn-rate", type=positive_float, help="users started per second (default: the scenario's)")
+    run.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: extra Locust options")
+
+    ui = commands.add_parser("ui", help="the simulator plus Locust's web UI on 127.0.0.1")
+    common(ui)
+    ui.add_argument("--web-port", type=positive_int, default=8089)
+    ui.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: extra Locust options")
+    return parser
+
+
+def resolve_exchange(name: str) -> tuple[ExchangeAdapter, Path]:
+    try:
+        adapter = get_adapter(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    locustfile = REPO_ROOT / "locustfiles" / f"{adapter.name}.py"
+    if not locustfile.is_file():
+        raise UsageError(f"no locustfile for {adapter.name}: {locustfile} is missing")
+    return adapter, locustfile
+
+
+def resolve_target(adapter: ExchangeAdapter, host: str, ws_host: str | None, allow_production: bool) -> Target:
+    if not re.match(r"^https?://[^/\s]+", host):
+        raise UsageError(f"bad --host {host!r}: give a base URL such as https://testnet.binance.vision")
+    if ws_host is not None and not re.match(r"^wss?://[^/\s]+", ws_host):
+        raise UsageError(f"bad --ws-host {ws_host!r}: give a base URL such as wss://stream.testnet.binance.vision")
+    kind = adapter.target_kind(host)
+    ws_base = ws_host or adapter.ws_base_for(host)
+    production = kind == TargetKind.PRODUCTION or adapter.target_kind(ws_base) == TargetKind.PRODUCTION
+    if production and not allow_production:
+        raise UsageError(
+            f"{host} is {adapter.name}'s production exchange: load there can get your IP banned and your keys "
+            "blocked. Use the built-in simulator (omit --host) or the testnet, or pass --allow-production"
+        )
+    return Target(host.rstrip("/"), ws_base.rstrip("/"), TargetKind.PRODUCTION if production else kind)
+
+
+def new_run_dir(results_dir: Path, exchange: str, scenario: str) -> Path:
+    """A fresh directory per run; an existing one is never reused or overwritten."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{exchange}-{scenario}"
+    for attempt in range(1, 1000):
+        path = results_dir / (stem if attempt == 1 else f"{stem}-{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise UsageError(f"could not create a new run directory under {results_dir}")
+
+
+def locust_command(locustfile: Path, target: Target, extra: list[str]) -> list[str]:
+    return [
+        sys.executable, "-m", "locust", "-f", str(locustfile),
+        "--host", f"{target.rest_base}", "--ws-host", f"{target.ws_base}",
+        *extra,
+    ]
+
+
+def strip_separator(args: list[str]) -> list[str]:
+    return args[1:] if args[:1] == ["--"] else args
+
+
+def user_env(adapter: ExchangeAdapter, target: Target) -> dict[str, str]:
+    """Keys for the users: the simulator's demo keys on the simulator (a user's real keys never
+    go there); otherwise whatever the environment or `.env` holds, read by the users themselves."""
+    if target.kind == TargetKind.SIMULATOR:
+        return adapter.simulator_user_env()
+    return {}
+
+
+def command_run(args: argparse.Namespace) -> int:
+    adapter, locustfile = resolve_exchange(args.exchange)
+    scenario = get_scenario_or_usage(args.scenario)
+    duration_s = parse_duration(args.duration) if args.duration else scenario.duration_s
+    users = args.users or scenario.users
+    spawn_rate = args.spawn_rate or min(scenario.spawn_rate, users)
+    check_sim_config(args.sim_config, args.host)
+    if args.host:
+        target = resolve_target(adapter, args.host, args.ws_host, args.allow_production)
+    run_dir = new_run_dir(args.results_dir, adapter.name, scenario.name)
+    print(f"run {run_dir.name}: {adapter.name}, scenario {scenario.name}, {users} users, {duration_s} s")
+    manifest = {
+        "run_id": run_dir.name, "exchange": adapter.name, "scenario": scenario.name, "users": users,
+        "spawn_rate": spawn_rate, "duration_s": duration_s, "workers": 1,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "sim_config": str(args.sim_config) if args.sim_config else None,
+    }
+    headless = [
+        "--headless", "-u", str(users), "-r", str(spawn_rate), "-t", f"{duration_s}s",
+        "--csv", str(run_dir / "locust"), "--csv-full-history",
+        "--html", str(run_dir / "report.html"), "--json-file", str(run_dir / "totals"),
+        "--exit-code-on-error", "0", "--stop-timeout", "10", "--only-summary",
+        *strip_separator(args.locust_args),
+    ]
+    if args.host:
+        return _run_locust(adapter, locustfile, target, headless, run_dir, manifest, simulator=None)
+    with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
+        return _run_locust(adapter, locustfile, simulator_target(adapter, sim), headless, run_dir, manifest, sim)
+
+
+def _run_locust(
+    adapter: ExchangeAdapter,
+    locustfile: Path,
+    target: Target,
+    locust_args: list[str],
+    run_dir: Path,
+    manifest: dict,
+    simulator: SimulatorProcess | None,
+) -> int:
+    manifest |= {"target": target.kind.value, "host": target.rest_base, "ws_host": target.ws_base}
+    write_json(run_dir / "run.json", manifest)
+    cmd = locust_command(locustfile, target, locust_args)
+    code = run_teed(cmd, run_dir / "locust.log", child_env(user_env(adapter, target)), cwd=REPO_ROOT)
+    manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    manifest["locust_exit_code"] = code
+    write_json(run_dir / "run.json", manifest)
+    if simulator is not None:
+        write_json(run_dir / "simulator_stats.json", simulator.stats())
+    print_summary(run_dir)
+    if code != 0:
+        print(f"error: Locust exited with code {code}; see {run_dir / 'locust.log'}", file=sys.stderr)
+        return code
+    print(f"results: {run_dir}")
+    return 0
+
+
+def command_ui(args: argparse.Namespace) -> int:
+    adapter, locustfile = resolve_exchange(args.exchange)
+    check_sim_config(args.sim_config, args.host)
+    run_dir = new_run_dir(args.results_dir, adapter.name, "ui")
+    ui_args = [
+        "--web-host", "127.0.0.1", "--web-port", str(args.web_port),
+        "--csv", str(run_dir / "locust"), "--csv-full-history", "--exit-code-on-error", "0",
+        *strip_separator(args.locust_args),
+    ]
+    manifest = {"run_id": run_dir.name, "exchange": adapter.name, "scenario": "ui", "workers": 1,
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "sim_config": str(args.sim_config) if args.sim_config else None}
+    print(f"Locust web UI: http://127.0.0.1:{args.web_port} (Ctrl-C to stop); results in {run_dir}")
+    if args.host:
+        target = resolve_target(adapter, args.host, args.ws_host, args.allow_production)
+        return _run_locust(adapter, locustfile, target, ui_args, run_dir, manifest, simulator=None)
+    with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
+        return _run_locust(adapter, locustfile, simulator_target(adapter, sim), ui_args, run_dir, manifest, sim)
+
+
+def simulator_target(adapter: ExchangeAdapter, sim: SimulatorProcess) -> Target:
+    rest_base = f"{sim.base_url}{adapter.hosts.simulator_prefix}"
+    return Target(rest_base, adapter.ws_base_for(rest_base), TargetKind.SIMULATOR)
+
+
+def get_scenario_or_usage(name: str) -> Scenario:
+    try:
+        return get_scenario(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_sim_config(path: Path | None, host: str | None) -> None:
+    if path is None:
+        return
+    if host:
+        raise UsageError("--sim-config configures the built-in simulator; it cannot be used with --host")
+    if not path.is_file():
+        raise UsageError(f"simulator config {path} does not exist")
+
+
+def load_dotenv_file(path: Path) -> None:
+    """Check that `.env` parses; the users read their keys from it themselves."""
+    if path.is_file():
+        try:
+            dotenv_values(path)
+        except Exception as exc:  # python-dotenv raises assorted errors on malformed files
+            raise UsageError(f"{path}: cannot be read: {type(exc).__name__}") from None
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _raise_terminal_interrupt(signum: int, frame: object) -> None:
+    raise TerminalInterrupt()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGINT, _raise_terminal_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        load_dotenv_file(REPO_ROOT / ".env")
+        return {"run": command_run, "ui": command_ui}[args.command](args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ProcessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: every process this run started has been stopped", file=sys.stderr)
+        return 130
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,147 @@
+"""Child processes the runner starts and always stops: the simulator and Locust."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+READY_PREFIX = "simulator ready on "
+
+
+class ProcessError(RuntimeError):
+    """A child process failed to start or stopped unexpectedly; the message is one line."""
+
+
+class SimulatorProcess:
+    """`python -m simulator` on a free loopback port, logging to a file; a context manager."""
+
+    def __init__(self, log_path: Path, config: Path | None = None, ready_timeout_s: float = 20.0) -> None:
+        self.log_path = log_path
+        self.config = config
+        self.ready_timeout_s = ready_timeout_s
+        self.proc: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> SimulatorProcess:
+        cmd = [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", "0"]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
+        log = self.log_path.open("w", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True
+        )
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_pump, args=(self.proc.stdout, log, lines), daemon=True).start()
+        try:
+            while True:
+                line = lines.get(timeout=self.ready_timeout_s)
+                if line is None:
+                    raise ProcessError(f"simulator exited before it was ready: {self._last_log_line()}")
+                if line.startswith(READY_PREFIX):
+                    self.base_url = line[len(READY_PREFIX) :].split()[0]
+                    return self
+        except queue.Empty:
+            self.stop()
+            raise ProcessError(f"simulator was not ready within {self.ready_timeout_s:.0f} s") from None
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.base_url}/__sim/stats", timeout=10) as resp:
+            return json.load(resp)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+
+    def _last_log_line(self) -> str:
+        try:
+            lines = [ln for ln in self.log_path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        except OSError:
+            return "no output"
+        return lines[-1] if lines else "no output"
+
+
+def _pump(stream: IO[str] | None, log: IO[str], lines: queue.Queue[str | None]) -> None:
+    """Copy a child's output to its log file and hand each line to the waiting runner."""
+    if stream is not None:
+        for line in stream:
+            log.write(line)
+            log.flush()
+            lines.put(line.rstrip("\n"))
+    log.close()
+    lines.put(None)
+
+
+def run_teed(cmd: Sequence[str], log_path: Path, env: dict[str, str], cwd: Path, grace_s: float = 30.0) -> int:
+    """Run a command in the foreground, its output shown and also written to `log_path`.
+
+    On Ctrl-C the terminal has already sent SIGINT to the child too (same process group), and
+    Locust answers it by writing its results; on an interrupt that did not come from the
+    terminal (SIGTERM to the runner) the child is sent SIGINT. Either way it gets `grace_s`
+    to finish before it is killed.
+    """
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env, cwd=cwd
+        )
+        try:
+            _copy_output(proc, log)
+            return proc.wait()
+        except BaseException as exc:
+            if not isinstance(exc, TerminalInterrupt) and proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            killer = threading.Timer(grace_s, proc.kill)
+            killer.start()
+            try:
+                _copy_output(proc, log)
+                proc.wait()
+            finally:
+                killer.cancel()
+            raise
+
+
+class TerminalInterrupt(KeyboardInterrupt):
+    """Ctrl-C at the terminal: every process in the foreground group got SIGINT already."""
+
+
+def _copy_output(proc: subprocess.Popen[str], log: IO[str]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        log.write(line)
+
+
+def stop_process(proc: subprocess.Popen, first_signal: int = signal.SIGTERM, grace_s: float = 10.0) -> None:
+    """Ask a child to stop, then kill it if it does not within `grace_s`."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(first_signal)
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env

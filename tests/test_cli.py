@@ -1,0 +1,51 @@
+"""Unit tests for the runner's input handling: durations, targets, run directories."""
+
+import pytest
+
+from exchanges import get_adapter
+from exchanges.base import TargetKind
+from loadgen.cli import UsageError, new_run_dir, parse_duration, resolve_target
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("60", 60), ("90s", 90), ("2m", 120), ("1h30m", 5400), ("1h", 3600)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "abc", "-5", "5x", "m"])
+def test_parse_duration_rejects_bad_input(text):
+    with pytest.raises(UsageError, match="bad duration"):
+        parse_duration(text)
+
+
+def test_production_host_is_refused_without_the_flag():
+    adapter = get_adapter("binance")
+    with pytest.raises(UsageError, match="production"):
+        resolve_target(adapter, "https://api.binance.com", None, allow_production=False)
+    with pytest.raises(UsageError, match="production"):  # a testnet REST host with a production WS host
+        resolve_target(adapter, "https://testnet.binance.vision", "wss://stream.binance.com:9443", False)
+    target = resolve_target(adapter, "https://api.binance.com", None, allow_production=True)
+    assert target.kind == TargetKind.PRODUCTION and target.ws_base == "wss://stream.binance.com:9443"
+
+
+def test_testnet_and_named_hosts_need_no_flag():
+    adapter = get_adapter("binance")
+    testnet = resolve_target(adapter, "https://testnet.binance.vision/", None, allow_production=False)
+    assert testnet.kind == TargetKind.TESTNET
+    assert testnet.rest_base == "https://testnet.binance.vision"
+    assert testnet.ws_base == "wss://stream.testnet.binance.vision"
+    own = resolve_target(adapter, "http://10.1.2.3:8080/binance", None, allow_production=False)
+    assert own.kind == TargetKind.OTHER and own.ws_base == "ws://10.1.2.3:8080/binance"
+
+
+@pytest.mark.parametrize("host", ["api.binance.com", "ftp://x", "http://"])
+def test_bad_hosts_are_usage_errors(host):
+    with pytest.raises(UsageError, match="bad --host"):
+        resolve_target(get_adapter("binance"), host, None, allow_production=False)
+
+
+def test_run_directories_are_never_reused(tmp_path):
+    first = new_run_dir(tmp_path, "binance", "default")
+    (first / "marker").write_text("keep")
+    second = new_run_dir(tmp_path, "binance", "default")
+    assert first != second and (first / "marker").read_text() == "keep"
