@@ -222,6 +222,10 @@ class SymbolMarket:
             first_open = last_open - (limit - 1) * interval_ms
         return [self._candle(t, interval_ms) for t in range(first_open, last_open + 1, interval_ms)]
 
+    def candle(self, open_ms: int, close_ms: int) -> Candle:
+        """One candle over [open_ms, close_ms), for periods that are not epoch-aligned (weeks, months)."""
+        return self._candle(open_ms, close_ms - open_ms)
+
     def _candle(self, open_ms: int, interval_ms: int) -> Candle:
         close_ms = open_ms + interval_ms
         if close_ms <= self.start_ms:

@@ -1,0 +1,96 @@
+"""The simulator's aiohttp application: every registered exchange mounted under its prefix, market tick loops,
+and the simulator's own endpoints `GET /__sim/health` and `GET /__sim/stats`.
+
+Adding an exchange means adding a module with a class like `BinanceSim` and one line in `EXCHANGES`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from aiohttp import web
+
+from simulator.binance import BinanceSim
+from simulator.config import SimulatorConfig
+from simulator.stats import ExchangeStats
+
+log = logging.getLogger(__name__)
+
+
+class SimulatedExchange(Protocol):
+    name: str
+    prefix: str
+    stats: ExchangeStats
+
+    @property
+    def tick_ms(self) -> int: ...
+
+    def tick(self) -> None: ...
+
+    def mount(self, app: web.Application) -> None: ...
+
+
+Clock = Callable[[], float]
+
+EXCHANGES: dict[str, Callable[[SimulatorConfig, Clock], SimulatedExchange]] = {
+    "binance": lambda config, clock: BinanceSim(config.binance, clock),
+}
+
+SIMS = web.AppKey("sims", list[SimulatedExchange])
+_TICK_TASKS = web.AppKey("tick_tasks", list[asyncio.Task[None]])
+
+
+def build_app(config: SimulatorConfig, clock: Clock = time.time) -> web.Application:
+    app = web.Application()
+    sims = [make(config, clock) for make in EXCHANGES.values()]
+    app[SIMS] = sims
+    app.router.add_get("/__sim/health", _health)
+    app.router.add_get("/__sim/stats", _stats)
+    for sim in sims:
+        sim.mount(app)
+    app.on_startup.append(_start_ticking)
+    app.on_cleanup.append(_stop_ticking)
+    return app
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "exchanges": [sim.name for sim in request.app[SIMS]]})
+
+
+async def _stats(request: web.Request) -> web.Response:
+    return web.json_response({"exchanges": {sim.name: sim.stats.to_json() for sim in request.app[SIMS]}})
+
+
+async def _start_ticking(app: web.Application) -> None:
+    app[_TICK_TASKS] = [asyncio.create_task(_tick_loop(sim)) for sim in app[SIMS]]
+
+
+async def _stop_ticking(app: web.Application) -> None:
+    for task in app[_TICK_TASKS]:
+        task.cancel()
+    for task in app[_TICK_TASKS]:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _tick_loop(sim: SimulatedExchange) -> None:
+    """Step the market every tick_ms; when the loop falls behind, it skips ticks instead of bursting."""
+    loop = asyncio.get_running_loop()
+    interval = sim.tick_ms / 1000
+    next_at = loop.time()
+    while True:
+        next_at += interval
+        delay = next_at - loop.time()
+        if delay < 0:
+            next_at = loop.time()
+            delay = 0
+        await asyncio.sleep(delay)
+        try:
+            sim.tick()
+        except Exception:
+            log.exception("%s: market tick failed", sim.name)

@@ -1,0 +1,132 @@
+"""Demo accounts: balances (free and locked) and the orders of each account.
+
+Amounts are integers in units of 1e-8 of an asset, so balances move exactly; prices and
+quantities of orders are the market's ticks and lots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from simulator.market import BUY, RestingOrder, SymbolSpec
+
+UNITS = 10**8  # balance units per asset unit
+HISTORY = 100_000  # closed orders kept per account for GET /order
+OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
+
+
+def base_units(spec: SymbolSpec, lots: int) -> int:
+    return lots * round(spec.step_size * UNITS)
+
+
+def quote_units(spec: SymbolSpec, ticks: int, lots: int) -> int:
+    """The value of `lots` at `ticks`, in quote units (rounded down)."""
+    return ticks * round(spec.tick_size * UNITS) * base_units(spec, lots) // UNITS
+
+
+def units_str(units: int) -> str:
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), UNITS)
+    return f"{sign}{whole}.{frac:08d}"
+
+
+@dataclass(slots=True)
+class Balance:
+    free: int = 0
+    locked: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    symbol: str
+    spec: SymbolSpec
+    order_id: int
+    client_order_id: str
+    side: str
+    type: str
+    time_in_force: str
+    price: int  # ticks; 0 for MARKET
+    orig_qty: int  # lots
+    orig_quote_qty: int  # quote units of quoteOrderQty; 0 when not used
+    time_ms: int
+    executed_qty: int = 0  # lots
+    cumm_quote: int = 0  # quote units
+    status: str = "NEW"
+    update_ms: int = 0
+    locked: int = 0  # units still locked for the resting remainder (quote for BUY, base for SELL)
+    resting: RestingOrder | None = None
+    account: Account | None = field(default=None, repr=False)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def locked_asset(self) -> str:
+        return self.spec.quote if self.side == BUY else self.spec.base
+
+
+class Account:
+    def __init__(self, api_key: str, secret: str, balances: Mapping[str, float], uid: int) -> None:
+        self.api_key = api_key
+        self.secret = secret
+        self.uid = uid
+        self.balances: dict[str, Balance] = {a: Balance(round(v * UNITS)) for a, v in balances.items()}
+        self.orders: dict[int, Order] = {}  # open and recent orders, oldest first
+        self.open: dict[str, dict[int, Order]] = {}  # symbol -> order id -> open order
+        self._client_ids: dict[tuple[str, str], Order] = {}
+        self.update_ms = 0
+
+    def balance(self, asset: str) -> Balance:
+        balance = self.balances.get(asset)
+        if balance is None:
+            balance = self.balances[asset] = Balance()
+        return balance
+
+    def add(self, order: Order) -> None:
+        order.account = self
+        self.orders[order.order_id] = order
+        self._client_ids[(order.symbol, order.client_order_id)] = order
+        if order.is_open:
+            self.open.setdefault(order.symbol, {})[order.order_id] = order
+        self._trim()
+
+    def closed(self, order: Order) -> None:
+        """Note that `order` left the book (filled, canceled or expired)."""
+        open_orders = self.open.get(order.symbol)
+        if open_orders is not None:
+            open_orders.pop(order.order_id, None)
+
+    def find(self, symbol: str, order_id: int | None, client_order_id: str | None) -> Order | None:
+        if order_id is not None:
+            order = self.orders.get(order_id)
+        else:
+            order = self._client_ids.get((symbol, client_order_id or ""))
+        if order is None or order.symbol != symbol:
+            return None
+        if client_order_id is not None and order.client_order_id != client_order_id:
+            return None
+        return order
+
+    def open_with_client_id(self, symbol: str, client_order_id: str) -> bool:
+        order = self._client_ids.get((symbol, client_order_id))
+        return order is not None and order.is_open
+
+    def open_orders(self, symbol: str | None) -> Iterator[Order]:
+        if symbol is not None:
+            yield from self.open.get(symbol, {}).values()
+            return
+        for orders in self.open.values():
+            yield from orders.values()
+
+    def _trim(self) -> None:
+        """Forget the oldest closed orders beyond HISTORY (open ones are kept)."""
+        orders = self.orders
+        while len(orders) > HISTORY:
+            oldest = next(iter(orders.values()))
+            del orders[oldest.order_id]
+            if oldest.is_open:
+                orders[oldest.order_id] = oldest  # move to the end; open orders are bounded by MAX_NUM_ORDERS
+            elif self._client_ids.get((oldest.symbol, oldest.client_order_id)) is oldest:
+                del self._client_ids[(oldest.symbol, oldest.client_order_id)]

@@ -1,0 +1,208 @@
+"""Binance Spot's REST API under /binance/api/v3: routes and the request pipeline.
+
+The pipeline answers like Binance: a banned IP gets 418; each request is charged its weight
+(REQUEST_WEIGHT) and one RAW_REQUESTS unit per IP, and breaking a limit answers 429 -1003 (then
+418 and a ban for clients that keep going); signed endpoints check the API key, signature and
+timestamp; every answer carries X-MBX-USED-WEIGHT-<interval>, order placements the ORDERS counts.
+Endpoints in FREE_WHEN_SUCCESSFUL are charged only when they fail.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from exchanges.base import Endpoint
+from exchanges.binance import (
+    ENDPOINTS,
+    FREE_WHEN_SUCCESSFUL,
+    RECV_WINDOW_DEFAULT_MS,
+    RECV_WINDOW_MAX_MS,
+    TIMESTAMP_AHEAD_TOLERANCE_MS,
+    hmac_signature,
+)
+from simulator.binance import market_data, orders
+from simulator.binance import params as p
+from simulator.binance.account import Account
+from simulator.binance.errors import BinanceError, illegal, mandatory
+from simulator.binance.limiter import Rejection
+
+if TYPE_CHECKING:
+    from simulator.binance import BinanceSim
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["BinanceSim", Mapping[str, str], float, "Account | None"], Any]
+
+HANDLERS: dict[str, Handler] = {
+    "ping": market_data.ping,
+    "time": market_data.server_time,
+    "exchangeInfo": market_data.exchange_info,
+    "depth": market_data.depth,
+    "trades": market_data.recent_trades,
+    "aggTrades": market_data.agg_trades,
+    "klines": market_data.klines,
+    "ticker/price": market_data.ticker_price,
+    "ticker/bookTicker": market_data.book_ticker,
+    "ticker/24hr": market_data.ticker_24hr,
+    "order/test": orders.test_order,
+    "order": orders.place_order,
+    "order GET": orders.query_order,
+    "order DELETE": orders.cancel_order,
+    "openOrders": orders.open_orders,
+    "account": orders.account_info,
+}
+
+JSON_TYPE = "application/json;charset=UTF-8"
+NOT_FOUND = "not_found"  # by_endpoint key of requests to unknown routes
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_API_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_UNKNOWN_ERROR = BinanceError(-1000, "An unknown error occurred while processing the request.", 500)
+
+
+def add_routes(app: web.Application, sim: BinanceSim) -> None:
+    for name, handler in HANDLERS.items():
+        endpoint = ENDPOINTS[name]
+        pipeline = sim.faults.wrap(_pipeline(sim, endpoint, handler), name)
+        app.router.add_route(endpoint.method, sim.prefix + endpoint.path, pipeline)
+
+
+def add_not_found(app: web.Application, sim: BinanceSim) -> None:
+    """A JSON 404 for any other path under the exchange's prefix (register it last)."""
+    app.router.add_route("*", sim.prefix + "/{tail:.*}", sim.faults.wrap(_not_found(sim), NOT_FOUND))
+
+
+def _pipeline(sim: BinanceSim, endpoint: Endpoint, handler: Handler) -> Callable[[web.Request], Any]:
+    clock, stats, limiter = sim.clock, sim.stats, sim.limiter
+    weight, raw, bans = limiter.weight, limiter.raw, limiter.bans
+    weight_limit, raw_limit, weight_header = weight.limit, raw.limit, limiter.weight_header
+    name, weight_for = endpoint.name, endpoint.weight_for
+    free_when_ok = name in FREE_WHEN_SUCCESSFUL
+    signed, reads_body, counts_orders = endpoint.signed, endpoint.method != "GET", endpoint.counts_as_order
+
+    async def handle(request: web.Request) -> web.Response:
+        now = clock()
+        ip = request.remote or ""
+        body = (await request.read()).decode("utf-8", "replace") if reads_body and request.body_exists else ""
+        params: Mapping[str, str] = _merged_params(request, body) if reads_body else request.query
+        banned_until = bans.banned_until(ip, now)
+        if banned_until is not None:
+            return _rejected(sim, name, limiter.banned(banned_until, now), weight_header, weight.used(ip, now))
+        used = weight.add(ip, 0 if free_when_ok else weight_for(params), now)
+        raw_used = raw.add(ip, 1, now)
+        if used > weight_limit or raw_used > raw_limit:
+            return _rejected(sim, name, limiter.over_limit(ip, used, raw_used, now), weight_header, used)
+        account = None
+        headers = {"Content-Type": JSON_TYPE}
+        try:
+            if signed:
+                account = _authenticate(sim, request, params, body, now)
+            answer = handler(sim, params, now, account)
+            status = 200
+        except BinanceError as e:
+            answer, status = {"code": e.code, "msg": e.msg}, e.status
+            if e.retry_after_s is not None:
+                headers["Retry-After"] = str(e.retry_after_s)
+                stats.rate_limited += 1
+            if free_when_ok:
+                used = weight.add(ip, weight_for(params), now)
+        except Exception:
+            log.exception("binance %s failed", name)
+            answer, status = {"code": _UNKNOWN_ERROR.code, "msg": _UNKNOWN_ERROR.msg}, _UNKNOWN_ERROR.status
+        headers[weight_header] = str(used)
+        if counts_orders and account is not None:
+            headers.update(limiter.order_headers(account.api_key, now))
+        stats.record(name, status)
+        return web.Response(body=_encode(answer).encode(), status=status, headers=headers)
+
+    return handle
+
+
+def _not_found(sim: BinanceSim) -> Callable[[web.Request], Any]:
+    limiter = sim.limiter
+
+    async def handle(request: web.Request) -> web.Response:
+        now = sim.clock()
+        ip = request.remote or ""
+        limiter.raw.add(ip, 1, now)
+        sim.stats.record(NOT_FOUND, 404)
+        body = {"code": -1000, "msg": f"Unknown endpoint: {request.method} {request.path}"}
+        headers = {"Content-Type": JSON_TYPE, limiter.weight_header: str(limiter.weight.used(ip, now))}
+        return web.Response(body=_encode(body).encode(), status=404, headers=headers)
+
+    return handle
+
+
+def _rejected(sim: BinanceSim, name: str, rejection: Rejection, weight_header: str, used: int) -> web.Response:
+    if rejection.status == 429:
+        sim.stats.rate_limited += 1
+    elif rejection.new_ban:
+        sim.stats.bans += 1
+    sim.stats.record(name, rejection.status)
+    headers = {
+        "Content-Type": JSON_TYPE,
+        weight_header: str(used),
+        "Retry-After": str(rejection.retry_after_s),
+    }
+    body = _encode({"code": rejection.code, "msg": rejection.msg}).encode()
+    return web.Response(body=body, status=rejection.status, headers=headers)
+
+
+def _merged_params(request: web.Request, body: str) -> dict[str, str]:
+    """Form-body parameters overridden by query parameters ("query wins", as on Binance)."""
+    merged = dict(parse_qsl(body, keep_blank_values=True))
+    merged.update(request.query)
+    return merged
+
+
+def _authenticate(sim: BinanceSim, request: web.Request, params: Mapping[str, str], body: str, now: float) -> Account:
+    """The account of a signed request, after checking its API key, signature and timestamp."""
+    key = request.headers.get("X-MBX-APIKEY", "")
+    if not _API_KEY_RE.match(key):
+        raise BinanceError(-2014, "API-key format invalid.", 401)
+    account = sim.trading.accounts.get(key)
+    if account is None:
+        raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+    timestamp = p.integer(params, "timestamp")
+    if timestamp is None:
+        raise mandatory("timestamp")
+    recv_window = _recv_window(params)
+    signature = params.get("signature")
+    if not signature:
+        raise mandatory("signature")
+    payload = _unsigned(request.rel_url.raw_query_string) + _unsigned(body)
+    if not hmac.compare_digest(hmac_signature(account.secret, payload), signature.lower()):
+        raise BinanceError(-1022, "Signature for this request is not valid.")
+    timestamp_ms = timestamp / 1000 if timestamp >= 10**14 else timestamp  # microseconds are accepted too
+    server_ms = now * 1000
+    if timestamp_ms >= server_ms + TIMESTAMP_AHEAD_TOLERANCE_MS:
+        raise BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    if server_ms - timestamp_ms > recv_window:
+        raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+    return account
+
+
+def _recv_window(params: Mapping[str, str]) -> float:
+    value = params.get("recvWindow")
+    if value is None:
+        return RECV_WINDOW_DEFAULT_MS
+    window = p.decimal(params, "recvWindow")
+    if window is None:
+        raise illegal("recvWindow", "^[0-9]{1,20}(\\.[0-9]{1,3})?$")
+    if window > RECV_WINDOW_MAX_MS:
+        raise BinanceError(-1131, f"recvWindow must be less than {RECV_WINDOW_MAX_MS}.")
+    return float(window)
+
+
+def _unsigned(text: str) -> str:
+    """`text` (a query string or form body) without its `signature` parameter."""
+    if "signature=" not in text:
+        return text
+    return "&".join(part for part in text.split("&") if not part.startswith("signature="))

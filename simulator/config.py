@@ -1,0 +1,155 @@
+"""The simulator's configuration: a TOML file read into typed, validated dataclasses.
+
+Every value has a default (Binance's from `exchanges.binance`); a file only names what it changes.
+Unknown keys, wrong types and out-of-range values raise `ConfigError` with a one-line message
+that names the offending key.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from http import HTTPStatus
+from typing import Any
+
+from exchanges.base import WindowLimit
+from exchanges.binance import FIRST_BAN_S, MAX_BAN_S, RATE_LIMITS, WS_LIMITS, WsLimits
+from simulator.binance.symbols import default_balances
+
+
+class ConfigError(ValueError):
+    """A problem with the configuration, described in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class BanConfig:
+    first_ban_s: int = FIRST_BAN_S  # the first IP ban; each new ban doubles it
+    max_ban_s: int = MAX_BAN_S
+    # Requests a client may send while rate-limited (each answered 429) before the next one bans its IP (418).
+    limited_requests_before_ban: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class FaultsConfig:
+    error_rate: float = 0.0  # share of requests answered by the "gateway" with one of error_statuses
+    error_statuses: tuple[int, ...] = (502, 503, 504)
+    latency_ms: float = 0.0  # added to every request ...
+    latency_jitter_ms: float = 0.0  # ... plus a uniform random 0..latency_jitter_ms
+    reset_rate: float = 0.0  # share of requests whose connection is reset without an answer
+    ws_drop_per_min: float = 0.0  # expected abnormal WebSocket closes per connection and minute
+    seed: int = 42
+
+    @property
+    def http_active(self) -> bool:
+        """Whether any HTTP fault is configured (if not, requests take no fault path at all)."""
+        return self.error_rate > 0 or self.latency_ms > 0 or self.latency_jitter_ms > 0 or self.reset_rate > 0
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceConfig:
+    seed: int = 42  # the market's random walk
+    tick_ms: int = 100  # one market step (trades, book changes) every tick_ms
+    rate_limits: Mapping[str, WindowLimit] = field(default_factory=lambda: dict(RATE_LIMITS))
+    bans: BanConfig = BanConfig()
+    ws: WsLimits = WS_LIMITS
+    faults: FaultsConfig = FaultsConfig()
+    balances: Mapping[str, float] = field(default_factory=default_balances)  # the demo account's start
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    binance: BinanceConfig = BinanceConfig()
+
+
+def load_config(path: str | None) -> SimulatorConfig:
+    """Read `path` (None: all defaults). Raises ConfigError with a one-line reason."""
+    if path is None:
+        return SimulatorConfig()
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read the file: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}") from None
+    return parse_config(data)
+
+
+def parse_config(data: Mapping[str, Any]) -> SimulatorConfig:
+    config = _merge(SimulatorConfig(), data, "")
+    _check(config)
+    return config
+
+
+def _merge(default: Any, table: Any, where: str) -> Any:
+    """`default` (a dataclass) with the values of `table` converted to the types of its fields."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    names = {f.name for f in fields(default)}
+    changes = {}
+    for key, value in table.items():
+        path = f"{where}.{key}" if where else key
+        if key not in names:
+            raise ConfigError(f"unknown key '{path}'")
+        changes[key] = _convert(getattr(default, key), value, path)
+    return replace(default, **changes)
+
+
+def _convert(default: Any, value: Any, where: str) -> Any:
+    """`value` as the type of `default`; numbers must not be negative."""
+    if is_dataclass(default):
+        return _merge(default, value, where)
+    if isinstance(default, Mapping):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table")
+        merged = dict(default)
+        for key, item in value.items():
+            if key not in default:
+                raise ConfigError(f"unknown key '{where}.{key}' (known: {', '.join(default)})")
+            merged[key] = _convert(default[key], item, f"{where}.{key}")
+        return merged
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"{where} must be a non-empty array")
+        return tuple(_convert(default[0], item, f"{where}[{i}]") for i, item in enumerate(value))
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    if value < 0:
+        raise ConfigError(f"{where} must not be negative, got {value!r}")
+    return value
+
+
+def _check(config: SimulatorConfig) -> None:
+    """Rules that span values or go beyond 'not negative'."""
+    binance = config.binance
+    _require(binance.tick_ms >= 1, "binance.tick_ms must be at least 1")
+    for name, window in binance.rate_limits.items():
+        _require(window.interval_s >= 1, f"binance.rate_limits.{name}.interval_s must be at least 1")
+    _require(binance.bans.first_ban_s >= 1, "binance.bans.first_ban_s must be at least 1")
+    _require(binance.bans.max_ban_s >= binance.bans.first_ban_s, "binance.bans.max_ban_s must be >= first_ban_s")
+    faults = binance.faults
+    _require(faults.error_rate <= 1, "binance.faults.error_rate must be between 0 and 1")
+    _require(faults.reset_rate <= 1, "binance.faults.reset_rate must be between 0 and 1")
+    for status in faults.error_statuses:
+        _require(status in _SERVER_ERRORS, f"binance.faults.error_statuses must be HTTP 5xx statuses, got {status}")
+    for item in fields(binance.ws):
+        _require(getattr(binance.ws, item.name) > 0, f"binance.ws.{item.name} must be positive")
+
+
+_SERVER_ERRORS = frozenset(s.value for s in HTTPStatus if 500 <= s.value <= 599)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)

@@ -1,0 +1,43 @@
+"""Per-exchange counters served by `GET /__sim/stats`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+FAULT_KEYS = ("http_5xx", "reset", "latency", "ws_drop")
+WS_KEYS = ("connections_open", "connections_total", "messages_sent")
+
+
+class ExchangeStats:
+    """What one simulated exchange answered: totals, by HTTP status, by endpoint, faults and WebSocket counters.
+
+    `by_status` keys are status codes as strings ("200", "429"); `by_endpoint` keys are the adapter's
+    endpoint names ("ticker/price", "order DELETE"). The WebSocket server owns the `ws` counter.
+    """
+
+    def __init__(self) -> None:
+        self.requests_total = 0
+        self.by_status: Counter[str] = Counter()
+        self.by_endpoint: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter(dict.fromkeys(FAULT_KEYS, 0))
+        self.ws: Counter[str] = Counter(dict.fromkeys(WS_KEYS, 0))
+        self.rate_limited = 0  # 429 answers
+        self.bans = 0  # IP bans imposed (each answered 418)
+
+    def record(self, endpoint: str, status: int) -> None:
+        """Count one answered request."""
+        self.requests_total += 1
+        self.by_status[str(status)] += 1
+        self.by_endpoint[endpoint] += 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requests_total": self.requests_total,
+            "by_status": dict(self.by_status),
+            "by_endpoint": dict(self.by_endpoint),
+            "faults": {**dict.fromkeys(FAULT_KEYS, 0), **self.faults},
+            "ws": {**dict.fromkeys(WS_KEYS, 0), **self.ws},
+            "rate_limited": self.rate_limited,
+            "bans": self.bans,
+        }
