@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -102,6 +103,68 @@ class SignedRequest:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StreamMessage:
+    """One market-data event from a WebSocket stream, with the exchange's envelope removed."""
+
+    stream: str  # the exchange's stream name, e.g. "btcusdt@trade"; used as the Locust request name
+    event_time_ms: float | None  # the exchange's event time, when the message carries one
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class DepthDiff:
+    """An order-book diff covering update ids first_id..last_id. Levels are (price, qty); qty 0 removes."""
+
+    symbol: str
+    first_id: int
+    last_id: int
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class DepthSnapshot:
+    """A REST order-book snapshot as of update id `last_id`."""
+
+    last_id: int
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    """A symbol's trading filters: price tick, quantity step, minimum quantity and order value."""
+
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+
+    def price_text(self, price: Decimal) -> str:
+        """`price` rounded down to the tick, as the exchange expects it."""
+        return _text(_floor_to(price, self.tick_size))
+
+    def smallest_quantity_text(self, price: Decimal) -> str:
+        """The smallest valid quantity whose value at `price` meets the minimum order value."""
+        qty = max(self.min_qty, self.step_size)
+        if price > 0 and qty * price < self.min_notional:
+            qty = self.min_notional / price
+        return _text(_ceil_to(qty, self.step_size))
+
+
+def _floor_to(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step if step > 0 else value
+
+
+def _ceil_to(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_CEILING) * step if step > 0 else value
+
+
+def _text(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
 class TargetKind(enum.StrEnum):
     SIMULATOR = "simulator"
     TESTNET = "testnet"
@@ -126,6 +189,10 @@ class ExchangeAdapter:
     endpoints: Mapping[str, Endpoint]
     default_symbols: tuple[str, ...]
     default_streams: tuple[str, ...]
+    rate_limits: Mapping[str, WindowLimit]  # "request_weight" is the weight limit polite users stay under
+    user_key_vars: tuple[str, str]  # environment variables holding the API key and secret
+    recv_window_default_ms: int | None = None  # signed requests' validity window, where the exchange has one
+    recv_window_max_ms: int | None = None
 
     def endpoint(self, name: str) -> Endpoint:
         try:
@@ -166,6 +233,51 @@ class ExchangeAdapter:
     def classify_exception(self, exc: BaseException) -> Verdict:
         """Classify a transport-level failure (no HTTP answer at all)."""
         return classify_transport_error(exc)
+
+    # --- Signing and time (the Locust users call these; every adapter with signed endpoints implements them)
+
+    def sign_request(  # pragma: no cover
+        self, api_key: str, api_secret: str, params: Mapping[str, str], timestamp_ms: int, recv_window_ms: int
+    ) -> SignedRequest:
+        raise NotImplementedError
+
+    def parse_server_time(self, body: bytes) -> int:  # pragma: no cover
+        """The server time in ms from the answer of the endpoint named "time"."""
+        raise NotImplementedError
+
+    # --- Market-data streams
+
+    def is_stream_kind(self, kind: str) -> bool:  # pragma: no cover
+        """Whether `kind` (e.g. "trade", "depth@100ms") is a stream this exchange publishes."""
+        raise NotImplementedError
+
+    def stream_name(self, symbol: str, kind: str) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def stream_url(self, ws_base: str, streams: list[str]) -> str:  # pragma: no cover
+        """The URL of one connection carrying all `streams`."""
+        raise NotImplementedError
+
+    def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:  # pragma: no cover
+        """One received frame as a StreamMessage; None for non-data frames (subscription acks)."""
+        raise NotImplementedError
+
+    # --- Local order books from a snapshot plus diffs
+
+    def is_diff_depth_kind(self, kind: str) -> bool:  # pragma: no cover
+        """Whether a stream kind carries order-book diffs that need a snapshot to build a book."""
+        raise NotImplementedError
+
+    def depth_diff(self, message: StreamMessage) -> DepthDiff | None:  # pragma: no cover
+        """The diff in a stream message, or None when it is not a depth diff."""
+        raise NotImplementedError
+
+    def depth_snapshot_request(self, symbol: str) -> tuple[str, dict[str, str]]:  # pragma: no cover
+        """(endpoint name, params) of the REST snapshot that diffs are applied to."""
+        raise NotImplementedError
+
+    def parse_depth_snapshot(self, body: bytes) -> DepthSnapshot:  # pragma: no cover
+        raise NotImplementedError
 
 
 def classify_transport_error(exc: BaseException) -> Verdict:

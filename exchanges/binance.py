@@ -13,15 +13,20 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from exchanges.base import (
     OK,
+    DepthDiff,
+    DepthSnapshot,
     Endpoint,
     ExchangeAdapter,
     FailureKind,
     Hosts,
     SignedRequest,
+    StreamMessage,
+    SymbolRules,
     Verdict,
     WindowLimit,
     retry_after_seconds,
@@ -313,6 +318,90 @@ def subscribe_message(streams: list[str], request_id: int) -> str:
     return json.dumps({"method": "SUBSCRIBE", "params": streams, "id": request_id})
 
 
+def is_stream_kind(kind: str) -> bool:
+    return kind in STREAM_KINDS or (kind.startswith("kline_") and kind.removeprefix("kline_") in KLINE_INTERVALS)
+
+
+DIFF_DEPTH_KINDS = frozenset({"depth", "depth@100ms"})
+
+
+def decode_combined_message(text: str | bytes) -> StreamMessage | None:
+    """A combined-stream frame `{"stream": name, "data": event}`; None for a control answer `{"result", "id"}`."""
+    payload = json.loads(text)
+    if not isinstance(payload, dict):
+        raise ValueError("stream frame is not a JSON object")
+    if "stream" not in payload:
+        if "id" in payload:
+            return None
+        raise ValueError("not a combined-stream frame")
+    data = payload["data"]
+    event_time = data.get("E") if isinstance(data, dict) else None
+    return StreamMessage(payload["stream"], float(event_time) if event_time is not None else None, data)
+
+
+def depth_diff(message: StreamMessage) -> DepthDiff | None:
+    """The `depthUpdate` event in a message (ids `U`..`u`), or None."""
+    data = message.data
+    if not isinstance(data, dict) or data.get("e") != "depthUpdate":
+        return None
+    return DepthDiff(data["s"], int(data["U"]), int(data["u"]), data["b"], data["a"])
+
+
+# The snapshot a local book starts from: 1000 levels (weight 50) covers any level a diff can touch in practice.
+DEPTH_SNAPSHOT_LIMIT = 1000
+
+
+def parse_depth_snapshot(body: bytes) -> DepthSnapshot:
+    payload = json.loads(body)
+    return DepthSnapshot(int(payload["lastUpdateId"]), payload["bids"], payload["asks"])
+
+
+# --- Orders ------------------------------------------------------------------------------------
+
+
+def parse_symbol_rules(exchange_info: bytes, symbol: str) -> SymbolRules:
+    """PRICE_FILTER, LOT_SIZE and (MIN_)NOTIONAL of `symbol` from an exchangeInfo answer."""
+    for entry in json.loads(exchange_info).get("symbols", []):
+        if entry.get("symbol") != symbol:
+            continue
+        filters = {f.get("filterType"): f for f in entry.get("filters", [])}
+        price = filters.get("PRICE_FILTER", {})
+        lot = filters.get("LOT_SIZE", {})
+        notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
+        return SymbolRules(
+            tick_size=Decimal(price.get("tickSize", "0")),
+            step_size=Decimal(lot.get("stepSize", "0")),
+            min_qty=Decimal(lot.get("minQty", "0")),
+            min_notional=Decimal(notional.get("minNotional", "0")),
+        )
+    raise ValueError(f"exchangeInfo has no symbol {symbol}")
+
+
+def parse_ticker_price(body: bytes) -> Decimal:
+    return Decimal(json.loads(body)["price"])
+
+
+def limit_order_params(symbol: str, side: str, price: str, quantity: str) -> dict[str, str]:
+    """A GTC LIMIT order answered with its status (RESULT), so a resting order can be cancelled."""
+    return {
+        "symbol": symbol,
+        "side": side,
+        "type": "LIMIT",
+        "timeInForce": "GTC",
+        "quantity": quantity,
+        "price": price,
+        "newOrderRespType": "RESULT",
+    }
+
+
+def resting_order_id(order_answer: bytes) -> int | None:
+    """The orderId of an order that is still in the book after placement; None once it is done."""
+    payload = json.loads(order_answer) if order_answer else {}
+    if isinstance(payload, dict) and payload.get("status") in ("NEW", "PARTIALLY_FILLED"):
+        return int(payload["orderId"])
+    return None
+
+
 class BinanceAdapter(ExchangeAdapter):
     name = NAME
     hosts = HOSTS
@@ -322,9 +411,43 @@ class BinanceAdapter(ExchangeAdapter):
     rate_limits = RATE_LIMITS
     ws_limits = WS_LIMITS
     user_key_vars = USER_KEY_VARS
+    recv_window_default_ms = RECV_WINDOW_DEFAULT_MS
+    recv_window_max_ms = RECV_WINDOW_MAX_MS
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         return classify(status, headers, body)
+
+    def sign_request(
+        self, api_key: str, api_secret: str, params: Mapping[str, str], timestamp_ms: int, recv_window_ms: int
+    ) -> SignedRequest:
+        return sign_request(api_key, api_secret, params, timestamp_ms, recv_window_ms)
+
+    def parse_server_time(self, body: bytes) -> int:
+        return int(json.loads(body)["serverTime"])
+
+    def is_stream_kind(self, kind: str) -> bool:
+        return is_stream_kind(kind)
+
+    def stream_name(self, symbol: str, kind: str) -> str:
+        return stream_name(symbol, kind)
+
+    def stream_url(self, ws_base: str, streams: list[str]) -> str:
+        return combined_stream_url(ws_base, streams)
+
+    def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:
+        return decode_combined_message(text)
+
+    def is_diff_depth_kind(self, kind: str) -> bool:
+        return kind in DIFF_DEPTH_KINDS
+
+    def depth_diff(self, message: StreamMessage) -> DepthDiff | None:
+        return depth_diff(message)
+
+    def depth_snapshot_request(self, symbol: str) -> tuple[str, dict[str, str]]:
+        return "depth", {"symbol": symbol, "limit": str(DEPTH_SNAPSHOT_LIMIT)}
+
+    def parse_depth_snapshot(self, body: bytes) -> DepthSnapshot:
+        return parse_depth_snapshot(body)
 
     def simulator_user_env(self) -> dict[str, str]:
         key, secret = simulator_credentials()

@@ -1,0 +1,127 @@
+"""A local order book kept in step with a REST snapshot plus a stream of sequenced diffs.
+
+The procedure is Binance's (web-socket-streams.md, "How to manage a local order book correctly",
+as corrected 2025-11-12); it fits any exchange whose diffs carry a first and a last update id:
+
+1. buffer the diffs from the stream and note the first one's first id (`U`);
+2. fetch a snapshot; if its id is older than that first `U`, fetch again;
+3. drop buffered diffs whose last id (`u`) is at or below the snapshot's id;
+4. apply each diff in order: ignore it if `u` < the book's id; if its `U` > the book's id + 1 some
+   update is missing (a gap: start over from 1); otherwise set every level (quantity 0 removes it)
+   and make `u` the book's id.
+
+The adapter turns stream messages and snapshot answers into `DepthDiff`/`DepthSnapshot`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+from exchanges.base import DepthDiff, DepthSnapshot
+
+MAX_BUFFERED_DIFFS = 10_000
+
+
+class DiffOutcome(enum.StrEnum):
+    BUFFERED = "buffered"  # waiting for a snapshot
+    APPLIED = "applied"
+    STALE = "stale"  # older than the book: ignored
+    GAP = "gap"  # an update is missing: the book was dropped and a new sync started
+
+
+class SnapshotOutcome(enum.StrEnum):
+    SYNCED = "synced"
+    TOO_OLD = "too_old"  # older than the first buffered diff: fetch another
+    GAP = "gap"  # the buffered diffs after the snapshot are not contiguous: a new sync started
+
+
+class OrderBook:
+    """Price levels by side. Prices are keyed as floats, so equal prices printed differently still match."""
+
+    def __init__(self) -> None:
+        self.bids: dict[float, float] = {}
+        self.asks: dict[float, float] = {}
+
+    def clear(self) -> None:
+        self.bids.clear()
+        self.asks.clear()
+
+    def set_levels(self, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> None:
+        for side, levels in ((self.bids, bids), (self.asks, asks)):
+            for price, qty in levels:
+                amount = float(qty)
+                if amount == 0.0:
+                    side.pop(float(price), None)
+                else:
+                    side[float(price)] = amount
+
+    def best_bid(self) -> float | None:
+        return max(self.bids) if self.bids else None
+
+    def best_ask(self) -> float | None:
+        return min(self.asks) if self.asks else None
+
+
+class BookSync:
+    """One symbol's local book and where it is in the sync procedure."""
+
+    def __init__(self, symbol: str, max_buffered: int = MAX_BUFFERED_DIFFS) -> None:
+        self.symbol = symbol
+        self.book = OrderBook()
+        self.update_id: int | None = None  # None until synced
+        self._buffer: deque[DepthDiff] = deque()
+        self._max_buffered = max_buffered
+
+    @property
+    def synced(self) -> bool:
+        return self.update_id is not None
+
+    @property
+    def needs_snapshot(self) -> bool:
+        """A snapshot can be applied once at least one diff is buffered (its first id is the reference)."""
+        return not self.synced and bool(self._buffer)
+
+    def restart(self) -> None:
+        """Forget the book and the buffer (e.g. after a reconnect, when diffs were certainly missed)."""
+        self.book.clear()
+        self.update_id = None
+        self._buffer.clear()
+
+    def on_diff(self, diff: DepthDiff) -> DiffOutcome:
+        if self.update_id is None:
+            if len(self._buffer) >= self._max_buffered:
+                self._buffer.clear()  # no snapshot for too long: start buffering afresh
+            self._buffer.append(diff)
+            return DiffOutcome.BUFFERED
+        return self._apply(diff)
+
+    def apply_snapshot(self, snapshot: DepthSnapshot) -> SnapshotOutcome:
+        if not self._buffer:
+            raise ValueError("a snapshot needs at least one buffered diff")
+        if snapshot.last_id < self._buffer[0].first_id:
+            return SnapshotOutcome.TOO_OLD
+        buffered, self._buffer = self._buffer, deque()
+        self.book.clear()
+        self.book.set_levels(snapshot.bids, snapshot.asks)
+        self.update_id = snapshot.last_id
+        while buffered:
+            diff = buffered.popleft()
+            if diff.last_id <= snapshot.last_id:
+                continue
+            if self._apply(diff) is DiffOutcome.GAP:
+                self._buffer.extend(buffered)  # later diffs belong to the new sync
+                return SnapshotOutcome.GAP
+        return SnapshotOutcome.SYNCED
+
+    def _apply(self, diff: DepthDiff) -> DiffOutcome:
+        assert self.update_id is not None
+        if diff.last_id < self.update_id:
+            return DiffOutcome.STALE
+        if diff.first_id > self.update_id + 1:
+            self.restart()
+            self._buffer.append(diff)
+            return DiffOutcome.GAP
+        self.book.set_levels(diff.bids, diff.asks)
+        self.update_id = diff.last_id
+        return DiffOutcome.APPLIED
