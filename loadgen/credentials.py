@@ -1,0 +1,53 @@
+"""API keys for signed users: from the environment, else from a `.env` file (which never overrides it).
+
+The values never appear in a repr, str, log line or exception: errors name the missing variables only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dotenv import dotenv_values, find_dotenv
+
+
+class MissingCredentials(Exception):
+    """Raised with a one-line message naming the variables that are unset or empty."""
+
+    def __init__(self, exchange: str, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__(
+            f"{exchange}: signed requests need {' and '.join(missing)} "
+            "(set them in the environment or in .env)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Credentials(api_key=<redacted>, api_secret=<redacted>)"
+
+    __str__ = __repr__
+
+
+def load_credentials(
+    exchange: str,
+    key_var: str,
+    secret_var: str,
+    environ: Mapping[str, str] | None = None,
+    dotenv_path: str | None = None,
+) -> Credentials:
+    """The key and secret named by `key_var`/`secret_var`. A variable set in the environment wins over
+    `.env` (searched from the working directory upwards unless `dotenv_path` is given)."""
+    environ = os.environ if environ is None else environ
+    path = dotenv_path if dotenv_path is not None else find_dotenv(usecwd=True)
+    from_file = dotenv_values(path) if path else {}
+    values = {var: environ.get(var) or from_file.get(var) or "" for var in (key_var, secret_var)}
+    missing = [var for var, value in values.items() if not value]
+    if missing:
+        raise MissingCredentials(exchange, missing)
+    return Credentials(values[key_var], values[secret_var])

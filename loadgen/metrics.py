@@ -1,0 +1,393 @@
+"""Per-exchange counters beyond Locust's request stats, per wall-clock second.
+
+Users count into an `ExchangeMetrics` (plain attribute adds). Once a second (local run) or with
+every worker report (distributed run, via `report_to_master`/`worker_report`), the pending seconds
+are merged into the `MetricsTable` of the process that writes results. With Locust's `--csv PREFIX`
+that process appends `PREFIX_exchange_history.csv` (one row per exchange per second, flushed as
+the run goes) and writes `PREFIX_exchange.json` (run totals) when Locust quits.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import gevent
+from locust.env import Environment
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+
+logger = logging.getLogger(__name__)
+
+# Counters summed when seconds from several processes are merged.
+COUNT_FIELDS = (
+    "requests",  # REST requests sent
+    "weight_requested",  # the exchange's published weight of those requests
+    "rate_limited",  # answers classified rate_limited (HTTP 429, Binance -1003/-1015)
+    "banned",  # answers classified banned (HTTP 418)
+    "retry_after_waits",  # times a polite user waited for a shared Retry-After pause
+    "weight_waits",  # times a polite user waited for the weight budget
+    "ws_messages",
+    "ws_reconnects",
+    "ws_drops",  # abnormal closes, lost or stalled connections
+    "ws_gaps",  # sequence gaps (e.g. order-book diffs with missing update ids)
+    "ws_pings",  # server pings answered
+)
+SECONDS_FIELDS = ("retry_after_wait_s", "weight_wait_s")
+HISTORY_COLUMNS = (
+    "timestamp",
+    "exchange",
+    *COUNT_FIELDS[:2],
+    "used_weight_last",  # the server's used-weight header: latest value seen in this second
+    "used_weight_max",  # ... and the highest
+    "weight_limit",
+    "weight_window_s",
+    *COUNT_FIELDS[2:4],
+    "retry_after_waits",
+    "retry_after_wait_s",
+    "weight_waits",
+    "weight_wait_s",
+    *COUNT_FIELDS[6:],
+)
+REPORT_KEY = "exchange_metrics"
+
+
+class SecondStats:
+    """One exchange's counters for one wall-clock second. Merging is associative and commutative."""
+
+    __slots__ = (*COUNT_FIELDS, *SECONDS_FIELDS, "second", "used_weight_last", "used_weight_last_at", "used_weight_max")
+
+    def __init__(self, second: int) -> None:
+        self.second = second
+        for name in COUNT_FIELDS:
+            setattr(self, name, 0)
+        for name in SECONDS_FIELDS:
+            setattr(self, name, 0.0)
+        self.used_weight_last: int | None = None
+        self.used_weight_last_at = 0.0
+        self.used_weight_max: int | None = None
+
+    def note_used_weight(self, value: int, at: float) -> None:
+        if self.used_weight_max is None or value > self.used_weight_max:
+            self.used_weight_max = value
+        if self.used_weight_last is None or at >= self.used_weight_last_at:
+            self.used_weight_last, self.used_weight_last_at = value, at
+
+    def merge(self, other: SecondStats) -> None:
+        for name in (*COUNT_FIELDS, *SECONDS_FIELDS):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.used_weight_max is not None and (
+            self.used_weight_max is None or other.used_weight_max > self.used_weight_max
+        ):
+            self.used_weight_max = other.used_weight_max
+        if other.used_weight_last is not None and (
+            self.used_weight_last is None or other.used_weight_last_at >= self.used_weight_last_at
+        ):
+            self.used_weight_last, self.used_weight_last_at = other.used_weight_last, other.used_weight_last_at
+
+    def has_data(self) -> bool:
+        return self.used_weight_max is not None or any(getattr(self, n) for n in (*COUNT_FIELDS, *SECONDS_FIELDS))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SecondStats:
+        stats = cls(int(data["second"]))
+        for name in cls.__slots__:
+            if name in data:
+                setattr(stats, name, data[name])
+        return stats
+
+
+class ExchangeMetrics:
+    """The counting side, one per exchange per process. Each call is a few attribute adds."""
+
+    def __init__(self, exchange: str, clock: Callable[[], float] = time.time) -> None:
+        self.exchange = exchange
+        self.weight_limit: int | None = None
+        self.weight_window_s: int | None = None
+        self._clock = clock
+        self._pending: dict[int, SecondStats] = {}
+        self._current: SecondStats | None = None
+
+    def _now(self) -> SecondStats:
+        second = int(self._clock())
+        current = self._current
+        if current is None or current.second != second:
+            current = self._pending.get(second)
+            if current is None:
+                current = self._pending[second] = SecondStats(second)
+            self._current = current
+        return current
+
+    def request(self, weight: int) -> None:
+        s = self._now()
+        s.requests += 1
+        s.weight_requested += weight
+
+    def used_weight(self, value: int) -> None:
+        self._now().note_used_weight(value, self._clock())
+
+    def rate_limited(self) -> None:
+        self._now().rate_limited += 1
+
+    def banned(self) -> None:
+        self._now().banned += 1
+
+    def retry_after_wait(self, seconds: float) -> None:
+        s = self._now()
+        s.retry_after_waits += 1
+        s.retry_after_wait_s += seconds
+
+    def weight_wait(self, seconds: float) -> None:
+        s = self._now()
+        s.weight_waits += 1
+        s.weight_wait_s += seconds
+
+    def ws_message(self) -> None:
+        self._now().ws_messages += 1
+
+    def ws_reconnect(self) -> None:
+        self._now().ws_reconnects += 1
+
+    def ws_drop(self) -> None:
+        self._now().ws_drops += 1
+
+    def ws_gap(self) -> None:
+        self._now().ws_gaps += 1
+
+    def ws_ping(self) -> None:
+        self._now().ws_pings += 1
+
+    def drain(self) -> list[SecondStats]:
+        """Hand over everything counted so far (the current second too; later counts start a new entry)."""
+        pending, self._pending, self._current = self._pending, {}, None
+        return sorted(pending.values(), key=lambda s: s.second)
+
+
+@dataclass(slots=True)
+class ExchangeTable:
+    """One exchange's merged seconds: those not yet written to the history, and the total of those that were."""
+
+    weight_limit: int | None = None
+    weight_window_s: int | None = None
+    first_second: int | None = None
+    written_through: int | None = None  # the last second already written to the history file
+    pending: dict[int, SecondStats] = field(default_factory=dict)
+    written_total: SecondStats = field(default_factory=lambda: SecondStats(0))
+
+    def last_second(self) -> int | None:
+        candidates = [*self.pending, *([self.written_through] if self.written_through is not None else [])]
+        return max(candidates) if candidates else None
+
+
+class MetricsTable:
+    """Every process's seconds merged, per exchange: the source of the history rows and the totals."""
+
+    def __init__(self) -> None:
+        self.exchanges: dict[str, ExchangeTable] = {}
+
+    def merge(
+        self, exchange: str, weight_limit: int | None, weight_window_s: int | None, seconds: Iterable[SecondStats]
+    ) -> None:
+        table = self.exchanges.setdefault(exchange, ExchangeTable())
+        if weight_limit is not None:
+            table.weight_limit, table.weight_window_s = weight_limit, weight_window_s
+        for incoming in seconds:
+            if table.first_second is None or incoming.second < table.first_second:
+                table.first_second = incoming.second
+            existing = table.pending.get(incoming.second)
+            if existing is None:
+                table.pending[incoming.second] = incoming
+            else:
+                existing.merge(incoming)
+
+    def merge_report(self, report: dict[str, Any]) -> None:
+        """Merge the payload another process built with `report_payload`."""
+        for exchange, part in report.items():
+            seconds = [SecondStats.from_dict(s) for s in part["seconds"]]
+            self.merge(exchange, part["weight_limit"], part["weight_window_s"], seconds)
+
+    def history_rows(self, through: int) -> list[list[Any]]:
+        """Rows not yet written for the seconds up to `through`: one per exchange per second from its first
+        second on, zeros when idle. Data arriving later for a second already written gets an extra row for
+        that second (sum the rows of a second to combine them)."""
+        rows: list[list[Any]] = []
+        for exchange, table in sorted(self.exchanges.items()):
+            if table.first_second is None:
+                continue
+            start = table.first_second if table.written_through is None else table.written_through + 1
+            late = sorted(t for t in table.pending if t < start)
+            for second in (*late, *range(start, through + 1)):
+                stats = table.pending.pop(second, None) or SecondStats(second)
+                rows.append(_row(exchange, table, stats))
+                table.written_total.merge(stats)
+            if through >= start:
+                table.written_through = through
+        return rows
+
+    def totals(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for exchange, table in sorted(self.exchanges.items()):
+            total = SecondStats(0)
+            for part in (table.written_total, *table.pending.values()):
+                total.merge(part)
+            entry: dict[str, Any] = {name: getattr(total, name) for name in (*COUNT_FIELDS, *SECONDS_FIELDS)}
+            last = table.last_second()
+            entry.update(
+                used_weight_max=total.used_weight_max,
+                weight_limit=table.weight_limit,
+                weight_window_s=table.weight_window_s,
+                first_second=table.first_second,
+                last_second=last,
+            )
+            out[exchange] = entry
+        return out
+
+
+def _row(exchange: str, table: ExchangeTable, s: SecondStats) -> list[Any]:
+    values = {
+        **s.to_dict(),
+        "timestamp": s.second,
+        "exchange": exchange,
+        "weight_limit": table.weight_limit,
+        "weight_window_s": table.weight_window_s,
+    }
+    return [_cell(values[c]) for c in HISTORY_COLUMNS]
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return round(value, 3) if isinstance(value, float) else value
+
+
+# --- Locust wiring: collect from every process, write the files -------------------------------
+
+LOCAL_SETTLE_S = 1  # a local run merges its own counts every second
+DISTRIBUTED_SETTLE_S = int(2 * WORKER_REPORT_INTERVAL) + 1  # workers report every WORKER_REPORT_INTERVAL
+
+
+class MetricsHub:
+    """The per-process side of the metrics: the collectors users count into, and, in the process that
+    writes results (master or local), the merged table and the output files."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.collectors: dict[str, ExchangeMetrics] = {}
+        self.table = MetricsTable()
+        self._history: TextIO | None = None
+        self._history_csv: Any = None
+
+    def collector(self, exchange: str) -> ExchangeMetrics:
+        metrics = self.collectors.get(exchange)
+        if metrics is None:
+            metrics = self.collectors[exchange] = ExchangeMetrics(exchange)
+        return metrics
+
+    # -- moving counts between processes
+
+    def report_payload(self) -> dict[str, Any]:
+        """Everything counted here since the last call, msgpack-safe."""
+        return {
+            name: {
+                "weight_limit": m.weight_limit,
+                "weight_window_s": m.weight_window_s,
+                "seconds": [s.to_dict() for s in m.drain()],
+            }
+            for name, m in self.collectors.items()
+        }
+
+    def merge_own(self) -> None:
+        for name, m in self.collectors.items():
+            self.table.merge(name, m.weight_limit, m.weight_window_s, m.drain())
+
+    # -- output files
+
+    def csv_prefix(self) -> str | None:
+        options = self.environment.parsed_options
+        return getattr(options, "csv_prefix", None) if options is not None else None
+
+    def write_history(self, through: int) -> None:
+        rows = self.table.history_rows(through)
+        prefix = self.csv_prefix()
+        if not rows or prefix is None:
+            return
+        if self._history is None:
+            path = Path(f"{prefix}_exchange_history.csv")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._history = path.open("w", newline="", encoding="utf-8")
+            self._history_csv = csv.writer(self._history)
+            self._history_csv.writerow(HISTORY_COLUMNS)
+        self._history_csv.writerows(rows)
+        self._history.flush()
+
+    def write_totals(self) -> None:
+        prefix = self.csv_prefix()
+        if prefix is None:
+            return
+        path = Path(f"{prefix}_exchange.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"exchanges": self.table.totals()}, indent=2) + "\n", encoding="utf-8")
+
+    def finish(self) -> None:
+        """At quit: take the last counts, write every remaining history row and the totals."""
+        if not isinstance(self.environment.runner, MasterRunner):
+            self.merge_own()
+        self.write_history(int(time.time()))
+        self.write_totals()
+        if self._history is not None:
+            self._history.close()
+            self._history = None
+
+
+_HUBS: weakref.WeakKeyDictionary[Environment, MetricsHub] = weakref.WeakKeyDictionary()
+
+
+def metrics_hub(environment: Environment) -> MetricsHub:
+    """The environment's hub, created and hooked into its events on first use."""
+    hub = _HUBS.get(environment)
+    if hub is None:
+        hub = _HUBS[environment] = MetricsHub(environment)
+        _attach(hub)
+    return hub
+
+
+def _attach(hub: MetricsHub) -> None:
+    events = hub.environment.events
+    runner = hub.environment.runner
+    if isinstance(runner, WorkerRunner):
+        events.report_to_master.add_listener(lambda data, **_: data.__setitem__(REPORT_KEY, hub.report_payload()))
+        return
+    if isinstance(runner, MasterRunner):
+        events.worker_report.add_listener(lambda data, **_: hub.table.merge_report(data.get(REPORT_KEY, {})))
+    settle_s = DISTRIBUTED_SETTLE_S if isinstance(runner, MasterRunner) else LOCAL_SETTLE_S
+    events.test_start.add_listener(lambda **_: _restart(hub))
+    events.quitting.add_listener(lambda **_: hub.finish())
+    if runner is not None:
+        gevent.spawn(_every_second, hub, settle_s)
+
+
+def _restart(hub: MetricsHub) -> None:
+    """A new test (web UI): totals start from zero, as Locust's own stats do; the history file goes on."""
+    hub.table = MetricsTable()
+    for m in hub.collectors.values():
+        m.drain()
+
+
+def _every_second(hub: MetricsHub, settle_s: int) -> None:
+    while True:
+        gevent.sleep(1.0)
+        try:
+            if not isinstance(hub.environment.runner, MasterRunner):
+                hub.merge_own()
+            hub.write_history(int(time.time()) - settle_s)
+        except Exception:
+            logger.exception("exchange metrics: writing the history failed")

@@ -1,0 +1,149 @@
+"""What all users of one exchange share in a process: settings, metrics, pacing and credentials.
+
+`install(adapter)` hooks an exchange into Locust (call it once when the locustfile is imported):
+the options are added, checked at init (a bad value, missing keys or live orders against a real
+exchange end the run at once: one logged line, exit code 1) and turned into a fresh
+`ExchangeRuntime` at every test start (values may have been edited in the web UI, and workers get
+them from the master only then).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from exchanges.base import ExchangeAdapter, TargetKind
+from loadgen import options
+from loadgen.backoff import Backoff
+from loadgen.credentials import Credentials, MissingCredentials, load_credentials
+from loadgen.metrics import ExchangeMetrics, metrics_hub
+from loadgen.options import LoadSettings, OptionError, OrderEndpoint, parse_settings
+from loadgen.pacing import RetryAfterGate, WeightLimiter
+
+logger = logging.getLogger(__name__)
+
+ABORT_MESSAGE = "exchange_stress_abort"  # worker -> master: stop the run, with a reason
+LIVE_ORDER_TARGETS = (TargetKind.SIMULATOR, TargetKind.TESTNET)
+
+
+@dataclass(slots=True)
+class ExchangeRuntime:
+    adapter: ExchangeAdapter
+    settings: LoadSettings
+    metrics: ExchangeMetrics
+    limiter: WeightLimiter
+    gate: RetryAfterGate
+    cache: dict[str, Any] = field(default_factory=dict)  # per-process lookups shared by users (symbol rules)
+    _credentials: Credentials | None = None
+
+    def credentials(self) -> Credentials:
+        """The exchange's API key and secret, loaded once per process; MissingCredentials otherwise."""
+        if self._credentials is None:
+            key_var, secret_var = self.adapter.user_key_vars
+            self._credentials = load_credentials(self.adapter.name, key_var, secret_var)
+        return self._credentials
+
+
+_RUNTIMES: weakref.WeakKeyDictionary[Environment, dict[str, ExchangeRuntime]] = weakref.WeakKeyDictionary()
+_ABORTED: weakref.WeakSet[Environment] = weakref.WeakSet()
+
+
+def install(adapter: ExchangeAdapter) -> None:
+    options.register()
+    events.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
+    events.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
+
+
+def exchange_runtime(environment: Environment, adapter: ExchangeAdapter) -> ExchangeRuntime | None:
+    """The runtime of the current test; None when the test start found the options invalid."""
+    return _RUNTIMES.get(environment, {}).get(adapter.name)
+
+
+def build_runtime(environment: Environment, adapter: ExchangeAdapter, settings: LoadSettings) -> ExchangeRuntime:
+    metrics = metrics_hub(environment).collector(adapter.name)
+    metrics.weight_limit, metrics.weight_window_s = settings.weight_limit, settings.weight_window_s
+    runtime = ExchangeRuntime(
+        adapter=adapter,
+        settings=settings,
+        metrics=metrics,
+        limiter=WeightLimiter(settings.weight_budget_units, settings.weight_window_s),
+        gate=RetryAfterGate(Backoff(base_s=1.0, cap_s=60.0)),
+    )
+    _RUNTIMES.setdefault(environment, {})[adapter.name] = runtime
+    return runtime
+
+
+def check_live_orders(adapter: ExchangeAdapter, settings: LoadSettings, host: str | None) -> None:
+    """Live orders go only to the simulator or a testnet; anything else is an OptionError."""
+    if settings.order_endpoint is not OrderEndpoint.LIVE or not host:
+        return
+    kind = adapter.target_kind(host)
+    if kind not in LIVE_ORDER_TARGETS:
+        raise OptionError(
+            f"--order-endpoint live refused: {host} is a {kind} {adapter.name} host; "
+            "live orders only go to the simulator or a testnet"
+        )
+
+
+def needs_credentials(environment: Environment, adapter: ExchangeAdapter) -> bool:
+    return any(
+        getattr(cls, "needs_credentials", False) and getattr(cls, "adapter", None) is adapter
+        for cls in environment.user_classes
+    )
+
+
+def abort_run(environment: Environment, message: str) -> None:
+    """Stop the whole run with exit code 1, logging `message` once. From a worker, the master does it."""
+    if environment in _ABORTED:
+        return
+    _ABORTED.add(environment)
+    logger.error(message)
+    environment.process_exit_code = 1
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(ABORT_MESSAGE, {"message": message})
+    elif runner is not None:
+        headless = bool(getattr(environment.parsed_options, "headless", False))
+        gevent.spawn(runner.quit if headless else runner.stop)
+
+
+def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
+    metrics_hub(environment)
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.register_message(ABORT_MESSAGE, lambda msg, **_: abort_run(environment, msg.data["message"]))
+    if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
+        return  # a worker gets its options from the master with the test start
+    try:
+        settings = parse_settings(environment.parsed_options, adapter, environment.host)
+        check_live_orders(adapter, settings, environment.host)
+        if needs_credentials(environment, adapter):
+            key_var, secret_var = adapter.user_key_vars
+            load_credentials(adapter.name, key_var, secret_var)
+    except (OptionError, MissingCredentials) as e:
+        logger.error("%s", e)
+        sys.exit(1)
+    host = environment.host
+    ws_host_given = bool(getattr(environment.parsed_options, "ws_host", ""))
+    if not ws_host_given and host and adapter.target_kind(host) is TargetKind.OTHER:
+        logger.warning("%s: --ws-host not set; streams go to %s (derived from --host)", adapter.name, settings.ws_host)
+
+
+def _on_test_start(adapter: ExchangeAdapter, environment: Environment) -> None:
+    _RUNTIMES.get(environment, {}).pop(adapter.name, None)
+    if environment.parsed_options is None:
+        return
+    try:
+        settings = parse_settings(environment.parsed_options, adapter, environment.host)
+    except OptionError as e:
+        abort_run(environment, str(e))
+        return
+    build_runtime(environment, adapter, settings)
