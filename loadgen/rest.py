@@ -1,0 +1,174 @@
+"""The base of every exchange REST user: named endpoints, signing, classification, weight and pacing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from locust import FastHttpUser
+
+from exchanges.base import RATE_LIMIT_KINDS, Endpoint, ExchangeAdapter, FailureKind, Verdict
+from loadgen.credentials import Credentials, MissingCredentials
+from loadgen.options import Mode
+from loadgen.reporting import failure_for, unexpected
+from loadgen.runtime import ExchangeRuntime, abort_run, exchange_runtime
+
+logger = logging.getLogger(__name__)
+
+CLOCK_SAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    verdict: Verdict
+    status: int  # 0 when no HTTP answer arrived
+    body: bytes
+    parsed: Any = None  # what the request's `parse` function made of the body
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def clock_offset_ms(sent_s: float, received_s: float, server_ms: float) -> float:
+    """Local clock minus server clock, assuming the server read its clock halfway through (NTP-style)."""
+    return (sent_s + received_s) / 2.0 * 1000.0 - server_ms
+
+
+class ExchangeRestUser(FastHttpUser):
+    """Sends the adapter's endpoints by name and records every answer as a success or a classified failure.
+
+    In `probe` mode requests go out at the user's own pace whatever the answers. In `polite` mode every
+    request first waits for the exchange's shared Retry-After pause and for room in the weight budget.
+    """
+
+    abstract = True
+    adapter: ClassVar[ExchangeAdapter]
+    needs_credentials: ClassVar[bool] = False  # signed endpoints: load keys at start, refuse to run without
+
+    runtime: ExchangeRuntime
+    credentials: Credentials | None = None
+    clock_offset_ms = 0.0  # local minus server; signed timestamps are corrected by it
+    refused = False
+
+    def on_start(self) -> None:
+        runtime = exchange_runtime(self.environment, self.adapter)
+        if runtime is None:
+            self.refuse(f"{self.adapter.name}: no valid settings for this test")
+            return
+        self.runtime = runtime
+        if self.needs_credentials:
+            try:
+                self.credentials = runtime.credentials()
+            except MissingCredentials as e:
+                self.refuse(str(e))
+
+    def refuse(self, message: str) -> None:
+        """Do not run: log `message` once, end the run with exit code 1, and stop this user quietly."""
+        if self.refused:
+            return
+        self.refused = True
+        abort_run(self.environment, message)
+        self.stop()
+
+    def request(
+        self,
+        endpoint_name: str,
+        params: Mapping[str, str | int | float] | None = None,
+        parse: Callable[[bytes], Any] | None = None,
+    ) -> Reply:
+        """Send one request and record it under the endpoint's name. `parse` reads a successful body;
+        if it raises, the request counts as a `protocol` failure."""
+        endpoint = self.adapter.endpoint(endpoint_name)
+        fields = {k: str(v) for k, v in (params or {}).items()}
+        weight = endpoint.weight_for(fields)
+        runtime = self.runtime
+        if runtime.settings.mode is Mode.POLITE:
+            self._wait_for_room(weight)
+        path, headers = self._encode(endpoint, fields)
+        runtime.metrics.request(weight)
+        parsed = None
+        with self.client.request(
+            endpoint.method, path, name=endpoint.name, headers=headers, catch_response=True
+        ) as response:
+            status = response.status_code or 0
+            body = response.content or b""
+            verdict = self._classify(response, status, body)
+            if verdict.ok and parse is not None:
+                try:
+                    parsed = parse(body)
+                except Exception as e:  # the answer is not what the exchange documents
+                    verdict = Verdict(False, FailureKind.PROTOCOL, message=f"unreadable answer ({type(e).__name__})")
+            if verdict.ok:
+                response.success()
+            else:
+                response.failure(failure_for(verdict))
+        self._account(verdict)
+        return Reply(verdict, status, body, parsed)
+
+    def measure_clock_offset(self) -> float:
+        """Local minus server clock in ms from the best of a few time requests (smallest round trip)."""
+        best: tuple[float, float] | None = None  # (round trip, offset)
+        for _ in range(CLOCK_SAMPLES):
+            sent = time.time()
+            reply = self.request("time", parse=self.adapter.parse_server_time)
+            received = time.time()
+            if reply.ok and (best is None or received - sent < best[0]):
+                best = (received - sent, clock_offset_ms(sent, received, reply.parsed))
+        return best[1] if best is not None else 0.0
+
+    def _encode(self, endpoint: Endpoint, fields: dict[str, str]) -> tuple[str, dict[str, str]]:
+        if not endpoint.signed:
+            return (f"{endpoint.path}?{urlencode(fields)}" if fields else endpoint.path), {}
+        if self.credentials is None:
+            raise RuntimeError(f"{type(self).__name__} sends signed {endpoint.name} without needs_credentials")
+        signed = self.adapter.sign_request(
+            self.credentials.api_key,
+            self.credentials.api_secret,
+            fields,
+            timestamp_ms=int(time.time() * 1000 - self.clock_offset_ms),
+            recv_window_ms=self.runtime.settings.recv_window_ms or 0,
+        )
+        return f"{endpoint.path}?{signed.query}", signed.headers
+
+    def _classify(self, response: Any, status: int, body: bytes) -> Verdict:
+        try:
+            if status == 0:
+                return self.adapter.classify_exception(getattr(response, "error", None) or ConnectionError())
+            return self.adapter.classify(status, response.headers or {}, body)
+        except Exception as e:  # never let a bug in classification lose the sample
+            logger.exception("%s: classifying an answer failed", self.adapter.name)
+            return unexpected(e)
+
+    def _wait_for_room(self, weight: int) -> None:
+        runtime = self.runtime
+        waited = runtime.gate.wait()
+        if waited > 0:
+            runtime.metrics.retry_after_wait(waited)
+        waited = runtime.limiter.acquire(weight)
+        if waited > 0:
+            runtime.metrics.weight_wait(waited)
+
+    def _account(self, verdict: Verdict) -> None:
+        runtime = self.runtime
+        if verdict.used_weight is not None:
+            runtime.metrics.used_weight(verdict.used_weight)
+        polite = runtime.settings.mode is Mode.POLITE
+        if verdict.ok:
+            if polite:
+                runtime.gate.clear()
+            return
+        if verdict.kind is FailureKind.RATE_LIMITED:
+            runtime.metrics.rate_limited()
+        elif verdict.kind is FailureKind.BANNED:
+            runtime.metrics.banned()
+        if polite and verdict.kind in RATE_LIMIT_KINDS:
+            runtime.gate.hold(verdict.retry_after_s)

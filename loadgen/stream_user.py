@@ -1,0 +1,91 @@
+"""The base of exchange WebSocket users: one connection for the chosen symbols x stream kinds,
+event latency corrected by the measured clock offset, and local order books for diff-depth streams."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from locust import constant, task
+
+from exchanges.base import FailureKind, StreamMessage, Verdict
+from loadgen.books import BookSync, DiffOutcome, SnapshotOutcome
+from loadgen.reporting import fire
+from loadgen.rest import ExchangeRestUser
+from loadgen.ws import REQUEST_TYPE, StreamSubscription
+
+GAP = Verdict(False, FailureKind.WS_GAP, message="update ids skipped")
+
+
+class StreamUser(ExchangeRestUser):
+    """Subscribes at start and keeps receiving until stopped; its task fetches the REST snapshots that
+    books waiting to sync need (through this user's HTTP client, so they are counted and weighted)."""
+
+    abstract = True
+    wait_time = constant(0.5)  # how often the task looks for books that need a snapshot
+    stall_timeout_s: ClassVar[float] = 60.0  # no frame at all for this long (pings included) = stalled
+
+    subscription: StreamSubscription | None = None
+    books: dict[str, BookSync]
+
+    def on_start(self) -> None:
+        self.books = {}
+        super().on_start()
+        if self.refused:
+            return
+        settings = self.runtime.settings
+        if not settings.ws_host:
+            self.refuse(f"{self.adapter.name}: no WebSocket host (set --ws-host)")
+            return
+        self.clock_offset_ms = self.measure_clock_offset()
+        streams: list[str] = []
+        for symbol in settings.symbols:
+            for kind in settings.streams:
+                name = self.adapter.stream_name(symbol, kind)
+                streams.append(name)
+                if self.adapter.is_diff_depth_kind(kind):
+                    self.books[name] = BookSync(symbol)
+        self.subscription = StreamSubscription(
+            self.environment,
+            self.adapter,
+            self.adapter.stream_url(settings.ws_host, streams),
+            self.runtime.metrics,
+            on_message=self._on_message,
+            on_connect=self._on_connect,
+            clock_offset_ms=self.clock_offset_ms,
+            stall_timeout_s=self.stall_timeout_s,
+        )
+        self.subscription.start()
+
+    def on_stop(self) -> None:
+        if self.subscription is not None:
+            self.subscription.stop()
+            self.subscription = None
+
+    @task
+    def sync_books(self) -> None:
+        for stream, book in self.books.items():
+            if book.needs_snapshot:
+                self._sync(stream, book)
+
+    def _sync(self, stream: str, book: BookSync) -> None:
+        endpoint, params = self.adapter.depth_snapshot_request(book.symbol)
+        reply = self.request(endpoint, params, parse=self.adapter.parse_depth_snapshot)
+        if reply.ok and book.needs_snapshot and book.apply_snapshot(reply.parsed) is SnapshotOutcome.GAP:
+            self._report_gap(stream)
+
+    def _on_message(self, message: StreamMessage) -> None:
+        book = self.books.get(message.stream)
+        if book is None:
+            return
+        diff = self.adapter.depth_diff(message)
+        if diff is not None and book.on_diff(diff) is DiffOutcome.GAP:
+            self._report_gap(message.stream)
+
+    def _on_connect(self, reconnected: bool) -> None:
+        if reconnected:  # diffs were missed while disconnected; the drop itself was already reported
+            for book in self.books.values():
+                book.restart()
+
+    def _report_gap(self, stream: str) -> None:
+        self.runtime.metrics.ws_gap()
+        fire(self.environment, REQUEST_TYPE, stream, None, verdict=GAP)

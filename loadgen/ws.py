@@ -1,0 +1,193 @@
+"""One WebSocket connection kept open for a user, built on websocket-client under gevent.
+
+It reports to Locust (request_type "WS"): the connect time as "connect" (first) or "reconnect",
+every data message under its stream name with the event latency as response time, and failures:
+`ws_drop` for an abnormal close, a lost connection (1006) or a stalled stream, and whatever the
+caller reports (e.g. `ws_gap`). It answers server pings, reconnects with exponential backoff and
+jitter, catches every exception in its greenlet and reports it, and yields to gevent after each
+message, so a busy stream cannot starve Locust's own timers (run time, stats, SIGTERM).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+import gevent
+import websocket
+from locust.env import Environment
+from websocket import ABNF
+
+from exchanges.base import ExchangeAdapter, FailureKind, StreamMessage, Verdict
+from loadgen.backoff import Backoff
+from loadgen.metrics import ExchangeMetrics
+from loadgen.reporting import fire, unexpected
+
+logger = logging.getLogger(__name__)
+
+REQUEST_TYPE = "WS"
+ORDERLY_CLOSE_CODES = frozenset({1000, 1001})  # normal closure, going away (e.g. a server's lifetime limit)
+NO_STATUS = 1005
+
+
+def event_latency_ms(received_ms: float, event_time_ms: float | None, clock_offset_ms: float) -> float | None:
+    """Receive time minus the exchange's event time, both on the server's clock; None without an event time.
+
+    Clamped at 0: a negative value is only clock-offset error (at most half a round trip)."""
+    if event_time_ms is None:
+        return None
+    return max(0.0, received_ms - clock_offset_ms - event_time_ms)
+
+
+class StreamSubscription:
+    """Connect to `url`, receive until stopped, reconnect after drops.
+
+    `on_message` gets every decoded data message; `on_connect(reconnected)` runs after each successful
+    connect (a reconnect means messages were missed: e.g. restart local books there).
+    """
+
+    def __init__(
+        self,
+        environment: Environment,
+        adapter: ExchangeAdapter,
+        url: str,
+        metrics: ExchangeMetrics,
+        on_message: Callable[[StreamMessage], None],
+        on_connect: Callable[[bool], None],
+        clock_offset_ms: float = 0.0,
+        connect_timeout_s: float = 10.0,
+        stall_timeout_s: float = 60.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.environment = environment
+        self.adapter = adapter
+        self.url = url
+        self.metrics = metrics
+        self.on_message = on_message
+        self.on_connect = on_connect
+        self.clock_offset_ms = clock_offset_ms
+        self.connect_timeout_s = connect_timeout_s
+        self.stall_timeout_s = stall_timeout_s
+        self.backoff = backoff or Backoff(base_s=0.5, cap_s=30.0)
+        self.connected_once = False
+        self._greenlet: gevent.Greenlet | None = None
+        self._ws: websocket.WebSocket | None = None
+        self._logged: set[str] = set()
+
+    def start(self) -> None:
+        self._greenlet = gevent.spawn(self._run)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Kill the receive greenlet (it closes its connection on the way out)."""
+        if self._greenlet is not None:
+            self._greenlet.kill(block=True, timeout=timeout_s)
+            self._greenlet = None
+        self._close()
+
+    @property
+    def running(self) -> bool:
+        return self._greenlet is not None and not self._greenlet.dead
+
+    def _run(self) -> None:
+        while True:
+            try:
+                if self._connect():
+                    self._receive()
+            except Exception as e:  # a bug in our code or a callback: report it, then carry on
+                self._log_once(e)
+                self._fail("subscription", unexpected(e))
+            finally:
+                self._close()
+            gevent.sleep(self.backoff.next_delay())
+
+    def _connect(self) -> bool:
+        name = "reconnect" if self.connected_once else "connect"
+        started = time.perf_counter()
+        try:
+            ws = websocket.create_connection(self.url, timeout=self.connect_timeout_s)
+        except websocket.WebSocketBadStatusException as e:
+            elapsed = (time.perf_counter() - started) * 1000
+            headers = e.resp_headers or {}
+            self._fail(name, self.adapter.classify(e.status_code, headers, e.resp_body or b""), elapsed)
+            return False
+        except Exception as e:
+            self._fail(name, self.adapter.classify_exception(e), (time.perf_counter() - started) * 1000)
+            return False
+        ws.settimeout(self.stall_timeout_s)
+        self._ws = ws
+        fire(self.environment, REQUEST_TYPE, name, (time.perf_counter() - started) * 1000)
+        if self.connected_once:
+            self.metrics.ws_reconnect()
+        reconnected, self.connected_once = self.connected_once, True
+        self.on_connect(reconnected)
+        return True
+
+    def _receive(self) -> None:
+        """Read frames until the connection ends; report how it ended unless it closed normally."""
+        ws = self._ws
+        assert ws is not None
+        events_fire = self.environment.events.request.fire
+        metrics = self.metrics
+        while True:
+            try:
+                opcode, data = ws.recv_data(control_frame=True)  # answers pings itself
+            except websocket.WebSocketTimeoutException:
+                self._drop(Verdict(False, FailureKind.WS_DROP, message=f"stalled {self.stall_timeout_s:g}s"))
+                return
+            except (websocket.WebSocketConnectionClosedException, OSError):
+                self._drop(Verdict(False, FailureKind.WS_DROP, "1006", "connection lost"))
+                return
+            if opcode == ABNF.OPCODE_TEXT or opcode == ABNF.OPCODE_BINARY:
+                received_ms = time.time() * 1000
+                self._handle(data, received_ms, events_fire)
+                gevent.sleep(0)  # let other greenlets (and Locust's timers) run between messages
+            elif opcode == ABNF.OPCODE_PING:
+                metrics.ws_ping()
+            elif opcode == ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else NO_STATUS
+                if code not in ORDERLY_CLOSE_CODES:
+                    self._drop(Verdict(False, FailureKind.WS_DROP, str(code), "closed by server"))
+                return
+
+    def _handle(self, data: bytes | str, received_ms: float, events_fire: Callable[..., None]) -> None:
+        try:
+            message = self.adapter.decode_stream_message(data)
+            if message is None:
+                return
+            events_fire(
+                request_type=REQUEST_TYPE,
+                name=message.stream,
+                response_time=event_latency_ms(received_ms, message.event_time_ms, self.clock_offset_ms),
+                response_length=len(data),
+                exception=None,
+                context={},
+            )
+            self.metrics.ws_message()
+            self.backoff.reset()
+            self.on_message(message)
+        except Exception as e:  # one unreadable message does not end the connection
+            self._log_once(e)
+            self._fail("message", unexpected(e))
+
+    def _drop(self, verdict: Verdict) -> None:
+        self.metrics.ws_drop()
+        self._fail("connection", verdict)
+
+    def _fail(self, name: str, verdict: Verdict, response_time_ms: float | None = None) -> None:
+        fire(self.environment, REQUEST_TYPE, name, response_time_ms, verdict=verdict)
+
+    def _close(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is None:
+            return
+        with contextlib.suppress(OSError, websocket.WebSocketException), gevent.Timeout(0.5, False):
+            ws.send_close()  # polite; the peer may be gone already, and closing the socket is what matters
+        ws.shutdown()
+
+    def _log_once(self, exc: Exception) -> None:
+        key = type(exc).__name__
+        if key not in self._logged:
+            self._logged.add(key)
+            logger.exception("%s stream %s: %s", self.adapter.name, self.url, key)

@@ -1,0 +1,120 @@
+"""Binance Spot users: the Binance adapter bound to the generic REST, order-burst and stream bases.
+
+    locust -f locustfiles/binance.py --host http://127.0.0.1:PORT/binance [--ws-host ws://...] -u 10
+
+Options (also in the web UI): --symbols --streams --mode --ws-host --order-burst --order-pause
+--order-endpoint --weight-budget --weight-limit --weight-window-s --recv-window (see loadgen/options.py).
+Signed users read BINANCE_API_KEY and BINANCE_API_SECRET from the environment or .env.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+
+from locust import between, task
+
+from exchanges.base import SymbolRules
+from exchanges.binance import (
+    ADAPTER,
+    limit_order_params,
+    parse_symbol_rules,
+    parse_ticker_price,
+    resting_order_id,
+)
+from loadgen import runtime
+from loadgen.burst import BurstUser
+from loadgen.options import OrderEndpoint
+from loadgen.rest import ExchangeRestUser
+from loadgen.stream_user import StreamUser
+
+runtime.install(ADAPTER)
+
+ORDER_PRICE_OFFSET = Decimal("0.005")  # limit orders 0.5% away from the last price: near, but resting
+
+
+class BinanceRestPoller(ExchangeRestUser):
+    """Market data over REST, in proportions a polling client would use."""
+
+    adapter = ADAPTER
+    weight = 5
+    wait_time = between(0.5, 1.5)
+
+    def _symbol(self) -> str:
+        return random.choice(self.runtime.settings.symbols)
+
+    @task(10)
+    def ticker_price(self) -> None:
+        self.request("ticker/price", {"symbol": self._symbol()})
+
+    @task(5)
+    def book_ticker(self) -> None:
+        self.request("ticker/bookTicker", {"symbol": self._symbol()})
+
+    @task(3)
+    def depth(self) -> None:
+        self.request("depth", {"symbol": self._symbol(), "limit": 100})
+
+    @task(1)
+    def trades(self) -> None:
+        self.request("trades", {"symbol": self._symbol(), "limit": 100})
+
+    @task(2)
+    def klines(self) -> None:
+        self.request("klines", {"symbol": self._symbol(), "interval": "1m", "limit": 100})
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    symbol: str
+    rules: SymbolRules
+    price: Decimal
+
+
+class BinanceBurstTrader(BurstUser):
+    """Bursts of small LIMIT orders near the last price: order/test by default, with --order-endpoint live
+    real orders (each cancelled again if it rests), against the simulator or a testnet only."""
+
+    adapter = ADAPTER
+    weight = 2
+
+    def prepare_burst(self) -> Burst | None:
+        symbol = random.choice(self.runtime.settings.symbols)
+        rules = self._rules(symbol)
+        if rules is None:
+            return None
+        reply = self.request("ticker/price", {"symbol": symbol}, parse=parse_ticker_price)
+        return Burst(symbol, rules, reply.parsed) if reply.ok else None
+
+    def send_order(self, plan: Burst, index: int) -> None:
+        side = "BUY" if index % 2 == 0 else "SELL"
+        price = plan.price * (1 - ORDER_PRICE_OFFSET if side == "BUY" else 1 + ORDER_PRICE_OFFSET)
+        params = limit_order_params(
+            plan.symbol, side, plan.rules.price_text(price), plan.rules.smallest_quantity_text(price)
+        )
+        if self.runtime.settings.order_endpoint is OrderEndpoint.TEST:
+            self.request("order/test", params)
+            return
+        reply = self.request("order", params)
+        order_id = resting_order_id(reply.body) if reply.ok else None
+        if order_id is not None:
+            self.request("order DELETE", {"symbol": plan.symbol, "orderId": order_id})
+
+    def _rules(self, symbol: str) -> SymbolRules | None:
+        """The symbol's filters from exchangeInfo, fetched once per process."""
+        key = f"rules:{symbol}"
+        rules = self.runtime.cache.get(key)
+        if rules is None:
+            reply = self.request("exchangeInfo", {"symbol": symbol}, parse=partial(parse_symbol_rules, symbol=symbol))
+            if reply.ok:
+                rules = self.runtime.cache[key] = reply.parsed
+        return rules
+
+
+class BinanceWsSubscriber(StreamUser):
+    """The chosen symbols x stream kinds on one combined-stream connection, with local diff-depth books."""
+
+    adapter = ADAPTER
+    weight = 3
