@@ -67,7 +67,7 @@ class FaultInjector:
                 self.stats.requests_total += 1
                 self.stats.by_endpoint[endpoint] += 1
                 reset_connection(request)
-                raise ConnectionResetError("fault injection: connection reset")
+                return web.Response()  # never sent: aiohttp drops writes to the closed transport quietly
             delay = self.delay_s()
             if delay > 0:
                 await asyncio.sleep(delay)

@@ -48,6 +48,14 @@ class SimServer:
     def api(self) -> str:
         return f"{self.url}/binance/api/v3"
 
+    def wait_for_trades(self, timeout_s: float = 5.0) -> None:
+        """Wait until every symbol has traded (the market ticks in real time)."""
+        deadline = time.monotonic() + timeout_s
+        while any(not sym.trades for sym in self.binance.market.symbols.values()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the market did not trade")
+            time.sleep(0.05)
+
     def __enter__(self) -> SimServer:
         self._thread.start()
         if not self._ready.wait(10):

@@ -35,7 +35,8 @@ class BinanceSim:
         self.market = Market(symbol_specs(), config.seed, int(clock() * 1000))
         api_key, secret = simulator_credentials()
         self.trading = Trading(self, [Account(api_key, secret, config.balances, uid=1)], config.seed)
-        self._tick_cache: dict[Hashable, Any] = {}
+        # Answers and figures computed from the market, valid until it changes (next tick or a user's order).
+        self.cache: dict[Hashable, Any] = {}
 
     @property
     def tick_ms(self) -> int:
@@ -43,14 +44,14 @@ class BinanceSim:
 
     def tick(self) -> None:
         """One market step at the current time."""
-        self._tick_cache.clear()
+        self.cache.clear()
         self.market.step(int(self.clock() * 1000))
 
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """`compute()`, computed at most once per market tick."""
-        value = self._tick_cache.get(key)
+        """`compute()`, computed at most once while the market does not change."""
+        value = self.cache.get(key)
         if value is None:
-            value = self._tick_cache[key] = compute()
+            value = self.cache[key] = compute()
         return value
 
     def mount(self, app: web.Application) -> None:

@@ -140,6 +140,7 @@ def cancel_order(sim: BinanceSim, params: Mapping[str, str], now: float, account
     now_ms = int(now * 1000)
     if order.resting is not None:
         sim.market.symbols[order.symbol].cancel(order.resting, now_ms)
+        sim.cache.clear()
     order.status = "CANCELED"
     order.update_ms = account.update_ms = now_ms
     _release(account, order)
@@ -342,6 +343,7 @@ def _execute(sim: BinanceSim, request: _NewOrder, account: Account, now_ms: int)
     sym, spec, side = request.sym, request.sym.spec, request.side
     if request.type == "MARKET" and request.quote_qty and side == BUY:
         request.lots = _lots_for_quote(sym, BUY, request.quote_qty)
+    sim.cache.clear()  # the order may trade or rest: market answers change
     sim.trading.next_order_id += 1
     order = Order(spec.symbol, spec, sim.trading.next_order_id, request.client_id or sim.trading.new_client_id(),
                   side, request.type, request.time_in_force, request.price, request.lots, request.quote_qty, now_ms,

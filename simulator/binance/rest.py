@@ -60,6 +60,11 @@ HANDLERS: dict[str, Handler] = {
     "account": orders.account_info,
 }
 
+# Public answers that depend only on the market and the query string: served from `sim.cache` until the market changes.
+CACHED_ANSWERS = frozenset(
+    {"depth", "trades", "aggTrades", "klines", "ticker/price", "ticker/bookTicker", "ticker/24hr"}
+)
+CACHE_MAX_ENTRIES = 10_000
 JSON_TYPE = "application/json;charset=UTF-8"
 NOT_FOUND = "not_found"  # by_endpoint key of requests to unknown routes
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -86,6 +91,7 @@ def _pipeline(sim: BinanceSim, endpoint: Endpoint, handler: Handler) -> Callable
     name, weight_for = endpoint.name, endpoint.weight_for
     free_when_ok = name in FREE_WHEN_SUCCESSFUL
     signed, reads_body, counts_orders = endpoint.signed, endpoint.method != "GET", endpoint.counts_as_order
+    cache = sim.cache if name in CACHED_ANSWERS else None
 
     async def handle(request: web.Request) -> web.Response:
         now = clock()
@@ -104,10 +110,18 @@ def _pipeline(sim: BinanceSim, endpoint: Endpoint, handler: Handler) -> Callable
         try:
             if signed:
                 account = _authenticate(sim, request, params, body, now)
-            answer = handler(sim, params, now, account)
+            if cache is None:
+                content = _encode(handler(sim, params, now, account)).encode()
+            else:
+                key = (name, request.rel_url.raw_query_string)
+                content = cache.get(key)
+                if content is None:
+                    if len(cache) >= CACHE_MAX_ENTRIES:
+                        cache.clear()
+                    content = cache[key] = _encode(handler(sim, params, now, account)).encode()
             status = 200
         except BinanceError as e:
-            answer, status = {"code": e.code, "msg": e.msg}, e.status
+            content, status = _error_body(e), e.status
             if e.retry_after_s is not None:
                 headers["Retry-After"] = str(e.retry_after_s)
                 stats.rate_limited += 1
@@ -115,12 +129,12 @@ def _pipeline(sim: BinanceSim, endpoint: Endpoint, handler: Handler) -> Callable
                 used = weight.add(ip, weight_for(params), now)
         except Exception:
             log.exception("binance %s failed", name)
-            answer, status = {"code": _UNKNOWN_ERROR.code, "msg": _UNKNOWN_ERROR.msg}, _UNKNOWN_ERROR.status
+            content, status = _error_body(_UNKNOWN_ERROR), _UNKNOWN_ERROR.status
         headers[weight_header] = str(used)
         if counts_orders and account is not None:
             headers.update(limiter.order_headers(account.api_key, now))
         stats.record(name, status)
-        return web.Response(body=_encode(answer).encode(), status=status, headers=headers)
+        return web.Response(body=content, status=status, headers=headers)
 
     return handle
 
@@ -138,6 +152,10 @@ def _not_found(sim: BinanceSim) -> Callable[[web.Request], Any]:
         return web.Response(body=_encode(body).encode(), status=404, headers=headers)
 
     return handle
+
+
+def _error_body(error: BinanceError) -> bytes:
+    return _encode({"code": error.code, "msg": error.msg}).encode()
 
 
 def _rejected(sim: BinanceSim, name: str, rejection: Rejection, weight_header: str, used: int) -> web.Response:
