@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from exchanges.binance import HOSTS, simulator_credentials
-from simulator.binance import rest
+from simulator.binance import rest, ws
 from simulator.binance.account import Account
 from simulator.binance.limiter import RequestLimiter
 from simulator.binance.orders import Trading
@@ -56,11 +56,5 @@ class BinanceSim:
 
     def mount(self, app: web.Application) -> None:
         rest.add_routes(app, self)
-        try:
-            from simulator.binance import ws
-        except ModuleNotFoundError as e:
-            if e.name != "simulator.binance.ws":
-                raise
-        else:
-            ws.add_routes(app, self)
+        ws.add_routes(app, self)
         rest.add_not_found(app, self)

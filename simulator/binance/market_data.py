@@ -150,6 +150,8 @@ def klines(sim: BinanceSim, params: Mapping[str, str], now: float, account: Acco
     start = p.integer(params, "startTime")
     end = p.integer(params, "endTime")
     now_ms = int(now * 1000)
+    if start is not None and start > now_ms:
+        return []  # no candle has opened yet
     if interval[-1] in ("w", "M"):
         rows = _calendar_candles(sym, interval, start, end, count, now_ms)
     else:

@@ -12,14 +12,16 @@ import random
 import re
 import string
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from simulator.binance import params as p
-from simulator.binance.account import Account, Order, base_units, quote_units, units_str
+from simulator.binance.account import UNITS, Account, Order, base_units, quote_units, units_str
 from simulator.binance.errors import (
     INSUFFICIENT_BALANCE,
     BinanceError,
+    bad_combination,
     filter_failure,
     illegal,
     mandatory,
@@ -196,22 +198,19 @@ def account_info(sim: BinanceSim, params: Mapping[str, str], now: float, account
 # --- validation --------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
 class _NewOrder:
-    """A validated new-order request."""
+    """A validated new-order request (prices in ticks, quantities in lots, quote amounts in units)."""
 
-    __slots__ = ("client_id", "lots", "price", "quote_qty", "response_type", "side", "sym", "time_in_force", "type")
-
-    def __init__(self, sym: SymbolMarket, side: str, type_: str, time_in_force: str, price: int, lots: int,
-                 quote_qty: int, client_id: str, response_type: str) -> None:
-        self.sym = sym
-        self.side = side
-        self.type = type_
-        self.time_in_force = time_in_force
-        self.price = price
-        self.lots = lots
-        self.quote_qty = quote_qty
-        self.client_id = client_id
-        self.response_type = response_type
+    sym: SymbolMarket
+    side: str
+    type: str
+    time_in_force: str
+    price: int
+    lots: int
+    quote_qty: int
+    client_id: str
+    response_type: str
 
 
 def _validate(sim: BinanceSim, params: Mapping[str, str], account: Account) -> _NewOrder:
@@ -238,7 +237,7 @@ def _validate(sim: BinanceSim, params: Mapping[str, str], account: Account) -> _
         if (qty is None) == (quote_qty is None):
             if qty is None:
                 raise BinanceError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
-            raise p.bad_combination()
+            raise bad_combination()
     else:
         if quote_qty is not None:
             raise BinanceError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
@@ -252,15 +251,17 @@ def _validate(sim: BinanceSim, params: Mapping[str, str], account: Account) -> _
     lots = _multiple(qty, spec.step_size, "LOT_SIZE") if qty is not None else 0
     if qty is not None and not 1 <= lots <= spec.lots(MAX_QTY):
         raise filter_failure("LOT_SIZE")
-    quote_units_wanted = round(quote_qty * 10**8) if quote_qty is not None else 0
-    notional = quote_qty if quote_qty is not None else (qty or Decimal(0)) * (
-        price if price is not None else Decimal(spec.price_str(sym.last_price())))
+    quote_units_wanted = round(quote_qty * UNITS) if quote_qty is not None else 0
+    reference_price = price if price is not None else Decimal(spec.price_str(sym.last_price()))  # MARKET: last
+    notional = quote_qty if quote_qty is not None else (qty or Decimal(0)) * reference_price
     if notional < Decimal(str(MIN_NOTIONAL)):
         raise filter_failure("NOTIONAL")
     if type_ != "MARKET" and len(account.open.get(spec.symbol, ())) >= MAX_NUM_ORDERS:
         raise filter_failure("MAX_NUM_ORDERS")
     if type_ == "LIMIT_MAKER" and _crosses(sym, side, ticks):
         raise order_rejected("Order would immediately match and take.")
+    if quote_units_wanted:
+        lots = _lots_for_quote(sym, side, quote_units_wanted)
     request = _NewOrder(sym, side, type_, tif or "GTC", ticks, lots, quote_units_wanted, client_id or "",
                         response_type or ("FULL" if type_ in ("LIMIT", "MARKET") else "ACK"))
     if not _affordable(request, account):
@@ -323,10 +324,8 @@ def _lots_for_quote(sym: SymbolMarket, side: str, quote: int) -> int:
 
 def _affordable(request: _NewOrder, account: Account) -> bool:
     spec, sym = request.sym.spec, request.sym
-    if request.type == "MARKET" and request.quote_qty:
-        if request.side == BUY:
-            return account.balance(spec.quote).free >= request.quote_qty
-        request.lots = _lots_for_quote(sym, SELL, request.quote_qty)
+    if request.side == BUY and request.quote_qty:
+        return account.balance(spec.quote).free >= request.quote_qty
     if request.side == SELL:
         return account.balance(spec.base).free >= base_units(spec, request.lots)
     if request.type == "MARKET":
@@ -341,8 +340,6 @@ def _affordable(request: _NewOrder, account: Account) -> bool:
 
 def _execute(sim: BinanceSim, request: _NewOrder, account: Account, now_ms: int) -> tuple[Order, list[Fill]]:
     sym, spec, side = request.sym, request.sym.spec, request.side
-    if request.type == "MARKET" and request.quote_qty and side == BUY:
-        request.lots = _lots_for_quote(sym, BUY, request.quote_qty)
     sim.cache.clear()  # the order may trade or rest: market answers change
     sim.trading.next_order_id += 1
     order = Order(spec.symbol, spec, sim.trading.next_order_id, request.client_id or sim.trading.new_client_id(),
