@@ -1,0 +1,9 @@
+"""The baseline generator: a bare FastHttpUser doing the same GET, no accounting at all."""
+
+from locust import FastHttpUser, task
+
+
+class BareTickerUser(FastHttpUser):
+    @task
+    def ticker(self) -> None:
+        self.client.get("/api/v3/ticker/price?symbol=BTCUSDT", name="ticker/price")
