@@ -237,8 +237,9 @@ class ExchangeAdapter:
     # --- Signing and time (the Locust users call these; every adapter with signed endpoints implements them)
 
     def sign_request(  # pragma: no cover
-        self, api_key: str, api_secret: str, params: Mapping[str, str], timestamp_ms: int, recv_window_ms: int
+        self, api_key: str, api_secret: str, params: Mapping[str, str], timestamp_ms: int, recv_window_ms: int | None
     ) -> SignedRequest:
+        """`params` plus whatever the exchange's signature scheme adds; None = the exchange's default window."""
         raise NotImplementedError
 
     def parse_server_time(self, body: bytes) -> int:  # pragma: no cover

@@ -418,9 +418,9 @@ class BinanceAdapter(ExchangeAdapter):
         return classify(status, headers, body)
 
     def sign_request(
-        self, api_key: str, api_secret: str, params: Mapping[str, str], timestamp_ms: int, recv_window_ms: int
+        self, api_key: str, api_secret: str, params: Mapping[str, str], timestamp_ms: int, recv_window_ms: int | None
     ) -> SignedRequest:
-        return sign_request(api_key, api_secret, params, timestamp_ms, recv_window_ms)
+        return sign_request(api_key, api_secret, params, timestamp_ms, recv_window_ms or RECV_WINDOW_DEFAULT_MS)
 
     def parse_server_time(self, body: bytes) -> int:
         return int(json.loads(body)["serverTime"])

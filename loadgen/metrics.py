@@ -43,17 +43,23 @@ SECONDS_FIELDS = ("retry_after_wait_s", "weight_wait_s")
 HISTORY_COLUMNS = (
     "timestamp",
     "exchange",
-    *COUNT_FIELDS[:2],
-    "used_weight_last",  # the server's used-weight header: latest value seen in this second
+    "requests",
+    "weight_requested",
+    "used_weight_last",  # the server's used-weight header: the latest value seen in this second ...
     "used_weight_max",  # ... and the highest
     "weight_limit",
     "weight_window_s",
-    *COUNT_FIELDS[2:4],
+    "rate_limited",
+    "banned",
     "retry_after_waits",
     "retry_after_wait_s",
     "weight_waits",
     "weight_wait_s",
-    *COUNT_FIELDS[6:],
+    "ws_messages",
+    "ws_reconnects",
+    "ws_drops",
+    "ws_gaps",
+    "ws_pings",
 )
 REPORT_KEY = "exchange_metrics"
 

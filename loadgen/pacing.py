@@ -56,14 +56,16 @@ class WeightLimiter:
 
         A single request heavier than the whole budget is let through once the window is empty.
         """
-        started = self._clock()
+        started: float | None = None  # set when we first have to wait
         while True:
             now = self._clock()
             self._expire(now)
             if self._used + weight <= self._budget or not self._sent:
                 self._sent.append((now, weight))
                 self._used += weight
-                return now - started
+                return 0.0 if started is None else now - started
+            if started is None:
+                started = now
             self._sleep(max(self._sent[0][0] + self.window_s - now, 0.001))
 
     def _expire(self, now: float) -> None:
@@ -102,6 +104,8 @@ class RetryAfterGate:
     def wait(self) -> float:
         """Sleep until the pause is over (it may be extended meanwhile). Returns the seconds waited."""
         started = self._clock()
+        if started >= self._until:
+            return 0.0
         while (left := self._until - self._clock()) > 0:
             self._sleep(left)
         return self._clock() - started

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -33,9 +32,6 @@ class Reply:
     @property
     def ok(self) -> bool:
         return self.verdict.ok
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 def clock_offset_ms(sent_s: float, received_s: float, server_ms: float) -> float:
@@ -135,7 +131,7 @@ class ExchangeRestUser(FastHttpUser):
             self.credentials.api_secret,
             fields,
             timestamp_ms=int(time.time() * 1000 - self.clock_offset_ms),
-            recv_window_ms=self.runtime.settings.recv_window_ms or 0,
+            recv_window_ms=self.runtime.settings.recv_window_ms,
         )
         return f"{endpoint.path}?{signed.query}", signed.headers
 

@@ -18,6 +18,7 @@ from typing import Any
 import gevent
 from locust import events
 from locust.env import Environment
+from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
@@ -56,10 +57,11 @@ _RUNTIMES: weakref.WeakKeyDictionary[Environment, dict[str, ExchangeRuntime]] = 
 _ABORTED: weakref.WeakSet[Environment] = weakref.WeakSet()
 
 
-def install(adapter: ExchangeAdapter) -> None:
+def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
+    """Add the options (to Locust's parser) and hook `adapter` into `hooks` (Locust's events by default)."""
     options.register()
-    events.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
-    events.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
+    hooks.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
+    hooks.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
 
 
 def exchange_runtime(environment: Environment, adapter: ExchangeAdapter) -> ExchangeRuntime | None:
@@ -118,7 +120,7 @@ def abort_run(environment: Environment, message: str) -> None:
 def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
     metrics_hub(environment)
     runner = environment.runner
-    if isinstance(runner, MasterRunner):
+    if isinstance(runner, MasterRunner) and ABORT_MESSAGE not in runner.custom_messages:
         runner.register_message(ABORT_MESSAGE, lambda msg, **_: abort_run(environment, msg.data["message"]))
     if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
         return  # a worker gets its options from the master with the test start
