@@ -97,9 +97,6 @@ class SecondStats:
         ):
             self.used_weight_last, self.used_weight_last_at = other.used_weight_last, other.used_weight_last_at
 
-    def has_data(self) -> bool:
-        return self.used_weight_max is not None or any(getattr(self, n) for n in (*COUNT_FIELDS, *SECONDS_FIELDS))
-
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
 

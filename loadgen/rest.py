@@ -27,7 +27,9 @@ class Reply:
     verdict: Verdict
     status: int  # 0 when no HTTP answer arrived
     body: bytes
-    parsed: Any = None  # what the request's `parse` function made of the body
+    parsed: Any  # what the request's `parse` function made of the body
+    sent_at: float  # wall-clock seconds just before sending (after any polite wait) ...
+    received_at: float  # ... and once the answer was read
 
     @property
     def ok(self) -> bool:
@@ -92,9 +94,11 @@ class ExchangeRestUser(FastHttpUser):
         path, headers = self._encode(endpoint, fields)
         runtime.metrics.request(weight)
         parsed = None
+        sent_at = time.time()
         with self.client.request(
             endpoint.method, path, name=endpoint.name, headers=headers, catch_response=True
         ) as response:
+            received_at = time.time()
             status = response.status_code or 0
             body = response.content or b""
             verdict = self._classify(response, status, body)
@@ -108,17 +112,16 @@ class ExchangeRestUser(FastHttpUser):
             else:
                 response.failure(failure_for(verdict))
         self._account(verdict)
-        return Reply(verdict, status, body, parsed)
+        return Reply(verdict, status, body, parsed, sent_at, received_at)
 
     def measure_clock_offset(self) -> float:
         """Local minus server clock in ms from the best of a few time requests (smallest round trip)."""
         best: tuple[float, float] | None = None  # (round trip, offset)
         for _ in range(CLOCK_SAMPLES):
-            sent = time.time()
             reply = self.request("time", parse=self.adapter.parse_server_time)
-            received = time.time()
-            if reply.ok and (best is None or received - sent < best[0]):
-                best = (received - sent, clock_offset_ms(sent, received, reply.parsed))
+            round_trip = reply.received_at - reply.sent_at
+            if reply.ok and (best is None or round_trip < best[0]):
+                best = (round_trip, clock_offset_ms(reply.sent_at, reply.received_at, reply.parsed))
         return best[1] if best is not None else 0.0
 
     def _encode(self, endpoint: Endpoint, fields: dict[str, str]) -> tuple[str, dict[str, str]]:

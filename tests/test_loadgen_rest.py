@@ -1,6 +1,7 @@
 """The REST user base against a tiny local server: classification texts, weights, signing, polite pauses."""
 
 import json
+import time
 from argparse import Namespace
 from urllib.parse import parse_qsl
 
@@ -138,3 +139,10 @@ def test_polite_users_count_weight_in_the_limiter(server):
 def test_clock_offset_is_local_minus_server_at_the_midpoint():
     assert clock_offset_ms(sent_s=10.0, received_s=10.2, server_ms=10_050.0) == pytest.approx(50.0)
     assert clock_offset_ms(sent_s=10.0, received_s=10.0, server_ms=10_100.0) == pytest.approx(-100.0)
+
+
+def test_measure_clock_offset_uses_the_time_endpoint(server):
+    user = make_user(server)
+    expected = time.time() * 1000 - 1_700_000_000_000  # the fake server's clock is stuck at that instant
+    assert user.measure_clock_offset() == pytest.approx(expected, abs=5_000)
+    assert user.environment.stats.get("time", "GET").num_requests == 3
