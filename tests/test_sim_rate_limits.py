@@ -48,6 +48,7 @@ def test_429_then_418_and_escalating_bans(http: requests.Session) -> None:
         assert banned.json()["msg"].startswith(f"Way too much request weight used; IP banned until {ban_end_ms}.")
         assert "X-MBX-USED-WEIGHT-2S" in banned.headers
         assert http.get(f"{sim.api}/ping", timeout=10).status_code == 418  # every request while banned
+        assert http.get(f"{sim.api}/nothing", timeout=10).status_code == 418
 
         clock.advance(2.0)  # the ban and the window are over
         assert price(http, sim).status_code == 200
@@ -62,7 +63,7 @@ def test_429_then_418_and_escalating_bans(http: requests.Session) -> None:
 
         stats = http.get(f"{sim.url}/__sim/stats", timeout=10).json()["exchanges"]["binance"]
         assert stats["bans"] == 2 and stats["rate_limited"] == 4
-        assert stats["by_status"]["429"] == 4 and stats["by_status"]["418"] == 5
+        assert stats["by_status"]["429"] == 4 and stats["by_status"]["418"] == 6
 
 
 def test_raw_request_limit(http: requests.Session) -> None:

@@ -267,12 +267,12 @@ def _rolling_24h(sym: SymbolMarket, now_ms: int) -> dict[str, Any]:
     """24-hour statistics from hourly candles (the window starts at the first full hour within 24 h)."""
     spec = sym.spec
     candles = sym.candles(_HOUR_MS, now_ms - _ROLLING_WINDOW_MS, None, 25, now_ms)
-    open_price = candles[0].open if candles else spec.start_price
-    high = max((c.high for c in candles), default=open_price)
-    low = min((c.low for c in candles), default=open_price)
+    last = sym.last_price()  # prices in ticks from here on
+    first = spec.ticks(candles[0].open) if candles else last
+    high = max([spec.ticks(c.high) for c in candles] + [last])
+    low = min([spec.ticks(c.low) for c in candles] + [last])
     volume = sum(c.volume for c in candles)
     quote_volume = sum(c.quote_volume for c in candles)
-    last = sym.last_price() * spec.tick_size
     last_trade = sym.trades[-1] if sym.trades else None
     last_id = last_trade.id if last_trade else 0
     count = min(sum(c.trades for c in candles), last_id)
@@ -280,19 +280,19 @@ def _rolling_24h(sym: SymbolMarket, now_ms: int) -> dict[str, Any]:
     price = spec.price_str
     return {
         "symbol": spec.symbol,
-        "priceChange": f"{last - open_price:.8f}",
-        "priceChangePercent": f"{(last - open_price) / open_price * 100:.3f}",
-        "weightedAvgPrice": f"{(quote_volume / volume if volume else last):.8f}",
-        "prevClosePrice": price(spec.ticks(open_price)),
-        "lastPrice": price(sym.last_price()),
+        "priceChange": price(last - first),
+        "priceChangePercent": f"{(last - first) / first * 100:.3f}",
+        "weightedAvgPrice": f"{(quote_volume / volume if volume else last * spec.tick_size):.8f}",
+        "prevClosePrice": price(first),
+        "lastPrice": price(last),
         "lastQty": spec.qty_str(last_trade.qty if last_trade else 0),
         "bidPrice": price(bid or 0),
         "bidQty": spec.qty_str(sym.bids[bid] if bid is not None else 0),
         "askPrice": price(ask or 0),
         "askQty": spec.qty_str(sym.asks[ask] if ask is not None else 0),
-        "openPrice": price(spec.ticks(open_price)),
-        "highPrice": price(spec.ticks(max(high, last))),
-        "lowPrice": price(spec.ticks(min(low, last))),
+        "openPrice": price(first),
+        "highPrice": price(high),
+        "lowPrice": price(low),
         "volume": f"{volume:.8f}",
         "quoteVolume": f"{quote_volume:.8f}",
         "openTime": now_ms - _ROLLING_WINDOW_MS,

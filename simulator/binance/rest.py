@@ -145,6 +145,10 @@ def _not_found(sim: BinanceSim) -> Callable[[web.Request], Any]:
     async def handle(request: web.Request) -> web.Response:
         now = sim.clock()
         ip = request.remote or ""
+        banned_until = limiter.bans.banned_until(ip, now)
+        if banned_until is not None:
+            rejection = limiter.banned(banned_until, now)
+            return _rejected(sim, NOT_FOUND, rejection, limiter.weight_header, limiter.weight.used(ip, now))
         limiter.raw.add(ip, 1, now)
         sim.stats.record(NOT_FOUND, 404)
         body = {"code": -1000, "msg": f"Unknown endpoint: {request.method} {request.path}"}
