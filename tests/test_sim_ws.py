@@ -32,6 +32,7 @@ from simulator.market import SymbolMarket
 TEST_LIMITS = replace(WS_LIMITS, ping_interval_s=1.0, pong_timeout_s=3.0)
 FAST_PINGS = replace(WS_LIMITS, ping_interval_s=0.2, pong_timeout_s=0.5)
 CONTROL_PACE_S = 0.25  # keeps a client's control messages (and its pongs) under 5 per second
+NO_RATE_LIMIT = replace(TEST_LIMITS, incoming_messages_per_s=1_000_000)
 
 
 @dataclass
@@ -84,9 +85,11 @@ async def messages_within(ws: aiohttp.ClientWebSocketResponse, seconds: float) -
     return messages
 
 
-async def control(ws: aiohttp.ClientWebSocketResponse, request: object, timeout_s: float = 3.0) -> Any:
-    """Send a control message (paced) and return its answer, skipping stream events."""
-    await asyncio.sleep(CONTROL_PACE_S)
+async def control(
+    ws: aiohttp.ClientWebSocketResponse, request: object, timeout_s: float = 3.0, pace_s: float = CONTROL_PACE_S
+) -> Any:
+    """Send a control message (after `pace_s`) and return its answer, skipping stream events."""
+    await asyncio.sleep(pace_s)
     await ws.send_str(request if isinstance(request, str) else json.dumps(request))
     deadline = time.monotonic() + timeout_s
     while True:
@@ -173,6 +176,9 @@ def test_combined_stream_delivers_every_kind_with_binance_shapes() -> None:
             for name, payloads in seen.items():
                 for payload in payloads:
                     assert_shape(name.split("@", 1)[1], payload)
+            # After the first event, each 1s kline is the second that just closed (x=true).
+            for payload in seen["btcusdt@kline_1s"][1:]:
+                assert payload["k"]["x"] and payload["k"]["T"] < payload["E"]
 
     run(scenario)
 
@@ -271,14 +277,51 @@ def test_error_answers() -> None:
     ]
 
     async def scenario() -> None:
-        async with serve() as server, aiohttp.ClientSession() as session:
+        async with serve(NO_RATE_LIMIT) as server, aiohttp.ClientSession() as session:
             async with session.ws_connect(f"{server.url}/ws") as ws:
                 for request, expected in cases:
-                    assert await control(ws, request) == expected
-                assert await control(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 1}) == {"result": [], "id": 1}
+                    assert await control(ws, request, pace_s=0) == expected
+                listed = await control(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 1}, pace_s=0)
+                assert listed == {"result": [], "id": 1}
             assert server.sim.stats.ws["control_errors"] == len(cases)
 
     run(scenario)
+
+
+def test_malformed_input_is_answered_and_never_breaks_the_server(caplog: pytest.LogCaptureFixture) -> None:
+    odd_texts = [
+        "", "null", "[]", '"SUBSCRIBE"', "[" * 100_000 + "]" * 100_000, '{"id": 1e999, "method": "SUBSCRIBE"}',
+        '{"id": ' + "9" * 5000 + ', "method": "SUBSCRIBE"}', '{"id": 9223372036854775808, "method": "SUBSCRIBE"}',
+        '{"id": "' + "a" * 37 + '", "method": "SUBSCRIBE"}', '{"id": "a-b", "method": "SUBSCRIBE"}',
+        '{"id": true, "method": "SUBSCRIBE"}', '{"id": 1, "method": ["SUBSCRIBE"]}', '{"id": 1, "method": null}',
+        '{"id": 1, "method": "SUBSCRIBE", "params": "btcusdt@trade"}',
+        '{"id": 1, "method": "SUBSCRIBE", "params": [["btcusdt@trade"]]}',
+        '{"id": 1, "method": "SUBSCRIBE", "params": ["btcusdt@trade\u0000"]}',
+        '{"id": 1, "method": "SUBSCRIBE", "params": ["btcusdt@"]}', '{"id": 1, "method": "SUBSCRIBE", "params": ["@"]}',
+        '{"id": 1, "method": "SUBSCRIBE", "params": ["btcusdt@kline_2m", "btcusdt@depth7"]}',
+        '{"id": 1, "method": "UNSUBSCRIBE", "params": [1, null, {}, "never@subscribed"]}',
+        '{"id": 1, "method": "SET_PROPERTY", "params": []}', '{"id": 1, "method": "SET_PROPERTY", "params": {}}',
+        '{"id": 1, "method": "SET_PROPERTY", "params": ["combined", true, 3]}',
+        '{"id": 1, "method": "GET_PROPERTY"}', '"\\ud800"', "\u00e9\u00e9",
+    ]
+
+    async def scenario() -> None:
+        async with serve(NO_RATE_LIMIT) as server, aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"{server.url}/ws", max_msg_size=0) as ws:
+                for text in odd_texts:
+                    answer = await control(ws, text, pace_s=0)
+                    assert set(answer) <= {"result", "error", "id"}, (text, answer)
+                await ws.send_bytes(b"\xff\xfe not utf-8")
+                assert (await receive_json(ws))["error"]["code"] == 3
+                assert await control(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 2}, pace_s=0) == {"result": [], "id": 2}
+            async with session.ws_connect(f"{server.url}/ws") as ws:  # the server still serves new connections
+                subscribe = {"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 3}
+                assert await control(ws, subscribe, pace_s=0) == {"result": None, "id": 3}
+            async with session.get(f"{server.url.replace('ws://', 'http://')}/ws") as plain:
+                assert plain.status == 400  # not a WebSocket upgrade
+
+    run(scenario)
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
 
 
 # --- limits --------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from exchanges.binance import KLINE_INTERVALS, STREAM_KINDS
+from exchanges.binance import KLINE_INTERVALS, is_stream_kind
 from simulator.limits import FixedWindowCounter
 from simulator.market import BUY, SELL, Candle, DepthDiff, SymbolMarket, TickResult
 
@@ -70,10 +70,6 @@ def _interval_ms(interval: str) -> int | None:
 
 
 KLINE_INTERVAL_MS: dict[str, int | None] = {i: _interval_ms(i) for i in KLINE_INTERVALS}
-
-
-def is_valid_stream_kind(kind: str) -> bool:
-    return kind in STREAM_KINDS or (kind.startswith("kline_") and kind.removeprefix("kline_") in KLINE_INTERVAL_MS)
 
 
 def kline_bounds(interval: str, t_ms: int) -> tuple[int, int]:
@@ -649,7 +645,7 @@ class StreamServer:
         symbol, at, kind = name.partition("@")
         if not at or symbol != symbol.lower() or symbol.upper() not in self.feeds:
             return None
-        return (symbol.upper(), kind) if is_valid_stream_kind(kind) else None
+        return (symbol.upper(), kind) if is_stream_kind(kind) else None
 
     def _subscribe(self, conn: Connection, names: list[str]) -> None:
         for name in names:
