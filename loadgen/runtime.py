@@ -103,7 +103,8 @@ def needs_credentials(environment: Environment, adapter: ExchangeAdapter) -> boo
 
 
 def abort_run(environment: Environment, message: str) -> None:
-    """Stop the whole run with exit code 1, logging `message` once. From a worker, the master does it."""
+    """Stop the run (the test, in the web UI) with exit code 1, logging `message` once per test.
+    From a worker, the master does it."""
     if environment in _ABORTED:
         return
     _ABORTED.add(environment)
@@ -141,6 +142,7 @@ def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
 
 def _on_test_start(adapter: ExchangeAdapter, environment: Environment) -> None:
     _RUNTIMES.get(environment, {}).pop(adapter.name, None)
+    _ABORTED.discard(environment)  # each test (web UI) is judged, and reported, on its own
     if environment.parsed_options is None:
         return
     try:

@@ -45,3 +45,14 @@ def test_invalid_options_at_test_start_stop_the_run_with_exit_code_1(caplog):
     assert env.process_exit_code == 1
     assert env.runner.state == "stopped"
     assert [r.getMessage() for r in caplog.records] == ["--order-burst: must be between 1 and 1000, got 0"]
+
+
+def test_every_invalid_test_start_is_reported_not_only_the_first(caplog):
+    env = environment(mode="fast", headless=False)  # web UI: the test stops, Locust stays up
+    with caplog.at_level(logging.ERROR):
+        env.events.test_start.fire(environment=env)
+        env.events.test_start.fire(environment=env)
+    assert [r.getMessage() for r in caplog.records] == ["--mode: expected probe|polite, got 'fast'"] * 2
+    env.parsed_options.mode = "polite"
+    env.events.test_start.fire(environment=env)
+    assert exchange_runtime(env, ADAPTER) is not None
