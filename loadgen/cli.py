@@ -209,18 +209,32 @@ def _run_locust(
     manifest |= {"target": target.kind.value, "host": target.rest_base, "ws_host": target.ws_base}
     write_json(run_dir / "run.json", manifest)
     cmd = locust_command(locustfile, target, locust_args)
-    code = run_teed(cmd, run_dir / "locust.log", child_env(user_env(adapter, target)), cwd=REPO_ROOT)
-    manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    manifest["locust_exit_code"] = code
-    write_json(run_dir / "run.json", manifest)
-    if simulator is not None:
-        write_json(run_dir / "simulator_stats.json", simulator.stats())
-    print_summary(run_dir)
+    try:
+        code = run_teed(cmd, run_dir / "locust.log", child_env(user_env(adapter, target)), cwd=REPO_ROOT)
+    except KeyboardInterrupt:
+        finish_run(run_dir, manifest, simulator, exit_code=None)
+        print(f"interrupted; partial results: {run_dir}", file=sys.stderr)
+        raise
+    finish_run(run_dir, manifest, simulator, exit_code=code)
     if code != 0:
         print(f"error: Locust exited with code {code}; see {run_dir / 'locust.log'}", file=sys.stderr)
         return code
     print(f"results: {run_dir}")
     return 0
+
+
+def finish_run(run_dir: Path, manifest: dict, simulator: SimulatorProcess | None, exit_code: int | None) -> None:
+    """Record how the run ended and what the simulator counted, then print the summary."""
+    manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    manifest["locust_exit_code"] = exit_code
+    manifest["interrupted"] = exit_code is None
+    write_json(run_dir / "run.json", manifest)
+    if simulator is not None:
+        try:
+            write_json(run_dir / "simulator_stats.json", simulator.stats())
+        except OSError as exc:
+            print(f"warning: could not read the simulator's stats: {exc}", file=sys.stderr)
+    print_summary(run_dir)
 
 
 def command_ui(args: argparse.Namespace) -> int:

@@ -29,8 +29,9 @@ def print_summary(run_dir: Path) -> None:
     print(f"\n{'type':<7}{'name':<36}{'requests':>10}{'failures':>10}{'avg ms':>9}")
     for entry in sorted(totals, key=lambda e: (e["method"], e["name"])):
         count = entry["num_requests"]
-        avg = entry["total_response_time"] / count if count else 0.0
-        print(f"{entry['method']:<7}{entry['name'][:35]:<36}{count:>10}{entry['num_failures']:>10}{avg:>9.1f}")
+        timed = sum(entry.get("response_times", {}).values())  # requests reported without a time are not
+        avg = f"{entry['total_response_time'] / timed:.1f}" if timed else "-"
+        print(f"{entry['method']:<7}{entry['name'][:35]:<36}{count:>10}{entry['num_failures']:>10}{avg:>9}")
     requests = sum(e["num_requests"] for e in totals)
     failures = sum(e["num_failures"] for e in totals)
     print(f"{'':<7}{'total':<36}{requests:>10}{failures:>10}")

@@ -82,7 +82,8 @@ def test_candles_are_deterministic_and_aligned():
     assert all(c.open_ms % 60_000 == 0 for c in candles)
     assert [c.open_ms for c in candles] == sorted(c.open_ms for c in candles)
     assert all(c.low <= min(c.open, c.close) and c.high >= max(c.open, c.close) for c in candles)
-    again = Market([SPEC], seed=9, start_ms=START_MS).symbols["BTCUSDT"].candles(60_000, None, START_MS - 60_001, 10, now)
+    fresh = Market([SPEC], seed=9, start_ms=START_MS).symbols["BTCUSDT"]
+    again = fresh.candles(60_000, None, START_MS - 60_001, 10, now)
     assert [c.close for c in again] == [c.close for c in candles if c.open_ms + 60_000 <= START_MS][-10:]
     aligned = START_MS - START_MS % 60_000 - 120_000
     from_start = sym.candles(60_000, aligned - 1, None, 3, now)  # the first candle opening at or after start

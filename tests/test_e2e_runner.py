@@ -1,0 +1,135 @@
+"""End to end: the runner behind `make run` with real Locust against the real simulator."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from loadgen.summary import HTTP_METHODS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e
+
+
+def runner(*args: str, results: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    command, *rest = args  # options after `--` go to Locust, so --results-dir goes first
+    cmd = [sys.executable, "-m", "loadgen", command, "--results-dir", str(results), *rest]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+
+
+def only_run_dir(results: Path) -> Path:
+    (run_dir,) = [p for p in results.iterdir() if p.is_dir()]
+    return run_dir
+
+
+def test_run_writes_results_and_counts_reconcile_with_the_simulator(tmp_path):
+    proc = runner("run", "--duration", "8", "--users", "6", "--spawn-rate", "6", results=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path)
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
+                 "totals.json", "report.html", "locust.log", "simulator.log", "simulator_stats.json", "run.json",
+                 "locust_exchange_history.csv", "locust_exchange.json"):
+        assert (run_dir / name).is_file(), name
+    assert f"results: {run_dir}" in proc.stdout
+
+    totals = json.loads((run_dir / "totals.json").read_text())
+    sent = sum(e["num_requests"] for e in totals if e["method"] in HTTP_METHODS)
+    served = json.loads((run_dir / "simulator_stats.json").read_text())["exchanges"]["binance"]["requests_total"]
+    assert sent > 50
+    assert sent == served
+    ws_messages = sum(e["num_requests"] for e in totals if e["method"] == "WS" and e["name"] != "connect")
+    assert ws_messages > 100
+    assert sum(e["num_failures"] for e in totals) == 0, (run_dir / "locust_failures.csv").read_text()
+
+    with (run_dir / "locust_stats_history.csv").open() as f:
+        names = {row["Name"] for row in csv.DictReader(f)}
+    assert {"ticker/price", "Aggregated"} <= names  # --csv-full-history: one row per endpoint
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["target"] == "simulator" and manifest["locust_exit_code"] == 0
+
+
+def test_small_weight_limit_produces_429_then_bans(tmp_path):
+    config = tmp_path / "limits.toml"
+    config.write_text(
+        "[binance.rate_limits]\nrequest_weight = { limit = 20, interval_s = 10 }\n"
+        "[binance.bans]\nfirst_ban_s = 2\nmax_ban_s = 4\nlimited_requests_before_ban = 3\n"
+    )
+    proc = runner(
+        "run", "--duration", "8", "--users", "8", "--sim-config", str(config), "--",
+        "BinanceRestPoller", "--mode", "probe", results=tmp_path / "results",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path / "results")
+    sim = json.loads((run_dir / "simulator_stats.json").read_text())["exchanges"]["binance"]
+    assert sim["by_status"].get("429", 0) > 0
+    assert sim["by_status"].get("418", 0) > 0  # a prober that keeps sending while limited gets banned
+    with (run_dir / "locust_failures.csv").open() as f:
+        errors = [row["Error"] for row in csv.DictReader(f)]
+    assert any(e.startswith("rate_limited:") for e in errors), errors
+    assert any(e.startswith("banned:") for e in errors), errors
+    metrics = json.loads((run_dir / "locust_exchange.json").read_text())["exchanges"]["binance"]
+    assert metrics["rate_limited"] + metrics["banned"] == sim["by_status"].get("429", 0) + sim["by_status"].get(
+        "418", 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--exchange", "nasdaq"], "unknown exchange 'nasdaq'"),
+        (["run", "--scenario", "nope"], "unknown scenario 'nope'"),
+        (["run", "--duration", "soon"], "bad duration"),
+        (["run", "--users", "0"], "must be at least 1"),
+        (["run", "--sim-config", "/nonexistent.toml"], "does not exist"),
+        (["run", "--host", "https://api.binance.com"], "production"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    proc = runner(*args, results=tmp_path, timeout=30)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_malformed_simulator_config_stops_the_run_cleanly(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[binance.rate_limits\nrequest_weight = 5\n")
+    proc = runner("run", "--duration", "5", "--sim-config", str(config), results=tmp_path / "r", timeout=60)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "bad.toml" in proc.stderr
+
+
+def test_ctrl_c_stops_every_process_and_keeps_partial_results(tmp_path):
+    cmd = [sys.executable, "-m", "loadgen", "run", "--duration", "60", "--users", "4",
+           "--results-dir", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    children: list[psutil.Process] = []
+    while time.monotonic() < deadline:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        if len(children) >= 2 and any((p / "locust_stats_history.csv").exists() for p in tmp_path.iterdir()):
+            break
+        time.sleep(0.5)
+    assert len(children) >= 2, "the simulator and Locust should both be running"
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in out + err
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, f"left running: {alive}"
+    run_dir = only_run_dir(tmp_path)
+    assert (run_dir / "totals.json").is_file()
+    assert json.loads((run_dir / "run.json").read_text())["interrupted"] is True
