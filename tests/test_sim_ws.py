@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from exchanges.binance import STREAM_KINDS, WS_LIMITS, WsLimits, sign_request, simulator_credentials
 from simulator.app import SIMS, build_app
 from simulator.binance import BinanceSim
+from simulator.binance import ws as stream_server_module
 from simulator.binance.symbols import symbol_specs
 from simulator.binance.ws import SERVER_KEY, kline_bounds
 from simulator.config import parse_config
@@ -358,6 +359,7 @@ def test_stream_cap_per_connection() -> None:
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(f"{server.url}/ws/{four}")
             assert refused.value.status == 400
+            assert server.sim.stats.ws["rejected_too_many_streams"] == 1
 
     run(scenario)
 
@@ -377,7 +379,7 @@ def test_connection_attempts_per_ip_are_capped() -> None:
                 await session.ws_connect(f"{server.url}/stream?streams=btcusdt@trade")
             assert refused.value.status == 429
             assert int(refused.value.headers["Retry-After"]) <= 5
-            assert counter.ws["connections_rejected"] == 1
+            assert counter.ws["rejected_attempts"] == 1
             assert counter.ws["connections_total"] == 3
 
     run(scenario)
@@ -454,7 +456,12 @@ def test_shutdown_sends_server_shutdown_and_closes_with_1001() -> None:
     run(scenario)
 
 
-def test_every_subscriber_gets_the_same_events_and_a_stalled_reader_is_cut_off() -> None:
+def test_every_subscriber_gets_the_same_events_and_a_stalled_reader_is_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    encodings: list[object] = []
+    encode = stream_server_module._dumps
+    monkeypatch.setattr(stream_server_module, "_dumps", lambda payload: encodings.append(payload) or encode(payload))
     kinds = ("depth20@100ms", "depth10@100ms", "depth@100ms")
     streams = "/".join(f"{s.symbol.lower()}@{k}" for s in symbol_specs() for k in kinds)
 
@@ -477,6 +484,7 @@ def test_every_subscriber_gets_the_same_events_and_a_stalled_reader_is_cut_off()
             await asyncio.gather(*(read(i, ws) for i, ws in enumerate(readers)))
             first = received[0]
             assert all(r[:30] == first[:30] for r in received)
+            assert len(encodings) * 10 < sum(map(len, received))  # each event is encoded once, not per subscriber
             deadline = time.monotonic() + 10
             while not server.sim.stats.ws["drops_slow_consumer"] and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)

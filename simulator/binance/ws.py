@@ -16,6 +16,17 @@ stream kinds, intervals and limits come from `exchanges.binance`. Behaviour a te
   sees 1006), at random times drawn from `sim.faults.rng`.
 - Server shutdown sends Binance's `serverShutdown` event, then closes every connection with 1001.
 
+Simplifications: events are produced per market tick, so bookTicker reports the top of book as of
+each tick (changes by REST orders between ticks appear with the next tick); one aggTrade per trade;
+24 h tickers are computed from 1-minute candles (the first ticker subscription of a symbol builds
+24 h of history once, about 0.1 s); kline taker-buy volumes are half the volumes. Not served:
+`timeUnit=MICROSECOND`, `!...@arr` streams, `@ticker_<window>`, `@avgPrice`, `@kline_<i>@+08:00`.
+
+Counters in `sim.stats.ws`: connections_open/_total, messages_sent (events and answers),
+subscriptions, rejected_attempts (429), rejected_too_many_streams (400), disconnects_msg_rate,
+pong_timeouts, lifetime_closes, drops_slow_consumer, control_errors, depth_diffs_lost;
+injected drops count in `sim.stats.faults["ws_drop"]`.
+
 Fan-out is cheap: every event is JSON-encoded once per stream, framed once (and once more, lazily,
 for the combined envelope); the same bytes go to every subscriber. Frames are queued per connection
 and written to the socket once per event-loop pass, without awaiting, so one slow reader never
@@ -486,7 +497,7 @@ class StreamServer:
         ws_stats = self.stats.ws
         now = self.sim.clock()
         if self.attempts.add(request.remote or "", 1, now) > limits.connection_attempts:
-            ws_stats["connections_rejected"] += 1
+            ws_stats["rejected_attempts"] += 1
             retry_after = math.ceil(self.attempts.reset_in(now))
             return web.json_response(
                 {"code": -1003, "msg": f"Too many connection attempts; current limit is "
@@ -494,7 +505,7 @@ class StreamServer:
                 status=429, headers={"Retry-After": str(retry_after)})
         valid = list(dict.fromkeys(n for n in names if self._parse(n) is not None))
         if len(valid) > limits.max_streams_per_connection:
-            ws_stats["connections_rejected"] += 1
+            ws_stats["rejected_too_many_streams"] += 1
             return web.json_response(
                 {"code": 2, "msg": f"Invalid request: too many streams (at most {limits.max_streams_per_connection})"},
                 status=400)
