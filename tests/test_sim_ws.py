@@ -369,8 +369,8 @@ def test_connection_attempts_per_ip_are_capped() -> None:
 
     async def scenario() -> None:
         async with serve(limits) as server, aiohttp.ClientSession() as session:
-            counter = server.sim.stats  # the window is aligned to the clock: start early in one
-            while 5 - time.time() % 5 < 2:
+            ws_stats = server.sim.stats.ws
+            while 5 - time.time() % 5 < 2:  # windows are aligned to the clock: start early in one
                 await asyncio.sleep(0.1)
             for _ in range(3):
                 ws = await session.ws_connect(f"{server.url}/ws")
@@ -379,8 +379,8 @@ def test_connection_attempts_per_ip_are_capped() -> None:
                 await session.ws_connect(f"{server.url}/stream?streams=btcusdt@trade")
             assert refused.value.status == 429
             assert int(refused.value.headers["Retry-After"]) <= 5
-            assert counter.ws["rejected_attempts"] == 1
-            assert counter.ws["connections_total"] == 3
+            assert ws_stats["rejected_attempts"] == 1
+            assert ws_stats["connections_total"] == 3
 
     run(scenario)
 
@@ -397,7 +397,7 @@ def test_no_pong_within_the_timeout_disconnects() -> None:
                     pings += 1
                 assert msg.type is WSMsgType.CLOSE and msg.data == 1008
                 waited = time.monotonic() - started
-                assert FAST_PINGS.ping_interval_s + FAST_PINGS.pong_timeout_s - 0.1 < waited < 2.0
+                assert FAST_PINGS.ping_interval_s + FAST_PINGS.pong_timeout_s - 0.1 < waited < 3.0
                 assert pings >= 2  # one every ping_interval_s until the timeout
             assert [m.type for m in await reading] == []  # no close: its pongs kept it alive
             assert server.sim.stats.ws["pong_timeouts"] == 1
