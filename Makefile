@@ -51,6 +51,8 @@ sim: $(STAMP)
 test: $(DEV_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+	@# Tests that import Locust (gevent monkey-patching) run in a process of their own.
+	$(PY) -m pytest tests/gevent
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .

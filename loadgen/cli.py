@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from dotenv import dotenv_values
 
 from exchanges import NAMES, get_adapter
 from exchanges.base import ExchangeAdapter, TargetKind
+from loadgen.credentials import SIMULATOR_KEYS_VAR
 from loadgen.processes import ProcessError, SimulatorProcess, TerminalInterrupt, child_env, run_teed
 from loadgen.scenarios import SCENARIOS, Scenario, get_scenario
 from loadgen.summary import print_summary
@@ -159,12 +161,10 @@ def strip_separator(args: list[str]) -> list[str]:
     return args[1:] if args[:1] == ["--"] else args
 
 
-def user_env(adapter: ExchangeAdapter, target: Target) -> dict[str, str]:
-    """Keys for the users: the simulator's demo keys on the simulator (a user's real keys never
-    go there); otherwise whatever the environment or `.env` holds, read by the users themselves."""
-    if target.kind == TargetKind.SIMULATOR:
-        return adapter.simulator_user_env()
-    return {}
+def user_env(target: Target) -> dict[str, str]:
+    """On the simulator the users sign with its demo keys (a user's real keys never go there);
+    elsewhere they read the environment or `.env` themselves."""
+    return {SIMULATOR_KEYS_VAR: "1"} if target.kind == TargetKind.SIMULATOR else {}
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -210,7 +210,7 @@ def _run_locust(
     write_json(run_dir / "run.json", manifest)
     cmd = locust_command(locustfile, target, locust_args)
     try:
-        code = run_teed(cmd, run_dir / "locust.log", child_env(user_env(adapter, target)), cwd=REPO_ROOT)
+        code = run_teed(cmd, run_dir / "locust.log", child_env(user_env(target)), cwd=REPO_ROOT)
     except KeyboardInterrupt:
         finish_run(run_dir, manifest, simulator, exit_code=None)
         print(f"interrupted; partial results: {run_dir}", file=sys.stderr)
@@ -279,12 +279,16 @@ def check_sim_config(path: Path | None, host: str | None) -> None:
 
 
 def load_dotenv_file(path: Path) -> None:
-    """Check that `.env` parses; the users read their keys from it themselves."""
+    """Load `.env` into this process's environment (never over variables already set), so that the
+    simulator and the users both see the same settings, e.g. SIM_BINANCE_API_KEY."""
     if path.is_file():
         try:
-            dotenv_values(path)
+            values = dotenv_values(path)
         except Exception as exc:  # python-dotenv raises assorted errors on malformed files
             raise UsageError(f"{path}: cannot be read: {type(exc).__name__}") from None
+        for key, value in values.items():
+            if value is not None:
+                os.environ.setdefault(key, value)
 
 
 def write_json(path: Path, data: dict) -> None:

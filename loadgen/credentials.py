@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 
 from dotenv import dotenv_values, find_dotenv
 
+from exchanges.base import ExchangeAdapter
+
+# Set to 1 when the users target the built-in simulator: they then sign with its demo account's
+# keys (from the adapter), and a user's real keys are never sent there.
+SIMULATOR_KEYS_VAR = "USE_SIMULATOR_KEYS"
+
 
 class MissingCredentials(Exception):
     """Raised with a one-line message naming the variables that are unset or empty."""
@@ -51,3 +57,13 @@ def load_credentials(
     if missing:
         raise MissingCredentials(exchange, missing)
     return Credentials(values[key_var], values[secret_var])
+
+
+def credentials_for(adapter: ExchangeAdapter) -> Credentials:
+    """The keys `adapter`'s signed users sign with: the simulator's demo account when
+    USE_SIMULATOR_KEYS=1, else the exchange's variables from the environment or `.env`."""
+    key_var, secret_var = adapter.user_key_vars
+    if os.environ.get(SIMULATOR_KEYS_VAR) == "1":
+        demo = adapter.simulator_user_env()
+        return Credentials(demo[key_var], demo[secret_var])
+    return load_credentials(adapter.name, key_var, secret_var)

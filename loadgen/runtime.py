@@ -24,7 +24,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from exchanges.base import ExchangeAdapter, TargetKind
 from loadgen import options
 from loadgen.backoff import Backoff
-from loadgen.credentials import Credentials, MissingCredentials, load_credentials
+from loadgen.credentials import Credentials, MissingCredentials, credentials_for
 from loadgen.metrics import ExchangeMetrics, metrics_hub
 from loadgen.options import LoadSettings, OptionError, OrderEndpoint, parse_settings
 from loadgen.pacing import RetryAfterGate, WeightLimiter
@@ -48,8 +48,7 @@ class ExchangeRuntime:
     def credentials(self) -> Credentials:
         """The exchange's API key and secret, loaded once per process; MissingCredentials otherwise."""
         if self._credentials is None:
-            key_var, secret_var = self.adapter.user_key_vars
-            self._credentials = load_credentials(self.adapter.name, key_var, secret_var)
+            self._credentials = credentials_for(self.adapter)
         return self._credentials
 
 
@@ -129,8 +128,7 @@ def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
         settings = parse_settings(environment.parsed_options, adapter, environment.host)
         check_live_orders(adapter, settings, environment.host)
         if needs_credentials(environment, adapter):
-            key_var, secret_var = adapter.user_key_vars
-            load_credentials(adapter.name, key_var, secret_var)
+            credentials_for(adapter)
     except (OptionError, MissingCredentials) as e:
         logger.error("%s", e)
         sys.exit(1)

@@ -111,7 +111,7 @@ class Candle:
 class SymbolMarket:
     """One symbol's book, tape and candles."""
 
-    BOOK_LEVELS = 60  # price levels kept on each side around the mid
+    BOOK_LEVELS = 60  # market makers' price levels on each side around the mid
     TRADE_HISTORY = 1000
     DIFF_HISTORY = 100  # ticks of depth diffs kept (10 s at a 100 ms tick)
     CANDLE_1S_HISTORY = 86_400
@@ -122,7 +122,9 @@ class SymbolMarket:
         self._history_seed = seed ^ zlib.crc32(spec.symbol.encode()) ^ 0x5EED
         self.start_ms = start_ms
         self.mid = float(spec.ticks(spec.start_price))  # in ticks, fractional
-        self.half_spread = 1
+        # Quotes sit `level_step` ticks apart, about half a typical tick's move, so that a tick
+        # shifts the book by a few levels instead of replacing it.
+        self.level_step = max(1, round(self.mid * spec.volatility_bps / 10_000 / 2))
         self.bids: dict[int, int] = {}  # price ticks -> total lots (market makers + users)
         self.asks: dict[int, int] = {}
         self.user_orders: dict[tuple[str, int], deque[RestingOrder]] = {}
@@ -168,7 +170,7 @@ class SymbolMarket:
         for _ in range(_poisson(rng, 1.5)):
             side = BUY if rng.random() < 0.5 else SELL
             self._take(side, max(1, int(self._typical_lots * rng.expovariate(4.0))), limit=None, now_ms=now_ms)
-        self._refresh_levels()
+        self._refresh_levels(now_ms)
         self._record_candle(now_ms, trades)
         return TickResult(now_ms, trades, self._flush_diff(now_ms))
 
@@ -287,7 +289,7 @@ class SymbolMarket:
     # --- internals -----------------------------------------------------------------------------
 
     def _seed_book(self) -> None:
-        self._refresh_levels()
+        self._refresh_levels(self.start_ms)
         self._pending.clear()  # the initial book is the snapshot, not a diff
 
     def _take(self, side: str, qty: int, limit: int | None, now_ms: int) -> list[Fill]:
@@ -347,17 +349,27 @@ class SymbolMarket:
             qty = 0
         self._pending[(side, price)] = qty
 
-    def _refresh_levels(self) -> None:
-        """Market makers re-quote around the mid: drop levels out of the band, fill gaps, jiggle sizes."""
+    def _refresh_levels(self, now_ms: int) -> None:
+        """Market makers re-quote around the mid on a grid of `level_step` ticks: drop their levels
+        out of the band, fill the user orders the move made marketable, fill gaps, jiggle sizes."""
         rng = self.rng
-        mid = round(self.mid)
-        best_bid_target = mid - self.half_spread
-        best_ask_target = mid + self.half_spread
-        bid_band = range(best_bid_target - self.BOOK_LEVELS + 1, best_bid_target + 1)
-        ask_band = range(best_ask_target, best_ask_target + self.BOOK_LEVELS)
+        step = self.level_step
+        grid_mid = round(self.mid / step) * step
+        best_bid_target = grid_mid - step
+        best_ask_target = grid_mid + step
+        bid_band = range(best_bid_target - (self.BOOK_LEVELS - 1) * step, best_bid_target + 1, step)
+        ask_band = range(best_ask_target, best_ask_target + self.BOOK_LEVELS * step, step)
         for side, levels, band in ((BUY, self.bids, bid_band), (SELL, self.asks, ask_band)):
             for price in [p for p in levels if p not in band and not self.user_orders.get((side, p))]:
                 self._set_level(side, levels, price, 0)
+        # What is left beyond the new best prices are users' resting orders: the market trades them.
+        crossing_bids = sum(q for p, q in self.bids.items() if p >= best_ask_target)
+        if crossing_bids:
+            self._take(SELL, crossing_bids, limit=best_ask_target, now_ms=now_ms)
+        crossing_asks = sum(q for p, q in self.asks.items() if p <= best_bid_target)
+        if crossing_asks:
+            self._take(BUY, crossing_asks, limit=best_bid_target, now_ms=now_ms)
+        for side, levels, band in ((BUY, self.bids, bid_band), (SELL, self.asks, ask_band)):
             for price in band:
                 if price not in levels and rng.random() < 0.9:
                     self._set_level(side, levels, price, self._level_size(rng))
@@ -366,15 +378,6 @@ class SymbolMarket:
                 if price in levels:
                     user = sum(o.remaining for o in self.user_orders.get((side, price), ()))
                     self._set_level(side, levels, price, user + self._level_size(rng))
-        # Never leave a crossed book after the mid moved through resting levels.
-        while self.bids and self.asks and max(self.bids) >= min(self.asks):
-            crossed_bid, crossed_ask = max(self.bids), min(self.asks)
-            if crossed_bid >= best_ask_target and not self.user_orders.get((BUY, crossed_bid)):
-                self._set_level(BUY, self.bids, crossed_bid, 0)
-            elif not self.user_orders.get((SELL, crossed_ask)):
-                self._set_level(SELL, self.asks, crossed_ask, 0)
-            else:
-                self._set_level(BUY, self.bids, crossed_bid, 0)
 
     def _level_size(self, rng: random.Random) -> int:
         return max(1, int(self._typical_lots * rng.uniform(0.2, 3.0)))

@@ -88,3 +88,32 @@ def test_candles_are_deterministic_and_aligned():
     aligned = START_MS - START_MS % 60_000 - 120_000
     from_start = sym.candles(60_000, aligned - 1, None, 3, now)  # the first candle opening at or after start
     assert [c.open_ms for c in from_start] == [aligned + i * 60_000 for i in range(3)]
+
+
+def test_a_user_bid_the_market_moves_through_is_filled_and_the_book_never_crosses():
+    market = Market([SPEC], seed=11, start_ms=START_MS)
+    sym = market.symbols["BTCUSDT"]
+    fills = []
+    sym.on_user_fill = lambda order, fill: fills.append(fill)
+    orders = [sym.rest(i, BUY, sym.best_bid() - i * sym.level_step, 5, START_MS) for i in range(5)]
+    orders += [sym.rest(10 + i, SELL, sym.best_ask() + i * sym.level_step, 5, START_MS) for i in range(5)]
+    now = START_MS
+    for _ in range(3000):
+        now += 100
+        market.step(now)
+        assert sym.bids and sym.asks
+        assert sym.best_bid() < sym.best_ask()
+    assert fills, "the walk should have crossed some resting orders in 5 minutes"
+    filled = [o for o in orders if o.remaining == 0]
+    assert sum(f.qty for f in fills) == 5 * len(filled) + sum(5 - o.remaining for o in orders if o.remaining)
+
+
+def test_a_tick_moves_the_book_by_a_few_levels_not_all_of_them():
+    market = Market([SPEC], seed=2, start_ms=START_MS)
+    sym = market.symbols["BTCUSDT"]
+    kept = []
+    for now in range(START_MS + 100, START_MS + 20_000, 100):
+        before = set(sym.bids)
+        market.step(now)
+        kept.append(len(before & set(sym.bids)) / len(before))
+    assert sum(kept) / len(kept) > 0.7

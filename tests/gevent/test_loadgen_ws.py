@@ -18,7 +18,7 @@ from loadgen.backoff import Backoff
 from loadgen.metrics import ExchangeMetrics
 from loadgen.ws import StreamSubscription, event_latency_ms
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FIREHOSE = Path(__file__).resolve().parent / "loadgen_firehose.py"
 TEXT, CLOSE, PING = 0x1, 0x8, 0x9
 
