@@ -213,7 +213,7 @@ def _run_locust(
         code = run_teed(cmd, run_dir / "locust.log", child_env(user_env(target)), cwd=REPO_ROOT)
     except KeyboardInterrupt:
         finish_run(run_dir, manifest, simulator, exit_code=None)
-        print(f"interrupted; partial results: {run_dir}", file=sys.stderr)
+        print(f"interrupted; results so far: {run_dir}", file=sys.stderr)
         raise
     finish_run(run_dir, manifest, simulator, exit_code=code)
     if code != 0:
@@ -249,12 +249,16 @@ def command_ui(args: argparse.Namespace) -> int:
     manifest = {"run_id": run_dir.name, "exchange": adapter.name, "scenario": "ui", "workers": 1,
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "sim_config": str(args.sim_config) if args.sim_config else None}
+    target = resolve_target(adapter, args.host, args.ws_host, args.allow_production) if args.host else None
     print(f"Locust web UI: http://127.0.0.1:{args.web_port} (Ctrl-C to stop); results in {run_dir}")
-    if args.host:
-        target = resolve_target(adapter, args.host, args.ws_host, args.allow_production)
-        return _run_locust(adapter, locustfile, target, ui_args, run_dir, manifest, simulator=None)
-    with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
-        return _run_locust(adapter, locustfile, simulator_target(adapter, sim), ui_args, run_dir, manifest, sim)
+    try:
+        if target is not None:
+            return _run_locust(adapter, locustfile, target, ui_args, run_dir, manifest, simulator=None)
+        with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
+            return _run_locust(adapter, locustfile, simulator_target(adapter, sim), ui_args, run_dir, manifest, sim)
+    except KeyboardInterrupt:  # Ctrl-C is how a web UI session ends
+        print("web UI stopped; every process it started has been stopped")
+        return 0
 
 
 def simulator_target(adapter: ExchangeAdapter, sim: SimulatorProcess) -> Target:

@@ -24,7 +24,7 @@ def http_request_count(totals: list[dict]) -> int:
 def print_summary(run_dir: Path) -> None:
     totals = load_totals(run_dir)
     if not totals:
-        print(f"no results were written in {run_dir} (see locust.log)")
+        print(f"no request was recorded in {run_dir} (see locust.log)")
         return
     print(f"\n{'type':<7}{'name':<36}{'requests':>10}{'failures':>10}{'avg ms':>9}")
     for entry in sorted(totals, key=lambda e: (e["method"], e["name"])):

@@ -6,9 +6,11 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -133,3 +135,32 @@ def test_ctrl_c_stops_every_process_and_keeps_partial_results(tmp_path):
     run_dir = only_run_dir(tmp_path)
     assert (run_dir / "totals.json").is_file()
     assert json.loads((run_dir / "run.json").read_text())["interrupted"] is True
+
+
+def test_ui_serves_on_loopback_and_ctrl_c_ends_it_cleanly(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cmd = [sys.executable, "-m", "loadgen", "ui", "--web-port", str(port), "--results-dir", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        page = ""
+        while time.monotonic() < deadline and not page:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    page = resp.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert "--ws-host" in page or "ws_host" in page  # the suite's options are in the start form
+        listening = [c.laddr for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == port]
+        assert listening and all(addr.ip == "127.0.0.1" for addr in listening)
+        children = psutil.Process(proc.pid).children(recursive=True)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert "Traceback" not in out + err
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive
