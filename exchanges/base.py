@@ -8,11 +8,12 @@ error codes). The Locust users, the simulator's defaults and the docs all read f
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 
 class FailureKind(enum.StrEnum):
@@ -82,6 +83,21 @@ class Endpoint:
     def weight_for(self, params: Mapping[str, str]) -> int:
         return self.weight(params) if callable(self.weight) else self.weight
 
+    def fill_path(self, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        """The path with its `{name}` placeholders (e.g. `/products/{product_id}/book`) filled from `params`,
+        and the parameters left over for the query string or body."""
+        rest = dict(params)
+        if "{" not in self.path:
+            return self.path, rest
+        try:
+            path = _PLACEHOLDER.sub(lambda m: quote(rest.pop(m.group(1)), safe=""), self.path)
+        except KeyError as e:
+            raise ValueError(f"{self.name}: path parameter {e.args[0]!r} missing") from None
+        return path, rest
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
 
 @dataclass(frozen=True, slots=True)
 class Hosts:
@@ -110,6 +126,14 @@ class StreamMessage:
     stream: str  # the exchange's stream name, e.g. "btcusdt@trade"; used as the Locust request name
     event_time_ms: float | None  # the exchange's event time, when the message carries one
     data: Any
+
+
+class StreamError(Exception):
+    """An error the exchange reported on a stream (e.g. a refused subscription), as a classified verdict."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.error_text())
+        self.verdict = verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +214,9 @@ class ExchangeAdapter:
     default_symbols: tuple[str, ...]
     default_streams: tuple[str, ...]
     rate_limits: Mapping[str, WindowLimit]  # "request_weight" is the weight limit polite users stay under
-    user_key_vars: tuple[str, str]  # environment variables holding the API key and secret
+    # Environment variables holding the API key and secret, then the passphrase where the exchange has one.
+    user_key_vars: tuple[str, ...]
+    limit_unit: str  # how the exchange counts its request limit, for reports: "weight/60s", "requests/s"
     recv_window_default_ms: int | None = None  # signed requests' validity window, where the exchange has one
     recv_window_max_ms: int | None = None
 
@@ -237,9 +263,20 @@ class ExchangeAdapter:
     # --- Signing and time (the Locust users call these; every adapter with signed endpoints implements them)
 
     def sign_request(  # pragma: no cover
-        self, api_key: str, api_secret: str, params: Mapping[str, str], timestamp_ms: int, recv_window_ms: int | None
+        self,
+        api_key: str,
+        api_secret: str,
+        params: Mapping[str, str],
+        timestamp_ms: int,
+        recv_window_ms: int | None,
+        *,
+        method: str = "GET",
+        path: str = "",
+        passphrase: str = "",
     ) -> SignedRequest:
-        """`params` plus whatever the exchange's signature scheme adds; None = the exchange's default window."""
+        """`params` plus whatever the exchange's signature scheme adds; None = the exchange's default window.
+        `method` and `path` (the exchange's request path, placeholders filled, no query) are for schemes that
+        sign them; `passphrase` for exchanges whose keys have one."""
         raise NotImplementedError
 
     def parse_server_time(self, body: bytes) -> int:  # pragma: no cover
@@ -259,8 +296,13 @@ class ExchangeAdapter:
         """The URL of one connection carrying all `streams`."""
         raise NotImplementedError
 
+    def subscribe_messages(self, streams: list[str]) -> list[str]:
+        """Text frames to send right after each (re)connect; none where the URL names the streams."""
+        return []
+
     def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:  # pragma: no cover
-        """One received frame as a StreamMessage; None for non-data frames (subscription acks)."""
+        """One received frame as a StreamMessage; None for non-data frames (subscription acks).
+        Raises StreamError for an error the exchange reports on the stream."""
         raise NotImplementedError
 
     # --- Local order books from a snapshot plus diffs

@@ -411,6 +411,7 @@ class BinanceAdapter(ExchangeAdapter):
     rate_limits = RATE_LIMITS
     ws_limits = WS_LIMITS
     user_key_vars = USER_KEY_VARS
+    limit_unit = f"weight/{RATE_LIMITS['request_weight'].interval_s}s"
     recv_window_default_ms = RECV_WINDOW_DEFAULT_MS
     recv_window_max_ms = RECV_WINDOW_MAX_MS
 
@@ -418,8 +419,18 @@ class BinanceAdapter(ExchangeAdapter):
         return classify(status, headers, body)
 
     def sign_request(
-        self, api_key: str, api_secret: str, params: Mapping[str, str], timestamp_ms: int, recv_window_ms: int | None
+        self,
+        api_key: str,
+        api_secret: str,
+        params: Mapping[str, str],
+        timestamp_ms: int,
+        recv_window_ms: int | None,
+        *,
+        method: str = "GET",
+        path: str = "",
+        passphrase: str = "",
     ) -> SignedRequest:
+        # Binance signs the parameters only; method, path and passphrase play no part.
         return sign_request(api_key, api_secret, params, timestamp_ms, recv_window_ms or RECV_WINDOW_DEFAULT_MS)
 
     def parse_server_time(self, body: bytes) -> int:

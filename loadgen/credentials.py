@@ -33,6 +33,7 @@ class MissingCredentials(Exception):
 class Credentials:
     api_key: str = field(repr=False)
     api_secret: str = field(repr=False)
+    passphrase: str = field(default="", repr=False)  # only exchanges whose keys have one (Coinbase Exchange)
 
     def __repr__(self) -> str:
         return "Credentials(api_key=<redacted>, api_secret=<redacted>)"
@@ -46,24 +47,28 @@ def load_credentials(
     secret_var: str,
     environ: Mapping[str, str] | None = None,
     dotenv_path: str | None = None,
+    passphrase_var: str | None = None,
 ) -> Credentials:
-    """The key and secret named by `key_var`/`secret_var`. A variable set in the environment wins over
-    `.env` (searched from the working directory upwards unless `dotenv_path` is given)."""
+    """The key and secret named by `key_var`/`secret_var` (and the passphrase, if the exchange has one).
+    A variable set in the environment wins over `.env` (searched from the working directory upwards
+    unless `dotenv_path` is given)."""
     environ = os.environ if environ is None else environ
     path = dotenv_path if dotenv_path is not None else find_dotenv(usecwd=True)
     from_file = dotenv_values(path) if path else {}
-    values = {var: environ.get(var) or from_file.get(var) or "" for var in (key_var, secret_var)}
+    names = (key_var, secret_var) if passphrase_var is None else (key_var, secret_var, passphrase_var)
+    values = {var: environ.get(var) or from_file.get(var) or "" for var in names}
     missing = [var for var, value in values.items() if not value]
     if missing:
         raise MissingCredentials(exchange, missing)
-    return Credentials(values[key_var], values[secret_var])
+    return Credentials(values[key_var], values[secret_var], values.get(passphrase_var or "", ""))
 
 
 def credentials_for(adapter: ExchangeAdapter) -> Credentials:
-    """The keys `adapter`'s signed users sign with: the simulator's demo account when
+    """The keys (and passphrase) `adapter`'s signed users sign with: the simulator's demo account when
     USE_SIMULATOR_KEYS=1, else the exchange's variables from the environment or `.env`."""
-    key_var, secret_var = adapter.user_key_vars
+    key_var, secret_var, *passphrase = adapter.user_key_vars
+    passphrase_var = passphrase[0] if passphrase else None
     if os.environ.get(SIMULATOR_KEYS_VAR) == "1":
         demo = adapter.simulator_user_env()
-        return Credentials(demo[key_var], demo[secret_var])
-    return load_credentials(adapter.name, key_var, secret_var)
+        return Credentials(demo[key_var], demo[secret_var], demo.get(passphrase_var or "", ""))
+    return load_credentials(adapter.name, key_var, secret_var, passphrase_var=passphrase_var)

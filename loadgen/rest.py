@@ -91,12 +91,12 @@ class ExchangeRestUser(FastHttpUser):
         runtime = self.runtime
         if runtime.settings.mode is Mode.POLITE:
             self._wait_for_room(weight)
-        path, headers = self._encode(endpoint, fields)
+        path, headers, body = self._encode(endpoint, fields)
         runtime.metrics.request(weight)
         parsed = None
         sent_at = time.time()
         with self.client.request(
-            endpoint.method, path, name=endpoint.name, headers=headers, catch_response=True
+            endpoint.method, path, name=endpoint.name, headers=headers, data=body, catch_response=True
         ) as response:
             received_at = time.time()
             status = response.status_code or 0
@@ -124,9 +124,11 @@ class ExchangeRestUser(FastHttpUser):
                 best = (round_trip, clock_offset_ms(reply.sent_at, reply.received_at, reply.parsed))
         return best[1] if best is not None else 0.0
 
-    def _encode(self, endpoint: Endpoint, fields: dict[str, str]) -> tuple[str, dict[str, str]]:
+    def _encode(self, endpoint: Endpoint, fields: dict[str, str]) -> tuple[str, dict[str, str], str | None]:
+        """(path with query, headers, body or None) of a request; path placeholders are filled from `fields`."""
+        path, fields = endpoint.fill_path(fields)
         if not endpoint.signed:
-            return (f"{endpoint.path}?{urlencode(fields)}" if fields else endpoint.path), {}
+            return (f"{path}?{urlencode(fields)}" if fields else path), {}, None
         if self.credentials is None:
             raise RuntimeError(f"{type(self).__name__} sends signed {endpoint.name} without needs_credentials")
         signed = self.adapter.sign_request(
@@ -135,8 +137,11 @@ class ExchangeRestUser(FastHttpUser):
             fields,
             timestamp_ms=int(time.time() * 1000 - self.clock_offset_ms),
             recv_window_ms=self.runtime.settings.recv_window_ms,
+            method=endpoint.method,
+            path=path,
+            passphrase=self.credentials.passphrase,
         )
-        return f"{endpoint.path}?{signed.query}", signed.headers
+        return (f"{path}?{signed.query}" if signed.query else path), signed.headers, signed.body or None
 
     def _classify(self, response: Any, status: int, body: bytes) -> Verdict:
         try:

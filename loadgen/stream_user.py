@@ -53,6 +53,7 @@ class StreamUser(ExchangeRestUser):
             on_connect=self._on_connect,
             clock_offset_ms=self.clock_offset_ms,
             stall_timeout_s=self.stall_timeout_s,
+            subscribe_messages=self.adapter.subscribe_messages(streams),
         )
         self.subscription.start()
 
@@ -86,6 +87,6 @@ class StreamUser(ExchangeRestUser):
             for book in self.books.values():
                 book.restart()
 
-    def _report_gap(self, stream: str) -> None:
+    def _report_gap(self, stream: str, verdict: Verdict = GAP) -> None:
         self.runtime.metrics.ws_gap()
-        fire(self.environment, REQUEST_TYPE, stream, None, verdict=GAP)
+        fire(self.environment, REQUEST_TYPE, stream, None, verdict=verdict)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import gevent
 import websocket
 from locust.env import Environment
 from websocket import ABNF
 
-from exchanges.base import ExchangeAdapter, FailureKind, StreamMessage, Verdict
+from exchanges.base import ExchangeAdapter, FailureKind, StreamError, StreamMessage, Verdict
 from loadgen.backoff import Backoff
 from loadgen.metrics import ExchangeMetrics
 from loadgen.reporting import fire, unexpected
@@ -45,7 +45,8 @@ class StreamSubscription:
     """Connect to `url`, receive until stopped, reconnect after drops.
 
     `on_message` gets every decoded data message; `on_connect(reconnected)` runs after each successful
-    connect (a reconnect means messages were missed: e.g. restart local books there).
+    connect (a reconnect means messages were missed: e.g. restart local books there). `subscribe_messages`
+    are sent right after each connect, for exchanges that subscribe by message rather than by URL.
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class StreamSubscription:
         connect_timeout_s: float = 10.0,
         stall_timeout_s: float = 60.0,
         backoff: Backoff | None = None,
+        subscribe_messages: Sequence[str] = (),
     ) -> None:
         self.environment = environment
         self.adapter = adapter
@@ -71,6 +73,7 @@ class StreamSubscription:
         self.connect_timeout_s = connect_timeout_s
         self.stall_timeout_s = stall_timeout_s
         self.backoff = backoff or Backoff(base_s=0.5, cap_s=30.0)
+        self.subscribe_messages = tuple(subscribe_messages)
         self.connected_once = False
         self._greenlet: gevent.Greenlet | None = None
         self._ws: websocket.WebSocket | None = None
@@ -89,6 +92,18 @@ class StreamSubscription:
     @property
     def running(self) -> bool:
         return self._greenlet is not None and not self._greenlet.dead
+
+    def send(self, text: str) -> bool:
+        """Send a text frame on the current connection (e.g. a resubscription); False when there is none
+        or it failed (the receive loop then reports the lost connection and reconnects)."""
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            ws.send(text)
+        except (OSError, websocket.WebSocketException):
+            return False
+        return True
 
     def _run(self) -> None:
         while True:
@@ -117,6 +132,12 @@ class StreamSubscription:
             return False
         ws.settimeout(self.stall_timeout_s)
         self._ws = ws
+        try:
+            for text in self.subscribe_messages:
+                ws.send(text)
+        except (OSError, websocket.WebSocketException) as e:
+            self._fail(name, self.adapter.classify_exception(e), (time.perf_counter() - started) * 1000)
+            return False
         fire(self.environment, REQUEST_TYPE, name, (time.perf_counter() - started) * 1000)
         if self.connected_once:
             self.metrics.ws_reconnect()
@@ -167,6 +188,8 @@ class StreamSubscription:
             self.metrics.ws_message()
             self.backoff.reset()
             self.on_message(message)
+        except StreamError as e:  # the exchange reported an error (e.g. a refused subscription)
+            self._fail("error", e.verdict)
         except Exception as e:  # one unreadable message does not end the connection
             self._log_once(e)
             self._fail("message", unexpected(e))

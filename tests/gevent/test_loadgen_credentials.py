@@ -48,3 +48,15 @@ def test_missing_variables_are_named_without_values(tmp_path, caplog):
     with caplog.at_level(logging.DEBUG):
         load({"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET}, dotenv)
     assert KEY not in caplog.text and SECRET not in caplog.text
+
+
+def test_a_passphrase_is_loaded_when_the_exchange_has_one(tmp_path):
+    names = ("COINBASE_API_KEY", "COINBASE_API_SECRET")
+    environ = {names[0]: KEY, names[1]: SECRET, "COINBASE_API_PASSPHRASE": "pass-9d1e"}
+    creds = load_credentials("coinbase", *names, environ, str(tmp_path / "none.env"),
+                             passphrase_var="COINBASE_API_PASSPHRASE")
+    assert creds.passphrase == "pass-9d1e" and "pass-9d1e" not in repr(creds)
+    with pytest.raises(MissingCredentials) as caught:
+        load_credentials("coinbase", *names, {names[0]: KEY, names[1]: SECRET}, str(tmp_path / "none.env"),
+                         passphrase_var="COINBASE_API_PASSPHRASE")
+    assert caught.value.missing == ["COINBASE_API_PASSPHRASE"]
