@@ -65,6 +65,14 @@ class WindowLimit:
     interval_s: int
 
 
+class LimitKind(enum.StrEnum):
+    """How an exchange counts the request limit named by `ExchangeAdapter.limit_unit` (read by results analysis)."""
+
+    FIXED_WINDOW = "fixed_window"  # at most N units per window (Binance: request weight per minute)
+    TOKEN_BUCKET = "token_bucket"  # refilled at N units per second up to a burst (Coinbase)
+    DECAYING_COUNTER = "decaying_counter"  # +cost per call, decaying at a fixed rate up to a maximum (Kraken)
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """One REST endpoint in an exchange's catalog.
@@ -217,6 +225,7 @@ class ExchangeAdapter:
     # Environment variables holding the API key and secret, then the passphrase where the exchange has one.
     user_key_vars: tuple[str, ...]
     limit_unit: str  # how the exchange counts its request limit, for reports: "weight/60s", "requests/s"
+    limit_kind: LimitKind = LimitKind.FIXED_WINDOW  # how that limit counts: a fixed window, a token bucket, ...
     recv_window_default_ms: int | None = None  # signed requests' validity window, where the exchange has one
     recv_window_max_ms: int | None = None
 
