@@ -1,4 +1,4 @@
-"""Rate-limit building blocks: epoch-aligned fixed windows, token buckets and escalating bans.
+"""Rate-limit building blocks: epoch-aligned fixed windows, token buckets, decaying counters and escalating bans.
 
 All of them take the current time (`now`, seconds since the epoch) as an argument, so one clock
 drives the whole exchange and tests can use a fake one.
@@ -127,3 +127,57 @@ class BanTracker:
         until = now + duration
         self._bans[key] = until
         return until
+
+
+class DecayingCounter:
+    """Per-key counters that grow by each call's cost and drain at `decay_per_s`, capped at `max_count`.
+
+    A call is admitted when the counter plus its cost stays within `max_count`; a refused call adds
+    nothing. This is Kraken's REST call counter (and its per-pair trading counter). A key whose counter
+    has drained to zero is forgotten, so idle keys cost no memory.
+    """
+
+    __slots__ = ("_levels", "decay_per_s", "max_count")
+
+    def __init__(self, max_count: float, decay_per_s: float) -> None:
+        if decay_per_s < 0:
+            raise ValueError("decay_per_s must not be negative")
+        self.max_count = max_count
+        self.decay_per_s = decay_per_s
+        self._levels: dict[str, tuple[float, float]] = {}  # key -> (level, when it was last updated)
+
+    def level(self, key: str, now: float) -> float:
+        """The counter of `key` at `now`, after decay."""
+        entry = self._levels.get(key)
+        if entry is None:
+            return 0.0
+        level, updated = entry
+        return max(0.0, level - max(0.0, now - updated) * self.decay_per_s)
+
+    def try_add(self, key: str, cost: float, now: float) -> bool:
+        """Add `cost` to `key`'s counter if it fits under `max_count`; return whether it was added."""
+        level = self.level(key, now)
+        if level + cost > self.max_count:
+            self._store(key, level, now)
+            return False
+        self._store(key, level + cost, now)
+        return True
+
+    def add(self, key: str, cost: float, now: float) -> float:
+        """Add `cost` whatever the cap (a penalty that may push the counter over it); return the new level."""
+        level = self.level(key, now) + cost
+        self._store(key, level, now)
+        return level
+
+    def wait_s(self, key: str, cost: float, now: float) -> float:
+        """Seconds until a call of `cost` would be admitted (0 if it would be now)."""
+        excess = self.level(key, now) + cost - self.max_count
+        if excess <= 0:
+            return 0.0
+        return math.inf if self.decay_per_s <= 0 else excess / self.decay_per_s
+
+    def _store(self, key: str, level: float, now: float) -> None:
+        if level <= 0:
+            self._levels.pop(key, None)
+        else:
+            self._levels[key] = (level, now)

@@ -1,10 +1,10 @@
-"""Rate-limit building blocks: epoch-aligned fixed windows, token buckets, escalating bans."""
+"""Rate-limit building blocks: epoch-aligned fixed windows, token buckets, decaying counters, escalating bans."""
 
 from __future__ import annotations
 
 import pytest
 
-from simulator.limits import BanTracker, FixedWindowCounter, TokenBucket
+from simulator.limits import BanTracker, DecayingCounter, FixedWindowCounter, TokenBucket
 
 
 def test_fixed_window_counts_per_key_and_restarts_at_the_epoch_aligned_boundary() -> None:
@@ -44,3 +44,27 @@ def test_strikes_are_forgotten_when_the_limited_window_ends() -> None:
     assert bans.strike("ip", now=0.0, limited_until=2.0) is None
     assert bans.strike("ip", now=2.5, limited_until=4.0) is None  # a new window: the count starts again
     assert bans.strike("ip", now=3.0, limited_until=4.0) == 4.0
+
+
+def test_decaying_counter_admits_up_to_its_max_and_drains_linearly() -> None:
+    counter = DecayingCounter(max_count=15, decay_per_s=0.33)  # Kraken's Starter tier
+    assert all(counter.try_add("key", 1, now=100.0) for _ in range(15))
+    assert not counter.try_add("key", 1, now=100.0)  # refused calls add nothing
+    assert counter.level("key", now=100.0) == 15
+    assert counter.wait_s("key", 1, now=100.0) == pytest.approx(1 / 0.33)
+    assert not counter.try_add("key", 1, now=103.0)  # 0.99 drained: not yet room for one more
+    assert counter.try_add("key", 1, now=103.1)
+    assert counter.level("key", now=103.1 + 16 / 0.33) == 0.0
+    assert counter.level("other", now=100.0) == 0.0
+
+
+def test_decaying_counter_penalties_may_exceed_the_max_and_drained_keys_are_forgotten() -> None:
+    counter = DecayingCounter(max_count=10, decay_per_s=1.0)
+    assert counter.add("pair", 8, now=0.0) == 8
+    assert counter.add("pair", 8, now=1.0) == 15  # a penalty is charged even beyond the max ...
+    assert not counter.try_add("pair", 1, now=1.0)  # ... and keeps the key limited until it drains
+    assert counter.wait_s("pair", 1, now=1.0) == pytest.approx(6.0)
+    assert counter.try_add("pair", 1, now=7.0)
+    counter.try_add("idle", 1, now=0.0)
+    counter.try_add("idle", 0, now=5.0)
+    assert "idle" not in counter._levels
