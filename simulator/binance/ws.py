@@ -28,9 +28,9 @@ pong_timeouts, lifetime_closes, drops_slow_consumer, control_errors, depth_diffs
 injected drops count in `sim.stats.faults["ws_drop"]`.
 
 Fan-out is cheap: every event is JSON-encoded once per stream, framed once (and once more, lazily,
-for the combined envelope); the same bytes go to every subscriber. Frames are queued per connection
-and written to the socket once per event-loop pass, without awaiting, so one slow reader never
-holds up the others; a reader whose unsent backlog exceeds `send_buffer_limit` bytes is cut off.
+for the combined envelope); the same bytes go to every subscriber through `simulator.ws_fanout`
+(per-connection queues written once per event-loop pass; a reader whose unsent backlog exceeds
+`send_buffer_limit` bytes is cut off).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ import asyncio
 import json
 import math
 import re
-import struct
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,16 +49,13 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from exchanges.binance import KLINE_INTERVALS, is_stream_kind
 from simulator.limits import FixedWindowCounter
 from simulator.market import BUY, SELL, Candle, DepthDiff, SymbolMarket, TickResult
+from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, OPCODE_PING, OPCODE_PONG, FanOut, Peer, frame, text_frame
 
 if TYPE_CHECKING:
     from simulator.binance import BinanceSim
 
-# A reader that leaves more than this many bytes unsent in its socket buffer is disconnected.
-SEND_BUFFER_LIMIT_BYTES = 1 << 20
 # Largest control message accepted (a SUBSCRIBE for 1024 streams is about 30 KB).
 MAX_INCOMING_MESSAGE_BYTES = 256 * 1024
-# How long a server-initiated close waits for the client's close frame.
-CLOSE_HANDSHAKE_TIMEOUT_S = 2.0
 
 PARTIAL_DEPTH_LEVELS = (5, 10, 20)
 SECOND_MS = 1000
@@ -96,52 +92,29 @@ def kline_bounds(interval: str, t_ms: int) -> tuple[int, int]:
     return open_ms, open_ms + length
 
 
-def text_frame(text: str) -> bytes:
-    """An unmasked, uncompressed WebSocket text frame (server to client), ready to write as is."""
-    return _frame(0x81, text.encode())
-
-
-def _frame(first_byte: int, payload: bytes) -> bytes:
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", first_byte, size)
-    elif size < 65_536:
-        header = struct.pack("!BBH", first_byte, 126, size)
-    else:
-        header = struct.pack("!BBQ", first_byte, 127, size)
-    return header + payload
-
-
 def _dumps(payload: object) -> str:
     return json.dumps(payload, separators=(",", ":"))
 
 
-class Connection:
-    """One client connection: its subscriptions, outgoing frame queue and limit bookkeeping."""
+class Connection(Peer):
+    """One client connection: its subscriptions and limit bookkeeping (the frame queue is the Peer's)."""
 
     __slots__ = (
-        "closing",
         "combined",
         "messages_in_window",
         "next_ping_at",
         "opened_at",
-        "outbox",
         "ping_payload",
         "ping_unanswered_since",
         "streams",
-        "transport",
         "window_start",
-        "ws",
     )
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, combined: bool, now: float,
                  ping_interval_s: float) -> None:
-        self.ws = ws
-        self.transport = transport
+        super().__init__(ws, transport)
         self.combined = combined
         self.streams: dict[str, Stream] = {}  # in subscription order, for LIST_SUBSCRIPTIONS
-        self.outbox: list[bytes] = []
-        self.closing = False
         self.opened_at = now
         self.window_start = now
         self.messages_in_window = 0
@@ -447,22 +420,27 @@ class StreamServer:
     def __init__(self, sim: BinanceSim) -> None:
         self.sim = sim
         self.stats = sim.stats
-        self.send_buffer_limit = SEND_BUFFER_LIMIT_BYTES
+        self.fanout = FanOut(sim.stats.ws)
         self.feeds: dict[str, SymbolFeed] = {}
         self.streams: dict[str, Stream] = {}
         self.connections: dict[Connection, None] = {}
         limits = sim.config.ws
         self.attempts = FixedWindowCounter(limits.connection_attempts, limits.connection_window_s)
-        self._dirty: list[Connection] = []
-        self._flush_scheduled = False
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._housekeeping: asyncio.Task[None] | None = None
-        self._closing_tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def send_buffer_limit(self) -> int:
+        """Unsent bytes a reader may leave in its socket buffer before it is disconnected."""
+        return self.fanout.send_buffer_limit
+
+    @send_buffer_limit.setter
+    def send_buffer_limit(self, value: int) -> None:
+        self.fanout.send_buffer_limit = value
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self, _app: web.Application) -> None:
-        self._loop = asyncio.get_running_loop()
+        self.fanout.bind(asyncio.get_running_loop())
         self.feeds = {name: SymbolFeed(self, sym) for name, sym in self.sim.market.symbols.items()}
         self.sim.market.listeners.append(self.on_tick)
         self._housekeeping = asyncio.create_task(self._housekeep())
@@ -479,8 +457,7 @@ class StreamServer:
             if not conn.closing:
                 self._queue(conn, combined if conn.combined else raw)
                 self.close(conn, WSCloseCode.GOING_AWAY, "Server shutdown")
-        if self._closing_tasks:
-            await asyncio.wait(set(self._closing_tasks), timeout=CLOSE_HANDSHAKE_TIMEOUT_S + 1)
+        await self.fanout.wait_closed()
 
     # --- connections --------------------------------------------------------------------------
 
@@ -547,7 +524,7 @@ class StreamServer:
             elif kind is WSMsgType.BINARY:
                 self._on_text(conn, msg.data.decode("utf-8", "replace"))
             elif kind is WSMsgType.PING:
-                self._queue(conn, _frame(0x8A, msg.data))
+                self._queue(conn, frame(OPCODE_PONG, msg.data))
             elif kind is WSMsgType.PONG and msg.data == conn.ping_payload:
                 conn.ping_unanswered_since = None
 
@@ -563,20 +540,11 @@ class StreamServer:
 
     def close(self, conn: Connection, code: int, reason: str) -> None:
         """Send what is queued, then a close frame; the connection's handler finishes the handshake."""
-        if conn.closing:
-            return
-        self._write(conn)
-        conn.closing = True
-        task = asyncio.get_running_loop().create_task(conn.ws.close(code=code, message=reason.encode()))
-        self._closing_tasks.add(task)
-        task.add_done_callback(self._closing_tasks.discard)
+        self.fanout.close(conn, code, reason)
 
     def drop(self, conn: Connection) -> None:
         """Cut the connection without a close frame (the client sees an abnormal closure, 1006)."""
-        if conn.closing:
-            return
-        conn.closing = True
-        conn.transport.abort()
+        self.fanout.drop(conn)
 
     # --- control messages ---------------------------------------------------------------------
 
@@ -692,50 +660,21 @@ class StreamServer:
         """Encode one event once and queue the same frame for every subscriber."""
         data = _dumps(payload)
         raw_frame = combined_frame = None
+        enqueue = self.fanout.enqueue
         for conn in stream.subscribers:
             if conn.combined:
                 if combined_frame is None:
                     combined_frame = text_frame(f"{stream.combined_prefix}{data}}}")
-                frame = combined_frame
+                enqueue(conn, combined_frame)
             else:
                 if raw_frame is None:
                     raw_frame = text_frame(data)
-                frame = raw_frame
-            if not conn.outbox:
-                self._dirty.append(conn)
-            conn.outbox.append(frame)
+                enqueue(conn, raw_frame)
         self.stats.ws["messages_sent"] += len(stream.subscribers)
-        self._schedule_flush()
+        self.fanout.schedule_flush()
 
-    def _queue(self, conn: Connection, frame: bytes) -> None:
-        if not conn.outbox:
-            self._dirty.append(conn)
-        conn.outbox.append(frame)
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled and self._dirty and self._loop is not None:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        dirty, self._dirty = self._dirty, []
-        for conn in dirty:
-            self._write(conn)
-
-    def _write(self, conn: Connection) -> None:
-        frames = conn.outbox
-        if not frames:
-            return
-        conn.outbox = []
-        transport = conn.transport
-        if conn.closing or transport.is_closing():
-            return
-        transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
-        if transport.get_write_buffer_size() > self.send_buffer_limit:
-            self.stats.ws["drops_slow_consumer"] += 1
-            self.drop(conn)
+    def _queue(self, conn: Connection, data: bytes) -> None:
+        self.fanout.send(conn, data)
 
     # --- timers -----------------------------------------------------------------------------------
 
@@ -769,7 +708,7 @@ class StreamServer:
                     conn.ping_payload = str(int(self.sim.clock() * 1000)).encode()
                     if conn.ping_unanswered_since is None:
                         conn.ping_unanswered_since = now
-                    self._queue(conn, _frame(0x89, conn.ping_payload))
+                    self._queue(conn, frame(OPCODE_PING, conn.ping_payload))
 
 
 def _is_valid_request_id(value: object) -> bool:
