@@ -10,25 +10,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from simulator.market import BUY, RestingOrder, SymbolSpec
+from simulator.units import UNITS
 
-UNITS = 10**8  # balance units per asset unit
 HISTORY = 100_000  # closed orders kept per account for GET /order
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
-
-
-def base_units(spec: SymbolSpec, lots: int) -> int:
-    return lots * round(spec.step_size * UNITS)
-
-
-def quote_units(spec: SymbolSpec, ticks: int, lots: int) -> int:
-    """The value of `lots` at `ticks`, in quote units (rounded down)."""
-    return ticks * round(spec.tick_size * UNITS) * base_units(spec, lots) // UNITS
-
-
-def units_str(units: int) -> str:
-    sign = "-" if units < 0 else ""
-    whole, frac = divmod(abs(units), UNITS)
-    return f"{sign}{whole}.{frac:08d}"
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from simulator.binance import params as p
-from simulator.binance.account import UNITS, Account, Order, base_units, quote_units, units_str
+from simulator.binance.account import Account, Order
 from simulator.binance.errors import (
     INSUFFICIENT_BALANCE,
     BinanceError,
@@ -30,6 +30,7 @@ from simulator.binance.errors import (
 from simulator.binance.market_data import ORDER_TYPES
 from simulator.binance.symbols import MAX_NUM_ORDERS, MAX_PRICE, MAX_QTY, MIN_NOTIONAL
 from simulator.market import BUY, SELL, Fill, RestingOrder, SymbolMarket, SymbolSpec
+from simulator.units import UNITS, base_units, quote_units, units_str
 
 if TYPE_CHECKING:
     from simulator.binance import BinanceSim
