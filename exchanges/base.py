@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -162,6 +162,19 @@ class DepthSnapshot:
     last_id: int
     bids: list[tuple[str, str]]
     asks: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """A book message that carries its own check (e.g. Kraken's `book` channel): a snapshot replaces the
+    book, an update sets levels (quantity 0 removes one); `checksum` covers the book after applying it.
+    Levels are (price, qty) exactly as sent, since checksums are computed over the text."""
+
+    stream: str
+    snapshot: bool
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+    checksum: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +343,30 @@ class ExchangeAdapter:
 
     def parse_depth_snapshot(self, body: bytes) -> DepthSnapshot:  # pragma: no cover
         raise NotImplementedError
+
+    # --- Local order books kept from the stream alone, verified by checksums
+
+    def is_checksum_book_kind(self, kind: str) -> bool:
+        """Whether a stream kind carries book snapshots and checksummed updates (no REST snapshot needed)."""
+        return False
+
+    def book_update(self, message: StreamMessage) -> BookUpdate | None:
+        """The book snapshot or update in a stream message, or None when it is not one."""
+        return None
+
+    def book_checksum(  # pragma: no cover
+        self, asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]
+    ) -> int:
+        """The exchange's checksum of a book given its asks (best first) and bids (best first)."""
+        raise NotImplementedError
+
+    def book_depth(self, kind: str) -> int:  # pragma: no cover
+        """How many levels per side a checksummed book of `kind` keeps (deeper levels are dropped)."""
+        raise NotImplementedError
+
+    def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:
+        """Frames that restart one stream on the open connection, so that a fresh snapshot follows."""
+        return []
 
 
 def classify_transport_error(exc: BaseException) -> Verdict:
