@@ -1,0 +1,533 @@
+"""Coinbase Exchange: hosts, endpoint catalog, token-bucket limits, signing, answer classification, the feed.
+
+Facts from Coinbase's published Exchange API docs (docs.cdp.coinbase.com/exchange: rest-api/rate-limits,
+rest-api/authentication, rest-api/requests, websocket-feed/overview, websocket-feed/channels,
+websocket-feed/rate-limits); see shared/reference/exchanges.md section 2. Every request weighs 1: the
+limits are token buckets of requests (public per IP, private per profile), not weights.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from exchanges.base import (
+    OK,
+    Endpoint,
+    ExchangeAdapter,
+    FailureKind,
+    Hosts,
+    LimitKind,
+    SignedRequest,
+    StreamError,
+    StreamMessage,
+    SymbolRules,
+    TargetKind,
+    Verdict,
+    WindowLimit,
+    retry_after_seconds,
+)
+
+NAME = "coinbase"
+
+HOSTS = Hosts(
+    production_rest=("https://api.exchange.coinbase.com", "https://api.pro.coinbase.com"),  # old clients: *.pro
+    production_ws=(
+        "wss://ws-feed.exchange.coinbase.com",
+        "wss://ws-direct.exchange.coinbase.com",
+        "wss://ws-feed.pro.coinbase.com",
+    ),
+    testnet_rest=("https://api-public.sandbox.exchange.coinbase.com", "https://api-public.sandbox.pro.coinbase.com"),
+    testnet_ws=(
+        "wss://ws-feed-public.sandbox.exchange.coinbase.com",
+        "wss://ws-direct.sandbox.exchange.coinbase.com",
+    ),
+    simulator_prefix="/coinbase",
+)
+
+# --- Endpoints -----------------------------------------------------------------------------------
+
+
+def _ep(name: str, method: str, path: str, signed: bool = False, order: bool = False) -> Endpoint:
+    return Endpoint(name, method, path, 1, signed, order)
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e
+    for e in (
+        _ep("time", "GET", "/time"),
+        _ep("currencies", "GET", "/currencies"),
+        _ep("currency", "GET", "/currencies/{currency_id}"),
+        _ep("products", "GET", "/products"),
+        _ep("product", "GET", "/products/{product_id}"),
+        _ep("ticker", "GET", "/products/{product_id}/ticker"),
+        _ep("book", "GET", "/products/{product_id}/book"),
+        _ep("trades", "GET", "/products/{product_id}/trades"),
+        _ep("candles", "GET", "/products/{product_id}/candles"),
+        _ep("stats", "GET", "/products/{product_id}/stats"),
+        _ep("orders", "POST", "/orders", signed=True, order=True),
+        _ep("orders GET", "GET", "/orders", signed=True),
+        _ep("orders DELETE", "DELETE", "/orders", signed=True),
+        _ep("order GET", "GET", "/orders/{order_id}", signed=True),
+        _ep("order DELETE", "DELETE", "/orders/{order_id}", signed=True),
+        _ep("accounts", "GET", "/accounts", signed=True),
+        _ep("fills", "GET", "/fills", signed=True),
+    )
+}
+
+# Which token bucket each endpoint draws from: public per IP, private per profile, /fills its own.
+PUBLIC, PRIVATE, FILLS = "public", "private", "fills"
+
+
+def bucket_of(endpoint: Endpoint) -> str:
+    if not endpoint.signed:
+        return PUBLIC
+    return FILLS if endpoint.name == "fills" else PRIVATE
+
+
+# --- Limits (defaults; every one is configurable in the simulator) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TokenBucketLimit:
+    """A lazily refilled token bucket: `rate_per_s` sustained, up to `burst` at once; one token per request."""
+
+    rate_per_s: float
+    burst: int
+
+
+TOKEN_BUCKETS: dict[str, TokenBucketLimit] = {
+    PUBLIC: TokenBucketLimit(10.0, 15),  # per IP
+    PRIVATE: TokenBucketLimit(15.0, 30),  # per profile
+    FILLS: TokenBucketLimit(10.0, 20),  # private /fills, per profile
+}
+# For polite users' pacing and the analysis: the public bucket's sustained rate, as requests per 1 s window.
+RATE_LIMITS: dict[str, WindowLimit] = {"request_weight": WindowLimit(10, 1)}
+RATE_LIMIT_MESSAGES = {PUBLIC: "Public rate limit exceeded", PRIVATE: "Private rate limit exceeded",
+                       FILLS: "Private rate limit exceeded"}
+
+TIMESTAMP_TOLERANCE_S = 30.0  # CB-ACCESS-TIMESTAMP must be within 30 s of the API's time
+MAX_OPEN_ORDERS = 500  # per profile
+
+
+@dataclass(frozen=True, slots=True)
+class WsLimits:
+    connections_per_s: float = 8.0  # connection requests per IP: a token bucket ...
+    connection_burst: int = 20  # ... with this burst
+    messages_per_s: int = 100  # client messages per IP and second
+    subscriptions_per_product_channel: int = 10  # per product and channel (per IP on the public feed)
+    subscribe_deadline_s: float = 5.0  # a connection that has not subscribed by then is closed
+
+
+WS_LIMITS = WsLimits()
+
+# --- Products and channels ----------------------------------------------------------------------
+
+PRODUCTS = ("BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "ETH-BTC")
+CHANNELS = ("heartbeat", "ticker", "level2_batch", "matches")  # the public channels the suite subscribes to
+AUTH_CHANNELS = ("level2", "level3", "full", "user")  # need an authenticated subscription since 2023-08-01
+CANDLE_GRANULARITIES = (60, 300, 900, 3600, 21600, 86400)
+MAX_CANDLES = 300
+BOOK_LEVELS = (1, 2, 3)
+TRADES_PAGE_MAX = 1000
+
+# --- Classification ---------------------------------------------------------------------------------
+
+# 400 answers from the matching engine rather than from parameter checks.
+ORDER_REJECTION_PREFIXES = (
+    "Insufficient funds",
+    "Order already done",
+    "Too many open orders",
+    "Post only mode",
+    "Limit only mode",
+    "Cancel only mode",
+    "Trading is disabled",
+)
+
+
+def error_message(body: bytes) -> str:
+    """The `message` of an error body `{"message": "..."}`; "" when there is none."""
+    if body[:1] != b"{":
+        return ""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return ""
+    message = payload.get("message") if isinstance(payload, dict) else None
+    return str(message) if message is not None else ""
+
+
+def classify(status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+    """Read a Coinbase REST answer: ok, or what kind of failure it is."""
+    if 200 <= status < 300:
+        return OK
+    retry_after = retry_after_seconds(headers)
+    if status >= 500:
+        return Verdict(False, FailureKind.SERVER_ERROR, None, f"HTTP {status}", retry_after)
+    message = error_message(body)
+    label = f"HTTP {status} {message[:60]}".rstrip()
+    if status == 429:
+        kind = FailureKind.RATE_LIMITED
+    elif status == 401:
+        kind = FailureKind.TIMESTAMP if "timestamp" in message.lower() else FailureKind.AUTH
+    elif status == 403:
+        kind = FailureKind.AUTH
+    elif status in (400, 404):
+        kind = FailureKind.ORDER_REJECTED if message.startswith(ORDER_REJECTION_PREFIXES) else FailureKind.BAD_REQUEST
+    else:
+        kind = FailureKind.EXCHANGE_ERROR
+    return Verdict(False, kind, None, label, retry_after)
+
+
+# --- Signing ------------------------------------------------------------------------------------------
+
+
+def signature(secret_b64: str, timestamp: str, method: str, request_path: str, body: str) -> str:
+    """base64(HMAC-SHA256(base64decode(secret), timestamp + METHOD + requestPath + body)).
+
+    `request_path` is the path with its query string (e.g. `/orders?status=open`); `body` is "" for GET.
+    Raises ValueError when the secret is not base64."""
+    try:
+        key = base64.b64decode(secret_b64, validate=True)
+    except binascii.Error:
+        raise ValueError("the API secret is not base64") from None
+    prehash = f"{timestamp}{method.upper()}{request_path}{body}".encode()
+    return base64.b64encode(hmac.new(key, prehash, hashlib.sha256).digest()).decode()
+
+
+def timestamp_text(timestamp_ms: int) -> str:
+    """CB-ACCESS-TIMESTAMP: seconds since the epoch, with decimals."""
+    return f"{timestamp_ms / 1000:.3f}"
+
+
+BOOLEAN_FIELDS = frozenset({"post_only"})  # JSON booleans in an order body, even when given as text
+
+
+def json_body(params: Mapping[str, str | int | float | bool]) -> str:
+    """The JSON body of a POST: values as given (decimals stay strings), BOOLEAN_FIELDS as true/false."""
+    fields = {k: (str(v).lower() == "true" if k in BOOLEAN_FIELDS else v) for k, v in params.items()}
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def sign_request(
+    api_key: str,
+    api_secret: str,
+    passphrase: str,
+    method: str,
+    path: str,
+    params: Mapping[str, str | int | float | bool],
+    timestamp_ms: int,
+) -> SignedRequest:
+    """GET and DELETE send `params` in the query string, which the signature covers; POST sends them as a
+    JSON body. The four CB-ACCESS headers carry the key, signature, timestamp and passphrase."""
+    method = method.upper()
+    if method in ("GET", "DELETE"):
+        query, body = urlencode(params), ""
+    else:
+        query, body = "", json_body(params) if params else ""
+    request_path = f"{path}?{query}" if query else path
+    timestamp = timestamp_text(timestamp_ms)
+    headers = {
+        "CB-ACCESS-KEY": api_key,
+        "CB-ACCESS-SIGN": signature(api_secret, timestamp, method, request_path, body),
+        "CB-ACCESS-TIMESTAMP": timestamp,
+        "CB-ACCESS-PASSPHRASE": passphrase,
+        "Content-Type": "application/json",
+    }
+    return SignedRequest(query=query, body=body, headers=headers)
+
+
+# --- Credentials --------------------------------------------------------------------------------------
+
+# The simulator's demo profile. Public by design: it only ever works against the local simulator.
+SIM_DEMO_API_KEY = "5f1c0de0c0ffee5151a7e0000000cb01"
+SIM_DEMO_API_SECRET = base64.b64encode(b"simCoinbaseDemoSecret".ljust(64, b"0")).decode()
+SIM_DEMO_PASSPHRASE = "simcoinbasedemo"
+USER_KEY_VARS = ("COINBASE_API_KEY", "COINBASE_API_SECRET", "COINBASE_API_PASSPHRASE")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoProfile:
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)  # base64
+    passphrase: str = field(repr=False)
+
+
+def simulator_credentials(env: Mapping[str, str] = os.environ) -> DemoProfile:
+    """The demo profile's key, base64 secret and passphrase; SIM_COINBASE_API_* override them.
+    Raises ValueError when SIM_COINBASE_API_SECRET is not base64."""
+    secret = env.get("SIM_COINBASE_API_SECRET") or SIM_DEMO_API_SECRET
+    try:
+        base64.b64decode(secret, validate=True)
+    except binascii.Error:
+        raise ValueError("SIM_COINBASE_API_SECRET is not base64") from None
+    return DemoProfile(
+        env.get("SIM_COINBASE_API_KEY") or SIM_DEMO_API_KEY,
+        secret,
+        env.get("SIM_COINBASE_API_PASSPHRASE") or SIM_DEMO_PASSPHRASE,
+    )
+
+
+# --- The WebSocket feed -----------------------------------------------------------------------------
+
+FEED_PATH = "/ws-feed"  # in the simulator; the real feed is the root of its own host
+
+
+def stream_name(product_id: str, channel: str) -> str:
+    """The suite's name for one channel of one product, e.g. "matches:BTC-USD" (also the Locust name)."""
+    return f"{channel}:{product_id}"
+
+
+def split_stream(name: str) -> tuple[str, str]:
+    """(channel, product id) of a stream name."""
+    channel, _, product_id = name.partition(":")
+    return channel, product_id
+
+
+def feed_url(ws_base: str) -> str:
+    """The feed is the root of Coinbase's own WebSocket hosts; elsewhere (the simulator) it is `/ws-feed`."""
+    base = ws_base.rstrip("/")
+    if ADAPTER.target_kind(base) in (TargetKind.PRODUCTION, TargetKind.TESTNET):
+        return base
+    return f"{base}{FEED_PATH}"
+
+
+def subscription_message(kind: str, streams: list[str]) -> str:
+    """A `subscribe` or `unsubscribe` message for `streams`: one product list when every channel has the
+    same products, else one `{"name", "product_ids"}` object per channel."""
+    by_channel: dict[str, list[str]] = {}
+    for name in streams:
+        channel, product_id = split_stream(name)
+        by_channel.setdefault(channel, []).append(product_id)
+    product_sets = {tuple(products) for products in by_channel.values()}
+    if len(product_sets) == 1:
+        (products,) = product_sets
+        message: dict[str, object] = {"type": kind, "product_ids": list(products), "channels": list(by_channel)}
+    else:
+        channels = [{"name": channel, "product_ids": products} for channel, products in by_channel.items()]
+        message = {"type": kind, "channels": channels}
+    return json.dumps(message, separators=(",", ":"))
+
+
+LEVEL2_CHANNEL = "level2_batch"  # snapshot and l2update messages name no channel: the suite subscribes to this one
+_CHANNEL_OF_TYPE = {
+    "heartbeat": "heartbeat",
+    "ticker": "ticker",
+    "snapshot": LEVEL2_CHANNEL,
+    "l2update": LEVEL2_CHANNEL,
+    "match": "matches",
+    "last_match": "matches",
+}
+
+
+def parse_time_ms(text: str) -> float:
+    """Milliseconds since the epoch of an ISO 8601 time such as "2014-11-07T08:19:27.028459Z"."""
+    return datetime.fromisoformat(text).timestamp() * 1000.0
+
+
+def decode_feed_message(text: str | bytes) -> StreamMessage | None:
+    """One feed message as a StreamMessage named "<channel>:<product>"; None for `subscriptions`
+    acknowledgements. An `error` message raises StreamError. `last_match` (a replay of the latest match
+    on subscription) and `snapshot` carry no event time."""
+    payload = json.loads(text)
+    if not isinstance(payload, dict):
+        raise ValueError("feed message is not a JSON object")
+    kind = payload.get("type")
+    if kind == "subscriptions":
+        return None
+    if kind == "error":
+        reason = str(payload.get("reason") or payload.get("message") or "")
+        raise StreamError(Verdict(False, FailureKind.EXCHANGE_ERROR, message=reason[:80]))
+    channel = _CHANNEL_OF_TYPE.get(str(kind))
+    if channel is None:
+        raise ValueError(f"unknown feed message type {kind!r}")
+    time_text = payload.get("time")
+    event_ms = parse_time_ms(time_text) if time_text and kind != "last_match" else None
+    return StreamMessage(stream_name(payload["product_id"], channel), event_ms, payload)
+
+
+class FeedMonitor:
+    """Checks one connection's feed for missed and out-of-order messages, per product.
+
+    Coinbase's `sequence` is per product and shared by all channels; it is contiguous only on the full
+    channel, so on the public channels it proves order, not completeness. Completeness comes from the
+    trade ids, which are contiguous per product: a `match` must follow the previous one's trade id, and a
+    heartbeat's `last_trade_id` must not be ahead of the matches received. `last_match` and `snapshot`
+    (sent on (re)subscription) restart the product's matches and book, so a resubscription never looks
+    like a problem. `check` returns a problem (a ws_gap verdict) or None.
+    """
+
+    def __init__(self) -> None:
+        self._last_sequence: dict[tuple[str, str], int] = {}  # (channel, product) -> highest sequence seen
+        self._last_trade: dict[str, int] = {}  # product -> trade id of the latest match (or heartbeat baseline)
+        self._has_book: set[str] = set()  # products whose level2 snapshot has arrived
+        self._resyncing: set[str] = set()  # products waiting for a new snapshot after a resubscription
+
+    def reset(self, product_id: str | None = None) -> None:
+        """Forget everything (a new connection), or one product (it is being resubscribed)."""
+        if product_id is None:
+            self._last_sequence.clear()
+            self._last_trade.clear()
+            self._has_book.clear()
+            self._resyncing.clear()
+            return
+        for key in [k for k in self._last_sequence if k[1] == product_id]:
+            del self._last_sequence[key]
+        self._last_trade.pop(product_id, None)
+        self._has_book.discard(product_id)
+        self._resyncing.add(product_id)  # updates sent before the resubscription took effect are expected
+
+    def check(self, message: StreamMessage) -> Verdict | None:
+        data = message.data
+        kind = data["type"]
+        product = data["product_id"]
+        if kind == "snapshot":
+            self._has_book.add(product)
+            self._resyncing.discard(product)
+            return None
+        if kind == "l2update":
+            if product in self._has_book or product in self._resyncing:
+                return None
+            self._resyncing.add(product)  # reported once; the next snapshot starts the book
+            return OUT_OF_ORDER_L2
+        if kind == "last_match":
+            self._last_sequence[("matches", product)] = int(data["sequence"])
+            self._last_trade[product] = int(data["trade_id"])
+            return None
+        key = (_CHANNEL_OF_TYPE[kind], product)
+        sequence = int(data["sequence"])
+        last = self._last_sequence.get(key)
+        self._last_sequence[key] = sequence if last is None else max(last, sequence)
+        if kind == "match":  # every match has a sequence and a trade id of its own
+            trade_id = int(data["trade_id"])
+            previous = self._last_trade.get(product)
+            self._last_trade[product] = trade_id if previous is None else max(previous, trade_id)
+            if (last is not None and sequence <= last) or (previous is not None and trade_id <= previous):
+                return OUT_OF_ORDER
+            return TRADES_SKIPPED if previous is not None and trade_id != previous + 1 else None
+        if last is not None and sequence < last:  # a ticker or heartbeat may repeat the latest sequence
+            return OUT_OF_ORDER
+        if kind == "heartbeat" and data.get("last_trade_id") is not None:
+            announced = int(data["last_trade_id"])
+            seen = self._last_trade.get(product)
+            if seen is None or ("matches", product) not in self._last_sequence:
+                self._last_trade[product] = announced  # the baseline for the first match
+            elif announced > seen:
+                self._last_trade[product] = announced
+                return TRADES_SKIPPED
+        return None
+
+
+OUT_OF_ORDER = Verdict(False, FailureKind.WS_GAP, message="out of order")
+OUT_OF_ORDER_L2 = Verdict(False, FailureKind.WS_GAP, message="l2update before snapshot")
+TRADES_SKIPPED = Verdict(False, FailureKind.WS_GAP, message="trade ids skipped")
+
+
+# --- Orders -------------------------------------------------------------------------------------------
+
+
+def parse_product_rules(product: bytes) -> SymbolRules:
+    """Price tick, size step and minimum order value from a `GET /products/{id}` answer."""
+    payload = json.loads(product)
+    step = Decimal(payload["base_increment"])
+    return SymbolRules(
+        tick_size=Decimal(payload["quote_increment"]),
+        step_size=step,
+        min_qty=step,
+        min_notional=Decimal(payload.get("min_market_funds") or "0"),
+    )
+
+
+def parse_ticker_price(body: bytes) -> Decimal:
+    return Decimal(json.loads(body)["price"])
+
+
+def limit_order_params(product_id: str, side: str, price: str, size: str) -> dict[str, str]:
+    """A GTC post-only limit order: it rests in the book (or is rejected), never takes liquidity."""
+    return {
+        "type": "limit",
+        "side": side,
+        "product_id": product_id,
+        "price": price,
+        "size": size,
+        "time_in_force": "GTC",
+        "post_only": "true",
+    }
+
+
+def resting_order_id(order_answer: bytes) -> str | None:
+    """The id of an order that may still rest in the book after placement; None when it is done or rejected."""
+    payload = json.loads(order_answer) if order_answer else {}
+    if isinstance(payload, dict) and payload.get("status") in ("pending", "open", "active"):
+        return str(payload["id"])
+    return None
+
+
+class CoinbaseAdapter(ExchangeAdapter):
+    name = NAME
+    hosts = HOSTS
+    endpoints = ENDPOINTS
+    default_symbols = ("BTC-USD", "ETH-USD")
+    default_streams = CHANNELS
+    rate_limits = RATE_LIMITS
+    token_buckets = TOKEN_BUCKETS
+    ws_limits = WS_LIMITS
+    user_key_vars = USER_KEY_VARS
+    limit_unit = "requests/s"
+    limit_kind = LimitKind.TOKEN_BUCKET
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+        return classify(status, headers, body)
+
+    def sign_request(
+        self,
+        api_key: str,
+        api_secret: str,
+        params: Mapping[str, str],
+        timestamp_ms: int,
+        recv_window_ms: int | None,
+        *,
+        method: str = "GET",
+        path: str = "",
+        passphrase: str = "",
+    ) -> SignedRequest:
+        # Coinbase has no receive window: the timestamp must be within 30 s of the API's time.
+        return sign_request(api_key, api_secret, passphrase, method, path, params, timestamp_ms)
+
+    def parse_server_time(self, body: bytes) -> int:
+        return round(float(json.loads(body)["epoch"]) * 1000)
+
+    def is_stream_kind(self, kind: str) -> bool:
+        return kind in CHANNELS
+
+    def stream_name(self, symbol: str, kind: str) -> str:
+        return stream_name(symbol, kind)
+
+    def stream_url(self, ws_base: str, streams: list[str]) -> str:
+        return feed_url(ws_base)
+
+    def subscribe_messages(self, streams: list[str]) -> list[str]:
+        return [subscription_message("subscribe", streams)] if streams else []
+
+    def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:
+        return decode_feed_message(text)
+
+    def is_diff_depth_kind(self, kind: str) -> bool:
+        return False  # level2_batch starts with its own snapshot on the feed: no REST snapshot needed
+
+    def simulator_user_env(self) -> dict[str, str]:
+        profile = simulator_credentials()
+        key_var, secret_var, passphrase_var = USER_KEY_VARS
+        return {key_var: profile.api_key, secret_var: profile.api_secret, passphrase_var: profile.passphrase}
+
+
+ADAPTER = CoinbaseAdapter()
