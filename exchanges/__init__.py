@@ -9,7 +9,7 @@ import importlib
 
 from exchanges.base import ExchangeAdapter
 
-_MODULES = {"binance": "exchanges.binance"}
+_MODULES = {"binance": "exchanges.binance", "coinbase": "exchanges.coinbase"}
 
 NAMES: tuple[str, ...] = tuple(_MODULES)
 
