@@ -1,0 +1,191 @@
+"""Unit tests for the Coinbase adapter: signing, classification, hosts, feed messages and the feed monitor.
+
+Coinbase publishes no signing test vector (its authentication page shows code, not a worked example), so
+the signing tests use hand-checked vectors: the expected values were computed independently with
+`openssl dgst -sha256 -mac HMAC -macopt hexkey:<secret bytes> -binary | base64`, and the signature is
+also checked against ccxt's own Coinbase Exchange signer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import ccxt
+import pytest
+
+from exchanges import get_adapter
+from exchanges.base import FailureKind, StreamError, StreamMessage, TargetKind
+from exchanges.coinbase import (
+    ADAPTER,
+    FeedMonitor,
+    classify,
+    decode_feed_message,
+    parse_product_rules,
+    resting_order_id,
+    sign_request,
+    signature,
+    simulator_credentials,
+    subscription_message,
+)
+
+SECRET = base64.b64encode(bytes(range(64))).decode()  # "AAECAwQF...Pw=="
+POST_BODY = '{"size":"0.01","price":"100.00","side":"buy","product_id":"BTC-USD"}'
+
+
+def test_signature_matches_hand_checked_vectors():
+    assert signature(SECRET, "1700000000.123", "POST", "/orders", POST_BODY) == (
+        "Y8vUs48x0OKM5eaUJQZB9qzHLVxLigaTCmldR5SmZ5o="
+    )
+    # GET: the request path includes the query string; the body is empty.
+    assert signature(SECRET, "1700000000", "get", "/orders?status=open&product_id=BTC-USD", "") == (
+        "mowh6614yt0MeNi8/GIaIGKjAFUP0YeONVd40tQEWII="
+    )
+    with pytest.raises(ValueError, match="not base64"):
+        signature("not base64!", "1", "GET", "/orders", "")
+
+
+def test_signature_agrees_with_ccxt():
+    exchange = ccxt.coinbaseexchange({"apiKey": "key", "secret": SECRET, "password": "pass"})
+    exchange.nonce = lambda: 1700000000
+    params = {"type": "limit", "side": "buy", "product_id": "BTC-USD", "price": "100.00", "size": "0.01"}
+    for method, path in (("GET", "orders"), ("POST", "orders"), ("DELETE", "orders")):
+        theirs = exchange.sign(path, ["private"], method, dict(params) if method != "DELETE" else {})
+        request_path = theirs["url"].removeprefix("https://api.exchange.coinbase.com")
+        ours = signature(SECRET, "1700000000", method, request_path, theirs["body"] or "")
+        assert theirs["headers"]["CB-ACCESS-SIGN"] == ours
+
+
+def test_sign_request_puts_params_in_the_query_or_a_json_body():
+    get = sign_request("key", SECRET, "pass", "GET", "/fills", {"product_id": "BTC-USD"}, 1_700_000_000_123)
+    assert get.query == "product_id=BTC-USD" and get.body == ""
+    assert get.headers["CB-ACCESS-TIMESTAMP"] == "1700000000.123"
+    assert get.headers["CB-ACCESS-SIGN"] == signature(SECRET, "1700000000.123", "GET", "/fills?product_id=BTC-USD", "")
+    assert (get.headers["CB-ACCESS-KEY"], get.headers["CB-ACCESS-PASSPHRASE"]) == ("key", "pass")
+    order = {"product_id": "BTC-USD", "side": "buy", "price": "1.00", "size": "1", "post_only": "true"}
+    post = ADAPTER.sign_request("key", SECRET, order, 1_700_000_000_000, None, method="POST", path="/orders",
+                                passphrase="pass")
+    assert post.query == "" and json.loads(post.body)["post_only"] is True  # a JSON boolean, prices stay text
+    assert json.loads(post.body)["price"] == "1.00"
+    assert post.headers["CB-ACCESS-SIGN"] == signature(SECRET, "1700000000.000", "POST", "/orders", post.body)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "text"),
+    [
+        (429, b'{"message":"Public rate limit exceeded"}', FailureKind.RATE_LIMITED,
+         "rate_limited: HTTP 429 Public rate limit exceeded"),
+        (429, b'{"message":"Private rate limit exceeded"}', FailureKind.RATE_LIMITED,
+         "rate_limited: HTTP 429 Private rate limit exceeded"),
+        (401, b'{"message":"invalid signature"}', FailureKind.AUTH, "auth: HTTP 401 invalid signature"),
+        (401, b'{"message":"request timestamp expired"}', FailureKind.TIMESTAMP,
+         "timestamp: HTTP 401 request timestamp expired"),
+        (400, b'{"message":"Invalid Price"}', FailureKind.BAD_REQUEST, "bad_request: HTTP 400 Invalid Price"),
+        (400, b'{"message":"Insufficient funds"}', FailureKind.ORDER_REJECTED,
+         "order_rejected: HTTP 400 Insufficient funds"),
+        (404, b'{"message":"NotFound"}', FailureKind.BAD_REQUEST, "bad_request: HTTP 404 NotFound"),
+        (503, b"<html>gateway</html>", FailureKind.SERVER_ERROR, "server_error: HTTP 503"),
+        (418, b"", FailureKind.EXCHANGE_ERROR, "exchange_error: HTTP 418"),
+    ],
+)
+def test_classify(status, body, kind, text):
+    verdict = classify(status, {}, body)
+    assert not verdict.ok and verdict.kind is kind and verdict.error_text() == text
+
+
+def test_classify_ok_and_the_registry():
+    assert classify(200, {}, b"[]").ok
+    assert get_adapter("coinbase") is ADAPTER and ADAPTER.limit_unit == "requests/s"
+
+
+def test_hosts_and_feed_urls():
+    assert ADAPTER.target_kind("https://api.exchange.coinbase.com") is TargetKind.PRODUCTION
+    assert ADAPTER.target_kind("https://api-public.sandbox.exchange.coinbase.com") is TargetKind.TESTNET
+    assert ADAPTER.target_kind("http://127.0.0.1:8000/coinbase") is TargetKind.SIMULATOR
+    assert ADAPTER.ws_base_for("https://api.exchange.coinbase.com") == "wss://ws-feed.exchange.coinbase.com"
+    assert ADAPTER.stream_url("wss://ws-feed.exchange.coinbase.com", []) == "wss://ws-feed.exchange.coinbase.com"
+    sim = ADAPTER.ws_base_for("http://127.0.0.1:8000/coinbase")
+    assert ADAPTER.stream_url(sim, []) == "ws://127.0.0.1:8000/coinbase/ws-feed"
+
+
+def test_subscribe_messages():
+    streams = [ADAPTER.stream_name(p, c) for p in ("BTC-USD", "ETH-USD") for c in ("heartbeat", "matches")]
+    (message,) = ADAPTER.subscribe_messages(streams)
+    assert json.loads(message) == {"type": "subscribe", "product_ids": ["BTC-USD", "ETH-USD"],
+                                   "channels": ["heartbeat", "matches"]}
+    mixed = json.loads(subscription_message("unsubscribe", ["ticker:BTC-USD", "matches:ETH-USD"]))
+    assert mixed == {"type": "unsubscribe", "channels": [{"name": "ticker", "product_ids": ["BTC-USD"]},
+                                                         {"name": "matches", "product_ids": ["ETH-USD"]}]}
+
+
+def test_decode_feed_messages():
+    heartbeat = decode_feed_message('{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD",'
+                                    '"time":"2014-11-07T08:19:28.464459Z"}')
+    assert heartbeat is not None and heartbeat.stream == "heartbeat:BTC-USD"
+    assert heartbeat.event_time_ms == pytest.approx(1415348368464.459)
+    snapshot = decode_feed_message('{"type":"snapshot","product_id":"ETH-USD","bids":[],"asks":[]}')
+    assert snapshot is not None and snapshot.stream == "level2_batch:ETH-USD" and snapshot.event_time_ms is None
+    assert decode_feed_message('{"type":"subscriptions","channels":[]}') is None
+    with pytest.raises(StreamError) as refused:
+        decode_feed_message('{"type":"error","message":"Failed to subscribe","reason":"XYZ is not a valid product"}')
+    assert refused.value.verdict.error_text() == "exchange_error: XYZ is not a valid product"
+    with pytest.raises(ValueError):
+        decode_feed_message('{"type":"surprise","product_id":"BTC-USD"}')
+
+
+def msg(kind: str, product: str = "BTC-USD", **fields) -> StreamMessage:
+    return StreamMessage("x", None, {"type": kind, "product_id": product, **fields})
+
+
+def test_feed_monitor_finds_skipped_trades_and_disorder():
+    monitor = FeedMonitor()
+    assert monitor.check(msg("last_match", trade_id=10, sequence=100)) is None
+    assert monitor.check(msg("match", trade_id=11, sequence=105)) is None  # sequences skip: other book events
+    assert monitor.check(msg("match", trade_id=13, sequence=109)).message == "trade ids skipped"
+    assert monitor.check(msg("match", trade_id=14, sequence=108)).message == "out of order"
+    assert monitor.check(msg("heartbeat", last_trade_id=14, sequence=120)) is None
+    assert monitor.check(msg("heartbeat", last_trade_id=16, sequence=130)).message == "trade ids skipped"
+    assert monitor.check(msg("heartbeat", last_trade_id=16, sequence=125)).message == "out of order"
+    assert monitor.check(msg("ticker", trade_id=16, sequence=130)) is None
+    assert monitor.check(msg("ticker", trade_id=17, sequence=130)) is None  # the ticker on subscription repeats
+    assert monitor.check(msg("ticker", trade_id=15, sequence=129)).message == "out of order"
+    assert monitor.check(msg("match", product="ETH-USD", trade_id=5, sequence=1)) is None  # products apart
+
+
+def test_feed_monitor_heartbeat_sets_the_baseline_before_any_match():
+    monitor = FeedMonitor()
+    assert monitor.check(msg("heartbeat", last_trade_id=7, sequence=50)) is None
+    assert monitor.check(msg("match", trade_id=9, sequence=60)).message == "trade ids skipped"
+
+
+def test_feed_monitor_level2_order_and_resubscription():
+    monitor = FeedMonitor()
+    assert monitor.check(msg("l2update", changes=[])).message == "l2update before snapshot"
+    assert monitor.check(msg("l2update", changes=[])) is None  # reported once
+    assert monitor.check(msg("snapshot", bids=[], asks=[])) is None
+    assert monitor.check(msg("l2update", changes=[])) is None
+    assert monitor.check(msg("last_match", trade_id=10, sequence=100)) is None
+    monitor.reset("BTC-USD")  # resubscribing: what was in flight is not a problem
+    assert monitor.check(msg("l2update", changes=[])) is None
+    assert monitor.check(msg("match", trade_id=11, sequence=101)) is None
+    assert monitor.check(msg("last_match", trade_id=11, sequence=101)) is None  # the replay restarts matches
+    assert monitor.check(msg("match", trade_id=12, sequence=102)) is None
+    monitor.reset()
+    assert monitor.check(msg("l2update", changes=[])).message == "l2update before snapshot"
+
+
+def test_products_orders_and_credentials():
+    rules = parse_product_rules(b'{"id":"BTC-USD","quote_increment":"0.01","base_increment":"0.00000001",'
+                                b'"min_market_funds":"1"}')
+    assert rules.price_text(rules.tick_size * 9_512_345 + rules.tick_size / 2) == "95123.45"
+    assert rules.smallest_quantity_text(rules.tick_size * 10_000_000) == "0.00001"
+    assert resting_order_id(b'{"id":"abc","status":"pending"}') == "abc"
+    assert resting_order_id(b'{"id":"abc","status":"rejected"}') is None
+    demo = simulator_credentials({})
+    assert base64.b64decode(demo.api_secret) and "sim" not in repr(demo)
+    overridden = simulator_credentials({"SIM_COINBASE_API_KEY": "k", "SIM_COINBASE_API_SECRET": SECRET,
+                                        "SIM_COINBASE_API_PASSPHRASE": "p"})
+    assert (overridden.api_key, overridden.api_secret, overridden.passphrase) == ("k", SECRET, "p")
+    with pytest.raises(ValueError, match="SIM_COINBASE_API_SECRET"):
+        simulator_credentials({"SIM_COINBASE_API_SECRET": "%%%"})
+    assert set(ADAPTER.simulator_user_env()) == {"COINBASE_API_KEY", "COINBASE_API_SECRET", "COINBASE_API_PASSPHRASE"}
