@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,14 @@ from dotenv import dotenv_values
 from exchanges import NAMES, get_adapter
 from exchanges.base import ExchangeAdapter, TargetKind
 from loadgen.credentials import SIMULATOR_KEYS_VAR
-from loadgen.processes import ProcessError, SimulatorProcess, TerminalInterrupt, child_env, run_teed
+from loadgen.processes import (
+    LocustWorkers,
+    ProcessError,
+    SimulatorProcess,
+    TerminalInterrupt,
+    child_env,
+    run_teed,
+)
 from loadgen.scenarios import SCENARIOS, Scenario, get_scenario
 from loadgen.summary import print_summary
 
@@ -99,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", help="run time: 60, 90s, 2m (default: the scenario's)")
     run.add_argument("--users", type=positive_int, help="number of Locust users (default: the scenario's)")
     run.add_argument("--spawn-rate", type=positive_float, help="users started per second (default: the scenario's)")
+    run.add_argument("--workers", type=positive_int,
+                     help="run as one Locust master plus this many worker processes on this machine")
+    run.add_argument("--expect-workers", type=positive_int,
+                     help="run only the master and wait for this many workers started elsewhere "
+                     "(other machines, containers): they connect to --master-bind-host:--master-port")
+    run.add_argument("--master-bind-host", default="127.0.0.1",
+                     help="interface the master listens on for workers (default 127.0.0.1; port 5557 has no "
+                     "authentication and hands workers every option: bind it to a private network only)")
+    run.add_argument("--master-port", type=positive_int,
+                     help="the master's port for workers (default: a free port with --workers, 5557 otherwise)")
     run.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: extra Locust options")
 
     ui = commands.add_parser("ui", help="the simulator plus Locust's web UI on 127.0.0.1")
@@ -174,13 +192,15 @@ def command_run(args: argparse.Namespace) -> int:
     users = args.users or scenario.users
     spawn_rate = args.spawn_rate or min(scenario.spawn_rate, users)
     check_sim_config(args.sim_config, args.host)
+    topology = resolve_topology(args)
     if args.host:
         target = resolve_target(adapter, args.host, args.ws_host, args.allow_production)
     run_dir = new_run_dir(args.results_dir, adapter.name, scenario.name)
-    print(f"run {run_dir.name}: {adapter.name}, scenario {scenario.name}, {users} users, {duration_s} s")
+    print(f"run {run_dir.name}: {adapter.name}, scenario {scenario.name}, {users} users, {duration_s} s"
+          + (f", {topology.workers} workers" if topology.distributed else ""))
     manifest = {
         "run_id": run_dir.name, "exchange": adapter.name, "scenario": scenario.name, "users": users,
-        "spawn_rate": spawn_rate, "duration_s": duration_s, "workers": 1,
+        "spawn_rate": spawn_rate, "duration_s": duration_s, "workers": topology.workers,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "sim_config": str(args.sim_config) if args.sim_config else None,
     }
@@ -192,9 +212,58 @@ def command_run(args: argparse.Namespace) -> int:
         *strip_separator(args.locust_args),
     ]
     if args.host:
-        return _run_locust(adapter, locustfile, target, headless, run_dir, manifest, simulator=None)
+        return _run_locust(adapter, locustfile, target, headless, run_dir, manifest, None, topology)
     with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
-        return _run_locust(adapter, locustfile, simulator_target(adapter, sim), headless, run_dir, manifest, sim)
+        target = simulator_target(adapter, sim)
+        return _run_locust(adapter, locustfile, target, headless, run_dir, manifest, sim, topology)
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """One Locust process, or a master with workers (local processes and/or started elsewhere)."""
+
+    local_workers: int = 0
+    remote_workers: int = 0
+    master_bind_host: str = "127.0.0.1"
+    master_port: int = 5557
+
+    @property
+    def distributed(self) -> bool:
+        return self.local_workers + self.remote_workers > 0
+
+    @property
+    def workers(self) -> int:
+        return max(1, self.local_workers + self.remote_workers)
+
+    def master_args(self) -> list[str]:
+        if not self.distributed:
+            return []
+        return [
+            "--master", "--expect-workers", str(self.workers), "--expect-workers-max-wait", "120",
+            "--master-bind-host", self.master_bind_host, "--master-bind-port", str(self.master_port),
+            "--enable-rebalancing",  # a lost worker's users move to the others at once
+        ]
+
+    def worker_command(self, locustfile: Path) -> list[str]:
+        master = "127.0.0.1" if self.master_bind_host in ("0.0.0.0", "*", "") else self.master_bind_host
+        return [sys.executable, "-m", "locust", "-f", str(locustfile), "--worker",
+                "--master-host", master, "--master-port", str(self.master_port)]
+
+
+def resolve_topology(args: argparse.Namespace) -> Topology:
+    if args.workers and args.expect_workers:
+        raise UsageError("use --workers (local worker processes) or --expect-workers (workers elsewhere), not both")
+    port = args.master_port or (free_port(args.master_bind_host) if args.workers else 5557)
+    return Topology(args.workers or 0, args.expect_workers or 0, args.master_bind_host, port)
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, 0))
+        except OSError as exc:
+            raise UsageError(f"cannot listen on --master-bind-host {host}: {exc.strerror}") from None
+        return probe.getsockname()[1]
 
 
 def _run_locust(
@@ -205,12 +274,18 @@ def _run_locust(
     run_dir: Path,
     manifest: dict,
     simulator: SimulatorProcess | None,
+    topology: Topology = Topology(),
 ) -> int:
     manifest |= {"target": target.kind.value, "host": target.rest_base, "ws_host": target.ws_base}
     write_json(run_dir / "run.json", manifest)
-    cmd = locust_command(locustfile, target, locust_args)
+    cmd = locust_command(locustfile, target, [*topology.master_args(), *locust_args])
+    env = child_env(user_env(target))
     try:
-        code = run_teed(cmd, run_dir / "locust.log", child_env(user_env(target)), cwd=REPO_ROOT)
+        with LocustWorkers(topology.worker_command(locustfile), topology.local_workers, run_dir, env, REPO_ROOT):
+            if topology.remote_workers:
+                print(f"waiting for {topology.remote_workers} workers on {topology.master_bind_host}:"
+                      f"{topology.master_port}")
+            code = run_teed(cmd, run_dir / "locust.log", env, cwd=REPO_ROOT)
     except KeyboardInterrupt:
         finish_run(run_dir, manifest, simulator, exit_code=None)
         print(f"interrupted; results so far: {run_dir}", file=sys.stderr)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,6 +139,44 @@ def stop_process(proc: subprocess.Popen, first_signal: int = signal.SIGTERM, gra
         proc.wait()
     except ProcessLookupError:
         pass
+
+
+class LocustWorkers:
+    """`count` Locust worker processes for a master; each logs to `worker-<n>.log`; a context manager.
+
+    Workers quit by themselves when their master does; any still running on exit are stopped.
+    """
+
+    def __init__(self, cmd: Sequence[str], count: int, log_dir: Path, env: dict[str, str], cwd: Path) -> None:
+        self.cmd = list(cmd)
+        self.count = count
+        self.log_dir = log_dir
+        self.env = env
+        self.cwd = cwd
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> LocustWorkers:
+        try:
+            for n in range(1, self.count + 1):
+                with (self.log_dir / f"worker-{n}.log").open("w", encoding="utf-8") as log:
+                    self.procs.append(
+                        subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd)
+                    )
+        except BaseException:
+            self.stop(grace_s=0)
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                stop_process(proc)
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:

@@ -22,7 +22,7 @@ from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import options
+from loadgen import options, workers
 from loadgen.backoff import Backoff
 from loadgen.credentials import Credentials, MissingCredentials, credentials_for
 from loadgen.metrics import ExchangeMetrics, metrics_hub
@@ -59,6 +59,7 @@ _ABORTED: weakref.WeakSet[Environment] = weakref.WeakSet()
 def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
     """Add the options (to Locust's parser) and hook `adapter` into `hooks` (Locust's events by default)."""
     options.register()
+    hooks.init.add_listener(lambda environment, **_: workers.track(environment))
     hooks.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
     hooks.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
 
