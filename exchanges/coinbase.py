@@ -355,6 +355,14 @@ def decode_feed_message(text: str | bytes) -> StreamMessage | None:
     return StreamMessage(stream_name(payload["product_id"], channel), event_ms, payload)
 
 
+@dataclass(frozen=True, slots=True)
+class FeedProblem:
+    """A missed or out-of-order message, and the stream whose resubscription repairs it."""
+
+    verdict: Verdict
+    stream: str
+
+
 class FeedMonitor:
     """Checks one connection's feed for missed and out-of-order messages, per product.
 
@@ -362,8 +370,8 @@ class FeedMonitor:
     channel, so on the public channels it proves order, not completeness. Completeness comes from the
     trade ids, which are contiguous per product: a `match` must follow the previous one's trade id, and a
     heartbeat's `last_trade_id` must not be ahead of the matches received. `last_match` and `snapshot`
-    (sent on (re)subscription) restart the product's matches and book, so a resubscription never looks
-    like a problem. `check` returns a problem (a ws_gap verdict) or None.
+    (sent on (re)subscription) restart a product's matches and book, and `restart(stream)` forgets what
+    a resubscription replaces, so messages still in flight from before it are never reported.
     """
 
     def __init__(self) -> None:
@@ -372,21 +380,24 @@ class FeedMonitor:
         self._has_book: set[str] = set()  # products whose level2 snapshot has arrived
         self._resyncing: set[str] = set()  # products waiting for a new snapshot after a resubscription
 
-    def reset(self, product_id: str | None = None) -> None:
-        """Forget everything (a new connection), or one product (it is being resubscribed)."""
-        if product_id is None:
-            self._last_sequence.clear()
-            self._last_trade.clear()
-            self._has_book.clear()
-            self._resyncing.clear()
-            return
-        for key in [k for k in self._last_sequence if k[1] == product_id]:
-            del self._last_sequence[key]
-        self._last_trade.pop(product_id, None)
-        self._has_book.discard(product_id)
-        self._resyncing.add(product_id)  # updates sent before the resubscription took effect are expected
+    def reset(self) -> None:
+        """Forget everything (a new connection: every stream starts afresh)."""
+        self._last_sequence.clear()
+        self._last_trade.clear()
+        self._has_book.clear()
+        self._resyncing.clear()
 
-    def check(self, message: StreamMessage) -> Verdict | None:
+    def restart(self, stream: str) -> None:
+        """Forget one stream's state: it is being resubscribed."""
+        channel, product = split_stream(stream)
+        self._last_sequence.pop((channel, product), None)
+        if channel == "matches":
+            self._last_trade.pop(product, None)
+        elif channel == LEVEL2_CHANNEL:
+            self._has_book.discard(product)
+            self._resyncing.add(product)  # updates sent before the resubscription took effect are expected
+
+    def check(self, message: StreamMessage) -> FeedProblem | None:
         data = message.data
         kind = data["type"]
         product = data["product_id"]
@@ -398,7 +409,7 @@ class FeedMonitor:
             if product in self._has_book or product in self._resyncing:
                 return None
             self._resyncing.add(product)  # reported once; the next snapshot starts the book
-            return OUT_OF_ORDER_L2
+            return FeedProblem(OUT_OF_ORDER_L2, message.stream)
         if kind == "last_match":
             self._last_sequence[("matches", product)] = int(data["sequence"])
             self._last_trade[product] = int(data["trade_id"])
@@ -412,10 +423,12 @@ class FeedMonitor:
             previous = self._last_trade.get(product)
             self._last_trade[product] = trade_id if previous is None else max(previous, trade_id)
             if (last is not None and sequence <= last) or (previous is not None and trade_id <= previous):
-                return OUT_OF_ORDER
-            return TRADES_SKIPPED if previous is not None and trade_id != previous + 1 else None
+                return FeedProblem(OUT_OF_ORDER, message.stream)
+            if previous is not None and trade_id != previous + 1:
+                return FeedProblem(TRADES_SKIPPED, message.stream)
+            return None
         if last is not None and sequence < last:  # a ticker or heartbeat may repeat the latest sequence
-            return OUT_OF_ORDER
+            return FeedProblem(OUT_OF_ORDER, message.stream)
         if kind == "heartbeat" and data.get("last_trade_id") is not None:
             announced = int(data["last_trade_id"])
             seen = self._last_trade.get(product)
@@ -423,7 +436,7 @@ class FeedMonitor:
                 self._last_trade[product] = announced  # the baseline for the first match
             elif announced > seen:
                 self._last_trade[product] = announced
-                return TRADES_SKIPPED
+                return FeedProblem(TRADES_SKIPPED, stream_name(product, "matches"))
         return None
 
 
@@ -517,6 +530,11 @@ class CoinbaseAdapter(ExchangeAdapter):
 
     def subscribe_messages(self, streams: list[str]) -> list[str]:
         return [subscription_message("subscribe", streams)] if streams else []
+
+    def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:
+        # Coinbase's subscription messages have no request id; the new subscription replays a level2
+        # snapshot, the last match or the latest ticker.
+        return [subscription_message("unsubscribe", [stream]), subscription_message("subscribe", [stream])]
 
     def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:
         return decode_feed_message(text)

@@ -133,45 +133,63 @@ def test_decode_feed_messages():
         decode_feed_message('{"type":"surprise","product_id":"BTC-USD"}')
 
 
+CHANNEL_OF = {"heartbeat": "heartbeat", "ticker": "ticker", "match": "matches", "last_match": "matches",
+              "snapshot": "level2_batch", "l2update": "level2_batch"}
+
+
 def msg(kind: str, product: str = "BTC-USD", **fields) -> StreamMessage:
-    return StreamMessage("x", None, {"type": kind, "product_id": product, **fields})
+    return StreamMessage(f"{CHANNEL_OF[kind]}:{product}", None, {"type": kind, "product_id": product, **fields})
+
+
+def problem(monitor: FeedMonitor, message: StreamMessage) -> tuple[str, str] | None:
+    found = monitor.check(message)
+    return None if found is None else (found.verdict.message, found.stream)
 
 
 def test_feed_monitor_finds_skipped_trades_and_disorder():
     monitor = FeedMonitor()
-    assert monitor.check(msg("last_match", trade_id=10, sequence=100)) is None
-    assert monitor.check(msg("match", trade_id=11, sequence=105)) is None  # sequences skip: other book events
-    assert monitor.check(msg("match", trade_id=13, sequence=109)).message == "trade ids skipped"
-    assert monitor.check(msg("match", trade_id=14, sequence=108)).message == "out of order"
-    assert monitor.check(msg("heartbeat", last_trade_id=14, sequence=120)) is None
-    assert monitor.check(msg("heartbeat", last_trade_id=16, sequence=130)).message == "trade ids skipped"
-    assert monitor.check(msg("heartbeat", last_trade_id=16, sequence=125)).message == "out of order"
-    assert monitor.check(msg("ticker", trade_id=16, sequence=130)) is None
-    assert monitor.check(msg("ticker", trade_id=17, sequence=130)) is None  # the ticker on subscription repeats
-    assert monitor.check(msg("ticker", trade_id=15, sequence=129)).message == "out of order"
-    assert monitor.check(msg("match", product="ETH-USD", trade_id=5, sequence=1)) is None  # products apart
+    skipped, disorder = ("trade ids skipped", "matches:BTC-USD"), ("out of order", "matches:BTC-USD")
+    assert problem(monitor, msg("last_match", trade_id=10, sequence=100)) is None
+    assert problem(monitor, msg("match", trade_id=11, sequence=105)) is None  # sequences skip: other book events
+    assert problem(monitor, msg("match", trade_id=13, sequence=109)) == skipped
+    assert problem(monitor, msg("match", trade_id=14, sequence=108)) == disorder
+    assert problem(monitor, msg("heartbeat", last_trade_id=14, sequence=120)) is None
+    assert problem(monitor, msg("heartbeat", last_trade_id=16, sequence=130)) == skipped  # matches were missed
+    assert problem(monitor, msg("heartbeat", last_trade_id=16, sequence=125)) == ("out of order", "heartbeat:BTC-USD")
+    assert problem(monitor, msg("ticker", trade_id=16, sequence=130)) is None
+    assert problem(monitor, msg("ticker", trade_id=17, sequence=130)) is None  # the ticker on subscription repeats
+    assert problem(monitor, msg("ticker", trade_id=15, sequence=129)) == ("out of order", "ticker:BTC-USD")
+    assert problem(monitor, msg("match", product="ETH-USD", trade_id=5, sequence=1)) is None  # products apart
 
 
 def test_feed_monitor_heartbeat_sets_the_baseline_before_any_match():
     monitor = FeedMonitor()
-    assert monitor.check(msg("heartbeat", last_trade_id=7, sequence=50)) is None
-    assert monitor.check(msg("match", trade_id=9, sequence=60)).message == "trade ids skipped"
+    assert problem(monitor, msg("heartbeat", last_trade_id=7, sequence=50)) is None
+    assert problem(monitor, msg("match", trade_id=9, sequence=60)) == ("trade ids skipped", "matches:BTC-USD")
 
 
 def test_feed_monitor_level2_order_and_resubscription():
     monitor = FeedMonitor()
-    assert monitor.check(msg("l2update", changes=[])).message == "l2update before snapshot"
-    assert monitor.check(msg("l2update", changes=[])) is None  # reported once
-    assert monitor.check(msg("snapshot", bids=[], asks=[])) is None
-    assert monitor.check(msg("l2update", changes=[])) is None
-    assert monitor.check(msg("last_match", trade_id=10, sequence=100)) is None
-    monitor.reset("BTC-USD")  # resubscribing: what was in flight is not a problem
-    assert monitor.check(msg("l2update", changes=[])) is None
-    assert monitor.check(msg("match", trade_id=11, sequence=101)) is None
-    assert monitor.check(msg("last_match", trade_id=11, sequence=101)) is None  # the replay restarts matches
-    assert monitor.check(msg("match", trade_id=12, sequence=102)) is None
+    l2_problem = ("l2update before snapshot", "level2_batch:BTC-USD")
+    assert problem(monitor, msg("l2update", changes=[])) == l2_problem
+    assert problem(monitor, msg("l2update", changes=[])) is None  # reported once
+    assert problem(monitor, msg("snapshot", bids=[], asks=[])) is None
+    assert problem(monitor, msg("l2update", changes=[])) is None
+    assert problem(monitor, msg("last_match", trade_id=10, sequence=100)) is None
+    monitor.restart("level2_batch:BTC-USD")  # resubscribing: what was in flight is not a problem
+    monitor.restart("matches:BTC-USD")
+    assert problem(monitor, msg("l2update", changes=[])) is None
+    assert problem(monitor, msg("match", trade_id=11, sequence=101)) is None
+    assert problem(monitor, msg("last_match", trade_id=11, sequence=101)) is None  # the replay restarts matches
+    assert problem(monitor, msg("match", trade_id=12, sequence=102)) is None
     monitor.reset()
-    assert monitor.check(msg("l2update", changes=[])).message == "l2update before snapshot"
+    assert problem(monitor, msg("l2update", changes=[])) == l2_problem
+
+
+def test_resubscribe_messages_restart_one_stream():
+    unsubscribe, subscribe = (json.loads(m) for m in ADAPTER.resubscribe_messages("level2_batch:ETH-USD", 7))
+    assert unsubscribe == {"type": "unsubscribe", "product_ids": ["ETH-USD"], "channels": ["level2_batch"]}
+    assert subscribe == {**unsubscribe, "type": "subscribe"}
 
 
 def test_products_orders_and_credentials():
