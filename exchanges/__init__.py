@@ -9,7 +9,7 @@ import importlib
 
 from exchanges.base import ExchangeAdapter
 
-_MODULES = {"binance": "exchanges.binance", "coinbase": "exchanges.coinbase"}
+_MODULES = {"binance": "exchanges.binance", "coinbase": "exchanges.coinbase", "kraken": "exchanges.kraken"}
 
 NAMES: tuple[str, ...] = tuple(_MODULES)
 
