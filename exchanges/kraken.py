@@ -1,0 +1,616 @@
+"""Kraken Spot: hosts, endpoint catalog, pairs and assets, limits per tier, signing, answer classification,
+WebSocket v2 streams and the book checksum.
+
+Facts from Kraken's published docs and the official krakenfx/api-specs (spot-rest/openapi_v3.yaml);
+see shared/reference/exchanges.md section 3. Kraken answers every REST call with the envelope
+`{"error": [...], "result": {...}}`, and errors, rate limits included, arrive with HTTP 200: a
+non-empty `error` list is the only signal, so every answer is classified from its body.
+
+There is no Spot sandbox: order users send AddOrder with `validate=true` (checked, never placed)
+unless the target is the simulator.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import os
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from exchanges.base import (
+    OK,
+    BookUpdate,
+    Endpoint,
+    ExchangeAdapter,
+    FailureKind,
+    Hosts,
+    LimitKind,
+    SignedRequest,
+    StreamError,
+    StreamMessage,
+    SymbolRules,
+    TargetKind,
+    Verdict,
+    WindowLimit,
+    retry_after_seconds,
+)
+
+NAME = "kraken"
+
+HOSTS = Hosts(
+    production_rest=("https://api.kraken.com",),
+    # Public and authenticated v2 hosts; the beta hosts share the production trading engine.
+    production_ws=(
+        "wss://ws.kraken.com/v2",
+        "wss://ws-auth.kraken.com/v2",
+        "wss://beta-ws.kraken.com/v2",
+        "wss://beta-ws-auth.kraken.com/v2",
+    ),
+    testnet_rest=(),  # no Spot sandbox: AddOrder with validate=true instead
+    testnet_ws=(),
+    simulator_prefix="/kraken",
+)
+WS_PATH = "/ws/v2"  # where the simulator serves WebSocket v2 under its prefix (Kraken's own is the host's /v2)
+
+# --- Endpoints ----------------------------------------------------------------------------------
+
+PUBLIC_PREFIX = "/0/public/"
+PRIVATE_PREFIX = "/0/private/"
+
+
+def _public(method: str) -> Endpoint:
+    return Endpoint(method, "GET", f"{PUBLIC_PREFIX}{method}", 1)
+
+
+def _private(method: str, weight: int, order: bool = False) -> Endpoint:
+    return Endpoint(method, "POST", f"{PRIVATE_PREFIX}{method}", weight, signed=True, counts_as_order=order)
+
+
+# The weight is the call's cost on the REST call counter. AddOrder and CancelOrder do not touch that
+# counter: the matching engine's per-pair trading counter limits them instead.
+ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e
+    for e in (
+        _public("Time"),
+        _public("Assets"),
+        _public("AssetPairs"),
+        _public("Ticker"),
+        _public("Depth"),
+        _public("Trades"),
+        _public("OHLC"),
+        _private("Balance", 1),
+        _private("OpenOrders", 1),
+        _private("AddOrder", 0, order=True),
+        _private("CancelOrder", 0),
+    )
+}
+TRADING_ENDPOINTS = frozenset({"AddOrder", "CancelOrder"})
+# Trades and OHLC are limited per IP and pair; the other public methods per IP.
+PER_PAIR_PUBLIC = frozenset({"Trades", "OHLC"})
+
+DEPTH_COUNT_DEFAULT, DEPTH_COUNT_MAX = 100, 500
+TRADES_COUNT_DEFAULT, TRADES_COUNT_MAX = 1000, 1000
+OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)  # minutes
+OHLC_MAX_ROWS = 720
+
+# --- Assets and pairs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    id: str  # Kraken's asset name: "XXBT", "ZUSD", "SOL"
+    altname: str  # "XBT", "USD"
+    decimals: int  # balance precision
+    display_decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One asset pair with its three names: the REST id (`XXBTZUSD`), its altname (`XBTUSD`), the v1
+    `wsname` (`XBT/USD`) that AssetPairs reports, and the WebSocket v2 `symbol` (`BTC/USD`)."""
+
+    id: str
+    altname: str
+    wsname: str
+    symbol: str
+    base: str  # asset ids
+    quote: str
+    pair_decimals: int  # price precision
+    lot_decimals: int  # volume precision
+    cost_decimals: int
+    ordermin: str
+    costmin: str
+
+    @property
+    def tick_size(self) -> str:
+        return format(Decimal(1).scaleb(-self.pair_decimals), "f")
+
+
+ASSETS: dict[str, Asset] = {
+    a.id: a
+    for a in (
+        Asset("XXBT", "XBT", 10, 5),
+        Asset("XETH", "ETH", 10, 5),
+        Asset("SOL", "SOL", 10, 5),
+        Asset("XXDG", "XDG", 8, 2),
+        Asset("ZUSD", "USD", 4, 2),
+    )
+}
+
+PAIRS: dict[str, Pair] = {
+    p.id: p
+    for p in (
+        Pair("XXBTZUSD", "XBTUSD", "XBT/USD", "BTC/USD", "XXBT", "ZUSD", 1, 8, 5, "0.00005", "0.5"),
+        Pair("XETHZUSD", "ETHUSD", "ETH/USD", "ETH/USD", "XETH", "ZUSD", 2, 8, 5, "0.002", "0.5"),
+        Pair("SOLUSD", "SOLUSD", "SOL/USD", "SOL/USD", "SOL", "ZUSD", 2, 8, 5, "0.02", "0.5"),
+        Pair("XDGUSD", "XDGUSD", "XDG/USD", "DOGE/USD", "XXDG", "ZUSD", 7, 8, 5, "13", "0.5"),
+        Pair("XETHXXBT", "ETHXBT", "ETH/XBT", "ETH/BTC", "XETH", "XXBT", 5, 8, 10, "0.002", "0.00002"),
+    )
+}
+
+# WebSocket v2 symbols use common codes where Kraken's own asset names differ.
+V2_CODES = {"XBT": "BTC", "XDG": "DOGE"}
+KRAKEN_CODES = {common: kraken for kraken, common in V2_CODES.items()}
+
+
+def rest_pair(symbol: str) -> str:
+    """The REST `pair` for a symbol: a v2 symbol becomes Kraken's altname (`BTC/USD` -> `XBTUSD`);
+    a name without a slash (`XXBTZUSD`, `XBTUSD`) is passed on as is."""
+    base, slash, quote = symbol.upper().partition("/")
+    if not slash:
+        return base
+    return KRAKEN_CODES.get(base, base) + KRAKEN_CODES.get(quote, quote)
+
+
+# Fee schedule shown in AssetPairs (volume in USD, percent), as Kraken publishes it.
+TAKER_FEES = ((0, 0.4), (10_000, 0.35), (50_000, 0.24), (100_000, 0.22), (250_000, 0.2), (500_000, 0.18),
+              (1_000_000, 0.16), (2_500_000, 0.14), (5_000_000, 0.12), (10_000_000, 0.1))
+MAKER_FEES = ((0, 0.25), (10_000, 0.2), (50_000, 0.14), (100_000, 0.12), (250_000, 0.1), (500_000, 0.08),
+              (1_000_000, 0.06), (2_500_000, 0.04), (5_000_000, 0.02), (10_000_000, 0.0))
+
+# --- Limits (defaults; every one is configurable in the simulator) -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CounterLimit:
+    """A decaying counter: each call adds its cost, the counter drains at `decay_per_s`, at most `max_counter`."""
+
+    max_counter: float
+    decay_per_s: float
+
+    def safe_window(self) -> WindowLimit:
+        """A sliding window that never lets the counter overflow: `max_counter` calls per drain time."""
+        return WindowLimit(int(self.max_counter), max(1, math.ceil(self.max_counter / self.decay_per_s)))
+
+
+@dataclass(frozen=True, slots=True)
+class TierLimits:
+    """A verification tier's limits (KR /exchange/guides/rest/ratelimits and .../general/ratelimits)."""
+
+    max_counter: float  # REST call counter per API key ...
+    decay_per_s: float  # ... and how fast it drains
+    trading_threshold: float  # matching-engine counter per API key and pair ...
+    trading_decay_per_s: float
+    max_open_orders: int  # per pair
+
+
+TIERS: dict[str, TierLimits] = {
+    "starter": TierLimits(15, 0.33, 60, 1.0, 60),
+    "intermediate": TierLimits(20, 0.5, 125, 2.34, 80),
+    "pro": TierLimits(20, 1.0, 180, 3.75, 225),
+}
+DEFAULT_TIER = "starter"
+
+# Public calls: Kraken says "1 per second (or less) would remain within the rate limits" and restricts
+# faster callers "for a few seconds (or longer)"; the burst it tolerates is not published. Modelled as
+# a per-IP decaying counter (Trades and OHLC per IP and pair).
+PUBLIC_LIMIT = CounterLimit(max_counter=15, decay_per_s=1.0)
+
+# Cancelling a young order costs more on the trading counter: (order younger than s, penalty).
+CANCEL_PENALTIES: tuple[tuple[float, int], ...] = ((5, 8), (10, 6), (15, 5), (45, 4), (90, 2), (300, 1))
+ADD_ORDER_COST = 1
+
+
+def cancel_penalty(order_age_s: float) -> int:
+    for younger_than_s, penalty in CANCEL_PENALTIES:
+        if order_age_s < younger_than_s:
+            return penalty
+    return 0
+
+
+# Polite users budget the public per-IP counter as a sliding window that can never overflow it.
+RATE_LIMITS: dict[str, WindowLimit] = {"request_weight": PUBLIC_LIMIT.safe_window()}
+
+# --- Errors --------------------------------------------------------------------------------------
+
+RATE_LIMIT_EXCEEDED = "EAPI:Rate limit exceeded"  # the REST call counter of the key is full
+TOO_MANY_REQUESTS = "EGeneral:Too many requests"  # public calls from one IP too fast
+TRADING_RATE_LIMIT = "EOrder:Rate limit exceeded"  # the per-pair trading counter is full
+TEMPORARY_LOCKOUT = "EGeneral:Temporary lockout"  # after repeated invalid keys or signatures
+INVALID_KEY = "EAPI:Invalid key"
+INVALID_SIGNATURE = "EAPI:Invalid signature"
+INVALID_NONCE = "EAPI:Invalid nonce"
+UNKNOWN_PAIR = "EQuery:Unknown asset pair"
+UNKNOWN_ASSET = "EQuery:Unknown asset"
+INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
+UNKNOWN_METHOD = "EGeneral:Unknown method"
+INTERNAL_ERROR = "EGeneral:Internal error"
+
+RATE_LIMIT_ERRORS = (RATE_LIMIT_EXCEEDED, TOO_MANY_REQUESTS, TRADING_RATE_LIMIT, "EOrder:Domain rate limit exceeded")
+THROTTLED_PREFIX = "EService:Throttled"  # "EService: Throttled: <unix ts>": too many concurrent requests
+
+
+def error_kind(error: str) -> FailureKind:
+    """The failure kind of one Kraken error string, e.g. `EAPI:Rate limit exceeded` -> rate_limited."""
+    if error in RATE_LIMIT_ERRORS or error.replace(" ", "").startswith(THROTTLED_PREFIX):
+        return FailureKind.RATE_LIMITED
+    if error == TEMPORARY_LOCKOUT:
+        return FailureKind.BANNED
+    if error == INVALID_NONCE:
+        return FailureKind.TIMESTAMP
+    if error in (INVALID_KEY, INVALID_SIGNATURE, "EGeneral:Permission denied"):
+        return FailureKind.AUTH
+    if error.startswith("EOrder:"):
+        return FailureKind.ORDER_REJECTED
+    if error.startswith(("EQuery:", INVALID_ARGUMENTS)):
+        return FailureKind.BAD_REQUEST
+    return FailureKind.EXCHANGE_ERROR
+
+
+def _error_code(error: str) -> str:
+    """A low-cardinality form of an error string (the throttle error carries a timestamp)."""
+    if error.replace(" ", "").startswith(THROTTLED_PREFIX):
+        return THROTTLED_PREFIX
+    return error[:80]
+
+
+def classify(status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+    """Read a Kraken REST answer: ok only with an envelope whose `error` list has no error (warnings,
+    `W...`, are fine); otherwise the first error's kind, whatever the HTTP status says."""
+    retry_after = retry_after_seconds(headers)
+    errors: list[str] | None = None
+    if body[:1] == b"{":
+        try:
+            payload = json.loads(body)
+            if isinstance(payload, dict) and isinstance(payload.get("error"), list):
+                errors = [str(e) for e in payload["error"] if not str(e).startswith("W")]
+                if not errors and "result" not in payload:
+                    errors = None
+        except ValueError:
+            pass
+    if errors:
+        error = errors[0]
+        return Verdict(False, error_kind(error), _error_code(error), f"HTTP {status}", retry_after)
+    if status == 429:
+        return Verdict(False, FailureKind.RATE_LIMITED, None, "HTTP 429", retry_after)
+    if status >= 500:
+        return Verdict(False, FailureKind.SERVER_ERROR, None, f"HTTP {status}", retry_after)
+    if errors is None:
+        return Verdict(False, FailureKind.PROTOCOL, None, f"HTTP {status} without Kraken's envelope")
+    return OK if 200 <= status < 300 else Verdict(False, FailureKind.EXCHANGE_ERROR, None, f"HTTP {status}")
+
+
+def result_of(body: bytes) -> Any:
+    """The `result` of a successful answer."""
+    return json.loads(body)["result"]
+
+
+def pair_result(body: bytes) -> Any:
+    """The one pair's entry in a per-pair answer (Ticker, Depth, Trades, OHLC), whatever name it is keyed by."""
+    result = result_of(body)
+    entries = [value for key, value in result.items() if key != "last"]
+    if len(entries) != 1:
+        raise ValueError(f"expected one pair in the answer, got {len(entries)}")
+    return entries[0]
+
+
+# --- Signing -------------------------------------------------------------------------------------
+
+
+def api_sign(uri_path: str, nonce: str | int, post_data: str, secret_b64: str) -> str:
+    """API-Sign = base64(HMAC-SHA512(base64decode(secret), uri_path + SHA256(nonce + post_data)))."""
+    try:
+        secret = base64.b64decode(secret_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the Kraken API secret is not valid base64") from None
+    digest = hashlib.sha256(f"{nonce}{post_data}".encode()).digest()
+    return base64.b64encode(hmac.new(secret, uri_path.encode() + digest, hashlib.sha512).digest()).decode()
+
+
+class NonceSource:
+    """Always-increasing nonces: the time in microseconds, and one more than the last when the clock has
+    not moved on. One per process serves every user, so a key's nonces increase across them; processes
+    sharing a key stay ordered as far as their clocks agree."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> int:
+        self._last = max(time.time_ns() // 1000, self._last + 1)
+        return self._last
+
+
+NONCES = NonceSource()
+
+
+def sign_request(api_key: str, api_secret: str, params: Mapping[str, str | int | float], nonce: int,
+                 uri_path: str) -> SignedRequest:
+    """A private call: form body `nonce=...&<params>`, signed over the URI path and that body."""
+    body = urlencode({"nonce": nonce, **params})
+    headers = {
+        "API-Key": api_key,
+        "API-Sign": api_sign(uri_path, nonce, body, api_secret),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return SignedRequest(query="", body=body, headers=headers)
+
+
+# --- Credentials ---------------------------------------------------------------------------------
+
+# The simulator's demo account. Public by design: it only ever works against the local simulator.
+SIM_DEMO_API_KEY = "simKrakenDemoKey00000000000000000000000000000000000000"
+SIM_DEMO_API_SECRET = base64.b64encode(b"simKrakenDemoSecret-not-a-real-secret-0000000000000000000000000").decode()
+
+USER_KEY_VARS = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
+
+
+def simulator_credentials(env: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    return (
+        env.get("SIM_KRAKEN_API_KEY") or SIM_DEMO_API_KEY,
+        env.get("SIM_KRAKEN_API_SECRET") or SIM_DEMO_API_SECRET,
+    )
+
+
+# --- WebSocket v2 --------------------------------------------------------------------------------
+
+BOOK_DEPTH = 10  # the users' book subscription: Kraken's default depth, which is what the checksum covers
+CHECKSUM_LEVELS = 10
+BOOK_DEPTHS = (10, 25, 100, 500, 1000)
+STREAM_KINDS = ("ticker", "trade", "book")
+TRADE_SNAPSHOT_SIZE = 50
+
+
+def stream_name(symbol: str, kind: str) -> str:
+    """`<channel>:<v2 symbol>`, e.g. `book:BTC/USD`; the name Locust reports the stream's messages under."""
+    return f"{kind}:{symbol.upper()}"
+
+
+def subscribe_messages(streams: Iterable[str], first_req_id: int = 1) -> list[str]:
+    """One subscribe request per channel, for all the channel's symbols."""
+    by_channel: dict[str, list[str]] = {}
+    for name in streams:
+        channel, _, symbol = name.partition(":")
+        by_channel.setdefault(channel, []).append(symbol)
+    return [
+        _request("subscribe", channel, symbols, first_req_id + i)
+        for i, (channel, symbols) in enumerate(by_channel.items())
+    ]
+
+
+def resubscribe_messages(stream: str, req_id: int) -> list[str]:
+    """Unsubscribe and subscribe one stream again: the new subscription starts with a fresh snapshot."""
+    channel, _, symbol = stream.partition(":")
+    return [_request("unsubscribe", channel, [symbol], req_id), _request("subscribe", channel, [symbol], req_id + 1)]
+
+
+def _request(method: str, channel: str, symbols: list[str], req_id: int) -> str:
+    params: dict[str, Any] = {"channel": channel, "symbol": symbols}
+    if channel == "book":
+        params["depth"] = BOOK_DEPTH  # an unsubscribe must repeat the depth
+    if method == "subscribe":
+        params["snapshot"] = True
+    return json.dumps({"method": method, "params": params, "req_id": req_id}, separators=(",", ":"))
+
+
+def ping_message(req_id: int) -> str:
+    return json.dumps({"method": "ping", "req_id": req_id})
+
+
+def parse_rfc3339_ms(text: str) -> float:
+    """Milliseconds since the epoch of an RFC 3339 time such as `2023-10-06T17:35:55.440295Z`."""
+    return datetime.fromisoformat(text).timestamp() * 1000.0
+
+
+def decode_message(text: str | bytes) -> StreamMessage | None:
+    """A channel message as a StreamMessage named `<channel>:<symbol>`, its `data` list kept as decoded
+    with numbers as their wire text (the book checksum needs them so). None for heartbeats, status
+    and successful acknowledgements; a pong is returned under the name `pong` (its times give the
+    clock offset). A refused request raises StreamError."""
+    payload = json.loads(text, parse_float=str, parse_int=str)
+    if not isinstance(payload, dict):
+        raise ValueError("Kraken v2 frames are JSON objects")
+    channel = payload.get("channel")
+    if channel is not None:
+        data = payload.get("data")
+        if channel in ("heartbeat", "status") or not data:
+            return None
+        last = data[-1]
+        stamp = last.get("timestamp")
+        return StreamMessage(f"{channel}:{data[0]['symbol']}", parse_rfc3339_ms(stamp) if stamp else None, payload)
+    method = payload.get("method")
+    if payload.get("success") is False or "error" in payload:
+        error = str(payload.get("error", "request failed"))
+        raise StreamError(Verdict(False, _stream_error_kind(error), str(method or "request"), error[:80]))
+    if method == "pong":
+        return StreamMessage("pong", None, payload)
+    if method in ("subscribe", "unsubscribe"):
+        return None
+    raise ValueError("not a Kraken v2 frame")
+
+
+def _stream_error_kind(error: str) -> FailureKind:
+    if "rate" in error.lower():
+        return FailureKind.RATE_LIMITED
+    if "not supported" in error or "Invalid" in error:
+        return FailureKind.BAD_REQUEST
+    return FailureKind.EXCHANGE_ERROR
+
+
+def pong_clock_offset_ms(sent_ms: float, received_ms: float, pong: Mapping[str, Any]) -> float:
+    """Local minus server clock from a ping sent at `sent_ms` and its pong (server times in microseconds)."""
+    server_ms = (parse_rfc3339_ms(pong["time_in"]) + parse_rfc3339_ms(pong["time_out"])) / 2.0
+    return (sent_ms + received_ms) / 2.0 - server_ms
+
+
+def book_update(message: StreamMessage) -> BookUpdate | None:
+    """The book snapshot or update in a `book` message, levels as wire text."""
+    payload = message.data
+    if not isinstance(payload, dict) or payload.get("channel") != "book":
+        return None
+    entry = payload["data"][0]
+    return BookUpdate(
+        stream=message.stream,
+        snapshot=payload.get("type") == "snapshot",
+        bids=[(level["price"], level["qty"]) for level in entry.get("bids", ())],
+        asks=[(level["price"], level["qty"]) for level in entry.get("asks", ())],
+        checksum=int(entry["checksum"]),
+    )
+
+
+def checksum_field(text: str) -> str:
+    """A price or quantity as the checksum takes it: the wire text without '.' and leading zeros."""
+    return text.replace(".", "").lstrip("0")
+
+
+def book_checksum(asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:
+    """CRC32 (unsigned) of the top 10 asks (low to high) then the top 10 bids (high to low), each level
+    its price then its quantity, as text without '.' and leading zeros (KR book-checksum-v2)."""
+    parts = [checksum_field(p) + checksum_field(q) for p, q in _top(asks)]
+    parts += [checksum_field(p) + checksum_field(q) for p, q in _top(bids)]
+    return zlib.crc32("".join(parts).encode())
+
+
+def _top(levels: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    out = []
+    for level in levels:
+        out.append(level)
+        if len(out) == CHECKSUM_LEVELS:
+            break
+    return out
+
+
+# --- Orders --------------------------------------------------------------------------------------
+
+
+def parse_pair_rules(asset_pairs: bytes) -> SymbolRules:
+    """Tick size, lot step, minimum volume and minimum cost of the one pair in an AssetPairs answer."""
+    (info,) = result_of(asset_pairs).values()
+    return SymbolRules(
+        tick_size=Decimal(info.get("tick_size") or Decimal(1).scaleb(-int(info["pair_decimals"]))),
+        step_size=Decimal(1).scaleb(-int(info["lot_decimals"])),
+        min_qty=Decimal(info.get("ordermin") or "0"),
+        min_notional=Decimal(info.get("costmin") or "0"),
+    )
+
+
+def parse_last_price(ticker: bytes) -> Decimal:
+    """The last trade price (`c[0]`) from a Ticker answer for one pair."""
+    return Decimal(pair_result(ticker)["c"][0])
+
+
+def limit_order_params(pair: str, side: str, price: str, volume: str, validate: bool) -> dict[str, str]:
+    params = {"pair": pair, "type": side, "ordertype": "limit", "price": price, "volume": volume}
+    if validate:
+        params["validate"] = "true"
+    return params
+
+
+def order_txid(add_order_answer: bytes) -> str | None:
+    """The txid of a placed order; None for a validated one (which gets none)."""
+    txids = result_of(add_order_answer).get("txid") or []
+    return str(txids[0]) if txids else None
+
+
+class KrakenAdapter(ExchangeAdapter):
+    name = NAME
+    hosts = HOSTS
+    endpoints = ENDPOINTS
+    default_symbols = ("BTC/USD", "ETH/USD")
+    default_streams = ("trade", "ticker", "book")
+    rate_limits = RATE_LIMITS
+    user_key_vars = USER_KEY_VARS
+    limit_unit = "calls/s"  # the public per-IP counter drains at this many calls per second
+    limit_kind = LimitKind.DECAYING_COUNTER
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+        return classify(status, headers, body)
+
+    def ws_base_for(self, rest_base: str) -> str:
+        """Kraken's WebSocket v2 endpoint for its own REST host; elsewhere (the simulator) `<base>/ws/v2`."""
+        if self.target_kind(rest_base) is TargetKind.PRODUCTION:
+            return self.hosts.production_ws[0]
+        return super().ws_base_for(rest_base).rstrip("/") + WS_PATH
+
+    def sign_request(
+        self,
+        api_key: str,
+        api_secret: str,
+        params: Mapping[str, str],
+        timestamp_ms: int,
+        recv_window_ms: int | None,
+        *,
+        method: str = "POST",
+        path: str = "",
+        passphrase: str = "",
+    ) -> SignedRequest:
+        # Kraken has no receive window: the nonce only has to increase, so it comes from NONCES, not the clock.
+        return sign_request(api_key, api_secret, params, NONCES.next(), path)
+
+    def parse_server_time(self, body: bytes) -> int:
+        """Time's `unixtime` has whole seconds: the middle of that second is the unbiased estimate."""
+        return int(result_of(body)["unixtime"]) * 1000 + 500
+
+    def simulator_user_env(self) -> dict[str, str]:
+        key, secret = simulator_credentials()
+        return {"KRAKEN_API_KEY": key, "KRAKEN_API_SECRET": secret}
+
+    # --- streams
+
+    def is_stream_kind(self, kind: str) -> bool:
+        return kind in STREAM_KINDS
+
+    def stream_name(self, symbol: str, kind: str) -> str:
+        return stream_name(symbol, kind)
+
+    def stream_url(self, ws_base: str, streams: list[str]) -> str:
+        return ws_base  # one endpoint; streams are subscribed by message
+
+    def subscribe_messages(self, streams: list[str]) -> list[str]:
+        return subscribe_messages(streams)
+
+    def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:
+        return decode_message(text)
+
+    def is_diff_depth_kind(self, kind: str) -> bool:
+        return False  # Kraken's book channel brings its own snapshot and checksums
+
+    def is_checksum_book_kind(self, kind: str) -> bool:
+        return kind == "book"
+
+    def book_update(self, message: StreamMessage) -> BookUpdate | None:
+        return book_update(message)
+
+    def book_checksum(self, asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:
+        return book_checksum(asks, bids)
+
+    def book_depth(self, kind: str) -> int:
+        return BOOK_DEPTH
+
+    def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:
+        return resubscribe_messages(stream, req_id)
+
+
+ADAPTER = KrakenAdapter()
