@@ -1,0 +1,241 @@
+"""Throughput ceiling, latency knee and mean latency: how the REST side behaved as load grew.
+
+Load and latency are compared over the same windows: Locust's full-history percentiles cover the
+last 10 s, so each one is set against the REST request rate and the users of those same 10 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.client import ClientResult
+from analysis.load import RunData
+from analysis.model import Finding, Severity, Thresholds
+from analysis.timeline import PERCENTILE_WINDOW_S, is_ws
+
+MIN_LEVEL_SECONDS = 3  # a user count held for fewer seconds is a ramp step, not a load level
+MIN_KNEE_POINTS = 10
+MIN_WINDOW_SAMPLES = 20  # a windowed p95 of fewer samples is little more than their maximum
+KNEE_MIN_LOAD_GROWTH = 1.25  # a knee needs the load to have grown at least this much from the lowest
+KNEE_BINS = 10
+CEILING_MIN_GROWTH = 1.2  # users must have grown at least this much past a ceiling for it to count
+
+
+@dataclass
+class CapacityResult:
+    summary: dict[str, Any]
+    findings: list[Finding]
+    levels: pd.DataFrame  # per user count: seconds, requests_per_s, ok_per_s
+    knee_points: pd.DataFrame  # per endpoint and second: load (REST requests/s over 10 s), users, p95, p99
+
+
+def analyse_capacity(
+    data: RunData,
+    deltas: pd.DataFrame,
+    rest: pd.DataFrame,
+    client: ClientResult,
+    limited_from_s: float | None,
+    thresholds: Thresholds,
+) -> CapacityResult:
+    """`rest`: REST requests, failures and response time per second; `limited_from_s`: the first rate-limit
+    answer of any exchange (run time), to tell a rate limit from other ceilings."""
+    levels = load_levels(rest)
+    points = knee_points(data, deltas, rest)
+    findings: list[Finding] = []
+    ceiling = throughput_ceiling(levels, thresholds)
+    if ceiling is not None:
+        findings.append(ceiling_finding(ceiling, rest, client, limited_from_s))
+    knee = latency_knee(points, thresholds)
+    if knee is not None:
+        findings.append(knee_finding(knee, data.start_s, client))
+    mean = mean_latency(data)
+    if mean is not None and mean > thresholds.mean_latency_ms:
+        findings.append(Finding(
+            kind="high_mean_latency",
+            severity=Severity.LOW,
+            message=f"mean REST latency was {mean:.0f} ms (threshold {thresholds.mean_latency_ms:g} ms)"
+            + (" while the load generator was CPU-bound: partly Locust's own delay" if client.suspect(None) else ""),
+            evidence={"mean_ms": round(mean, 1), "threshold_ms": thresholds.mean_latency_ms},
+            recommendation=(
+                "Run the client close to the exchange (same region or cloud), reuse connections (keep-alive), "
+                "and prefer light endpoints and WebSocket streams over heavy polling."
+            ),
+        ))
+    summary = {
+        "rest_mean_ms": None if mean is None else round(mean, 1),
+        "throughput_ceiling": ceiling,
+        "latency_knee": knee,
+        "load_levels": [
+            {"users": int(u), "seconds": int(r.seconds), "requests_per_s": round(r.requests_per_s, 2),
+             "ok_per_s": round(r.ok_per_s, 2)}
+            for u, r in levels.iterrows()
+        ],
+    }
+    return CapacityResult(summary, findings, levels, points)
+
+
+def load_levels(rest: pd.DataFrame) -> pd.DataFrame:
+    """Mean REST throughput per user count held for at least MIN_LEVEL_SECONDS (first and last second left out)."""
+    inner = rest.iloc[1:-1] if len(rest) > 2 else rest
+    inner = inner.loc[inner["users"] > 0]
+    grouped = pd.DataFrame({
+        "users": inner["users"].astype(int),
+        "requests_per_s": inner["requests"],
+        "ok_per_s": inner["requests"] - inner["failures"],
+    }).groupby("users")
+    levels = grouped.mean()
+    levels["seconds"] = grouped.size()
+    return levels.loc[levels["seconds"] >= MIN_LEVEL_SECONDS]
+
+
+def throughput_ceiling(levels: pd.DataFrame, thresholds: Thresholds) -> dict[str, Any] | None:
+    """The first user count after which added users bring less than `ceiling_marginal_gain` of the
+    throughput each user brought at the lowest load, provided users grew well past it."""
+    if len(levels) < 3:
+        return None
+    users = levels.index.to_numpy(dtype=float)
+    ok = levels["ok_per_s"].to_numpy()
+    per_user = ok[0] / users[0] if users[0] > 0 else 0.0
+    if per_user <= 0:
+        return None
+    allowed = thresholds.ceiling_marginal_gain * per_user * (users[None, :] - users[:, None])
+    gains = ok[None, :] - ok[:, None]
+    later = users[None, :] > users[:, None]
+    flat = np.all(~later | (gains < allowed), axis=1)
+    grown = users.max() >= CEILING_MIN_GROWTH * users
+    candidates = np.flatnonzero(flat & grown)
+    if len(candidates) == 0:
+        return None
+    i = int(candidates[0])
+    return {
+        "users": int(users[i]),
+        "ok_per_s": round(float(ok[i:].max()), 2),
+        "requests_per_s": round(float(levels["requests_per_s"].iloc[i:].max()), 2),
+        "max_users": int(users.max()),
+        "per_user_at_lowest_load": round(per_user, 3),
+    }
+
+
+def ceiling_finding(
+    ceiling: dict[str, Any], rest: pd.DataFrame, client: ClientResult, limited_from_s: float | None
+) -> Finding:
+    at_level = rest.index[rest["users"] >= ceiling["users"]]
+    reached_s = float(at_level[0] - rest.index[0]) if len(at_level) else None
+    if limited_from_s is not None and (reached_s is None or limited_from_s <= reached_s + PERCENTILE_WINDOW_S):
+        cause, why = "rate_limit", "the exchange's rate limit (rate-limit answers began by then)"
+    elif client.suspect(reached_s):
+        cause, why = "load_generator", "the load generator (its CPU was saturated), not the exchange"
+    else:
+        cause, why = "exchange", "the exchange or the network: latency, not the client, set the pace"
+    ceiling = {**ceiling, "reached_at_s": reached_s, "cause": cause}
+    recommendation = {
+        "rate_limit": "Plan for this ceiling: it is the exchange's limit; more users only add rate-limit answers.",
+        "load_generator": "Add worker processes (make run WORKERS=N) and rerun to find the exchange's real ceiling.",
+        "exchange": "Treat this as the exchange's capacity for this mix; spread load over keys/IPs only where "
+        "the exchange's terms allow, and prefer WebSocket streams for market data.",
+    }[cause]
+    return Finding(
+        kind="throughput_ceiling",
+        severity=Severity.LOW,
+        message=(
+            f"successful REST throughput stopped growing at {ceiling['users']} users "
+            f"(≈{ceiling['ok_per_s']:g} requests/s up to {ceiling['max_users']} users); limited by {why}"
+        ),
+        evidence=ceiling,
+        recommendation=recommendation,
+    )
+
+
+def knee_points(data: RunData, deltas: pd.DataFrame, rest: pd.DataFrame) -> pd.DataFrame:
+    """Per REST endpoint and second: its windowed p95/p99 with the REST load of the same 10 s window."""
+    columns = ["type", "name", "t", "load", "users", "p95", "p99"]
+    if not data.full_history:
+        return pd.DataFrame(columns=columns)
+    window = PERCENTILE_WINDOW_S
+    load = rest["requests"].rolling(window, min_periods=window).sum() / window
+    users = rest["users"].rolling(window, min_periods=1).mean()
+    rest_rows = deltas.loc[~is_ws(deltas["type"])]
+    samples = rest_rows.groupby(["type", "name"], observed=True)["d_requests"].transform(
+        lambda s: s.rolling(window, min_periods=1).sum()
+    )
+    enough = rest_rows["p95"].notna() & (samples >= MIN_WINDOW_SAMPLES)
+    rows = rest_rows.loc[enough, ["type", "name", "t", "p95", "p99"]]
+    rows = rows.assign(load=rows["t"].map(load), users=rows["t"].map(users)).dropna(subset=["load"])
+    return rows[columns].reset_index(drop=True)
+
+
+def latency_knee(points: pd.DataFrame, thresholds: Thresholds) -> dict[str, Any] | None:
+    """The lowest load at which some endpoint's p95 rose faster than load, and stayed up."""
+    knees = []
+    for (method, name), rows in points.groupby(["type", "name"], observed=True):
+        if len(rows) < MIN_KNEE_POINTS or rows["load"].nunique() < 3:
+            continue
+        bins = pd.qcut(rows["load"], q=min(KNEE_BINS, rows["load"].nunique()), duplicates="drop")
+        table = rows.groupby(bins, observed=True)[["load", "users", "p95", "p99", "t"]].median()
+        if len(table) < 3:
+            continue
+        knee = _knee_in(table, thresholds)
+        if knee is not None:
+            knees.append({"endpoint": f"{method} {name}", **knee})
+    return min(knees, key=lambda k: k["load_requests_per_s"]) if knees else None
+
+
+def _knee_in(table: pd.DataFrame, thresholds: Thresholds) -> dict[str, Any] | None:
+    base_load = max(float(table["load"].iloc[0]), 1e-9)
+    base_p95 = max(float(table["p95"].iloc[0]), 1.0)
+    p95 = table["p95"].to_numpy()
+    load = table["load"].to_numpy()
+    high = (p95 >= thresholds.knee_latency_factor * base_p95) & (p95 - base_p95 >= thresholds.knee_min_increase_ms)
+    faster = ((p95 / base_p95) > (load / base_load)) & (load >= KNEE_MIN_LOAD_GROWTH * base_load)
+    stays_high = np.flip(np.cumprod(np.flip(high))).astype(bool)  # this bin and every later one are high
+    hits = np.flatnonzero(high & faster & stays_high)
+    if len(hits) == 0:
+        return None
+    k = int(hits[0])
+    return {
+        "load_requests_per_s": round(float(load[k]), 2),
+        "users": round(float(table["users"].iloc[k]), 1),
+        "p95_ms_before": round(base_p95, 1),
+        "p95_ms_at_knee": round(float(p95[k]), 1),
+        "p99_ms_at_knee": None if pd.isna(table["p99"].iloc[k]) else round(float(table["p99"].iloc[k]), 1),
+        "t": float(table["t"].iloc[k]),
+        "bins": [
+            {"load_requests_per_s": round(float(r.load), 2), "p95_ms": round(float(r.p95), 1),
+             "p99_ms": None if pd.isna(r.p99) else round(float(r.p99), 1)}
+            for r in table.itertuples()
+        ],
+    }
+
+
+def knee_finding(knee: dict[str, Any], start_s: float, client: ClientResult) -> Finding:
+    time_s = round(knee.pop("t") - start_s, 1)
+    knee["time_s"] = time_s
+    suspect = client.suspect(time_s)
+    knee["cause"] = "load_generator" if suspect else "exchange"
+    return Finding(
+        kind="latency_knee",
+        severity=Severity.LOW,
+        message=(
+            f"{knee['endpoint']}: p95 latency rose faster than load from about {knee['load_requests_per_s']:g} REST "
+            f"requests/s ({knee['users']:g} users): {knee['p95_ms_before']:g} ms → {knee['p95_ms_at_knee']:g} ms "
+            "(10 s windows)"
+            + ("; the load generator was CPU-bound then, so this is not evidence of a slow exchange" if suspect else "")
+        ),
+        evidence=knee,
+        recommendation=(
+            "Add worker processes and rerun: the knee is the generator's, not the exchange's."
+            if suspect else
+            "Stay below this load for latency-sensitive work (quotes, cancels), or budget for the higher latency "
+            "above it; the max safe rate and this knee together bound the useful request rate."
+        ),
+    )
+
+
+def mean_latency(data: RunData) -> float | None:
+    totals = data.totals.loc[~is_ws(data.totals["type"])]
+    timed = (totals["requests"] - totals["none_requests"]).sum()
+    return float(totals["total_ms"].sum() / timed) if timed > 0 else None

@@ -1,0 +1,264 @@
+"""The report's charts as PNG images (matplotlib, no display needed).
+
+Long runs are drawn in buckets of several seconds so that a chart never has more than MAX_POINTS
+points per line: rates are bucket means, latency percentiles the bucket's highest windowed value
+(said on the chart), so a spike is never averaged away.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from analysis.pipeline import Analysis
+from analysis.timeline import is_ws
+from analysis.websocket import NON_STREAM_NAMES
+
+MAX_POINTS = 1500
+TOP_ENDPOINTS = 5
+DPI = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    file: str
+    title: str
+    png: bytes
+
+
+def draw_all(analysis: Analysis) -> list[Chart]:
+    """Every chart the run has data for, in the report's order."""
+    makers: list[tuple[str, str, Callable[[Analysis], Figure | None]]] = [
+        ("requests.png", "Requests/s and failures/s, rate-limit answers marked", requests_chart),
+        ("latency.png", "REST latency percentiles over time (10 s windows)", latency_chart),
+        ("users_throughput.png", "Users vs throughput", users_chart),
+        ("latency_throughput.png", "Latency vs throughput", latency_load_chart),
+        ("errors.png", "Error breakdown", errors_chart),
+        ("weight.png", "Used weight against the limit", weight_chart),
+        ("websocket.png", "WebSocket message rate and event latency", websocket_chart),
+    ]
+    charts = []
+    for file, title, make in makers:
+        figure = make(analysis)
+        if figure is not None:
+            charts.append(Chart(file, title, _png(figure)))
+    return charts
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def bucket_size(length: int) -> int:
+    return max(1, math.ceil(length / MAX_POINTS))
+
+
+def bucketed(series: pd.Series, size: int, how: str) -> pd.Series:
+    """`series` (indexed by second) in buckets of `size` seconds, aggregated with `how` ("mean", "max")."""
+    if size == 1:
+        return series
+    return series.groupby((series.index // size) * size).agg(how)
+
+
+def time_scale(analysis: Analysis) -> tuple[int, str]:
+    """Seconds per x-axis unit and the axis label: seconds, minutes or hours by the run's length."""
+    span = analysis.data.end_s - analysis.data.start_s
+    scale, unit = (3600, "h") if span > 4 * 3600 else (60, "min") if span > 600 else (1, "s")
+    return scale, f"run time ({unit})"
+
+
+def run_time(index: pd.Index, analysis: Analysis) -> pd.Index:
+    return (index - analysis.data.start_s) / time_scale(analysis)[0]
+
+
+def _bucket_note(size: int, what: str) -> str:
+    return "" if size == 1 else f" ({what} per {size} s)"
+
+
+def requests_chart(analysis: Analysis) -> Figure | None:
+    rest = analysis.rest
+    if rest.empty:
+        return None
+    scale, label = time_scale(analysis)
+    size = bucket_size(len(rest))
+    figure, axis = plt.subplots(figsize=(10, 4))
+    x = run_time(bucketed(rest["requests"], size, "mean").index, analysis)
+    axis.plot(x, bucketed(rest["requests"], size, "mean").to_numpy(), label="REST requests/s", color="tab:blue")
+    axis.plot(x, bucketed(rest["failures"], size, "mean").to_numpy(), label="failures/s", color="tab:orange")
+    for exchange, result in analysis.rate_limits.items():
+        limited = result.seconds["rate_limited"] + result.seconds["banned"]
+        if limited.sum() == 0:
+            continue
+        series = bucketed(limited, size, "mean")
+        hits = series[series > 0]
+        axis.scatter(run_time(hits.index, analysis), hits.to_numpy(), color="tab:red", marker="x", s=18,
+                     label=f"{exchange} rate-limit answers/s")
+        for ban in result.summary["bans"]:
+            axis.axvspan(ban["start_s"] / scale, (ban["start_s"] + ban["length_s"]) / scale, color="tab:red",
+                         alpha=0.12, label=f"{exchange} ban")
+    users = axis.twinx()
+    user_counts = bucketed(rest["users"], size, "max")
+    users.step(run_time(user_counts.index, analysis), user_counts.to_numpy(), color="grey", alpha=0.5, where="post")
+    users.set_ylabel("users", color="grey")
+    axis.set_xlabel(label)
+    axis.set_ylabel("per second" + _bucket_note(size, "mean"))
+    _legend(axis)
+    return figure
+
+
+def latency_chart(analysis: Analysis) -> Figure | None:
+    if not analysis.data.full_history:
+        return None
+    deltas = analysis.deltas
+    rest = deltas.loc[~is_ws(deltas["type"])]
+    top = _top_entries(analysis, websocket=False)
+    if not top:
+        return None
+    label = time_scale(analysis)[1]
+    size = bucket_size(len(analysis.rest))
+    figure, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
+    for axis, column in zip(axes, ("p50", "p95", "p99"), strict=True):
+        for method, name in top:
+            rows = rest.loc[(rest["type"] == method) & (rest["name"] == name)].set_index("t")[column].dropna()
+            if rows.empty:
+                continue
+            series = bucketed(rows, size, "max")
+            axis.plot(run_time(series.index, analysis), series.to_numpy(), label=f"{method} {name}")
+        axis.set_ylabel(f"{column} ms" + _bucket_note(size, "max"))
+    axes[-1].set_xlabel(label)
+    _legend(axes[0])
+    return figure
+
+
+def users_chart(analysis: Analysis) -> Figure | None:
+    levels = analysis.capacity.levels
+    if levels.empty:
+        return None
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(levels.index, levels["requests_per_s"], marker="o", label="REST requests/s")
+    axis.plot(levels.index, levels["ok_per_s"], marker="o", label="successful requests/s")
+    ceiling = analysis.capacity.summary["throughput_ceiling"]
+    if ceiling is not None:
+        axis.axvline(ceiling["users"], color="tab:red", linestyle="--", label=f"ceiling ({ceiling['users']} users)")
+    axis.set_xlabel("users")
+    axis.set_ylabel("mean per second at that user count")
+    _legend(axis)
+    return figure
+
+
+def latency_load_chart(analysis: Analysis) -> Figure | None:
+    points = analysis.capacity.knee_points
+    if points.empty:
+        return None
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for method, name in _top_entries(analysis, websocket=False):
+        rows = points.loc[(points["type"] == method) & (points["name"] == name)]
+        if rows["load"].nunique() < 2:
+            continue
+        bins = pd.qcut(rows["load"], q=min(20, rows["load"].nunique()), duplicates="drop")
+        table = rows.groupby(bins, observed=True)[["load", "p95"]].median()
+        axis.plot(table["load"], table["p95"], marker=".", label=f"{method} {name}")
+    knee = analysis.capacity.summary["latency_knee"]
+    if knee is not None:
+        axis.axvline(knee["load_requests_per_s"], color="tab:red", linestyle="--", label="latency knee")
+    axis.set_xlabel("REST requests/s (10 s window)")
+    axis.set_ylabel("p95 ms (10 s window, median per load bin)")
+    _legend(axis)
+    return figure
+
+
+def errors_chart(analysis: Analysis) -> Figure | None:
+    by_kind = analysis.report["errors"]["by_kind"]
+    labels, counts = [], []
+    for kind, entry in sorted(by_kind.items(), key=lambda item: item[1]["count"]):
+        if entry["by_status"] and kind == "server_error":
+            for status, count in entry["by_status"].items():
+                labels.append(f"{kind} HTTP {status}")
+                counts.append(count)
+        else:
+            labels.append(kind)
+            counts.append(entry["count"])
+    if not counts:
+        return None
+    figure, axis = plt.subplots(figsize=(7, 0.5 * len(labels) + 1.5))
+    axis.barh(labels, counts, color="tab:orange")
+    axis.set_xlabel("failures")
+    return figure
+
+
+def weight_chart(analysis: Analysis) -> Figure | None:
+    drawn = [(ex, r) for ex, r in analysis.rate_limits.items() if r.seconds["used_weight_max"].notna().any()]
+    if not drawn:
+        return None
+    label = time_scale(analysis)[1]
+    figure, axis = plt.subplots(figsize=(10, 4))
+    for exchange, result in drawn:
+        used = result.seconds["used_weight_max"].dropna()
+        size = bucket_size(len(used))
+        series = bucketed(used, size, "max")
+        axis.plot(run_time(series.index, analysis), series.to_numpy(),
+                  label=f"{exchange} used weight" + _bucket_note(size, "max"))
+        estimate = result.summary["estimated_limit"]
+        if estimate is not None:
+            axis.axhline(estimate["value"], color="tab:red", linestyle="--",
+                         label=f"{exchange} estimated limit {estimate['value']:g} {estimate['unit']}")
+        client = result.summary["client_limit"]
+        if client is not None and client["window_s"] == result.window_s:
+            axis.axhline(client["value"], color="tab:green", linestyle=":", label=f"{exchange} client limit")
+    axis.set_xlabel(label)
+    axis.set_ylabel("used weight in the current window")
+    _legend(axis)
+    return figure
+
+
+def websocket_chart(analysis: Analysis) -> Figure | None:
+    deltas = analysis.deltas
+    streams = _top_entries(analysis, websocket=True)
+    if not streams or not analysis.data.full_history:
+        return None
+    label = time_scale(analysis)[1]
+    size = bucket_size(len(analysis.rest))
+    figure, (rate_axis, latency_axis) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    for _, name in streams:
+        rows = deltas.loc[is_ws(deltas["type"]) & (deltas["name"] == name)].set_index("t")
+        rate = bucketed(rows["d_requests"], size, "mean")
+        rate_axis.plot(run_time(rate.index, analysis), rate.to_numpy(), label=name)
+        latency = rows["p95"].dropna()
+        if not latency.empty:
+            series = bucketed(latency, size, "max")
+            latency_axis.plot(run_time(series.index, analysis), series.to_numpy(), label=name)
+    rate_axis.set_ylabel("messages/s" + _bucket_note(size, "mean"))
+    latency_axis.set_ylabel("event latency p95 ms" + _bucket_note(size, "max"))
+    latency_axis.set_xlabel(label)
+    _legend(rate_axis)
+    return figure
+
+
+def _top_entries(analysis: Analysis, websocket: bool) -> list[tuple[str, str]]:
+    totals = analysis.data.totals
+    rows = totals.loc[is_ws(totals["type"]) == websocket]
+    if websocket:
+        rows = rows.loc[~rows["name"].isin(NON_STREAM_NAMES)]
+    rows = rows.sort_values("requests", ascending=False).head(TOP_ENDPOINTS)
+    return [(str(r.type), str(r.name)) for r in rows.itertuples()]
+
+
+def _legend(axis: Axes) -> None:
+    handles, labels = axis.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    if unique:
+        axis.legend(unique.values(), unique.keys(), fontsize="small", loc="best")

@@ -1,0 +1,123 @@
+"""Client-side bottlenecks: when the load generator, not the exchange, limited the run.
+
+Sources: Locust's CPU warnings and missing-worker lines in locust.log, and from the suite's exchange
+history the polite users' own waits and, when recorded, pacing lag (tasks that started late).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from analysis.load import RunData
+from analysis.model import Finding, Severity
+
+
+@dataclass
+class ClientResult:
+    summary: dict[str, Any]
+    findings: list[Finding]
+    saturated_from_s: float | None  # run time from which the generator was CPU-bound; None if it never was
+
+    def suspect(self, time_s: float | None) -> bool:
+        """Whether a measurement at run time `time_s` (None: the whole run) may be the generator's doing."""
+        if self.saturated_from_s is None:
+            return False
+        return time_s is None or time_s >= self.saturated_from_s - 10  # Locust samples CPU every 10 s
+
+
+def analyse_client(data: RunData) -> ClientResult:
+    events = data.log_events
+    start = data.start_s
+    warnings = events.loc[events["kind"] == "cpu_warning"]
+    summary_lines = events.loc[events["kind"] == "cpu_warning_summary"]
+    missing = events.loc[events["kind"] == "worker_missing"]
+    saturated_from = None
+    if len(warnings):
+        saturated_from = round(float(warnings["t"].min()) - start, 1)
+    elif len(summary_lines):
+        saturated_from = 0.0  # Locust said so at the end without a time: the whole run is suspect
+    findings: list[Finding] = []
+    cpu = {
+        "saturated": saturated_from is not None,
+        "from_s": saturated_from,
+        "warnings": [{"time_s": round(float(r.t) - start, 1), "message": str(r.message)}
+                     for r in warnings.itertuples()],
+    }
+    if saturated_from is not None:
+        findings.append(Finding(
+            kind="client_cpu_saturated",
+            severity=Severity.MEDIUM,
+            message=(
+                f"the load generator's CPU was above 90% from about {saturated_from:g} s: latency and throughput "
+                "measured after that describe Locust, not the exchange"
+            ),
+            evidence=cpu,
+            recommendation=(
+                "Spread the users over more worker processes (make run WORKERS=N), or run fewer users per "
+                "process, and run again before drawing conclusions about the exchange."
+            ),
+        ))
+    workers = [{"time_s": round(float(r.t) - start, 1), "message": str(r.message)} for r in missing.itertuples()]
+    if workers:
+        findings.append(Finding(
+            kind="client_worker_missing",
+            severity=Severity.MEDIUM,
+            message=(
+                f"{len(workers)} time(s) a Locust worker stopped sending heartbeats, "
+                f"first at {workers[0]['time_s']:g} s"
+            ),
+            evidence={"events": workers},
+            recommendation=(
+                "A worker starved of CPU or killed takes its users with it: give workers headroom and rerun; "
+                "numbers from that part of the run are not the exchange's."
+            ),
+        ))
+    pacing = pacing_lag(data)
+    if pacing is not None and pacing["late_starts"] > 0:
+        findings.append(Finding(
+            kind="client_pacing_lag",
+            severity=Severity.MEDIUM,
+            message=(
+                f"{pacing['late_starts']} tasks started late (mean lag {pacing['mean_lag_ms']:g} ms): the generator "
+                "could not keep the asked rate"
+            ),
+            evidence=pacing,
+            recommendation="Add worker processes or lower the rate per process; the asked load was not sent.",
+        ))
+    waits = own_waits(data)
+    if waits["weight_waits"] > 0:
+        findings.append(Finding(
+            kind="client_throttled",
+            severity=Severity.LOW,
+            message=(
+                f"the suite's own weight limiter held requests back {waits['weight_waits']} times "
+                f"({waits['weight_wait_s']:g} s in all): throughput was capped by the client's budget, not the exchange"
+            ),
+            evidence=waits,
+            recommendation="Expected in --mode polite; raise --weight-budget or the limit only if the exchange allows.",
+        ))
+    summary = {"cpu": cpu, "workers_missing": workers, "pacing": pacing, "own_waits": waits}
+    return ClientResult(summary, findings, saturated_from)
+
+
+def pacing_lag(data: RunData) -> dict[str, Any] | None:
+    """Late task starts, when the users record them (`late_starts`, `pacing_lag_s` in the exchange history)."""
+    history = data.exchange_history
+    if history is None or history["late_starts"].isna().all():
+        return None
+    late = int(history["late_starts"].fillna(0).sum())
+    lag_s = float(history["pacing_lag_s"].fillna(0).sum())
+    return {"late_starts": late, "mean_lag_ms": round(1000 * lag_s / late, 1) if late else 0.0}
+
+
+def own_waits(data: RunData) -> dict[str, Any]:
+    history = data.exchange_history
+    if history is None:
+        return {"weight_waits": 0, "weight_wait_s": 0.0}
+    return {
+        "weight_waits": int(history["weight_waits"].fillna(0).sum()),
+        "weight_wait_s": round(float(pd.to_numeric(history["weight_wait_s"]).fillna(0).sum()), 1),
+    }

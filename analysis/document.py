@@ -1,0 +1,270 @@
+"""The report as a list of simple blocks (headings, paragraphs, tables, findings, charts), built once
+from report.json's content and rendered as Markdown or HTML."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from analysis.charts import Chart
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bullets:
+    items: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class FindingBlock:
+    severity: str
+    title: str
+    message: str
+    recommendation: str
+    evidence: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    chart: Chart
+
+
+Block = Heading | Paragraph | Bullets | Table | FindingBlock | Image
+
+
+def fmt(value: Any, unit: str = "", digits: int = 1) -> str:
+    """A number for a table cell: '—' for missing, thousands separated, trailing zeros dropped."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    if isinstance(value, float):
+        text = f"{value:,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:,.0f}"
+        return f"{text}{unit}"
+    return f"{value}{unit}"
+
+
+def share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def build_document(report: dict[str, Any], charts: list[Chart]) -> list[Block]:
+    run = report["run"]
+    blocks: list[Block] = [
+        Heading(1, f"Load-test analysis: {run['run_id']}"),
+        Paragraph(run_line(run)),
+    ]
+    blocks += findings_blocks(report["findings"])
+    blocks += rate_limit_blocks(report["exchanges"])
+    blocks += latency_blocks(report)
+    blocks += error_blocks(report["errors"])
+    if report["websocket"] is not None:
+        blocks += websocket_blocks(report["websocket"])
+    blocks += client_blocks(report["client"])
+    if "comparison" in report:
+        blocks += comparison_blocks(report["comparison"])
+    if charts:
+        blocks.append(Heading(2, "Charts"))
+        blocks += [Image(chart) for chart in charts]
+    if report["notes"]:
+        blocks += [Heading(2, "Notes on the data"), Bullets(list(report["notes"]))]
+    return blocks
+
+
+def run_line(run: dict[str, Any]) -> str:
+    exchanges = ", ".join(run["exchanges"]) or "unknown exchange"
+    parts = [
+        exchanges,
+        f"scenario {run['scenario']}" if run["scenario"] else None,
+        f"{fmt(run['duration_s'], ' s')}",
+        f"up to {run['max_users']} users",
+        f"{run['workers']} worker(s)" if run["workers"] and run["workers"] > 1 else None,
+        f"{fmt(run['requests'])} REST requests ({fmt(run['requests_per_s'], '/s')}), {fmt(run['failures'])} failed",
+        f"{fmt(run['ws_events'])} WebSocket events" if run["ws_events"] else None,
+        "interrupted" if run["interrupted"] else None,
+    ]
+    return "; ".join(p for p in parts if p) + "."
+
+
+def findings_blocks(findings: list[dict[str, Any]]) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Findings")]
+    if not findings:
+        blocks.append(Paragraph("Nothing crossed a threshold: no rate limiting, errors, saturation or drops found."))
+        return blocks
+    counts = {s: sum(1 for f in findings if f["severity"] == s) for s in ("high", "medium", "low")}
+    blocks.append(Paragraph(", ".join(f"{n} {s}" for s, n in counts.items() if n) + "."))
+    for finding in findings:
+        title = finding["kind"] + (f" ({finding['exchange']})" if finding["exchange"] else "")
+        blocks.append(FindingBlock(finding["severity"], title, finding["message"], finding["recommendation"],
+                                   evidence_lines(finding["evidence"])))
+    return blocks
+
+
+def evidence_lines(evidence: dict[str, Any], limit: int = 240) -> list[str]:
+    lines = []
+    for key, value in evidence.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        lines.append(f"{key}: {text if len(text) <= limit else text[: limit - 1] + '…'}")
+    return lines
+
+
+def rate_limit_blocks(exchanges: dict[str, Any]) -> list[Block]:
+    if not exchanges:
+        return []
+    rows = []
+    for name, entry in exchanges.items():
+        limit = entry["rate_limit"]
+        onset, estimate, published = limit["onset"], limit["estimated_limit"], limit["published_limit"]
+        rows.append([
+            name,
+            fmt(onset["time_s"], " s") if onset else "not reached",
+            fmt(onset["users"]) if onset else "—",
+            fmt(onset["requests_per_s"], "/s") if onset else "—",
+            fmt(onset["used_weight"]) if onset else "—",
+            fmt(limit["max_safe_requests_per_s"], "/s") + f" ({limit['max_safe_window_s']} s)",
+            f"{fmt(estimate['value'])} {estimate['unit']} ({estimate['method']})" if estimate else "—",
+            f"{fmt(published['value'])} {published['unit']}" if published else "—",
+            f"{fmt(limit['answers']['rate_limited'])} / {fmt(limit['answers']['banned'])} "
+            f"({share(limit['answers']['share'])})",
+            str(len(limit["bans"])),
+            fmt(limit["retry_after"]["honoured"]),
+        ])
+    return [
+        Heading(2, "Rate limits"),
+        Paragraph(
+            "Onset: the first rate-limit answer (429, 418 or the exchange's own code), with the users then and the "
+            "mean request rate over the limit's window before it. Max safe: the highest such mean over a span "
+            "with no rate-limit answer."
+        ),
+        Table(["exchange", "onset", "users", "rate at onset", "used weight", "max safe", "estimated limit",
+               "published limit", "rate-limited / banned", "bans", "Retry-After honoured"], rows),
+    ]
+
+
+def latency_blocks(report: dict[str, Any]) -> list[Block]:
+    latency, capacity = report["latency"], report["capacity"]
+    rest = latency["rest"]
+    blocks: list[Block] = [
+        Heading(2, "Throughput and latency"),
+        Paragraph(
+            f"REST, whole run (exact, from Locust's histograms): mean {fmt(rest['mean_ms'], ' ms')}, "
+            f"p50 {fmt(rest['p50'], ' ms')}, p95 {fmt(rest['p95'], ' ms')}, p99 {fmt(rest['p99'], ' ms')}, "
+            f"max {fmt(rest['max'], ' ms')}."
+        ),
+    ]
+    ceiling, knee = capacity["throughput_ceiling"], capacity["latency_knee"]
+    blocks.append(Bullets([
+        f"throughput ceiling: {fmt(ceiling['ok_per_s'], ' requests/s')} at {ceiling['users']} users "
+        f"(cause: {ceiling['cause']})" if ceiling else "throughput ceiling: none (throughput kept growing with "
+        "users, or the user count did not vary enough to tell)",
+        f"latency knee: {knee['endpoint']} from {fmt(knee['load_requests_per_s'], ' requests/s')} "
+        f"(p95 {fmt(knee['p95_ms_before'], ' ms')} → {fmt(knee['p95_ms_at_knee'], ' ms')})"
+        if knee else "latency knee: none found",
+    ]))
+    rows = [
+        [e["type"], e["name"], e["exchange"] or "—", fmt(e["requests"]), fmt(e["failures"]),
+         fmt(e["requests_per_s"], "/s"), fmt(e["mean_ms"]), fmt(e["p50"]), fmt(e["p95"]), fmt(e["p99"]),
+         fmt(e["max"])]
+        for e in latency["endpoints"] if e["type"] != "WS"
+    ]
+    if rows:
+        blocks.append(Table(["type", "name", "exchange", "requests", "failures", "rate", "mean ms", "p50 ms",
+                             "p95 ms", "p99 ms", "max ms"], rows))
+    return blocks
+
+
+def error_blocks(errors: dict[str, Any]) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Errors")]
+    rows = [
+        [kind, fmt(e["count"]), share(e["share"]), fmt(e["first_seen_s"], " s"), fmt(e["last_seen_s"], " s"),
+         ", ".join(f"{k}: {v}" for k, v in e["by_status"].items()) or "—",
+         ", ".join(f"{k}: {v}" for k, v in list(e["endpoints"].items())[:5])]
+        for kind, e in sorted(errors["by_kind"].items(), key=lambda item: -item[1]["count"])
+    ]
+    if rows:
+        blocks.append(Table(["kind", "count", "share", "first", "last", "by status", "endpoints"], rows))
+    else:
+        blocks.append(Paragraph("No failures."))
+    blocks.append(Heading(3, "The six common errors"))
+    blocks.append(Table(
+        ["error", "seen", "share", "cause", "fix"],
+        [[c["title"], fmt(c["count"]), share(c["share"]), c["cause"], c["fix"]] for c in errors["common_errors"]],
+    ))
+    return blocks
+
+
+def websocket_blocks(ws: dict[str, Any]) -> list[Block]:
+    def times(stats: dict[str, Any]) -> list[str]:
+        t = stats["time_ms"] or {}
+        return [fmt(stats["attempts"]), fmt(stats["failures"]), fmt(t.get("p50")), fmt(t.get("p95")),
+                fmt(t.get("p99")), fmt(t.get("max"))]
+
+    blocks: list[Block] = [
+        Heading(2, "WebSocket"),
+        Table(["", "attempts", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+              [["connect", *times(ws["connect"])], ["reconnect", *times(ws["reconnect"])]]),
+        Bullets([
+            f"reconnects: {fmt(ws['reconnects'])}; storms: {len(ws['storms'])}",
+            f"abnormal drops: {fmt(ws['drops'])}"
+            + (f" ({', '.join(f'{k}: {v}' for k, v in ws['drops_by_reason'].items())})" if ws["drops"] else ""),
+            f"sequence gaps / checksum failures: {fmt(ws['gaps'])}",
+        ]),
+    ]
+    rows = []
+    for stream in ws["streams"]:
+        latency = stream["latency_ms"] or {}
+        rows.append([stream["stream"], fmt(stream["messages"]), fmt(stream["per_s"], "/s"),
+                     fmt(latency.get("p50")), fmt(latency.get("p95")), fmt(latency.get("p99")),
+                     fmt(stream["failures"])])
+    if rows:
+        blocks.append(Paragraph("Event latency: receive time minus the exchange's event time (clock offset "
+                                "corrected); streams without event times have none."))
+        blocks.append(Table(["stream", "messages", "rate", "latency p50 ms", "p95 ms", "p99 ms", "failures"], rows))
+    return blocks
+
+
+def client_blocks(client: dict[str, Any]) -> list[Block]:
+    cpu = client["cpu"]
+    items = [
+        f"Locust CPU above 90%: from {fmt(cpu['from_s'], ' s')}" if cpu["saturated"]
+        else "Locust CPU above 90%: never reported",
+        f"missing workers: {len(client['workers_missing'])}",
+        f"polite-limiter waits: {fmt(client['own_waits']['weight_waits'])} "
+        f"({fmt(client['own_waits']['weight_wait_s'], ' s')})",
+    ]
+    if client["pacing"] is not None:
+        items.append(f"late task starts: {fmt(client['pacing']['late_starts'])} "
+                     f"(mean lag {fmt(client['pacing']['mean_lag_ms'], ' ms')})")
+    return [Heading(2, "Load generator"), Bullets(items)]
+
+
+def comparison_blocks(comparison: dict[str, Any]) -> list[Block]:
+    rows = [
+        [m["metric"], fmt(m["baseline"], digits=2), fmt(m["current"], digits=2),
+         "—" if m["change"] is None else f"{m['change']:+.1%}", m["verdict"]]
+        for m in comparison["metrics"]
+    ]
+    return [
+        Heading(2, "Compared with the baseline"),
+        Paragraph(f"Baseline: {comparison['baseline_run']}. Change is current against baseline."),
+        Table(["metric", "baseline", "current", "change", "verdict"], rows),
+    ]

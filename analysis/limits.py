@@ -1,0 +1,449 @@
+"""Rate limiting per exchange: onset, max safe rate, the effective limit, bans and Retry-After.
+
+Reads the suite's per-exchange history (requests, weight, used-weight headers, rate-limit and ban
+answers per second). How each exchange counts its limit (unit, window, fixed window or bucket)
+comes from its adapter (`limit_unit`, `limit_kind`); the window actually enforced is inferred from
+the used-weight resets where the exchange reports its usage, so a non-default limit is found too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.load import RunData
+from analysis.model import Finding, Severity, Thresholds
+from analysis.taxonomy import RATE_LIMIT_KINDS, failure_table
+from analysis.timeline import entry_deltas, entry_exchanges, is_ws, seconds, trailing_mean, users_per_second
+from exchanges import get_adapter
+from exchanges.base import LimitKind
+
+UNIT_PATTERN = re.compile(r"^\s*([A-Za-z_ ]+?)\s*/\s*(\d*)\s*(s|sec|m|min|h)?\s*$")
+UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+LATE_ANSWER_S = 1  # rate-limit answers more than this after the first of their episode were sent while told to wait
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSpec:
+    """How an exchange counts its limit: `unit` per `interval_s` seconds; `published` where the adapter has it."""
+
+    unit: str
+    interval_s: int
+    kind: LimitKind
+    published: float | None
+
+    def label(self, interval_s: int | None = None) -> str:
+        seconds_ = self.interval_s if interval_s is None else interval_s
+        return f"{self.unit}/s" if seconds_ == 1 else f"{self.unit}/{seconds_}s"
+
+
+def limit_spec(exchange: str) -> LimitSpec | None:
+    """The exchange's limit as its adapter describes it (`limit_unit`, `limit_kind`); None for unknown exchanges."""
+    try:
+        adapter = get_adapter(exchange)
+    except ValueError:
+        return None
+    match = UNIT_PATTERN.match(str(getattr(adapter, "limit_unit", "")))
+    if match is None:
+        return None
+    unit, count, scale = match.groups()
+    interval_s = (int(count) if count else 1) * UNIT_SECONDS[scale]
+    published = next(
+        (float(w.limit) for w in getattr(adapter, "rate_limits", {}).values() if w.interval_s == interval_s), None
+    )
+    return LimitSpec(unit.strip(), interval_s, getattr(adapter, "limit_kind", LimitKind.FIXED_WINDOW), published)
+
+
+@dataclass
+class RateLimitResult:
+    summary: dict[str, Any]  # report.json's exchanges.<name>.rate_limit
+    findings: list[Finding]
+    seconds: pd.DataFrame  # per second: requests, limited, used weight ... (for charts)
+    window_s: int
+
+
+def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) -> RateLimitResult:
+    spec = limit_spec(exchange)
+    frame = exchange_seconds(data, exchange)
+    limited = frame["rate_limited"] + frame["banned"]
+    has_usage = bool(frame["used_weight_max"].notna().any())
+    window_s, window_source = limit_window(frame, spec, thresholds)
+    fixed_window = spec is None or spec.kind is LimitKind.FIXED_WINDOW
+    sustain_s = max(1, min(window_s if fixed_window else thresholds.sustain_window_s, len(frame)))
+    frame["rate"] = trailing_mean(frame["requests"], sustain_s)
+    requests = float(frame["requests"].sum())
+    answers = {"rate_limited": int(frame["rate_limited"].sum()), "banned": int(frame["banned"].sum())}
+    share = (answers["rate_limited"] + answers["banned"]) / requests if requests else 0.0
+
+    onset_t = first_limited_second(data, exchange, limited)
+    onset = None
+    if onset_t is not None:
+        used = frame["used_weight_max"].get(onset_t, np.nan)
+        onset = {
+            "time_s": round(onset_t - data.start_s, 1),
+            "users": int(frame["users"].get(onset_t, 0)),
+            "requests_per_s": round(float(frame["rate"].get(onset_t, np.nan)), 2),
+            "used_weight": None if pd.isna(used) else int(used),
+            "window_s": sustain_s,
+        }
+    max_safe = max_safe_rate(frame["rate"], limited, sustain_s)
+    estimate = estimate_limit(frame, spec, window_s, has_usage) if onset_t is not None else None
+    bans = ban_episodes(frame, data.start_s, data.end_s)
+    retry_after = retry_after_behaviour(frame)
+    client = client_limit(frame)
+    summary = {
+        "onset": onset,
+        "max_safe_requests_per_s": max_safe,
+        "max_safe_window_s": sustain_s,
+        "limit_reached": onset is not None,
+        "estimated_limit": estimate,
+        "limit_window_s": window_s,
+        "limit_window_source": window_source,
+        "published_limit": {"value": spec.published, "unit": spec.label()} if spec and spec.published else None,
+        "client_limit": client,
+        "answers": {**answers, "share": round(share, 4)},
+        "bans": bans,
+        "retry_after": retry_after,
+        "requests": int(requests),
+        "weight_requested": None if frame["weight_requested"].isna().all() else int(frame["weight_requested"].sum()),
+    }
+    endpoints = limited_endpoints(data, exchange)
+    findings = rate_limit_findings(exchange, summary, endpoints, thresholds, spec)
+    return RateLimitResult(summary, findings, frame, window_s)
+
+
+# --- Per-second data ------------------------------------------------------------------------------
+
+
+def exchange_seconds(data: RunData, exchange: str) -> pd.DataFrame:
+    """One row per second of the run for `exchange`: the suite's counters (0 when idle) and the users."""
+    index = seconds(data)
+    history = data.exchange_history
+    counts = ["requests", "weight_requested", "rate_limited", "banned", "retry_after_waits", "retry_after_wait_s",
+              "weight_waits", "weight_wait_s"]
+    maxima = ["used_weight_last", "used_weight_max", "weight_limit", "weight_window_s"]
+    if history is not None and exchange in set(history["exchange"]):
+        rows = history.loc[history["exchange"] == exchange].set_index("t")
+        frame = rows[counts + maxima].reindex(index.union(rows.index))
+        frame[[c for c in counts if c != "weight_requested"]] = frame[
+            [c for c in counts if c != "weight_requested"]
+        ].fillna(0)
+        if rows["weight_requested"].notna().any():
+            frame["weight_requested"] = frame["weight_requested"].fillna(0)
+        frame = frame.loc[index.min():index.max()] if len(index) else frame
+    else:
+        frame = pd.DataFrame(0.0, index=index, columns=counts)
+        frame["weight_requested"] = np.nan
+        for column in maxima:
+            frame[column] = np.nan
+        frame["requests"] = locust_requests(data, exchange).reindex(index, fill_value=0)
+    frame.index.name = "t"
+    frame["users"] = users_per_second(data).reindex(frame.index).ffill().fillna(0)
+    return frame
+
+
+def locust_requests(data: RunData, exchange: str) -> pd.Series:
+    """REST requests per second of `exchange` as Locust counted them (when the suite's history is missing)."""
+    rest = data.history.loc[~is_ws(data.history["type"])]
+    mapping = entry_exchanges(rest["name"].astype(str).unique(), [exchange])
+    rest = rest.loc[rest["name"].astype(str).map(mapping) == exchange]
+    deltas = entry_deltas(rest)
+    return deltas.groupby("t")["d_requests"].sum()
+
+
+def first_limited_second(data: RunData, exchange: str, limited: pd.Series) -> int | None:
+    hits = limited.index[limited.to_numpy() > 0]
+    if len(hits):
+        return int(hits[0])
+    if data.exchange_history is not None and exchange in set(data.exchange_history["exchange"]):
+        return None
+    failures = failure_table(data)  # no suite history: the failures CSV's First Seen
+    mask = failures["kind"].isin(RATE_LIMIT_KINDS) & (failures["exchange"] == exchange)
+    first = failures.loc[mask, "first_seen"].min()
+    return None if pd.isna(first) else int(first)
+
+
+def limit_window(frame: pd.DataFrame, spec: LimitSpec | None, thresholds: Thresholds) -> tuple[int, str]:
+    """The limit's window in seconds and where it came from: the used-weight resets seen in the run,
+    the client's configured window, the adapter's published one, or the default sustain window."""
+    resets = window_resets(frame["used_weight_last"])
+    if len(resets) >= 2:
+        gaps = np.diff(resets)
+        return int(pd.Series(gaps).mode().min()), "used-weight resets"
+    configured = frame["weight_window_s"].dropna()
+    if len(configured):
+        return int(configured.iloc[-1]), "client --weight-window-s"
+    if spec is not None:
+        return spec.interval_s, "adapter"
+    return thresholds.sustain_window_s, "default"
+
+
+def window_resets(used: pd.Series) -> np.ndarray:
+    """Seconds at which the reported used weight dropped: a new limit window began."""
+    values = used.dropna()
+    drops = values.to_numpy()[1:] < values.to_numpy()[:-1]
+    return values.index.to_numpy()[1:][drops]
+
+
+# --- Max safe rate and the effective limit ----------------------------------------------------------
+
+
+def max_safe_rate(rate: pd.Series, limited: pd.Series, window_s: int) -> float | None:
+    """The highest `window_s`-second mean request rate over a span with no rate-limit answer; None when
+    the run has no such span."""
+    clean = limited.rolling(window_s, min_periods=1).sum() == 0
+    long_enough = np.arange(1, len(rate) + 1) >= window_s
+    candidates = rate[clean & long_enough]
+    return None if candidates.empty else round(float(candidates.max()), 2)
+
+
+def estimate_limit(
+    frame: pd.DataFrame, spec: LimitSpec | None, window_s: int, has_usage: bool
+) -> dict[str, Any] | None:
+    """The limit the exchange enforced, in its own unit.
+
+    From used-weight headers where present: in each limit window the highest used weight at its first
+    rate-limit answer, less the weight of the rejected requests in that second (they are charged too),
+    never below the highest used weight seen on a clean second. Otherwise from what was accepted while
+    throttled: per saturated fixed window, or per second for buckets and decaying counters."""
+    unit = spec.unit if spec is not None else "requests"
+    per_request = frame["weight_requested"] / frame["requests"].where(frame["requests"] > 0)
+    if unit != "weight" or frame["weight_requested"].isna().all():
+        per_request = pd.Series(1.0, index=frame.index)
+        unit = "requests"
+    if has_usage and unit == "weight":
+        value = limit_from_usage(frame, per_request)
+        method = "used-weight headers"
+    elif spec is None or spec.kind is LimitKind.FIXED_WINDOW:
+        value = limit_from_saturated_windows(frame, per_request, window_s)
+        method = "accepted per saturated window"
+    else:
+        value = limit_from_throttled_seconds(frame, per_request) * window_s
+        method = "accepted per second while throttled"
+    if value is None or not np.isfinite(value):
+        return None
+    label = f"{unit}/s" if window_s == 1 else f"{unit}/{window_s}s"
+    return {"value": round(float(value), 1), "unit": label, "method": method, "window_s": window_s}
+
+
+def limit_from_usage(frame: pd.DataFrame, per_request: pd.Series) -> float | None:
+    used_last, used_max = frame["used_weight_last"], frame["used_weight_max"]
+    window_id = pd.Series(0, index=frame.index)
+    window_id.loc[window_resets(used_last)] = 1
+    window_id = window_id.cumsum()
+    throttled = (frame["rate_limited"] > 0) & (frame["banned"] == 0) & used_max.notna()
+    if not throttled.any():
+        return None
+    first = frame.index[throttled].to_series().groupby(window_id[throttled]).min().to_numpy()
+    estimates = used_max[first] - frame["rate_limited"][first] * per_request[first].fillna(1.0)
+    clean = (frame["rate_limited"] == 0) & (frame["banned"] == 0)
+    floor = used_max[clean].max()
+    value = float(estimates.median())
+    return max(value, float(floor)) if pd.notna(floor) else value
+
+
+def limit_from_saturated_windows(frame: pd.DataFrame, per_request: pd.Series, window_s: int) -> float | None:
+    accepted = accepted_units(frame, per_request)
+    window_id = frame.index.to_numpy() // window_s  # fixed windows aligned to the epoch, as Binance counts
+    grouped = pd.DataFrame({"accepted": accepted, "limited": frame["rate_limited"], "banned": frame["banned"],
+                            "seconds": 1}).groupby(window_id)
+    windows = grouped.sum()
+    full = windows["seconds"] == window_s
+    saturated = windows.loc[full & (windows["limited"] > 0) & (windows["banned"] == 0), "accepted"]
+    return float(saturated.median()) if len(saturated) else None
+
+
+def limit_from_throttled_seconds(frame: pd.DataFrame, per_request: pd.Series) -> float | None:
+    """Units accepted per second while the bucket was empty (the first second of each throttled span,
+    which also spends what was left of the burst, is left out)."""
+    throttled = (frame["rate_limited"] > 0) & (frame["banned"] == 0)
+    steady = throttled & throttled.shift(fill_value=False)
+    if not steady.any():
+        steady = throttled
+    if not steady.any():
+        return None
+    return float(accepted_units(frame, per_request)[steady].mean())
+
+
+def accepted_units(frame: pd.DataFrame, per_request: pd.Series) -> pd.Series:
+    rejected = frame["rate_limited"] + frame["banned"]
+    return ((frame["requests"] - rejected).clip(lower=0) * per_request.fillna(0)).fillna(0)
+
+
+def client_limit(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """The limit the suite's polite users were told (--weight-limit / --weight-window-s)."""
+    limit, window = frame["weight_limit"].dropna(), frame["weight_window_s"].dropna()
+    if limit.empty or window.empty:
+        return None
+    window_s = int(window.iloc[-1])
+    return {"value": float(limit.iloc[-1]), "unit": f"weight/{window_s}s" if window_s != 1 else "weight/s",
+            "window_s": window_s}
+
+
+# --- Bans and Retry-After ------------------------------------------------------------------------
+
+
+def episodes(active: pd.Series, sent: pd.Series, max_gap_s: int = 0) -> list[tuple[int, int]]:
+    """(first, last) seconds of runs of active seconds; seconds with nothing sent do not end a run,
+    nor do up to `max_gap_s` seconds that were sent in but not active."""
+    observed = active[(sent > 0) | active]
+    times = observed.index.to_numpy()[observed.to_numpy()]
+    if len(times) == 0:
+        return []
+    inactive_times = observed.index.to_numpy()[~observed.to_numpy()]
+    breaks = [
+        i + 1 for i in range(len(times) - 1)
+        if np.count_nonzero((inactive_times > times[i]) & (inactive_times < times[i + 1])) > max_gap_s
+    ]
+    starts = [0, *breaks]
+    ends = [*(b - 1 for b in breaks), len(times) - 1]
+    return [(int(times[s]), int(times[e])) for s, e in zip(starts, ends, strict=True)]
+
+
+def ban_episodes(frame: pd.DataFrame, start_s: float, end_s: float) -> list[dict[str, Any]]:
+    result = []
+    for first, last in episodes(frame["banned"] > 0, frame["requests"]):
+        result.append({
+            "start_s": round(first - start_s, 1),
+            "length_s": last - first + 1,
+            "answers": int(frame.loc[first:last, "banned"].sum()),
+            "until_end_of_run": last >= int(end_s) - 1,
+        })
+    return result
+
+
+def retry_after_behaviour(frame: pd.DataFrame) -> dict[str, Any]:
+    """Whether the client stopped sending when told to wait: rate-limit answers that came more than
+    LATE_ANSWER_S after the first answer of their episode were sent after it."""
+    limited = frame["rate_limited"] + frame["banned"]
+    spans = episodes(limited > 0, frame["requests"], max_gap_s=1)
+    late = sum(int(limited.loc[first + LATE_ANSWER_S + 1:last].sum()) for first, last in spans)
+    total = int(limited.sum())
+    waits = int(frame["retry_after_waits"].sum())
+    honoured = None if total == 0 else bool(late <= 0.05 * total and frame["banned"].sum() == 0)
+    return {
+        "honoured": honoured,
+        "episodes": len(spans),
+        "answers_after_told_to_wait": late,
+        "client_waits": waits,
+        "client_wait_s": round(float(frame["retry_after_wait_s"].sum()), 1),
+    }
+
+
+def limited_endpoints(data: RunData, exchange: str) -> dict[str, int]:
+    failures = failure_table(data)
+    mask = failures["kind"].isin(RATE_LIMIT_KINDS) & (failures["exchange"] == exchange)
+    counts = failures.loc[mask].groupby("name")["count"].sum().sort_values(ascending=False)
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+# --- Findings ------------------------------------------------------------------------------------
+
+
+def rate_limit_findings(
+    exchange: str, summary: dict[str, Any], endpoints: dict[str, int], thresholds: Thresholds, spec: LimitSpec | None
+) -> list[Finding]:
+    findings: list[Finding] = []
+    onset, answers, estimate = summary["onset"], summary["answers"], summary["estimated_limit"]
+    safe = summary["max_safe_requests_per_s"]
+    if onset is not None:
+        share = answers["share"]
+        severity = (
+            Severity.HIGH if share > thresholds.rate_limit_high_share
+            else Severity.MEDIUM if share > thresholds.rate_limit_recommend_share
+            else Severity.LOW
+        )
+        used = f", used weight {onset['used_weight']}" if onset["used_weight"] is not None else ""
+        limit_text = f"; effective limit ≈ {estimate['value']:g} {estimate['unit']}" if estimate else ""
+        findings.append(Finding(
+            kind="rate_limit_onset",
+            exchange=exchange,
+            severity=severity,
+            message=(
+                f"{exchange} began answering rate-limit errors at {onset['time_s']:g} s, with {onset['users']} users "
+                f"sending {onset['requests_per_s']:g} requests/s (mean of the last {onset['window_s']} s{used}); "
+                f"{answers['rate_limited'] + answers['banned']} rate-limit answers, {share:.1%} of requests"
+                f"{limit_text}"
+            ),
+            evidence={"onset": onset, "answers": answers, "endpoints": endpoints,
+                      "max_safe_requests_per_s": safe, "estimated_limit": estimate},
+            recommendation=(
+                f"Keep {exchange} traffic under {safe:g} requests/s"
+                + (f" ({estimate['value']:g} {estimate['unit']})" if estimate else "")
+                + " with a client-side limiter (the suite's --mode polite with --weight-limit/--weight-window-s), "
+                "honour Retry-After, cache and batch REST calls, and take market data from WebSocket streams "
+                "instead of polling."
+                if safe is not None else
+                "Add a client-side limiter below the exchange's limit and honour Retry-After."
+            ),
+        ))
+    for ban in summary["bans"]:
+        ongoing = " (still banned when the run ended)" if ban["until_end_of_run"] else ""
+        findings.append(Finding(
+            kind="ip_ban",
+            exchange=exchange,
+            severity=Severity.HIGH,
+            message=(
+                f"{exchange} banned the client (HTTP 418 or equivalent) at {ban['start_s']:g} s for at least "
+                f"{ban['length_s']} s{ongoing}; {ban['answers']} requests were refused"
+            ),
+            evidence=ban,
+            recommendation=(
+                "A ban follows requests sent while rate-limited: stop on the first 429, wait for its Retry-After, "
+                "and keep a client-side limiter under the exchange's limit. Bans escalate for repeat offenders "
+                "(Binance: 2 minutes up to 3 days)."
+            ),
+        ))
+    retry = summary["retry_after"]
+    if retry["honoured"] is False:
+        findings.append(Finding(
+            kind="retry_after_ignored",
+            exchange=exchange,
+            severity=Severity.HIGH if summary["bans"] else Severity.MEDIUM,
+            message=(
+                f"{exchange}: Retry-After was not honoured: {retry['answers_after_told_to_wait']} rate-limit answers "
+                f"came more than {LATE_ANSWER_S} s into their episode and the client recorded "
+                f"{retry['client_waits']} waits (expected with --mode probe, which keeps its pace on purpose)"
+            ),
+            evidence=retry,
+            recommendation=(
+                "Pause every sender sharing the IP or key until Retry-After has passed (the suite's --mode polite "
+                "does), and back off exponentially with jitter when the answer carries none."
+            ),
+        ))
+    mismatch = limit_mismatch(exchange, summary["client_limit"], estimate, spec)
+    if mismatch is not None:
+        findings.append(mismatch)
+    return findings
+
+
+def limit_mismatch(
+    exchange: str, client: dict[str, Any] | None, estimate: dict[str, Any] | None, spec: LimitSpec | None
+) -> Finding | None:
+    """The client's limiter set above what the exchange enforced."""
+    if client is None or estimate is None or not estimate["unit"].startswith("weight"):
+        return None
+    client_rate = client["value"] / client["window_s"]
+    enforced_rate = estimate["value"] / estimate["window_s"]
+    if client_rate <= 1.1 * enforced_rate:
+        return None
+    return Finding(
+        kind="client_limit_above_exchange_limit",
+        exchange=exchange,
+        severity=Severity.MEDIUM,
+        message=(
+            f"{exchange}: the client's limiter allows {client['value']:g} {client['unit']} "
+            f"({client_rate:.1f}/s), but the exchange enforced about {estimate['value']:g} {estimate['unit']} "
+            f"({enforced_rate:.1f}/s)"
+        ),
+        evidence={"client_limit": client, "estimated_limit": estimate,
+                  "published_limit": spec.published if spec else None},
+        recommendation=(
+            f"Set the client's limit to the enforced one (--weight-limit {estimate['value']:.0f} "
+            f"--weight-window-s {estimate['window_s']}) and keep a budget under it (--weight-budget 0.8)."
+        ),
+    )
