@@ -9,6 +9,7 @@ import gevent
 from gevent.pool import Group
 from locust import task
 from locust.env import Environment
+from locust.exception import StopUser
 
 from loadgen.options import OptionError
 from loadgen.reporting import fire, unexpected
@@ -71,6 +72,8 @@ class BurstUser(ExchangeRestUser):
     def _send(self, plan: Any, index: int) -> None:
         try:
             self.send_order(plan, index)
+        except StopUser:  # banned: the user is stopping (after this burst)
+            return
         except Exception as e:  # our own code failed: count it, never lose it in the greenlet
             if type(e).__name__ not in self._logged:
                 self._logged.add(type(e).__name__)

@@ -38,6 +38,14 @@ COUNT_FIELDS = (
     "ws_drops",  # abnormal closes, lost or stalled connections
     "ws_gaps",  # sequence gaps (e.g. order-book diffs with missing update ids)
     "ws_pings",  # server pings answered
+    "paced_starts",  # requests started by open-model users on the cluster-wide schedule
+    "late_starts",  # ... of those, started more than --late-start-ms after their intended time
+    "skipped_starts",  # scheduled starts dropped: no user was free within --max-start-lag-s
+    "breaker_opened",  # circuit-breaker transitions to open ...
+    "breaker_half_opened",  # ... to half-open (a trial request is let through) ...
+    "breaker_closed",  # ... and back to closed
+    "breaker_rejected",  # requests not sent because the breaker was open
+    "failover_wins",  # failover price requests this exchange answered first
 )
 SECONDS_FIELDS = ("retry_after_wait_s", "weight_wait_s")
 HISTORY_COLUMNS = (
@@ -60,6 +68,15 @@ HISTORY_COLUMNS = (
     "ws_drops",
     "ws_gaps",
     "ws_pings",
+    "paced_starts",
+    "late_starts",
+    "skipped_starts",
+    "start_lag_max_ms",  # the largest lateness of a paced start in this second
+    "breaker_opened",
+    "breaker_half_opened",
+    "breaker_closed",
+    "breaker_rejected",
+    "failover_wins",
 )
 REPORT_KEY = "exchange_metrics"
 
@@ -67,7 +84,15 @@ REPORT_KEY = "exchange_metrics"
 class SecondStats:
     """One exchange's counters for one wall-clock second. Merging is associative and commutative."""
 
-    __slots__ = (*COUNT_FIELDS, *SECONDS_FIELDS, "second", "used_weight_last", "used_weight_last_at", "used_weight_max")
+    __slots__ = (
+        *COUNT_FIELDS,
+        *SECONDS_FIELDS,
+        "second",
+        "used_weight_last",
+        "used_weight_last_at",
+        "used_weight_max",
+        "start_lag_max_ms",
+    )
 
     def __init__(self, second: int) -> None:
         self.second = second
@@ -78,6 +103,11 @@ class SecondStats:
         self.used_weight_last: int | None = None
         self.used_weight_last_at = 0.0
         self.used_weight_max: int | None = None
+        self.start_lag_max_ms: float | None = None
+
+    def note_start_lag(self, lag_ms: float) -> None:
+        if self.start_lag_max_ms is None or lag_ms > self.start_lag_max_ms:
+            self.start_lag_max_ms = lag_ms
 
     def note_used_weight(self, value: int, at: float) -> None:
         if self.used_weight_max is None or value > self.used_weight_max:
@@ -96,6 +126,8 @@ class SecondStats:
             self.used_weight_last is None or other.used_weight_last_at >= self.used_weight_last_at
         ):
             self.used_weight_last, self.used_weight_last_at = other.used_weight_last, other.used_weight_last_at
+        if other.start_lag_max_ms is not None:
+            self.note_start_lag(other.start_lag_max_ms)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -169,6 +201,26 @@ class ExchangeMetrics:
     def ws_ping(self) -> None:
         self._now().ws_pings += 1
 
+    def paced_start(self, lag_ms: float, late: bool, skipped: int) -> None:
+        s = self._now()
+        s.paced_starts += 1
+        s.skipped_starts += skipped
+        s.note_start_lag(lag_ms)
+        if late:
+            s.late_starts += 1
+
+    def breaker_transition(self, state: str) -> None:
+        """Count a circuit-breaker change to `state` ("open", "half_open" or "closed")."""
+        s = self._now()
+        name = {"open": "breaker_opened", "half_open": "breaker_half_opened", "closed": "breaker_closed"}[state]
+        setattr(s, name, getattr(s, name) + 1)
+
+    def breaker_rejected(self) -> None:
+        self._now().breaker_rejected += 1
+
+    def failover_win(self) -> None:
+        self._now().failover_wins += 1
+
     def drain(self) -> list[SecondStats]:
         """Hand over everything counted so far (the current second too; later counts start a new entry)."""
         pending, self._pending, self._current = self._pending, {}, None
@@ -196,6 +248,16 @@ class MetricsTable:
 
     def __init__(self) -> None:
         self.exchanges: dict[str, ExchangeTable] = {}
+        self.all_exchanges: dict[int, SecondStats] = {}  # every exchange together, per second, kept for the run
+
+    def span(self, first_second: int, last_second: int) -> SecondStats:
+        """Every exchange's counts from `first_second` through `last_second`, summed (what has arrived so far)."""
+        total = SecondStats(first_second)
+        for second in range(first_second, last_second + 1):
+            part = self.all_exchanges.get(second)
+            if part is not None:
+                total.merge(part)
+        return total
 
     def merge(
         self, exchange: str, weight_limit: int | None, weight_window_s: int | None, seconds: Iterable[SecondStats]
@@ -206,6 +268,10 @@ class MetricsTable:
         for incoming in seconds:
             if table.first_second is None or incoming.second < table.first_second:
                 table.first_second = incoming.second
+            overall = self.all_exchanges.get(incoming.second)
+            if overall is None:
+                overall = self.all_exchanges[incoming.second] = SecondStats(incoming.second)
+            overall.merge(incoming)
             existing = table.pending.get(incoming.second)
             if existing is None:
                 table.pending[incoming.second] = incoming
@@ -246,6 +312,7 @@ class MetricsTable:
             last = table.last_second()
             entry.update(
                 used_weight_max=total.used_weight_max,
+                start_lag_max_ms=total.start_lag_max_ms,
                 weight_limit=table.weight_limit,
                 weight_window_s=table.weight_window_s,
                 first_second=table.first_second,

@@ -33,6 +33,17 @@ class OrderEndpoint(enum.StrEnum):
     LIVE = "live"  # real orders: only against the simulator or a testnet
 
 
+class BanAction(enum.StrEnum):
+    STOP_USER = "stop-user"  # the banned user stops; the others go on
+    STOP_RUN = "stop-run"  # the whole run stops
+
+
+class Switch(enum.StrEnum):
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
 class OptionError(ValueError):
     """A bad option value; the message is one line naming the option."""
 
@@ -50,10 +61,26 @@ class LoadSettings:
     weight_limit: int
     weight_window_s: int
     recv_window_ms: int | None
+    backoff: bool  # pause every user of the exchange on 429 (Retry-After or exponential backoff with jitter)
+    backoff_base_s: float
+    backoff_cap_s: float
+    on_ban: BanAction  # what a user with backoff does on a ban (418) instead of waiting it out
+    breaker: bool
+    breaker_failures: int  # unhealthy answers in a row that open the breaker
+    breaker_open_s: float  # how long it stays open before a trial request
 
     @property
     def weight_budget_units(self) -> float:
         return self.weight_budget * self.weight_limit
+
+
+@dataclass(frozen=True, slots=True)
+class PacingSettings:
+    """Open-model pacing, the same for every exchange of a run."""
+
+    target_rps: float | None  # the cluster-wide target given with --target-rps; None: not given
+    late_after_s: float  # a paced start this much after its intended time counts as late
+    max_lag_s: float  # scheduled starts further behind than this are skipped
 
 
 # (flag, default, help). Defaults are text, as typed on a command line.
@@ -69,6 +96,18 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--weight-limit", "", "Request-weight limit per window (default: the exchange's published limit)"),
     ("--weight-window-s", "", "Length of the request-weight window in seconds (default: the exchange's)"),
     ("--recv-window", "", "Validity window of signed requests in ms (default: the exchange's)"),
+    ("--target-rps", "", "Open model: total request rate of paced users across all users and workers "
+     "(default: the scenario's; none: users keep their own wait times)"),
+    ("--late-start-ms", "50", "A paced request starting this many ms after its intended time counts as a late start"),
+    ("--max-start-lag-s", "1", "Scheduled starts further behind than this are skipped (counted, never sent)"),
+    ("--backoff", "auto", "On 429/418 pause all users of the exchange: Retry-After or exponential backoff with "
+     "jitter (auto: on in polite mode)"),
+    ("--backoff-base-s", "1", "First backoff ceiling in seconds; it doubles per rate-limit answer in a row"),
+    ("--backoff-cap-s", "60", "Largest backoff in seconds (a server's longer Retry-After still wins)"),
+    ("--on-ban", "stop-user", "With backoff on, a ban (418) stops the user (stop-user) or the run (stop-run)"),
+    ("--breaker", "off", "on: a circuit breaker per exchange refuses requests while the exchange is failing"),
+    ("--breaker-failures", "5", "Unhealthy answers in a row (5xx, timeouts, resets, 429/418) that open the breaker"),
+    ("--breaker-open-s", "30", "Seconds the breaker stays open before it lets one trial request through"),
 )
 
 _registered = False
@@ -93,10 +132,15 @@ def parse_settings(options: Any, adapter: ExchangeAdapter, host: str | None) -> 
     limit_default = adapter.rate_limits.get(WEIGHT_LIMIT_KEY) if getattr(adapter, "rate_limits", None) else None
     symbols = _list(_text(options, "symbols")) or adapter.default_symbols
     streams = _list(_text(options, "streams")) or adapter.default_streams
+    mode = _choice(options, "mode", Mode)
+    base_s = _float(options, "backoff_base_s", 0.0, math.inf, low_open=True)
+    cap_s = _float(options, "backoff_cap_s", 0.0, math.inf, low_open=True)
+    if cap_s < base_s:
+        raise OptionError(f"--backoff-cap-s: must be at least --backoff-base-s ({base_s:g}), got {cap_s:g}")
     return LoadSettings(
         symbols=tuple(_symbol(s) for s in _unique(symbols)),
         streams=tuple(_stream(adapter, s) for s in _unique(streams)),
-        mode=_choice(options, "mode", Mode),
+        mode=mode,
         ws_host=_ws_host(_text(options, "ws_host"), adapter, host),
         order_burst=_int(options, "order_burst", None, 1, MAX_ORDER_BURST),
         order_pause_s=_float(options, "order_pause", 0.0, math.inf, low_open=False),
@@ -105,6 +149,22 @@ def parse_settings(options: Any, adapter: ExchangeAdapter, host: str | None) -> 
         weight_limit=_int(options, "weight_limit", limit_default.limit if limit_default else None, 1, None),
         weight_window_s=_int(options, "weight_window_s", limit_default.interval_s if limit_default else None, 1, None),
         recv_window_ms=_recv_window(options, adapter),
+        backoff=_switch(options, "backoff", auto=mode is Mode.POLITE),
+        backoff_base_s=base_s,
+        backoff_cap_s=cap_s,
+        on_ban=_choice(options, "on_ban", BanAction),
+        breaker=_switch(options, "breaker", auto=False),
+        breaker_failures=_int(options, "breaker_failures", None, 1, None),
+        breaker_open_s=_float(options, "breaker_open_s", 0.0, math.inf, low_open=True),
+    )
+
+
+def parse_pacing(options: Any) -> PacingSettings:
+    target = _text(options, "target_rps")
+    return PacingSettings(
+        target_rps=_float(options, "target_rps", 0.0, math.inf, low_open=True) if target else None,
+        late_after_s=_float(options, "late_start_ms", 0.0, math.inf, low_open=False) / 1000.0,
+        max_lag_s=_float(options, "max_start_lag_s", 0.0, math.inf, low_open=True),
     )
 
 
@@ -147,6 +207,11 @@ def _choice(options: Any, dest: str, choices: type[E]) -> E:
     except ValueError:
         allowed = "|".join(c.value for c in choices)
         raise OptionError(f"{_flag(dest)}: expected {allowed}, got {text!r}") from None
+
+
+def _switch(options: Any, dest: str, auto: bool) -> bool:
+    value = _choice(options, dest, Switch)
+    return auto if value is Switch.AUTO else value is Switch.ON
 
 
 def _int(options: Any, dest: str, default: int | None, low: int, high: int | None) -> int:

@@ -24,14 +24,19 @@ from locust.runners import MasterRunner, WorkerRunner
 from exchanges.base import ExchangeAdapter, TargetKind
 from loadgen import options, workers
 from loadgen.backoff import Backoff
+from loadgen.breaker import BreakerState, CircuitBreaker
+from loadgen.cluster import cluster_of
 from loadgen.credentials import Credentials, MissingCredentials, credentials_for
 from loadgen.metrics import ExchangeMetrics, metrics_hub
-from loadgen.options import LoadSettings, OptionError, OrderEndpoint, parse_settings
+from loadgen.options import LoadSettings, OptionError, OrderEndpoint, PacingSettings, parse_pacing, parse_settings
 from loadgen.pacing import RetryAfterGate, WeightLimiter
+from loadgen.reporting import fire
 
 logger = logging.getLogger(__name__)
 
 ABORT_MESSAGE = "exchange_stress_abort"  # worker -> master: stop the run, with a reason
+STOP_MESSAGE = "exchange_stress_stop"  # worker -> master: end the run normally, with a reason
+BREAKER_REQUEST_TYPE = "BREAKER"  # Locust stats rows "<exchange> open|half_open|closed": one per state change
 LIVE_ORDER_TARGETS = (TargetKind.SIMULATOR, TargetKind.TESTNET)
 
 
@@ -42,6 +47,7 @@ class ExchangeRuntime:
     metrics: ExchangeMetrics
     limiter: WeightLimiter
     gate: RetryAfterGate
+    breaker: CircuitBreaker | None  # None unless --breaker on
     cache: dict[str, Any] = field(default_factory=dict)  # per-process lookups shared by users (symbol rules)
     _credentials: Credentials | None = None
 
@@ -73,17 +79,41 @@ def build_runtime(environment: Environment, adapter: ExchangeAdapter, settings: 
     metrics = metrics_hub(environment).collector(adapter.name)
     metrics.weight_limit, metrics.weight_window_s = settings.weight_limit, settings.weight_window_s
     runtime = ExchangeRuntime(
+    limiter = WeightLimiter(settings.weight_budget_units, settings.weight_window_s)
+    cluster_of(environment).attach_limiter(adapter.name, limiter, settings.weight_budget_units)
         adapter=adapter,
         settings=settings,
         metrics=metrics,
-        limiter=WeightLimiter(settings.weight_budget_units, settings.weight_window_s),
-        gate=RetryAfterGate(Backoff(base_s=1.0, cap_s=60.0)),
+        limiter=limiter,
+        gate=RetryAfterGate(Backoff(base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s)),
+        breaker=new_breaker(environment, adapter.name, settings) if settings.breaker else None,
     )
     _RUNTIMES.setdefault(environment, {})[adapter.name] = runtime
     return runtime
 
 
 def check_live_orders(adapter: ExchangeAdapter, settings: LoadSettings, host: str | None) -> None:
+def new_breaker(environment: Environment, name: str, settings: LoadSettings) -> CircuitBreaker:
+    """A breaker whose state changes are counted in the exchange metrics and show as BREAKER rows in Locust's stats."""
+    metrics = metrics_hub(environment).collector(name)
+
+    def changed(state: BreakerState) -> None:
+        logger.info("%s: circuit breaker %s", name, state)
+        metrics.breaker_transition(state)
+        fire(environment, BREAKER_REQUEST_TYPE, f"{name} {state}", None)
+
+    return CircuitBreaker(settings.breaker_failures, settings.breaker_open_s, on_change=changed)
+
+
+def configure_pacing(environment: Environment, pacing: PacingSettings) -> None:
+    """Apply the pacing options of a test start; without a scenario shape, --target-rps is the cluster target."""
+    cluster = cluster_of(environment)
+    cluster.pacer.max_lag_s = pacing.max_lag_s
+    cluster.late_after_s = pacing.late_after_s
+    if environment.shape_class is None:
+        cluster.set_target_rps(pacing.target_rps)
+
+
     """Live orders go only to the simulator or a testnet; anything else is an OptionError."""
     if settings.order_endpoint is not OrderEndpoint.LIVE or not host:
         return
@@ -119,15 +149,33 @@ def abort_run(environment: Environment, message: str) -> None:
 
 
 def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
+def stop_run(environment: Environment, message: str) -> None:
+    """End the run as if its time were up (exit code unchanged), logging `message` once. From a worker, the
+    master does it."""
+    if environment in _ABORTED:
+        return
+    _ABORTED.add(environment)
+    logger.warning(message)
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(STOP_MESSAGE, {"message": message})
+    elif runner is not None:
+        headless = bool(getattr(environment.parsed_options, "headless", False))
+        gevent.spawn(runner.quit if headless else runner.stop)
+
+
     metrics_hub(environment)
     runner = environment.runner
+    cluster_of(environment)
     if isinstance(runner, MasterRunner) and ABORT_MESSAGE not in runner.custom_messages:
         runner.register_message(ABORT_MESSAGE, lambda msg, **_: abort_run(environment, msg.data["message"]))
     if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
+        runner.register_message(STOP_MESSAGE, lambda msg, **_: stop_run(environment, msg.data["message"]))
         return  # a worker gets its options from the master with the test start
     try:
         settings = parse_settings(environment.parsed_options, adapter, environment.host)
         check_live_orders(adapter, settings, environment.host)
+        parse_pacing(environment.parsed_options)
         if needs_credentials(environment, adapter):
             credentials_for(adapter)
     except (OptionError, MissingCredentials) as e:
@@ -147,6 +195,8 @@ def _on_test_start(adapter: ExchangeAdapter, environment: Environment) -> None:
     try:
         settings = parse_settings(environment.parsed_options, adapter, environment.host)
     except OptionError as e:
+        pacing = parse_pacing(environment.parsed_options)
         abort_run(environment, str(e))
         return
     build_runtime(environment, adapter, settings)
+    configure_pacing(environment, pacing)

@@ -26,6 +26,7 @@ from exchanges.binance import (
 )
 from loadgen import runtime
 from loadgen.burst import BurstUser
+from loadgen.cluster import unless_paced
 from loadgen.options import OrderEndpoint
 from loadgen.rest import ExchangeRestUser
 from loadgen.stream_user import StreamUser
@@ -36,11 +37,13 @@ ORDER_PRICE_OFFSET = Decimal("0.005")  # limit orders 0.5% away from the last pr
 
 
 class BinanceRestPoller(ExchangeRestUser):
-    """Market data over REST, in proportions a polling client would use."""
+    """Market data over REST, in proportions a polling client would use. With a target rate (a scenario or
+    --target-rps) its requests go out on the cluster-wide schedule (open model)."""
 
     adapter = ADAPTER
     weight = 5
-    wait_time = between(0.5, 1.5)
+    open_model = True
+    wait_time = unless_paced(between(0.5, 1.5))
 
     def _symbol(self) -> str:
         return random.choice(self.runtime.settings.symbols)

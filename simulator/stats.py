@@ -13,16 +13,19 @@ class ExchangeStats:
     """What one simulated exchange answered: totals, by HTTP status, by endpoint, faults and WebSocket counters.
 
     `by_status` keys are status codes as strings ("200", "429"); `by_endpoint` keys are the adapter's
-    endpoint names ("ticker/price", "order DELETE"). The WebSocket server owns the `ws` counter.
+    endpoint names ("ticker/price", "order DELETE"); `by_error` counts error answers by the exchange's
+    error text, for exchanges whose errors share one status (Kraken answers them with HTTP 200). The
+    WebSocket server owns the `ws` counter.
     """
 
     def __init__(self) -> None:
         self.requests_total = 0
         self.by_status: Counter[str] = Counter()
         self.by_endpoint: Counter[str] = Counter()
+        self.by_error: Counter[str] = Counter()
         self.faults: Counter[str] = Counter(dict.fromkeys(FAULT_KEYS, 0))
         self.ws: Counter[str] = Counter(dict.fromkeys(WS_KEYS, 0))
-        self.rate_limited = 0  # 429 answers
+        self.rate_limited = 0  # rate-limit answers (429, or the exchange's own rate-limit error)
         self.bans = 0  # IP bans imposed (each answered 418)
 
     def record(self, endpoint: str, status: int) -> None:
@@ -36,6 +39,7 @@ class ExchangeStats:
             "requests_total": self.requests_total,
             "by_status": dict(self.by_status),
             "by_endpoint": dict(self.by_endpoint),
+            "by_error": dict(self.by_error),
             "faults": {**dict.fromkeys(FAULT_KEYS, 0), **self.faults},
             "ws": {**dict.fromkeys(WS_KEYS, 0), **self.ws},
             "rate_limited": self.rate_limited,

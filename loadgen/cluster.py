@@ -1,0 +1,141 @@
+"""Cluster-wide budgets split between the load-generating processes: the target request rate of paced users
+and the weight budget of polite users.
+
+The master (or a local run) knows the cluster-wide target rate (set by the scenario's shape, or
+`--target-rps`) and which workers are alive. It sends every worker its share with a custom message,
+and again whenever the target or the set of live workers changes. Each process applies its share to
+its `ArrivalPacer` and to the weight limiter of every exchange, so the whole cluster, not each
+process, keeps to the target and the budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import STATE_INIT, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+
+from loadgen.arrivals import ArrivalPacer
+from loadgen.pacing import WeightLimiter
+
+logger = logging.getLogger(__name__)
+
+SHARE_MESSAGE = "exchange_stress_share"  # master -> worker: {"fraction": f, "total_rps": r or None}
+REBALANCE_INTERVAL_S = 0.5  # how often the master looks for workers that came or went
+LIVE_WORKER_STATES = (STATE_INIT, STATE_SPAWNING, STATE_RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    fraction: float = 1.0  # this process's part of every cluster-wide budget: 1 / live workers
+    total_rps: float | None = None  # the cluster-wide target rate; None: no pacing (closed model)
+
+    @property
+    def rate(self) -> float | None:
+        return None if self.total_rps is None else self.total_rps * self.fraction
+
+
+class Cluster:
+    """One per process: the share it was given, the pacer it drives, the weight limiters it scales."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.share = Share()
+        self.pacer = ArrivalPacer()
+        self.late_after_s = 0.05  # a paced start this much after its intended time counts as late
+        self._limiters: dict[str, tuple[WeightLimiter, float]] = {}  # exchange -> (limiter, cluster budget)
+        self._target_rps: float | None = None  # master or local run: the cluster-wide target
+        self._sent: dict[str, Share] = {}  # master: the share each worker was last sent
+
+    # -- every process
+
+    def apply(self, share: Share) -> None:
+        self.share = share
+        self.pacer.set_rate(share.rate)
+        for limiter, budget in self._limiters.values():
+            limiter.set_budget(budget * share.fraction)
+
+    def attach_limiter(self, exchange: str, limiter: WeightLimiter, cluster_budget: float) -> None:
+        """Scale `limiter` to this process's share of `cluster_budget`, now and on every new share."""
+        self._limiters[exchange] = (limiter, cluster_budget)
+        limiter.set_budget(cluster_budget * self.share.fraction)
+
+    # -- master or local run
+
+    @property
+    def target_rps(self) -> float | None:
+        return self._target_rps
+
+    def set_target_rps(self, rps: float | None) -> None:
+        """The cluster-wide target rate (None: no pacing); every process gets its share at once."""
+        self._target_rps = rps
+        self.distribute()
+
+    def distribute(self) -> None:
+        runner = self.environment.runner
+        if isinstance(runner, WorkerRunner):
+            return
+        if not isinstance(runner, MasterRunner):
+            self.apply(Share(1.0, self._target_rps))
+            return
+        live = sorted(c.id for c in runner.clients.values() if c.state in LIVE_WORKER_STATES)
+        if not live:
+            return
+        share = Share(1.0 / len(live), self._target_rps)
+        data = {"fraction": share.fraction, "total_rps": share.total_rps}
+        for client_id in live:
+            if self._sent.get(client_id) != share:
+                runner.send_message(SHARE_MESSAGE, data, client_id)
+                self._sent[client_id] = share
+        for gone in set(self._sent) - set(live):
+            del self._sent[gone]
+
+
+_CLUSTERS: weakref.WeakKeyDictionary[Environment, Cluster] = weakref.WeakKeyDictionary()
+
+
+def cluster_of(environment: Environment) -> Cluster:
+    """The environment's cluster state, hooked into its runner on first use."""
+    cluster = _CLUSTERS.get(environment)
+    if cluster is None:
+        cluster = _CLUSTERS[environment] = Cluster(environment)
+        _attach(cluster)
+    return cluster
+
+
+def _attach(cluster: Cluster) -> None:
+    runner = cluster.environment.runner
+    cluster.environment.events.test_start.add_listener(lambda **_: cluster.pacer.restart())
+    if isinstance(runner, WorkerRunner) and SHARE_MESSAGE not in runner.custom_messages:
+        runner.register_message(SHARE_MESSAGE, lambda msg, **_: cluster.apply(_share_from(msg.data)))
+    elif isinstance(runner, MasterRunner):
+        gevent.spawn(_rebalance_forever, cluster)
+
+
+def _share_from(data: dict) -> Share:
+    total = data.get("total_rps")
+    return Share(float(data["fraction"]), None if total is None else float(total))
+
+
+def _rebalance_forever(cluster: Cluster) -> None:
+    while True:
+        gevent.sleep(REBALANCE_INTERVAL_S)
+        try:
+            cluster.distribute()
+        except Exception:
+            logger.exception("splitting the cluster budget between workers failed")
+
+
+def unless_paced(wait_time: Callable[[Any], float]) -> Callable[[Any], float]:
+    """A Locust wait time for open-model users: `wait_time` while the run has no target rate, none while it has
+    (the cluster-wide schedule spaces their requests then)."""
+
+    def paced_or_own(user: Any) -> float:
+        return 0.0 if cluster_of(user.environment).pacer.active else wait_time(user)
+
+    return paced_or_own

@@ -1,0 +1,79 @@
+"""Splitting the cluster-wide target rate and weight budget between live workers."""
+
+from locust.env import Environment
+from locust.event import Events
+from locust.runners import STATE_MISSING, STATE_RUNNING, MasterRunner, WorkerNode, WorkerNodes, WorkerRunner
+
+from loadgen.cluster import SHARE_MESSAGE, Cluster, Share
+from loadgen.pacing import WeightLimiter
+
+
+class RecordingMaster(MasterRunner):
+    """A master without sockets: it keeps the messages it would send."""
+
+    def __init__(self, environment: Environment) -> None:  # no super().__init__: nothing to bind
+        self.environment = environment
+        self.greenlet = None
+        self.clients = WorkerNodes()
+        self.sent: list[tuple[str, dict, str | None]] = []
+
+    def send_message(self, msg_type, data=None, client_id=None):
+        self.sent.append((msg_type, data, client_id))
+
+
+def master_with(*worker_ids: str) -> tuple[Cluster, RecordingMaster]:
+    environment = Environment(events=Events())
+    runner = environment.runner = RecordingMaster(environment)
+    for worker_id in worker_ids:
+        runner.clients[worker_id] = WorkerNode(worker_id, state=STATE_RUNNING)
+    return Cluster(environment), runner
+
+
+def test_a_local_run_takes_the_whole_target_and_budget():
+    environment = Environment(events=Events())
+    environment.create_local_runner()
+    cluster = Cluster(environment)
+    limiter = WeightLimiter(1.0, 60)
+    cluster.attach_limiter("binance", limiter, 480.0)
+    cluster.set_target_rps(100.0)
+    assert cluster.share == Share(1.0, 100.0)
+    assert cluster.pacer.rate == 100.0 and limiter.budget == 480.0
+    cluster.set_target_rps(None)
+    assert not cluster.pacer.active
+
+
+def test_the_master_splits_over_live_workers_and_resplits_when_one_goes_missing():
+    cluster, runner = master_with("w1", "w2", "w3")
+    cluster.set_target_rps(90.0)
+    assert sorted(runner.sent, key=lambda m: m[2]) == [
+        (SHARE_MESSAGE, {"fraction": 1 / 3, "total_rps": 90.0}, w) for w in ("w1", "w2", "w3")
+    ]
+    runner.sent.clear()
+    cluster.distribute()
+    assert runner.sent == []  # nothing changed, nothing sent
+    runner.clients["w3"].state = STATE_MISSING
+    cluster.distribute()
+    assert sorted(runner.sent, key=lambda m: m[2]) == [
+        (SHARE_MESSAGE, {"fraction": 0.5, "total_rps": 90.0}, w) for w in ("w1", "w2")
+    ]
+    runner.sent.clear()
+    runner.clients["w4"] = WorkerNode("w4", state=STATE_RUNNING)  # a new worker joins
+    cluster.distribute()
+    assert {m[2] for m in runner.sent} == {"w1", "w2", "w4"}
+    assert {m[1]["fraction"] for m in runner.sent} == {1 / 3}
+
+
+def test_a_worker_applies_its_share_to_the_pacer_and_the_weight_limiters():
+    environment = Environment(events=Events())
+    runner = environment.runner = WorkerRunner.__new__(WorkerRunner)
+    runner.environment, runner.greenlet = environment, None
+    cluster = Cluster(environment)
+    limiter = WeightLimiter(1.0, 60)
+    cluster.attach_limiter("binance", limiter, 4800.0)
+    cluster.set_target_rps(500.0)  # only the master decides: a worker ignores this
+    assert not cluster.pacer.active
+    cluster.apply(Share(0.25, 200.0))
+    assert cluster.pacer.rate == 50.0 and limiter.budget == 1200.0
+    later = WeightLimiter(1.0, 60)  # a runtime built at the next test start gets the current share at once
+    cluster.attach_limiter("binance", later, 4800.0)
+    assert later.budget == 1200.0
