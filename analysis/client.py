@@ -1,7 +1,8 @@
 """Client-side bottlenecks: when the load generator, not the exchange, limited the run.
 
 Sources: Locust's CPU warnings and missing-worker lines in locust.log, and from the suite's exchange
-history the polite users' own waits and, when recorded, pacing lag (tasks that started late).
+history the polite users' own waits and, for open-model (paced) users, starts that came late or were
+skipped because no user was free.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.load import RunData
-from analysis.model import Finding, Severity
+from analysis.model import Finding, Severity, Thresholds
 
 
 @dataclass
@@ -28,7 +29,7 @@ class ClientResult:
         return time_s is None or time_s >= self.saturated_from_s - 10  # Locust samples CPU every 10 s
 
 
-def analyse_client(data: RunData) -> ClientResult:
+def analyse_client(data: RunData, thresholds: Thresholds) -> ClientResult:
     events = data.log_events
     start = data.start_s
     warnings = events.loc[events["kind"] == "cpu_warning"]
@@ -76,16 +77,21 @@ def analyse_client(data: RunData) -> ClientResult:
             ),
         ))
     pacing = pacing_lag(data)
-    if pacing is not None and pacing["late_starts"] > 0:
+    if pacing is not None and (pacing["late_share"] > thresholds.late_start_share or pacing["skipped_starts"]):
         findings.append(Finding(
             kind="client_pacing_lag",
             severity=Severity.MEDIUM,
             message=(
-                f"{pacing['late_starts']} tasks started late (mean lag {pacing['mean_lag_ms']:g} ms): the generator "
-                "could not keep the asked rate"
+                f"the load generator could not keep the asked rate: {pacing['late_starts']} of "
+                f"{pacing['paced_starts']} paced requests started late ({pacing['late_share']:.1%}, worst "
+                f"{pacing['max_lag_ms']:g} ms) and {pacing['skipped_starts']} were skipped, from "
+                f"{pacing['first_late_s']:g} s"
             ),
             evidence=pacing,
-            recommendation="Add worker processes or lower the rate per process; the asked load was not sent.",
+            recommendation=(
+                "Add users or worker processes, or lower the target rate: the asked load was not sent, so "
+                "throughput and latency from then on understate what the exchange would have seen."
+            ),
         ))
     waits = own_waits(data)
     if waits["weight_waits"] > 0:
@@ -104,13 +110,23 @@ def analyse_client(data: RunData) -> ClientResult:
 
 
 def pacing_lag(data: RunData) -> dict[str, Any] | None:
-    """Late task starts, when the users record them (`late_starts`, `pacing_lag_s` in the exchange history)."""
+    """Paced starts that came late or were skipped (`paced_starts`, `late_starts`, `skipped_starts`,
+    `start_lag_max_ms` in the exchange history); None when the run had no paced users."""
     history = data.exchange_history
-    if history is None or history["late_starts"].isna().all():
+    if history is None or not history["paced_starts"].fillna(0).any():
         return None
+    paced = int(history["paced_starts"].fillna(0).sum())
     late = int(history["late_starts"].fillna(0).sum())
-    lag_s = float(history["pacing_lag_s"].fillna(0).sum())
-    return {"late_starts": late, "mean_lag_ms": round(1000 * lag_s / late, 1) if late else 0.0}
+    lagging = history.loc[(history["late_starts"].fillna(0) > 0) | (history["skipped_starts"].fillna(0) > 0), "t"]
+    max_lag = history["start_lag_max_ms"].max()
+    return {
+        "paced_starts": paced,
+        "late_starts": late,
+        "skipped_starts": int(history["skipped_starts"].fillna(0).sum()),
+        "late_share": round(late / paced, 4) if paced else 0.0,
+        "max_lag_ms": None if pd.isna(max_lag) else round(float(max_lag), 1),
+        "first_late_s": None if lagging.empty else round(float(lagging.min()) - data.start_s, 1),
+    }
 
 
 def own_waits(data: RunData) -> dict[str, Any]:

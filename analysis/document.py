@@ -252,8 +252,10 @@ def client_blocks(client: dict[str, Any]) -> list[Block]:
         f"({fmt(client['own_waits']['weight_wait_s'], ' s')})",
     ]
     if client["pacing"] is not None:
-        items.append(f"late task starts: {fmt(client['pacing']['late_starts'])} "
-                     f"(mean lag {fmt(client['pacing']['mean_lag_ms'], ' ms')})")
+        pacing = client["pacing"]
+        items.append(f"paced starts: {fmt(pacing['paced_starts'])}, late {fmt(pacing['late_starts'])} "
+                     f"({share(pacing['late_share'])}, worst {fmt(pacing['max_lag_ms'], ' ms')}), "
+                     f"skipped {fmt(pacing['skipped_starts'])}")
     return [Heading(2, "Load generator"), Bullets(items)]
 
 

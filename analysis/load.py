@@ -45,9 +45,9 @@ EXCHANGE_KEYS = ("timestamp", "exchange")
 EXCHANGE_COUNTS = (
     "requests", "weight_requested", "rate_limited", "banned", "retry_after_waits", "retry_after_wait_s",
     "weight_waits", "weight_wait_s", "ws_messages", "ws_reconnects", "ws_drops", "ws_gaps", "ws_pings",
-    "late_starts", "pacing_lag_s",
+    "paced_starts", "late_starts", "skipped_starts",
 )  # summed per exchange and second (late data in distributed runs arrives as extra rows)
-EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s")
+EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s", "start_lag_max_ms")
 EXCHANGE_REQUIRED = (*EXCHANGE_KEYS, "requests", "rate_limited", "banned")
 TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response_time", "response_times")
 LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\] [^/]*/(\w+)/[^:]*: (.*)$")

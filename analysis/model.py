@@ -71,6 +71,7 @@ class Thresholds:
     sustain_window_s: int = 10  # window for "sustained" rates when the exchange's limit window is unknown
     reconnect_storm_count: int = 5  # this many WebSocket reconnects ...
     reconnect_storm_window_s: int = 10  # ... within this many seconds: a reconnect storm
+    late_start_share: float = 0.05  # paced (open-model) requests started late above this share: the generator lagged
     regression_share: float = 0.10  # --compare: worse by more than this share is a regression
 
     @classmethod

@@ -10,16 +10,21 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from locust import FastHttpUser
+from locust.exception import StopUser
 
-from exchanges.base import RATE_LIMIT_KINDS, Endpoint, ExchangeAdapter, FailureKind, Verdict
+from exchanges.base import Endpoint, ExchangeAdapter, FailureKind, Verdict
+from loadgen.arrivals import Start
+from loadgen.cluster import cluster_of
 from loadgen.credentials import Credentials, MissingCredentials
-from loadgen.options import Mode
-from loadgen.reporting import failure_for, unexpected
-from loadgen.runtime import ExchangeRuntime, abort_run, exchange_runtime
+from loadgen.options import BanAction, Mode
+from loadgen.reporting import failure_for, fire, unexpected
+from loadgen.runtime import ExchangeRuntime, abort_run, exchange_runtime, stop_run
 
 logger = logging.getLogger(__name__)
 
 CLOCK_SAMPLES = 3
+PACE_REQUEST_TYPE = "PACE"  # Locust stats rows "late_start" (lateness as the time) and "skipped_start"
+BREAKER_OPEN = Verdict(False, FailureKind.CONNECTION, message="circuit breaker open: not sent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,8 @@ class Reply:
     parsed: Any  # what the request's `parse` function made of the body
     sent_at: float  # wall-clock seconds just before sending (after any polite wait) ...
     received_at: float  # ... and once the answer was read
+    intended_at: float | None = None  # open model: when the schedule meant the request to start
+    sent: bool = True  # False when the circuit breaker refused the request
 
     @property
     def ok(self) -> bool:
@@ -45,12 +52,18 @@ class ExchangeRestUser(FastHttpUser):
     """Sends the adapter's endpoints by name and records every answer as a success or a classified failure.
 
     In `probe` mode requests go out at the user's own pace whatever the answers. In `polite` mode every
-    request first waits for the exchange's shared Retry-After pause and for room in the weight budget.
+    request first waits for room in the (cluster-wide) weight budget. With backoff on (polite mode's
+    default), requests wait out the exchange's shared Retry-After pause and a ban stops the user or the
+    run. With the breaker on, requests to a failing exchange are refused without being sent.
+
+    Classes with `open_model` take every request's start from the cluster-wide schedule when the run has
+    a target rate (their wait time should then be `unless_paced(...)`).
     """
 
     abstract = True
     adapter: ClassVar[ExchangeAdapter]
     needs_credentials: ClassVar[bool] = False  # signed endpoints: load keys at start, refuse to run without
+    open_model: ClassVar[bool] = False
 
     runtime: ExchangeRuntime
     credentials: Credentials | None = None
@@ -89,14 +102,21 @@ class ExchangeRestUser(FastHttpUser):
         fields = {k: str(v) for k, v in (params or {}).items()}
         weight = endpoint.weight_for(fields)
         runtime = self.runtime
-        if runtime.settings.mode is Mode.POLITE:
-            self._wait_for_room(weight)
+        start = self._paced_start()
+        intended_at = None if start is None else start.intended_at
+        breaker = runtime.breaker
+        if breaker is not None and not breaker.allow():
+            runtime.metrics.breaker_rejected()
+            now = time.time()
+            return Reply(BREAKER_OPEN, 0, b"", None, now, now, intended_at, sent=False)
+        self._wait_for_room(weight)
         path, headers, body = self._encode(endpoint, fields)
         runtime.metrics.request(weight)
         parsed = None
+        context = {} if intended_at is None else {"intended_start": intended_at}
         sent_at = time.time()
         with self.client.request(
-            endpoint.method, path, name=endpoint.name, headers=headers, data=body, catch_response=True
+            endpoint.method, path, name=endpoint.name, headers=headers, data=body, catch_response=True, context=context
         ) as response:
             received_at = time.time()
             status = response.status_code or 0
@@ -111,8 +131,10 @@ class ExchangeRestUser(FastHttpUser):
                 response.success()
             else:
                 response.failure(failure_for(verdict))
+        if breaker is not None:
+            breaker.record(None if verdict.ok else verdict.kind)
         self._account(verdict)
-        return Reply(verdict, status, body, parsed, sent_at, received_at)
+        return Reply(verdict, status, body, parsed, sent_at, received_at, intended_at)
 
     def measure_clock_offset(self) -> float:
         """Local minus server clock in ms from the best of a few time requests (smallest round trip)."""
@@ -152,27 +174,59 @@ class ExchangeRestUser(FastHttpUser):
             logger.exception("%s: classifying an answer failed", self.adapter.name)
             return unexpected(e)
 
+    def _paced_start(self) -> Start | None:
+        """Open model: wait for this request's start on the cluster-wide schedule and count how it went."""
+        if not self.open_model:
+            return None
+        cluster = cluster_of(self.environment)
+        if not cluster.pacer.active:
+            return None
+        start = cluster.pacer.start()
+        late = start.lag_s > cluster.late_after_s
+        self.runtime.metrics.paced_start(start.lag_s * 1000.0, late, start.skipped)
+        if late:
+            fire(self.environment, PACE_REQUEST_TYPE, "late_start", start.lag_s * 1000.0)
+        for _ in range(start.skipped):
+            fire(self.environment, PACE_REQUEST_TYPE, "skipped_start", None)
+        return start
+
     def _wait_for_room(self, weight: int) -> None:
         runtime = self.runtime
-        waited = runtime.gate.wait()
-        if waited > 0:
-            runtime.metrics.retry_after_wait(waited)
-        waited = runtime.limiter.acquire(weight)
-        if waited > 0:
-            runtime.metrics.weight_wait(waited)
+        if runtime.settings.backoff:
+            waited = runtime.gate.wait()
+            if waited > 0:
+                runtime.metrics.retry_after_wait(waited)
+        if runtime.settings.mode is Mode.POLITE:
+            waited = runtime.limiter.acquire(weight)
+            if waited > 0:
+                runtime.metrics.weight_wait(waited)
 
     def _account(self, verdict: Verdict) -> None:
         runtime = self.runtime
         if verdict.used_weight is not None:
             runtime.metrics.used_weight(verdict.used_weight)
-        polite = runtime.settings.mode is Mode.POLITE
+        backoff = runtime.settings.backoff
         if verdict.ok:
-            if polite:
+            if backoff:
                 runtime.gate.clear()
             return
         if verdict.kind is FailureKind.RATE_LIMITED:
             runtime.metrics.rate_limited()
+            if backoff:
+                runtime.gate.hold(verdict.retry_after_s)
         elif verdict.kind is FailureKind.BANNED:
             runtime.metrics.banned()
-        if polite and verdict.kind in RATE_LIMIT_KINDS:
-            runtime.gate.hold(verdict.retry_after_s)
+            if backoff:
+                self._stop_for_ban(verdict)
+
+    def _stop_for_ban(self, verdict: Verdict) -> None:
+        """A ban is not waited out (it only grows if the IP keeps sending): stop this user, or the run."""
+        settings = self.runtime.settings
+        wait = f"Retry-After {verdict.retry_after_s:g} s" if verdict.retry_after_s is not None else "no Retry-After"
+        if settings.on_ban is BanAction.STOP_RUN:
+            stop_run(self.environment, f"{self.adapter.name}: banned ({wait}); stopping the run (--on-ban stop-run)")
+        elif not self.runtime.cache.get("ban_logged"):
+            self.runtime.cache["ban_logged"] = True
+            logger.warning("%s: banned (%s); banned users stop (--on-ban stop-user)", self.adapter.name, wait)
+        self.stop()
+        raise StopUser()

@@ -78,9 +78,9 @@ def exchange_runtime(environment: Environment, adapter: ExchangeAdapter) -> Exch
 def build_runtime(environment: Environment, adapter: ExchangeAdapter, settings: LoadSettings) -> ExchangeRuntime:
     metrics = metrics_hub(environment).collector(adapter.name)
     metrics.weight_limit, metrics.weight_window_s = settings.weight_limit, settings.weight_window_s
-    runtime = ExchangeRuntime(
     limiter = WeightLimiter(settings.weight_budget_units, settings.weight_window_s)
     cluster_of(environment).attach_limiter(adapter.name, limiter, settings.weight_budget_units)
+    runtime = ExchangeRuntime(
         adapter=adapter,
         settings=settings,
         metrics=metrics,
@@ -92,7 +92,6 @@ def build_runtime(environment: Environment, adapter: ExchangeAdapter, settings: 
     return runtime
 
 
-def check_live_orders(adapter: ExchangeAdapter, settings: LoadSettings, host: str | None) -> None:
 def new_breaker(environment: Environment, name: str, settings: LoadSettings) -> CircuitBreaker:
     """A breaker whose state changes are counted in the exchange metrics and show as BREAKER rows in Locust's stats."""
     metrics = metrics_hub(environment).collector(name)
@@ -114,6 +113,7 @@ def configure_pacing(environment: Environment, pacing: PacingSettings) -> None:
         cluster.set_target_rps(pacing.target_rps)
 
 
+def check_live_orders(adapter: ExchangeAdapter, settings: LoadSettings, host: str | None) -> None:
     """Live orders go only to the simulator or a testnet; anything else is an OptionError."""
     if settings.order_endpoint is not OrderEndpoint.LIVE or not host:
         return
@@ -148,7 +148,6 @@ def abort_run(environment: Environment, message: str) -> None:
         gevent.spawn(runner.quit if headless else runner.stop)
 
 
-def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
 def stop_run(environment: Environment, message: str) -> None:
     """End the run as if its time were up (exit code unchanged), logging `message` once. From a worker, the
     master does it."""
@@ -164,18 +163,19 @@ def stop_run(environment: Environment, message: str) -> None:
         gevent.spawn(runner.quit if headless else runner.stop)
 
 
+def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
     metrics_hub(environment)
-    runner = environment.runner
     cluster_of(environment)
+    runner = environment.runner
     if isinstance(runner, MasterRunner) and ABORT_MESSAGE not in runner.custom_messages:
         runner.register_message(ABORT_MESSAGE, lambda msg, **_: abort_run(environment, msg.data["message"]))
-    if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
         runner.register_message(STOP_MESSAGE, lambda msg, **_: stop_run(environment, msg.data["message"]))
+    if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
         return  # a worker gets its options from the master with the test start
     try:
         settings = parse_settings(environment.parsed_options, adapter, environment.host)
-        check_live_orders(adapter, settings, environment.host)
         parse_pacing(environment.parsed_options)
+        check_live_orders(adapter, settings, environment.host)
         if needs_credentials(environment, adapter):
             credentials_for(adapter)
     except (OptionError, MissingCredentials) as e:
@@ -194,9 +194,9 @@ def _on_test_start(adapter: ExchangeAdapter, environment: Environment) -> None:
         return
     try:
         settings = parse_settings(environment.parsed_options, adapter, environment.host)
-    except OptionError as e:
         pacing = parse_pacing(environment.parsed_options)
+    except OptionError as e:
         abort_run(environment, str(e))
         return
-    build_runtime(environment, adapter, settings)
     configure_pacing(environment, pacing)
+    build_runtime(environment, adapter, settings)
