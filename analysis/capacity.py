@@ -123,6 +123,8 @@ def throughput_ceiling(levels: pd.DataFrame, thresholds: Thresholds) -> dict[str
 def ceiling_finding(
     ceiling: dict[str, Any], rest: pd.DataFrame, client: ClientResult, limited_from_s: float | None
 ) -> Finding:
+    """The ceiling as a finding, with its cause (also added to `ceiling`): a rate limit, the generator, or
+    the exchange."""
     at_level = rest.index[rest["users"] >= ceiling["users"]]
     reached_s = float(at_level[0] - rest.index[0]) if len(at_level) else None
     if limited_from_s is not None and (reached_s is None or limited_from_s <= reached_s + PERCENTILE_WINDOW_S):
@@ -131,7 +133,7 @@ def ceiling_finding(
         cause, why = "load_generator", "the load generator (its CPU was saturated), not the exchange"
     else:
         cause, why = "exchange", "the exchange or the network: latency, not the client, set the pace"
-    ceiling = {**ceiling, "reached_at_s": reached_s, "cause": cause}
+    ceiling.update(reached_at_s=reached_s, cause=cause)
     recommendation = {
         "rate_limit": "Plan for this ceiling: it is the exchange's limit; more users only add rate-limit answers.",
         "load_generator": "Add worker processes (make run WORKERS=N) and rerun to find the exchange's real ceiling.",

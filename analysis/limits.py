@@ -175,6 +175,7 @@ def limit_window(frame: pd.DataFrame, spec: LimitSpec | None, thresholds: Thresh
         gaps = np.diff(resets)
         return int(pd.Series(gaps).mode().min()), "used-weight resets"
     configured = frame["weight_window_s"].dropna()
+    configured = configured[configured > 0]
     if len(configured):
         return int(configured.iloc[-1]), "client --weight-window-s"
     if spec is not None:
@@ -277,6 +278,7 @@ def accepted_units(frame: pd.DataFrame, per_request: pd.Series) -> pd.Series:
 def client_limit(frame: pd.DataFrame) -> dict[str, Any] | None:
     """The limit the suite's polite users were told (--weight-limit / --weight-window-s)."""
     limit, window = frame["weight_limit"].dropna(), frame["weight_window_s"].dropna()
+    limit, window = limit[limit > 0], window[window > 0]
     if limit.empty or window.empty:
         return None
     window_s = int(window.iloc[-1])

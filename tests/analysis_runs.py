@@ -25,6 +25,8 @@ EXCHANGE_HEADER = [
     "weight_wait_s", "ws_messages", "ws_reconnects", "ws_drops", "ws_gaps", "ws_pings",
 ]
 
+BLANK_BY_DEFAULT = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s")  # "" = not known
+
 
 @dataclass
 class Entry:
@@ -82,7 +84,7 @@ class RunBuilder:
         _write_csv(Path(f"{prefix}_exceptions.csv"), ["Count", "Message", "Traceback", "Nodes"],
                    [[c, m, "", "local"] for c, m in self.exceptions])
         if self.exchange_rows:
-            rows = [[row.get(c, 0 if c not in ("used_weight_last", "used_weight_max") else "") for c in
+            rows = [[row.get(c, "" if c in BLANK_BY_DEFAULT else 0) for c in
                      EXCHANGE_HEADER] for row in self.exchange_rows]
             _write_csv(Path(f"{prefix}_exchange_history.csv"), EXCHANGE_HEADER, rows)
         (run_dir / "totals.json").write_text(json.dumps(self._totals()))

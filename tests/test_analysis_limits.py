@@ -1,0 +1,160 @@
+"""Rate-limit findings on small hand-made runs with known limits."""
+
+from __future__ import annotations
+
+import pytest
+
+import analysis.limits as limits
+from analysis.limits import LimitSpec, analyse_rate_limits, limit_spec
+from analysis.load import load_run
+from analysis.model import Severity, Thresholds
+from analysis.timeline import exchange_of
+from exchanges.base import LimitKind
+from tests.analysis_runs import RunBuilder
+
+LIMIT, WINDOW = 400, 10  # weight per window, enforced by the made-up exchange below
+
+
+def fixed_window_run(tmp_path, seconds: int = 60, weight: int = 4, ramp_from: int = 6, ramp_step_s: int = 10,
+                     with_headers: bool = True, ban_after: int | None = None):
+    """Requests per second ramp up by one every `ramp_step_s`; an epoch-aligned fixed window of LIMIT
+    weight per WINDOW seconds answers 429 beyond it (rejected requests are charged, as on Binance)."""
+    builder = RunBuilder(seconds=seconds)
+    used = 0
+    rates, limited_counts = [], []
+    for i in range(seconds):
+        if i % WINDOW == 0:
+            used = 0
+        rate = ramp_from + i // ramp_step_s
+        limited = 0
+        for _ in range(rate):
+            used += weight
+            limited += used > LIMIT
+        banned = 0
+        if ban_after is not None and i >= ban_after:
+            banned, limited = rate, 0
+        rates.append(rate)
+        limited_counts.append(limited + banned)
+        row = {"requests": rate, "weight_requested": rate * weight, "rate_limited": limited, "banned": banned,
+               "weight_limit": 6000, "weight_window_s": 60}
+        if with_headers:
+            row |= {"used_weight_last": used, "used_weight_max": used}
+        builder.exchange_second(i, **row)
+    builder.users = [r for r in rates]
+    builder.entry("GET", "depth", rates, failures=limited_counts)
+    return builder
+
+
+def analyse(run_dir, thresholds: Thresholds | None = None):
+    return analyse_rate_limits(load_run(run_dir), "binance", thresholds or Thresholds())
+
+
+def test_limit_window_and_onset_from_used_weight_headers(tmp_path):
+    result = analyse(fixed_window_run(tmp_path).write(tmp_path / "run"))
+    summary = result.summary
+    assert summary["limit_window_s"] == WINDOW and summary["limit_window_source"] == "used-weight resets"
+    assert summary["estimated_limit"]["unit"] == "weight/10s"
+    assert summary["estimated_limit"]["method"] == "used-weight headers"
+    assert summary["estimated_limit"]["value"] == pytest.approx(LIMIT, rel=0.02)
+    onset = summary["onset"]
+    # 10 requests/s of weight 4 fill 400 per 10 s exactly; 11/s (from 50 s) is the first rate over it.
+    assert onset["time_s"] == 59 and onset["users"] == 11
+    assert onset["requests_per_s"] == pytest.approx(11, rel=0.01)
+    assert onset["used_weight"] == 440
+    # the highest 10 s span without a 429: nine seconds at 11/s after one at 10/s, cut short by the onset
+    assert summary["max_safe_requests_per_s"] == pytest.approx(10.9)
+
+
+def test_limit_from_saturated_windows_without_headers(tmp_path):
+    result = analyse(fixed_window_run(tmp_path, seconds=80, ramp_from=10, with_headers=False).write(tmp_path / "r"))
+    estimate = result.summary["estimated_limit"]
+    assert estimate["method"] == "accepted per saturated window"
+    assert estimate["unit"] == "weight/60s"  # the client's configured window: nothing in the data says otherwise
+    assert result.summary["limit_window_source"] == "client --weight-window-s"
+
+
+def test_token_bucket_limit_from_what_was_accepted_while_throttled(tmp_path, monkeypatch):
+    spec = LimitSpec("requests", 1, LimitKind.TOKEN_BUCKET, 10.0)
+    monkeypatch.setattr(limits, "limit_spec", lambda exchange: spec)
+    builder = RunBuilder(seconds=30)
+    tokens = 15.0  # burst 15, refilled at 7 per second
+    for i in range(30):
+        sent = 5 + i // 2
+        tokens = min(15.0, tokens + 7)
+        accepted = min(sent, int(tokens))
+        tokens -= accepted
+        builder.exchange_second(i, requests=sent, rate_limited=sent - accepted)
+    builder.entry("GET", "ticker", 5)
+    summary = analyse(builder.write(tmp_path / "run")).summary
+    assert summary["estimated_limit"]["unit"] == "requests/s"
+    assert summary["estimated_limit"]["method"] == "accepted per second while throttled"
+    assert summary["estimated_limit"]["value"] == pytest.approx(7, rel=0.05)
+    assert summary["published_limit"] == {"value": 10.0, "unit": "requests/s"}
+
+
+def test_share_sets_the_severity(tmp_path):
+    result = analyse(fixed_window_run(tmp_path, seconds=60, ramp_from=14).write(tmp_path / "run"))
+    onset = next(f for f in result.findings if f.kind == "rate_limit_onset")
+    assert result.summary["answers"]["share"] > 0.10
+    assert onset.severity is Severity.HIGH
+    assert onset.evidence["endpoints"] == {}  # the made-up failures CSV names none
+    lenient = analyse(tmp_path / "run", Thresholds(rate_limit_high_share=0.9, rate_limit_recommend_share=0.8))
+    assert next(f for f in lenient.findings if f.kind == "rate_limit_onset").severity is Severity.LOW
+
+
+def test_client_limit_above_the_enforced_one_is_a_finding(tmp_path):
+    result = analyse(fixed_window_run(tmp_path).write(tmp_path / "run"))
+    mismatch = next(f for f in result.findings if f.kind == "client_limit_above_exchange_limit")
+    assert "--weight-limit 400 --weight-window-s 10" in mismatch.recommendation
+
+
+def test_bans_and_ignored_retry_after(tmp_path):
+    result = analyse(fixed_window_run(tmp_path, seconds=60, ramp_from=14, ban_after=40).write(tmp_path / "run"))
+    summary = result.summary
+    assert summary["bans"] == [{"start_s": 40.0, "length_s": 20, "answers": sum(14 + i // 10 for i in range(40, 60)),
+                                "until_end_of_run": True}]
+    assert summary["retry_after"]["honoured"] is False
+    kinds = {f.kind: f.severity for f in result.findings}
+    assert kinds["ip_ban"] is Severity.HIGH and kinds["retry_after_ignored"] is Severity.HIGH
+
+
+def test_retry_after_honoured_when_the_client_stops_sending(tmp_path):
+    builder = RunBuilder(seconds=20)
+    for i in range(20):
+        limited = 3 if i == 8 else 0
+        sent = 0 if 9 <= i < 12 else 10
+        builder.exchange_second(i, requests=sent, rate_limited=limited, retry_after_waits=10 if i == 9 else 0)
+    builder.entry("GET", "depth", 10)
+    summary = analyse(builder.write(tmp_path / "run")).summary
+    assert summary["retry_after"] == {"honoured": True, "episodes": 1, "answers_after_told_to_wait": 0,
+                                      "client_waits": 10, "client_wait_s": 0.0}
+
+
+def test_no_rate_limiting_reports_a_null_onset_and_the_highest_clean_rate(tmp_path):
+    builder = RunBuilder(seconds=30).exchange_seconds(requests=[5 + i // 10 for i in range(30)])
+    summary = analyse(builder.entry("GET", "depth", 5).write(tmp_path / "run")).summary
+    assert summary["onset"] is None and summary["estimated_limit"] is None and not summary["limit_reached"]
+    assert summary["max_safe_window_s"] == 30  # Binance's 60 s window, cut to the run's length
+    assert summary["max_safe_requests_per_s"] == pytest.approx(6.0)
+
+
+def test_onset_from_the_failures_csv_without_the_suites_history(tmp_path):
+    builder = RunBuilder(seconds=20).entry("GET", "depth", 10, failures=[0] * 12 + [3] * 8)
+    builder.failure("GET", "depth", "rate_limited: -1003 HTTP 429", 24, first=12, last=19)
+    summary = analyse(builder.write(tmp_path / "run")).summary
+    assert summary["onset"]["time_s"] == 12
+    assert summary["onset"]["requests_per_s"] == pytest.approx(10, rel=0.01)
+
+
+def test_each_exchange_counts_in_its_adapters_unit():
+    spec = limit_spec("binance")
+    assert spec is not None and (spec.unit, spec.interval_s, spec.kind) == ("weight", 60, LimitKind.FIXED_WINDOW)
+    assert spec.published == 6000 and spec.label() == "weight/60s"
+    assert limit_spec("no-such-exchange") is None
+
+
+def test_entries_map_to_exchanges_by_prefix_or_the_runs_exchange():
+    assert exchange_of("depth", ["binance"]) == "binance"
+    assert exchange_of("coinbase:ticker", ["binance", "coinbase"]) == "coinbase"
+    assert exchange_of("binance/ticker/price", ["binance", "coinbase"]) == "binance"
+    assert exchange_of("ticker/price", ["binance", "coinbase"]) is None
