@@ -11,14 +11,19 @@ as corrected 2025-11-12); it fits any exchange whose diffs carry a first and a l
    and make `u` the book's id.
 
 The adapter turns stream messages and snapshot answers into `DepthDiff`/`DepthSnapshot`.
+
+`ChecksumBook` is the other kind: a book kept from the stream alone (its own snapshot, then updates),
+each message carrying a checksum of the book after it (Kraken's `book` channel; `BookUpdate`).
 """
 
 from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable, Iterable
+from decimal import Decimal
 
-from exchanges.base import DepthDiff, DepthSnapshot
+from exchanges.base import BookUpdate, DepthDiff, DepthSnapshot
 
 MAX_BUFFERED_DIFFS = 10_000
 
@@ -125,3 +130,75 @@ class BookSync:
         self.book.set_levels(diff.bids, diff.asks)
         self.update_id = diff.last_id
         return DiffOutcome.APPLIED
+
+
+class ChecksumOutcome(enum.StrEnum):
+    APPLIED = "applied"  # a snapshot or update, and the book matches its checksum
+    WAITING = "waiting"  # an update before the first snapshot: ignored
+    MISMATCH = "mismatch"  # the book does not match the checksum: dropped until the next snapshot
+
+
+Checksum = Callable[[Iterable[tuple[str, str]], Iterable[tuple[str, str]]], int]
+
+
+class ChecksumBook:
+    """A book of `depth` levels per side kept from a stream's snapshots and updates and checked against
+    the checksum every message carries. Levels keep their wire text, which the checksum is computed over.
+
+    After each message the book is cut back to `depth` levels per side: the exchange sends no removal
+    for a level that only fell below the subscribed depth (Kraken's rule). `checksum(asks, bids)` gets
+    each side best first.
+    """
+
+    def __init__(self, depth: int, checksum: Checksum) -> None:
+        self.depth = depth
+        self._checksum = checksum
+        self.bids: dict[Decimal, tuple[str, str]] = {}
+        self.asks: dict[Decimal, tuple[str, str]] = {}
+        self.synced = False
+        self.levels_truncated = 0  # levels dropped because they fell below the depth
+
+    def restart(self) -> None:
+        """Forget the book until the next snapshot (after a mismatch or a reconnect)."""
+        self.bids.clear()
+        self.asks.clear()
+        self.synced = False
+
+    def apply(self, update: BookUpdate) -> ChecksumOutcome:
+        if update.snapshot:
+            self.restart()
+            self.synced = True
+        elif not self.synced:
+            return ChecksumOutcome.WAITING
+        self._set(self.bids, update.bids)
+        self._set(self.asks, update.asks)
+        self._truncate(self.bids, keep_highest=True)
+        self._truncate(self.asks, keep_highest=False)
+        if self._checksum(self.best_asks(), self.best_bids()) != update.checksum:
+            self.restart()
+            return ChecksumOutcome.MISMATCH
+        return ChecksumOutcome.APPLIED
+
+    def best_bids(self) -> list[tuple[str, str]]:
+        """The bids, highest price first, as (price, qty) text."""
+        return [self.bids[p] for p in sorted(self.bids, reverse=True)]
+
+    def best_asks(self) -> list[tuple[str, str]]:
+        """The asks, lowest price first, as (price, qty) text."""
+        return [self.asks[p] for p in sorted(self.asks)]
+
+    @staticmethod
+    def _set(levels: dict[Decimal, tuple[str, str]], changes: list[tuple[str, str]]) -> None:
+        for price, qty in changes:
+            key = Decimal(price)
+            if Decimal(qty) == 0:
+                levels.pop(key, None)
+            else:
+                levels[key] = (price, qty)
+
+    def _truncate(self, levels: dict[Decimal, tuple[str, str]], keep_highest: bool) -> None:
+        excess = len(levels) - self.depth
+        if excess > 0:
+            for price in sorted(levels, reverse=not keep_highest)[:excess]:  # the worst levels
+                del levels[price]
+            self.levels_truncated += excess
