@@ -206,16 +206,29 @@ class TierLimits:
 
 
 TIERS: dict[str, TierLimits] = {
-    "starter": TierLimits(15, 0.33, 60, 1.0, 60),
-    "intermediate": TierLimits(20, 0.5, 125, 2.34, 80),
-    "pro": TierLimits(20, 1.0, 180, 3.75, 225),
+    "starter": TierLimits(15.0, 0.33, 60.0, 1.0, 60),
+    "intermediate": TierLimits(20.0, 0.5, 125.0, 2.34, 80),
+    "pro": TierLimits(20.0, 1.0, 180.0, 3.75, 225),
 }
 DEFAULT_TIER = "starter"
 
 # Public calls: Kraken says "1 per second (or less) would remain within the rate limits" and restricts
 # faster callers "for a few seconds (or longer)"; the burst it tolerates is not published. Modelled as
 # a per-IP decaying counter (Trades and OHLC per IP and pair).
-PUBLIC_LIMIT = CounterLimit(max_counter=15, decay_per_s=1.0)
+PUBLIC_LIMIT = CounterLimit(max_counter=15.0, decay_per_s=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """`EGeneral:Temporary lockout` after repeated invalid keys or signatures: "typically a few minutes"
+    (KR errors page; the official SDK says ~15 min)."""
+
+    failures: int = 10  # invalid-key or invalid-signature answers an IP may get within window_s ...
+    window_s: int = 60
+    lockout_s: int = 300  # ... before its private calls are refused for this long
+
+
+LOCKOUT = Lockout()
 
 # Cancelling a young order costs more on the trading counter: (order younger than s, penalty).
 CANCEL_PENALTIES: tuple[tuple[float, int], ...] = ((5, 8), (10, 6), (15, 5), (45, 4), (90, 2), (300, 1))
@@ -375,6 +388,21 @@ def simulator_credentials(env: Mapping[str, str] = os.environ) -> tuple[str, str
 
 
 # --- WebSocket v2 --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class WsLimits:
+    """WebSocket limits. Kraken publishes none of these as numbers: its message rate limit is "dynamic"
+    (error `Exceeded msg rate`), connection attempts are capped per IP by Cloudflare, and it closes
+    connections that have no subscription. The defaults are the simulator's assumptions."""
+
+    incoming_messages_per_s: int = 50  # per connection; more -> `Exceeded msg rate` and close 1008
+    connection_attempts: int = 150  # per IP per connection_window_s; more -> HTTP 429 before the upgrade
+    connection_window_s: int = 10
+    unsubscribed_timeout_s: float = 10.0  # a connection without any subscription is closed after this
+    heartbeat_interval_s: float = 1.0  # a heartbeat when nothing else was sent for this long
+
+
+WS_LIMITS = WsLimits()
 
 BOOK_DEPTH = 10  # the users' book subscription: Kraken's default depth, which is what the checksum covers
 CHECKSUM_LEVELS = 10
