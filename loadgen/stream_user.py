@@ -1,19 +1,26 @@
 """The base of exchange WebSocket users: one connection for the chosen symbols x stream kinds,
-event latency corrected by the measured clock offset, and local order books for diff-depth streams."""
+event latency corrected by the measured clock offset, and local order books: from a REST snapshot plus
+diffs (diff-depth streams), or from the stream alone and checked by checksums (checksum-book streams,
+resubscribed after a mismatch)."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import ClassVar
 
 from locust import constant, task
 
 from exchanges.base import FailureKind, StreamMessage, Verdict
-from loadgen.books import BookSync, DiffOutcome, SnapshotOutcome
+from loadgen.books import BookSync, ChecksumBook, ChecksumOutcome, DiffOutcome, SnapshotOutcome
 from loadgen.reporting import fire
 from loadgen.rest import ExchangeRestUser
 from loadgen.ws import REQUEST_TYPE, StreamSubscription
 
 GAP = Verdict(False, FailureKind.WS_GAP, message="update ids skipped")
+CHECKSUM_MISMATCH = Verdict(False, FailureKind.WS_GAP, message="book checksum mismatch")
+FIRST_RESUBSCRIBE_REQ_ID = 1000  # request ids of resubscriptions (the initial subscriptions use small ones)
 
 
 class StreamUser(ExchangeRestUser):
@@ -26,9 +33,13 @@ class StreamUser(ExchangeRestUser):
 
     subscription: StreamSubscription | None = None
     books: dict[str, BookSync]
+    checksum_books: Mapping[str, ChecksumBook] = MappingProxyType({})  # set at start where the streams have some
 
     def on_start(self) -> None:
         self.books = {}
+        checksum_books: dict[str, ChecksumBook] = {}
+        self.checksum_books = checksum_books
+        self._req_ids = itertools.count(FIRST_RESUBSCRIBE_REQ_ID, 2)  # an unsubscribe and a subscribe each
         super().on_start()
         if self.refused:
             return
@@ -44,6 +55,8 @@ class StreamUser(ExchangeRestUser):
                 streams.append(name)
                 if self.adapter.is_diff_depth_kind(kind):
                     self.books[name] = BookSync(symbol)
+                elif self.adapter.is_checksum_book_kind(kind):
+                    checksum_books[name] = ChecksumBook(self.adapter.book_depth(kind), self.adapter.book_checksum)
         self.subscription = StreamSubscription(
             self.environment,
             self.adapter,
@@ -75,6 +88,13 @@ class StreamUser(ExchangeRestUser):
             self._report_gap(stream)
 
     def _on_message(self, message: StreamMessage) -> None:
+        checksum_book = self.checksum_books.get(message.stream)
+        if checksum_book is not None:
+            update = self.adapter.book_update(message)
+            if update is not None and checksum_book.apply(update) is ChecksumOutcome.MISMATCH:
+                self._report_gap(message.stream, CHECKSUM_MISMATCH)
+                self._resubscribe(message.stream)
+            return
         book = self.books.get(message.stream)
         if book is None:
             return
@@ -86,6 +106,15 @@ class StreamUser(ExchangeRestUser):
         if reconnected:  # diffs were missed while disconnected; the drop itself was already reported
             for book in self.books.values():
                 book.restart()
+            for checksum_book in self.checksum_books.values():
+                checksum_book.restart()  # the subscriptions sent again bring fresh snapshots
+
+    def _resubscribe(self, stream: str) -> None:
+        """Restart one stream on the open connection: its next snapshot rebuilds the book."""
+        if self.subscription is None:
+            return
+        for text in self.adapter.resubscribe_messages(stream, next(self._req_ids)):
+            self.subscription.send(text)
 
     def _report_gap(self, stream: str, verdict: Verdict = GAP) -> None:
         self.runtime.metrics.ws_gap()
