@@ -239,6 +239,7 @@ class ExchangeAdapter:
     user_key_vars: tuple[str, ...]
     limit_unit: str  # how the exchange counts its request limit, for reports: "weight/60s", "requests/s"
     limit_kind: LimitKind = LimitKind.FIXED_WINDOW  # how that limit counts: a fixed window, a token bucket, ...
+    time_endpoint: str = "time"  # the endpoint whose answer parse_server_time reads (the clock offset)
     recv_window_default_ms: int | None = None  # signed requests' validity window, where the exchange has one
     recv_window_max_ms: int | None = None
 
@@ -302,7 +303,7 @@ class ExchangeAdapter:
         raise NotImplementedError
 
     def parse_server_time(self, body: bytes) -> int:  # pragma: no cover
-        """The server time in ms from the answer of the endpoint named "time"."""
+        """The server time in ms from the answer of the endpoint named by `time_endpoint`."""
         raise NotImplementedError
 
     # --- Market-data streams

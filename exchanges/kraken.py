@@ -572,6 +572,7 @@ class KrakenAdapter(ExchangeAdapter):
     user_key_vars = USER_KEY_VARS
     limit_unit = "calls/s"  # the public per-IP counter drains at this many calls per second
     limit_kind = LimitKind.DECAYING_COUNTER
+    time_endpoint = "Time"
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         return classify(status, headers, body)

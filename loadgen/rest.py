@@ -140,7 +140,7 @@ class ExchangeRestUser(FastHttpUser):
         """Local minus server clock in ms from the best of a few time requests (smallest round trip)."""
         best: tuple[float, float] | None = None  # (round trip, offset)
         for _ in range(CLOCK_SAMPLES):
-            reply = self.request("time", parse=self.adapter.parse_server_time)
+            reply = self.request(self.adapter.time_endpoint, parse=self.adapter.parse_server_time)
             round_trip = reply.received_at - reply.sent_at
             if reply.ok and (best is None or round_trip < best[0]):
                 best = (round_trip, clock_offset_ms(reply.sent_at, reply.received_at, reply.parsed))
