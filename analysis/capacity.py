@@ -160,12 +160,11 @@ def knee_points(data: RunData, deltas: pd.DataFrame, rest: pd.DataFrame) -> pd.D
     window = PERCENTILE_WINDOW_S
     load = rest["requests"].rolling(window, min_periods=window).sum() / window
     users = rest["users"].rolling(window, min_periods=1).mean()
-    rest_rows = deltas.loc[~is_ws(deltas["type"])]
-    samples = rest_rows.groupby(["type", "name"], observed=True)["d_requests"].transform(
-        lambda s: s.rolling(window, min_periods=1).sum()
-    )
-    enough = rest_rows["p95"].notna() & (samples >= MIN_WINDOW_SAMPLES)
-    rows = rest_rows.loc[enough, ["type", "name", "t", "p95", "p99"]]
+    cumulative = deltas["requests"]  # Locust's running total: one row per second, so `window` rows back
+    before = cumulative.groupby([deltas["type"], deltas["name"]], observed=True).shift(window)
+    samples = (cumulative - before).fillna(cumulative)
+    enough = ~is_ws(deltas["type"]) & deltas["p95"].notna() & (samples >= MIN_WINDOW_SAMPLES)
+    rows = deltas.loc[enough, ["type", "name", "t", "p95", "p99"]]
     rows = rows.assign(load=rows["t"].map(load), users=rows["t"].map(users)).dropna(subset=["load"])
     return rows[columns].reset_index(drop=True)
 

@@ -11,6 +11,7 @@ import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -24,7 +25,8 @@ from analysis.pipeline import Analysis
 from analysis.timeline import is_ws
 from analysis.websocket import NON_STREAM_NAMES
 
-MAX_POINTS = 1500
+MAX_POINTS = 1000
+EMPTY = pd.DataFrame({"d_requests": [], "p50": [], "p95": [], "p99": []}, dtype=float)
 TOP_ENDPOINTS = 5
 DPI = 100
 
@@ -55,9 +57,12 @@ def draw_all(analysis: Analysis) -> list[Chart]:
     return charts
 
 
+def _subplots(*grid: int, **options: Any) -> tuple[Figure, Any]:
+    return plt.subplots(*grid, layout="constrained", **options)
+
+
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=DPI)
     plt.close(figure)
     return buffer.getvalue()
@@ -95,7 +100,7 @@ def requests_chart(analysis: Analysis) -> Figure | None:
         return None
     scale, label = time_scale(analysis)
     size = bucket_size(len(rest))
-    figure, axis = plt.subplots(figsize=(10, 4))
+    figure, axis = _subplots(figsize=(10, 4))
     x = run_time(bucketed(rest["requests"], size, "mean").index, analysis)
     axis.plot(x, bucketed(rest["requests"], size, "mean").to_numpy(), label="REST requests/s", color="tab:blue")
     axis.plot(x, bucketed(rest["failures"], size, "mean").to_numpy(), label="failures/s", color="tab:orange")
@@ -123,17 +128,15 @@ def requests_chart(analysis: Analysis) -> Figure | None:
 def latency_chart(analysis: Analysis) -> Figure | None:
     if not analysis.data.full_history:
         return None
-    deltas = analysis.deltas
-    rest = deltas.loc[~is_ws(deltas["type"])]
     top = _top_entries(analysis, websocket=False)
     if not top:
         return None
     label = time_scale(analysis)[1]
     size = bucket_size(len(analysis.rest))
-    figure, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
+    figure, axes = _subplots(3, 1, figsize=(10, 8), sharex=True)
     for axis, column in zip(axes, ("p50", "p95", "p99"), strict=True):
         for method, name in top:
-            rows = rest.loc[(rest["type"] == method) & (rest["name"] == name)].set_index("t")[column].dropna()
+            rows = analysis.entry_rows.get((method, name), EMPTY)[column].dropna()
             if rows.empty:
                 continue
             series = bucketed(rows, size, "max")
@@ -148,7 +151,7 @@ def users_chart(analysis: Analysis) -> Figure | None:
     levels = analysis.capacity.levels
     if levels.empty:
         return None
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = _subplots(figsize=(6, 4))
     axis.plot(levels.index, levels["requests_per_s"], marker="o", label="REST requests/s")
     axis.plot(levels.index, levels["ok_per_s"], marker="o", label="successful requests/s")
     ceiling = analysis.capacity.summary["throughput_ceiling"]
@@ -164,7 +167,7 @@ def latency_load_chart(analysis: Analysis) -> Figure | None:
     points = analysis.capacity.knee_points
     if points.empty:
         return None
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = _subplots(figsize=(6, 4))
     for method, name in _top_entries(analysis, websocket=False):
         rows = points.loc[(points["type"] == method) & (points["name"] == name)]
         if rows["load"].nunique() < 2:
@@ -194,7 +197,7 @@ def errors_chart(analysis: Analysis) -> Figure | None:
             counts.append(entry["count"])
     if not counts:
         return None
-    figure, axis = plt.subplots(figsize=(7, 0.5 * len(labels) + 1.5))
+    figure, axis = _subplots(figsize=(7, 0.5 * len(labels) + 1.5))
     axis.barh(labels, counts, color="tab:orange")
     axis.set_xlabel("failures")
     return figure
@@ -205,7 +208,7 @@ def weight_chart(analysis: Analysis) -> Figure | None:
     if not drawn:
         return None
     label = time_scale(analysis)[1]
-    figure, axis = plt.subplots(figsize=(10, 4))
+    figure, axis = _subplots(figsize=(10, 4))
     for exchange, result in drawn:
         used = result.seconds["used_weight_max"].dropna()
         size = bucket_size(len(used))
@@ -226,15 +229,14 @@ def weight_chart(analysis: Analysis) -> Figure | None:
 
 
 def websocket_chart(analysis: Analysis) -> Figure | None:
-    deltas = analysis.deltas
     streams = _top_entries(analysis, websocket=True)
     if not streams or not analysis.data.full_history:
         return None
     label = time_scale(analysis)[1]
     size = bucket_size(len(analysis.rest))
-    figure, (rate_axis, latency_axis) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    for _, name in streams:
-        rows = deltas.loc[is_ws(deltas["type"]) & (deltas["name"] == name)].set_index("t")
+    figure, (rate_axis, latency_axis) = _subplots(2, 1, figsize=(10, 6), sharex=True)
+    for method, name in streams:
+        rows = analysis.entry_rows.get((method, name), EMPTY)
         rate = bucketed(rows["d_requests"], size, "mean")
         rate_axis.plot(run_time(rate.index, analysis), rate.to_numpy(), label=name)
         latency = rows["p95"].dropna()

@@ -18,7 +18,15 @@ import pandas as pd
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
 from analysis.taxonomy import RATE_LIMIT_KINDS, failure_table
-from analysis.timeline import entry_deltas, entry_exchanges, is_ws, seconds, trailing_mean, users_per_second
+from analysis.timeline import (
+    entry_deltas,
+    entry_exchanges,
+    is_ws,
+    run_exchanges,
+    seconds,
+    trailing_mean,
+    users_per_second,
+)
 from exchanges import get_adapter
 from exchanges.base import LimitKind
 
@@ -148,11 +156,10 @@ def exchange_seconds(data: RunData, exchange: str) -> pd.DataFrame:
 
 def locust_requests(data: RunData, exchange: str) -> pd.Series:
     """REST requests per second of `exchange` as Locust counted them (when the suite's history is missing)."""
-    rest = data.history.loc[~is_ws(data.history["type"])]
-    mapping = entry_exchanges(rest["name"].astype(str).unique(), [exchange])
-    rest = rest.loc[rest["name"].astype(str).map(mapping) == exchange]
-    deltas = entry_deltas(rest)
-    return deltas.groupby("t")["d_requests"].sum()
+    deltas = entry_deltas(data.history)
+    mapping = entry_exchanges(deltas["name"].astype(str).unique(), run_exchanges(data))
+    rows = ~is_ws(deltas["type"]) & (deltas["name"].astype(str).map(mapping) == exchange)
+    return deltas["d_requests"].where(rows, 0.0).groupby(deltas["t"]).sum()
 
 
 def first_limited_second(data: RunData, exchange: str, limited: pd.Series) -> int | None:
@@ -293,16 +300,15 @@ def episodes(active: pd.Series, sent: pd.Series, max_gap_s: int = 0) -> list[tup
     """(first, last) seconds of runs of active seconds; seconds with nothing sent do not end a run,
     nor do up to `max_gap_s` seconds that were sent in but not active."""
     observed = active[(sent > 0) | active]
-    times = observed.index.to_numpy()[observed.to_numpy()]
+    flags = observed.to_numpy()
+    times = observed.index.to_numpy()[flags]
     if len(times) == 0:
         return []
-    inactive_times = observed.index.to_numpy()[~observed.to_numpy()]
-    breaks = [
-        i + 1 for i in range(len(times) - 1)
-        if np.count_nonzero((inactive_times > times[i]) & (inactive_times < times[i + 1])) > max_gap_s
-    ]
-    starts = [0, *breaks]
-    ends = [*(b - 1 for b in breaks), len(times) - 1]
+    inactive = observed.index.to_numpy()[~flags]  # sorted: seconds sent in without the condition
+    between = np.searchsorted(inactive, times[1:]) - np.searchsorted(inactive, times[:-1], side="right")
+    breaks = np.flatnonzero(between > max_gap_s) + 1
+    starts = np.concatenate(([0], breaks))
+    ends = np.concatenate((breaks - 1, [len(times) - 1]))
     return [(int(times[s]), int(times[e])) for s, e in zip(starts, ends, strict=True)]
 
 
@@ -323,7 +329,9 @@ def retry_after_behaviour(frame: pd.DataFrame) -> dict[str, Any]:
     LATE_ANSWER_S after the first answer of their episode were sent after it."""
     limited = frame["rate_limited"] + frame["banned"]
     spans = episodes(limited > 0, frame["requests"], max_gap_s=1)
-    late = sum(int(limited.loc[first + LATE_ANSWER_S + 1:last].sum()) for first, last in spans)
+    cumulative = limited.cumsum()
+    late = sum(int(cumulative.loc[last] - cumulative.loc[first + LATE_ANSWER_S]) for first, last in spans
+               if last > first + LATE_ANSWER_S)
     total = int(limited.sum())
     waits = int(frame["retry_after_waits"].sum())
     honoured = None if total == 0 else bool(late <= 0.05 * total and frame["banned"].sum() == 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,12 @@ class Analysis:
     capacity: CapacityResult
     websocket: WebSocketResult
     client: ClientResult
+
+    @cached_property
+    def entry_rows(self) -> dict[tuple[str, str], pd.DataFrame]:
+        """The history's rows per (type, name), indexed by second, split once for the charts."""
+        return {(str(k[0]), str(k[1])): rows.set_index("t")
+                for k, rows in self.deltas.groupby(["type", "name"], observed=True)}
 
 
 def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:

@@ -45,7 +45,7 @@ def entry_exchanges(names: Iterable[str], exchanges: list[str]) -> dict[str, str
 
 
 def is_ws(types: pd.Series) -> pd.Series:
-    return types.astype(str) == WS_TYPE
+    return types.eq(WS_TYPE)  # compares codes, not strings, on the history's categorical column
 
 
 def seconds(data: RunData) -> pd.RangeIndex:
@@ -59,28 +59,29 @@ def users_per_second(data: RunData) -> pd.Series:
 
 def entry_deltas(history: pd.DataFrame) -> pd.DataFrame:
     """The history with per-row increments: `d_requests`, `d_failures` and `d_total_ms` (response time added)."""
-    frame = history.copy()
-    grouped = frame.groupby(["type", "name"], observed=True, sort=False)
-    total_ms = frame["avg_ms"] * frame["requests"]
-    frame["d_requests"] = grouped["requests"].diff().fillna(frame["requests"]).clip(lower=0)
-    frame["d_failures"] = grouped["failures"].diff().fillna(frame["failures"]).clip(lower=0)
-    frame["d_total_ms"] = total_ms.groupby([frame["type"], frame["name"]], observed=True).diff().fillna(total_ms)
-    return frame
+    keys = [history["type"], history["name"]]
+    total_ms = history["avg_ms"] * history["requests"]
+    return history.assign(
+        d_requests=history["requests"].groupby(keys, observed=True).diff().fillna(history["requests"]).clip(lower=0),
+        d_failures=history["failures"].groupby(keys, observed=True).diff().fillna(history["failures"]).clip(lower=0),
+        d_total_ms=total_ms.groupby(keys, observed=True).diff().fillna(total_ms),
+    )
 
 
-def per_second(frame: pd.DataFrame, column: str, index: pd.RangeIndex) -> pd.Series:
-    """`column` summed per second over the rows of `frame`, with 0 for seconds without rows."""
-    return frame.groupby("t")[column].sum().reindex(index, fill_value=0).astype(float)
+def per_second(frame: pd.DataFrame, column: str, rows: pd.Series, index: pd.RangeIndex) -> pd.Series:
+    """`column` summed per second over the `rows` of `frame`, with 0 for seconds without any."""
+    values = frame[column].where(rows, 0.0)
+    return values.groupby(frame["t"]).sum().reindex(index, fill_value=0).astype(float)
 
 
 def rest_seconds(data: RunData, deltas: pd.DataFrame) -> pd.DataFrame:
     """REST requests, failures and summed response time per second, as Locust counted them."""
     index = seconds(data)
-    rest = deltas.loc[~is_ws(deltas["type"])]
+    rest = ~is_ws(deltas["type"])
     return pd.DataFrame({
-        "requests": per_second(rest, "d_requests", index),
-        "failures": per_second(rest, "d_failures", index),
-        "total_ms": per_second(rest, "d_total_ms", index),
+        "requests": per_second(deltas, "d_requests", rest, index),
+        "failures": per_second(deltas, "d_failures", rest, index),
+        "total_ms": per_second(deltas, "d_total_ms", rest, index),
         "users": users_per_second(data),
     })
 

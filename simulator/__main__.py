@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         asyncio.run(_serve(config, args.host, args.port))
+    except ConfigError as e:  # a setting from the environment an exchange cannot use (e.g. SIM_*_API_SECRET)
+        print(f"simulator: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         print(f"simulator: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
         return 1

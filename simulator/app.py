@@ -16,6 +16,7 @@ from typing import Protocol
 from aiohttp import web
 
 from simulator.binance import BinanceSim
+from simulator.coinbase import CoinbaseSim
 from simulator.config import SimulatorConfig
 from simulator.stats import ExchangeStats
 
@@ -39,6 +40,7 @@ Clock = Callable[[], float]
 
 EXCHANGES: dict[str, Callable[[SimulatorConfig, Clock], SimulatedExchange]] = {
     "binance": lambda config, clock: BinanceSim(config.binance, clock),
+    "coinbase": lambda config, clock: CoinbaseSim(config.coinbase, clock),
 }
 
 SIMS = web.AppKey("sims", list[SimulatedExchange])

@@ -1,6 +1,6 @@
 """The simulator's configuration: a TOML file read into typed, validated dataclasses.
 
-Every value has a default (Binance's from `exchanges.binance`); a file only names what it changes.
+Every value has a default (each exchange's from its adapter in `exchanges/`); a file only names what it changes.
 Unknown keys, wrong types and out-of-range values raise `ConfigError` with a one-line message
 that names the offending key.
 """
@@ -16,7 +16,11 @@ from typing import Any
 
 from exchanges.base import WindowLimit
 from exchanges.binance import FIRST_BAN_S, MAX_BAN_S, RATE_LIMITS, WS_LIMITS, WsLimits
+from exchanges.coinbase import TOKEN_BUCKETS, TokenBucketLimit
+from exchanges.coinbase import WS_LIMITS as COINBASE_WS_LIMITS
+from exchanges.coinbase import WsLimits as CoinbaseWsLimits
 from simulator.binance.symbols import default_balances
+from simulator.coinbase.products import default_balances as coinbase_default_balances
 
 
 class ConfigError(ValueError):
@@ -59,8 +63,20 @@ class BinanceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CoinbaseConfig:
+    seed: int = 43  # the market's random walk
+    tick_ms: int = 100  # one market step (trades, book changes, feed messages) every tick_ms
+    # Token buckets: "public" per IP, "private" per profile, "fills" (private /fills) per profile.
+    rate_limits: Mapping[str, TokenBucketLimit] = field(default_factory=lambda: dict(TOKEN_BUCKETS))
+    ws: CoinbaseWsLimits = COINBASE_WS_LIMITS
+    faults: FaultsConfig = FaultsConfig()
+    balances: Mapping[str, float] = field(default_factory=coinbase_default_balances)  # the demo profile's start
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatorConfig:
     binance: BinanceConfig = BinanceConfig()
+    coinbase: CoinbaseConfig = CoinbaseConfig()
 
 
 def load_config(path: str | None) -> SimulatorConfig:
@@ -138,13 +154,24 @@ def _check(config: SimulatorConfig) -> None:
         _require(window.interval_s >= 1, f"binance.rate_limits.{name}.interval_s must be at least 1")
     _require(binance.bans.first_ban_s >= 1, "binance.bans.first_ban_s must be at least 1")
     _require(binance.bans.max_ban_s >= binance.bans.first_ban_s, "binance.bans.max_ban_s must be >= first_ban_s")
-    faults = binance.faults
-    _require(faults.error_rate <= 1, "binance.faults.error_rate must be between 0 and 1")
-    _require(faults.reset_rate <= 1, "binance.faults.reset_rate must be between 0 and 1")
-    for status in faults.error_statuses:
-        _require(status in _SERVER_ERRORS, f"binance.faults.error_statuses must be HTTP 5xx statuses, got {status}")
+    _check_faults("binance", binance.faults)
     for item in fields(binance.ws):
         _require(getattr(binance.ws, item.name) > 0, f"binance.ws.{item.name} must be positive")
+    coinbase = config.coinbase
+    _require(coinbase.tick_ms >= 1, "coinbase.tick_ms must be at least 1")
+    for name, bucket in coinbase.rate_limits.items():
+        _require(bucket.rate_per_s > 0, f"coinbase.rate_limits.{name}.rate_per_s must be positive")
+        _require(bucket.burst >= 1, f"coinbase.rate_limits.{name}.burst must be at least 1")
+    _check_faults("coinbase", coinbase.faults)
+    for item in fields(coinbase.ws):
+        _require(getattr(coinbase.ws, item.name) > 0, f"coinbase.ws.{item.name} must be positive")
+
+
+def _check_faults(exchange: str, faults: FaultsConfig) -> None:
+    _require(faults.error_rate <= 1, f"{exchange}.faults.error_rate must be between 0 and 1")
+    _require(faults.reset_rate <= 1, f"{exchange}.faults.reset_rate must be between 0 and 1")
+    for status in faults.error_statuses:
+        _require(status in _SERVER_ERRORS, f"{exchange}.faults.error_statuses must be HTTP 5xx statuses, got {status}")
 
 
 _SERVER_ERRORS = frozenset(s.value for s in HTTPStatus if 500 <= s.value <= 599)

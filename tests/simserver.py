@@ -41,8 +41,12 @@ class SimServer:
 
     @property
     def binance(self) -> Any:
+        return self.exchange("binance")
+
+    def exchange(self, name: str) -> Any:
+        """The simulated exchange called `name` (e.g. to look at its market)."""
         assert self.app is not None
-        return next(sim for sim in self.app[SIMS] if sim.name == "binance")
+        return next(sim for sim in self.app[SIMS] if sim.name == name)
 
     @property
     def api(self) -> str:

@@ -1,0 +1,85 @@
+"""The simulated Coinbase Exchange: market, demo profile, token-bucket limits, faults, REST and the feed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from exchanges.coinbase import HOSTS, DemoProfile, simulator_credentials
+from simulator.coinbase import rest, ws
+from simulator.coinbase.limiter import BucketLimiter
+from simulator.coinbase.orders import Trading
+from simulator.coinbase.products import product_specs
+from simulator.faults import FaultInjector
+from simulator.market import Market, SymbolMarket
+from simulator.rolling import DayStats, DayWindow
+from simulator.stats import ExchangeStats
+
+if TYPE_CHECKING:
+    from simulator.config import CoinbaseConfig
+
+
+class CoinbaseSim:
+    name = "coinbase"
+    prefix = HOSTS.simulator_prefix
+
+    def __init__(self, config: CoinbaseConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock  # seconds since the epoch; every time the exchange reports comes from it
+        self.stats = ExchangeStats()
+        self.faults = FaultInjector(config.faults, self.stats)
+        self.limiter = BucketLimiter(config.rate_limits)
+        self.market = Market(product_specs(), config.seed, int(clock() * 1000))
+        self.trading = Trading(self, _demo_profile(), config.balances, config.seed)
+        self._days = {product_id: DayWindow() for product_id in self.market.symbols}
+        # Answers and figures computed from the market, valid until it changes (next tick or a user's order).
+        self.cache: dict[Hashable, Any] = {}
+        self._per_minute: dict[Hashable, tuple[int, Any]] = {}
+
+    @property
+    def tick_ms(self) -> int:
+        return self.config.tick_ms
+
+    def tick(self) -> None:
+        """One market step at the current time."""
+        self.cache.clear()
+        now_ms = int(self.clock() * 1000)
+        self.market.step(now_ms)
+        self.trading.expire_orders(now_ms)
+
+    def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """`compute()`, computed at most once while the market does not change."""
+        value = self.cache.get(key)
+        if value is None:
+            value = self.cache[key] = compute()
+        return value
+
+    def per_minute(self, key: Hashable, now_ms: int, compute: Callable[[], Any]) -> Any:
+        """`compute()`, computed at most once a minute (figures that move slowly, e.g. the 30-day volume)."""
+        minute = now_ms // 60_000
+        entry = self._per_minute.get(key)
+        if entry is None or entry[0] != minute:
+            entry = self._per_minute[key] = (minute, compute())
+        return entry[1]
+
+    def day_stats(self, sym: SymbolMarket, now_ms: int) -> DayStats:
+        """The product's rolling 24 h statistics (once per market state)."""
+        product_id = sym.spec.symbol
+        return self.cached(("24h", product_id), lambda: self._days[product_id].stats(sym, now_ms))
+
+    def mount(self, app: web.Application) -> None:
+        rest.add_routes(app, self)
+        ws.add_routes(app, self)
+        rest.add_not_found(app, self)
+
+
+def _demo_profile() -> DemoProfile:
+    from simulator.config import ConfigError  # here: simulator.config imports this package
+
+    try:
+        return simulator_credentials()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None

@@ -1,0 +1,479 @@
+"""The simulated Coinbase Exchange WebSocket feed at `/coinbase/ws-feed` (the real one is the root of its host).
+
+Behaviour a client meets (Coinbase's websocket-feed docs; shared/reference/exchanges.md section 2.4):
+
+- A client subscribes with `{"type": "subscribe", "product_ids": [...], "channels": [name or
+  {"name", "product_ids"}]}` within `subscribe_deadline_s` (5 s) or is closed (1008). Every subscribe
+  and unsubscribe is acknowledged with `{"type": "subscriptions", "channels": [...]}` listing all the
+  connection's subscriptions; unsubscribing a channel named without products drops all of its products.
+- Channels: `heartbeat` (every second per product: sequence, last_trade_id, time), `ticker` (one per
+  match with 24 h figures and the best bid and ask; the latest one on subscription), `level2_batch`
+  (a `snapshot` of the whole book, then one `l2update` with the changes of each market tick, book
+  changes made by REST orders included), `matches` (one `match` per trade; `last_match` on
+  subscription). `sequence` is per product and grows with every book change and trade, so it orders
+  messages across channels; trade ids are contiguous per product, REST-driven trades included.
+- `level2`, `level3`, `full` and `user` need an authenticated subscription, which the simulator does not
+  offer: they are refused as Coinbase refuses unauthenticated clients. Unknown channels, products and
+  types, and malformed JSON, get `{"type": "error", "message": ..., "reason": ...}`.
+- Limits from `sim.config.ws`: connection requests per IP as a token bucket (HTTP 429 before the
+  upgrade), client messages per IP per second (an error, then close 1008), subscriptions per product
+  and channel per IP (the subscribe is refused, nothing of it subscribed).
+- Fault `sim.config.faults.ws_drop_per_min`: connections are cut without a close frame (the client sees
+  1006). Readers that fall too far behind are cut off (`simulator.ws_fanout`). Server shutdown closes
+  every connection with 1001.
+
+Every message is encoded once and the same frame goes to every subscriber. Counters in `sim.stats.ws`:
+connections_open/_total, messages_sent, subscriptions, rejected_attempts, rejected_subscriptions,
+subscribe_timeouts, disconnects_msg_rate, control_errors, drops_slow_consumer, depth_diffs_lost;
+injected drops count in `sim.stats.faults["ws_drop"]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from exchanges.coinbase import AUTH_CHANNELS, CHANNELS, FEED_PATH
+from simulator.coinbase.market_data import maker_order_id, thirty_day_volume
+from simulator.coinbase.wire import iso_time, sequence, stable_uuid
+from simulator.limits import FixedWindowCounter, TokenBucket
+from simulator.market import BUY, SELL, DepthDiff, SymbolMarket, TickResult, Trade
+from simulator.ws_fanout import FanOut, Peer, text_frame
+
+if TYPE_CHECKING:
+    from simulator.coinbase import CoinbaseSim
+
+MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
+AUTH_REASON = ("level2, level3, and full channels now require authentication. The simulator serves only "
+               "unauthenticated channels: heartbeat, ticker, level2_batch, matches")
+POLICY_VIOLATION = int(WSCloseCode.POLICY_VIOLATION)
+
+
+def _dumps(payload: object) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+class Client(Peer):
+    """One feed connection: its address, subscriptions and subscribe deadline."""
+
+    __slots__ = ("deadline", "ip", "subscribed", "subscriptions")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, ip: str) -> None:
+        super().__init__(ws, transport)
+        self.ip = ip
+        self.subscriptions: dict[tuple[str, str], Channel] = {}  # (channel, product) -> channel, in order
+        self.subscribed = False  # a subscribe has succeeded (the deadline no longer applies)
+        self.deadline: asyncio.TimerHandle | None = None
+
+
+class Channel:
+    """One channel of one product and the connections subscribed to it."""
+
+    __slots__ = ("name", "product_id", "subscribers")
+
+    def __init__(self, name: str, product_id: str) -> None:
+        self.name = name
+        self.product_id = product_id
+        self.subscribers: dict[Client, None] = {}
+
+
+class SubscribeError(Exception):
+    """A subscription message Coinbase answers with an error message."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+class ProductFeed:
+    """Turns one product's market ticks into feed messages on the channels subscribed for it."""
+
+    def __init__(self, server: FeedServer, sym: SymbolMarket) -> None:
+        self.server = server
+        self.sym = sym
+        self.product_id = sym.spec.symbol
+        self.channels: dict[str, Channel] = {}  # channel name -> channel, only while it has subscribers
+        self.trade_cursor = sym.next_trade_id  # the last trade id published
+        self.update_cursor = sym.last_update_id  # the last book update id published
+        self.previous_tick_ms: int | None = None
+
+    def on_tick(self, result: TickResult) -> None:
+        now_ms = result.time_ms
+        new_second = self.previous_tick_ms is None or now_ms // 1000 != self.previous_tick_ms // 1000
+        self.previous_tick_ms = now_ms
+        self._trades(now_ms)
+        self._book_changes(now_ms)
+        if new_second and (channel := self.channels.get("heartbeat")) is not None:
+            self.server.publish(channel, self.heartbeat(now_ms))
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def heartbeat(self, now_ms: int) -> dict[str, Any]:
+        return {
+            "type": "heartbeat", "sequence": sequence(self.sym, self.trade_cursor), "last_trade_id": self.trade_cursor,
+            "product_id": self.product_id, "time": iso_time(now_ms),
+        }
+
+    def match(self, trade: Trade, seq: int, kind: str = "match") -> dict[str, Any]:
+        sym = self.sym
+        maker_side = BUY if trade.buyer_is_maker else SELL
+        maker, taker = self.server.sim.trading.user_trades.get(trade.id, (None, None))
+        return {
+            "type": kind, "trade_id": trade.id,
+            "maker_order_id": maker or maker_order_id(sym, maker_side, trade.price),
+            "taker_order_id": taker or stable_uuid("taker", self.product_id, trade.id),
+            "side": maker_side.lower(), "size": sym.spec.qty_str(trade.qty), "price": sym.spec.price_str(trade.price),
+            "product_id": self.product_id, "sequence": seq, "time": iso_time(trade.time_ms),
+        }
+
+    def ticker(self, trade: Trade, seq: int, now_ms: int) -> dict[str, Any]:
+        sym, spec, sim = self.sym, self.sym.spec, self.server.sim
+        day = sim.day_stats(sym, now_ms)
+        bid, ask = sym.best_bid(), sym.best_ask()
+        return {
+            "type": "ticker", "sequence": seq, "product_id": self.product_id, "price": spec.price_str(trade.price),
+            "open_24h": spec.price_str(spec.ticks(day.open)), "volume_24h": f"{day.volume:.8f}",
+            "low_24h": spec.price_str(spec.ticks(day.low)), "high_24h": spec.price_str(spec.ticks(day.high)),
+            "volume_30d": f"{thirty_day_volume(sim, sym, now_ms):.8f}",
+            "best_bid": spec.price_str(bid or 0), "best_bid_size": spec.qty_str(sym.bids[bid] if bid else 0),
+            "best_ask": spec.price_str(ask or 0), "best_ask_size": spec.qty_str(sym.asks[ask] if ask else 0),
+            "side": "sell" if trade.buyer_is_maker else "buy",  # the taker's side
+            "time": iso_time(trade.time_ms), "trade_id": trade.id, "last_size": spec.qty_str(trade.qty),
+        }
+
+    def snapshot_frame(self) -> bytes:
+        """The whole book as a `snapshot` frame, encoded once per market state."""
+        sym = self.sym
+
+        def encode() -> bytes:
+            price, size = sym.spec.price_str, sym.spec.qty_str
+            return text_frame(_dumps({
+                "type": "snapshot", "product_id": self.product_id,
+                "bids": [[price(p), size(q)] for p, q in sym.top(BUY, len(sym.bids))],
+                "asks": [[price(p), size(q)] for p, q in sym.top(SELL, len(sym.asks))],
+            }))
+
+        return self.server.sim.cached(("snapshot", self.product_id), encode)
+
+    def last_published_trade(self) -> Trade | None:
+        for trade in reversed(self.sym.trades):
+            if trade.id <= self.trade_cursor:
+                return trade
+        return None
+
+    # --- per tick ---------------------------------------------------------------------------------
+
+    def _trades(self, now_ms: int) -> None:
+        """Publish every trade since the last one published (REST-driven trades between ticks included)."""
+        sym = self.sym
+        if sym.next_trade_id == self.trade_cursor:
+            return
+        new: list[Trade] = []
+        for trade in reversed(sym.trades):
+            if trade.id <= self.trade_cursor:
+                break
+            new.append(trade)
+        self.trade_cursor = sym.next_trade_id
+        matches, tickers = self.channels.get("matches"), self.channels.get("ticker")
+        if matches is None and tickers is None:
+            return
+        for trade in reversed(new):
+            seq = sequence(sym, trade.id)
+            if matches is not None:
+                self.server.publish(matches, self.match(trade, seq))
+            if tickers is not None:
+                self.server.publish(tickers, self.ticker(trade, seq, now_ms))
+
+    def _book_changes(self, now_ms: int) -> None:
+        """Publish every book change since the last update id published as one `l2update`."""
+        sym, cursor = self.sym, self.update_cursor
+        self.update_cursor = sym.last_update_id
+        channel = self.channels.get("level2_batch")
+        if channel is None or sym.last_update_id == cursor:
+            return
+        diffs: list[DepthDiff] = []
+        for diff in reversed(sym.diffs):
+            if diff.last_id <= cursor:
+                break
+            diffs.append(diff)
+        if not diffs:
+            return
+        diffs.reverse()
+        if diffs[0].first_id != cursor + 1:
+            self.server.stats.ws["depth_diffs_lost"] += 1  # more changes than the market keeps: a real gap
+        final: dict[tuple[str, int], int] = {}
+        for diff in diffs:
+            for side, price, qty in diff.changes:
+                final[(side, price)] = qty
+        price_str, size_str = sym.spec.price_str, sym.spec.qty_str
+        self.server.publish(channel, {
+            "type": "l2update", "product_id": self.product_id,
+            "changes": [[side.lower(), price_str(p), size_str(q)] for (side, p), q in final.items()],
+            "time": iso_time(now_ms),
+        })
+
+
+class FeedServer(FanOut):
+    """All feed connections of one simulated Coinbase, and the channels they listen to."""
+
+    def __init__(self, sim: CoinbaseSim) -> None:
+        super().__init__(sim.stats.ws)
+        self.sim = sim
+        self.stats = sim.stats
+        self.feeds: dict[str, ProductFeed] = {}
+        self.clients: dict[Client, None] = {}
+        limits = sim.config.ws
+        self._connection_buckets: dict[str, TokenBucket] = {}
+        self._messages = FixedWindowCounter(limits.messages_per_s, 1)
+        self._subscriptions_per_ip: Counter[tuple[str, str, str]] = Counter()  # (ip, channel, product)
+        self._housekeeping: asyncio.Task[None] | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self, _app: web.Application) -> None:
+        self.bind(asyncio.get_running_loop())
+        self.feeds = {name: ProductFeed(self, sym) for name, sym in self.sim.market.symbols.items()}
+        self.sim.market.listeners.append(self.on_tick)
+        self._housekeeping = asyncio.create_task(self._inject_drops())
+
+    async def shutdown(self, _app: web.Application) -> None:
+        if self.on_tick in self.sim.market.listeners:
+            self.sim.market.listeners.remove(self.on_tick)
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+        for client in list(self.clients):
+            self.close(client, WSCloseCode.GOING_AWAY, "Server shutdown")
+        await self.wait_closed()
+
+    def on_tick(self, sym: SymbolMarket, result: TickResult) -> None:
+        feed = self.feeds.get(sym.spec.symbol)
+        if feed is not None:
+            feed.on_tick(result)
+
+    # --- connections --------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        limits = self.sim.config.ws
+        ip = request.remote or ""
+        bucket = self._connection_buckets.get(ip)
+        if bucket is None:
+            bucket = self._connection_buckets[ip] = TokenBucket(limits.connections_per_s, limits.connection_burst)
+        if not bucket.try_take(1, self.sim.clock()):
+            self.stats.ws["rejected_attempts"] += 1
+            return web.json_response({"message": "Too many connection requests"}, status=429)
+        ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES)
+        if not ws.can_prepare(request).ok:
+            return web.json_response({"message": "Expected a WebSocket upgrade"}, status=400)
+        await ws.prepare(request)
+        transport = request.transport
+        if transport is None:
+            return ws
+        client = Client(ws, transport, ip)
+        self.clients[client] = None
+        self.stats.ws["connections_total"] += 1
+        self.stats.ws["connections_open"] += 1
+        client.deadline = asyncio.get_running_loop().call_later(limits.subscribe_deadline_s, self._deadline, client)
+        try:
+            await self._receive(client)
+        finally:
+            self._forget(client)
+        return ws
+
+    async def _receive(self, client: Client) -> None:
+        while True:
+            msg = await client.ws.receive()
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                return
+            if client.closing or msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            limit = self.sim.config.ws.messages_per_s
+            if self._messages.add(client.ip, 1, self.sim.clock()) > limit:
+                self.stats.ws["disconnects_msg_rate"] += 1
+                self._send(client, {"type": "error", "message": "Too many requests",
+                                    "reason": f"more than {limit} messages per second from this IP"})
+                self.close(client, POLICY_VIOLATION, "Too many requests")
+                continue
+            text = msg.data if msg.type is WSMsgType.TEXT else msg.data.decode("utf-8", "replace")
+            self._on_text(client, text)
+
+    def _deadline(self, client: Client) -> None:
+        if not client.subscribed and not client.closing:
+            self.stats.ws["subscribe_timeouts"] += 1
+            self.close(client, POLICY_VIOLATION, "No subscription received in time")
+
+    def _forget(self, client: Client) -> None:
+        client.closing = True
+        if client.deadline is not None:
+            client.deadline.cancel()
+        for key in list(client.subscriptions):
+            self._unsubscribe(client, key)
+        client.outbox.clear()
+        if client in self.clients:
+            del self.clients[client]
+            self.stats.ws["connections_open"] -= 1
+
+    async def _inject_drops(self) -> None:
+        """Fault `ws_drop_per_min`: cut random connections without a close frame."""
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.25)
+            now = loop.time()
+            elapsed, last = now - last, now
+            rate = self.sim.config.faults.ws_drop_per_min / 60.0
+            if rate <= 0:
+                continue
+            chance = 1.0 - math.exp(-rate * elapsed)
+            for client in list(self.clients):
+                if not client.closing and self.sim.faults.rng.random() < chance:
+                    self.sim.stats.faults["ws_drop"] += 1
+                    self.drop(client)
+
+    # --- subscriptions ------------------------------------------------------------------------
+
+    def _on_text(self, client: Client, text: str) -> None:
+        try:
+            try:
+                request = json.loads(text)
+            except (ValueError, RecursionError):
+                raise SubscribeError("Malformed JSON") from None
+            if not isinstance(request, dict) or request.get("type") not in ("subscribe", "unsubscribe"):
+                raise SubscribeError("Failed to subscribe", "Type has to be either subscribe or unsubscribe")
+            if request["type"] == "subscribe":
+                self._subscribe_request(client, request)
+            else:
+                self._unsubscribe_request(client, request)
+        except SubscribeError as err:
+            self.stats.ws["control_errors"] += 1
+            error = {"type": "error", "message": err.message}
+            if err.reason:
+                error["reason"] = err.reason
+            self._send(client, error)
+
+    def _requested(self, request: dict[str, Any], subscribing: bool) -> list[tuple[str, str]]:
+        """The (channel, product) pairs a message names, in order; channel names without products
+        (unsubscribe only) are returned with product ""."""
+        products = request.get("product_ids", [])
+        channels = request.get("channels")
+        if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
+            raise SubscribeError("Failed to subscribe", "product_ids must be a list of strings")
+        if not isinstance(channels, list) or not channels:
+            raise SubscribeError("Failed to subscribe", "No channels provided")
+        pairs: list[tuple[str, str]] = []
+        for entry in channels:
+            if isinstance(entry, str):
+                name, names = entry, products
+            elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                name, names = entry["name"], entry.get("product_ids", products)
+                if not isinstance(names, list) or not all(isinstance(p, str) for p in names):
+                    raise SubscribeError("Failed to subscribe", "product_ids must be a list of strings")
+            else:
+                raise SubscribeError("Failed to subscribe", "channels must be names or {name, product_ids} objects")
+            if name in AUTH_CHANNELS:
+                raise SubscribeError("Failed to subscribe", AUTH_REASON)
+            if name not in CHANNELS:
+                raise SubscribeError("Failed to subscribe", f"{name} is not a valid channel")
+            for product in names:
+                if product not in self.feeds:
+                    raise SubscribeError("Failed to subscribe", f"{product} is not a valid product")
+            if not names:
+                if subscribing:
+                    raise SubscribeError("Failed to subscribe", f"No product ids provided for {name}")
+                pairs.append((name, ""))
+            pairs.extend((name, product) for product in names)
+        return list(dict.fromkeys(pairs))
+
+    def _subscribe_request(self, client: Client, request: dict[str, Any]) -> None:
+        new = [pair for pair in self._requested(request, subscribing=True) if pair not in client.subscriptions]
+        cap = self.sim.config.ws.subscriptions_per_product_channel
+        for name, product in new:
+            if self._subscriptions_per_ip[(client.ip, name, product)] >= cap:
+                self.stats.ws["rejected_subscriptions"] += 1
+                raise SubscribeError("Failed to subscribe",
+                                     f"at most {cap} subscriptions to {name} for {product} are allowed")
+        for name, product in new:
+            feed = self.feeds[product]
+            channel = feed.channels.get(name)
+            if channel is None:
+                channel = feed.channels[name] = Channel(name, product)
+            channel.subscribers[client] = None
+            client.subscriptions[(name, product)] = channel
+            self._subscriptions_per_ip[(client.ip, name, product)] += 1
+            self.stats.ws["subscriptions"] += 1
+        client.subscribed = True
+        self._acknowledge(client)
+        now_ms = int(self.sim.clock() * 1000)
+        for name, product in new:
+            self._greet(client, self.feeds[product], name, now_ms)
+
+    def _greet(self, client: Client, feed: ProductFeed, channel: str, now_ms: int) -> None:
+        """What a new subscription starts with: the book, the last match or the latest ticker."""
+        if channel == "level2_batch":
+            self.send(client, feed.snapshot_frame())
+            self.stats.ws["messages_sent"] += 1
+            return
+        if channel not in ("matches", "ticker"):
+            return
+        trade = feed.last_published_trade()
+        if trade is None:
+            return
+        seq = sequence(feed.sym, feed.trade_cursor)
+        if channel == "matches":
+            self._send(client, feed.match(trade, seq, kind="last_match"))
+        else:
+            self._send(client, feed.ticker(trade, seq, now_ms))
+
+    def _unsubscribe_request(self, client: Client, request: dict[str, Any]) -> None:
+        for name, product in self._requested(request, subscribing=False):
+            keys = [k for k in client.subscriptions if k[0] == name] if not product else [(name, product)]
+            for key in keys:
+                self._unsubscribe(client, key)
+        self._acknowledge(client)
+
+    def _unsubscribe(self, client: Client, key: tuple[str, str]) -> None:
+        channel = client.subscriptions.pop(key, None)
+        if channel is None:
+            return
+        channel.subscribers.pop(client, None)
+        counted = (client.ip, *key)
+        self._subscriptions_per_ip[counted] -= 1
+        if self._subscriptions_per_ip[counted] <= 0:
+            del self._subscriptions_per_ip[counted]
+        if not channel.subscribers:
+            self.feeds[channel.product_id].channels.pop(channel.name, None)
+
+    def _acknowledge(self, client: Client) -> None:
+        by_channel: dict[str, list[str]] = {}
+        for name, product in client.subscriptions:
+            by_channel.setdefault(name, []).append(product)
+        self._send(client, {"type": "subscriptions",
+                            "channels": [{"name": n, "product_ids": p} for n, p in by_channel.items()]})
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def publish(self, channel: Channel, payload: object) -> None:
+        """Encode one message once and queue the same frame for every subscriber."""
+        if channel.subscribers:
+            self.stats.ws["messages_sent"] += self.broadcast(channel.subscribers, text_frame(_dumps(payload)))
+
+    def _send(self, client: Client, payload: object) -> None:
+        self.send(client, text_frame(_dumps(payload)))
+        self.stats.ws["messages_sent"] += 1
+
+
+SERVER_KEY = web.AppKey("coinbase_feed_server", FeedServer)
+
+
+def add_routes(app: web.Application, sim: CoinbaseSim) -> None:
+    """Serve `sim`'s feed at `<prefix>/ws-feed` and hook the server into the app's lifecycle."""
+    server = FeedServer(sim)
+    app[SERVER_KEY] = server
+    app.router.add_get(f"{sim.prefix}{FEED_PATH}", server.handle, allow_head=False)
+    app.on_startup.append(server.start)
+    app.on_shutdown.append(server.shutdown)
