@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from analysis import AnalysisError, analyse_run
 from exchanges import NAMES, get_adapter
 from exchanges.base import ExchangeAdapter, TargetKind
 from loadgen.credentials import SIMULATOR_KEYS_VAR
@@ -310,6 +311,17 @@ def finish_run(run_dir: Path, manifest: dict, simulator: SimulatorProcess | None
         except OSError as exc:
             print(f"warning: could not read the simulator's stats: {exc}", file=sys.stderr)
     print_summary(run_dir)
+    analyse(run_dir)
+
+
+def analyse(run_dir: Path) -> None:
+    """Findings from the run's files, written to RUN_DIR/analysis/; the summary is printed."""
+    try:
+        summary = analyse_run(run_dir)
+    except AnalysisError as exc:
+        print(f"analysis: {exc}", file=sys.stderr)
+        return
+    print(f"\n{summary.rstrip()}")
 
 
 def command_ui(args: argparse.Namespace) -> int:

@@ -19,8 +19,11 @@ from loadgen.credentials import Credentials, MissingCredentials
 from loadgen.options import BanAction, Mode
 from loadgen.reporting import failure_for, fire, unexpected
 from loadgen.runtime import ExchangeRuntime, abort_run, exchange_runtime, stop_run
+from loadgen.transport import disable_silent_retries
 
 logger = logging.getLogger(__name__)
+
+disable_silent_retries()
 
 CLOCK_SAMPLES = 3
 PACE_REQUEST_TYPE = "PACE"  # Locust stats rows "late_start" (lateness as the time) and "skipped_start"

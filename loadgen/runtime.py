@@ -22,7 +22,7 @@ from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import options, workers
+from loadgen import final_csv, options, workers
 from loadgen.backoff import Backoff
 from loadgen.breaker import BreakerState, CircuitBreaker
 from loadgen.cluster import cluster_of
@@ -66,6 +66,7 @@ def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
     """Add the options (to Locust's parser) and hook `adapter` into `hooks` (Locust's events by default)."""
     options.register()
     hooks.init.add_listener(lambda environment, **_: workers.track(environment))
+    hooks.init.add_listener(lambda environment, **_: final_csv.install(environment))
     hooks.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
     hooks.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
 

@@ -1,0 +1,105 @@
+"""End to end: the simulator injects faults, and every one shows up in Locust's stats in the right
+category, with the totals reconciled exactly (requests sent = answered + failed, per kind)."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from loadgen.summary import HTTP_METHODS
+from tests.e2e import run_locust, simulator
+
+pytestmark = pytest.mark.e2e
+
+
+def failures_by_kind(run_dir: Path, methods: frozenset[str] | None = None) -> Counter[str]:
+    """Occurrences per failure kind (the text before the first colon) in Locust's failures CSV."""
+    kinds: Counter[str] = Counter()
+    with (run_dir / "locust_failures.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            if methods is None or row["Method"] in methods:
+                kinds[row["Error"].split(":", 1)[0]] += int(row["Occurrences"])
+    return kinds
+
+
+def http_sent(run) -> int:
+    return sum(e["num_requests"] for e in run.totals() if e["method"] in HTTP_METHODS)
+
+
+def http_failed(run) -> int:
+    return sum(e["num_failures"] for e in run.totals() if e["method"] in HTTP_METHODS)
+
+
+def binance(stats: dict) -> dict:
+    return stats["exchanges"]["binance"]
+
+
+def test_gateway_errors_are_server_errors(tmp_path):
+    config = "[binance.faults]\nerror_rate = 0.3\nerror_statuses = [502, 503, 504]\nseed = 7\n"
+    with simulator(tmp_path, config) as sim:
+        run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=6, run_time_s=6)
+        stats = binance(sim.stats())
+    assert run.returncode == 0, run.output
+    injected = stats["faults"]["http_5xx"]
+    assert injected > 5
+    assert failures_by_kind(run.run_dir, HTTP_METHODS) == Counter({"server_error": injected})
+    assert http_sent(run) == stats["requests_total"]
+    assert sum(stats["by_status"].get(s, 0) for s in ("502", "503", "504")) == injected
+
+
+def test_connection_resets_are_connection_failures_and_never_retried_silently(tmp_path):
+    config = "[binance.faults]\nreset_rate = 0.2\nseed = 3\n"
+    with simulator(tmp_path, config) as sim:
+        run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=6, run_time_s=6)
+        stats = binance(sim.stats())
+    assert run.returncode == 0, run.output
+    injected = stats["faults"]["reset"]
+    assert injected > 3
+    assert failures_by_kind(run.run_dir, HTTP_METHODS) == Counter({"connection": injected})
+    assert http_sent(run) == stats["requests_total"]  # one request sent is one request served or reset
+    assert http_sent(run) - http_failed(run) == sum(stats["by_status"].values())
+
+
+def test_added_latency_is_measured(tmp_path):
+    config = "[binance.faults]\nlatency_ms = 80\nlatency_jitter_ms = 40\n"
+    with simulator(tmp_path, config) as sim:
+        run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=4, run_time_s=5)
+        stats = binance(sim.stats())
+    assert run.returncode == 0, run.output
+    entries = [e for e in run.totals() if e["method"] in HTTP_METHODS]
+    sent = http_sent(run)
+    assert sent == stats["requests_total"] == stats["faults"]["latency"]
+    assert http_failed(run) == 0
+    assert all(e["min_response_time"] >= 80 for e in entries if e["num_requests"])
+
+
+def test_websocket_drops_are_reported_and_reconnected(tmp_path):
+    config = "[binance.faults]\nws_drop_per_min = 40\nseed = 5\n"
+    with simulator(tmp_path, config) as sim:
+        run = run_locust(sim, tmp_path / "run", ["BinanceWsSubscriber"], users=4, run_time_s=10)
+        stats = binance(sim.stats())
+    assert run.returncode == 0, run.output
+    drops = stats["faults"]["ws_drop"]
+    assert drops >= 2
+    assert failures_by_kind(run.run_dir, frozenset({"WS"})).get("ws_drop", 0) == drops
+    assert failures_by_kind(run.run_dir, frozenset({"WS"})).get("ws_gap", 0) == 0  # books resynced cleanly
+    assert stats["ws"]["connections_total"] >= 4 + drops - 4  # every drop but those at the very end reconnects
+
+
+def test_a_ban_is_counted_as_banned(tmp_path):
+    config = (
+        "[binance.rate_limits]\nrequest_weight = { limit = 30, interval_s = 10 }\n"
+        "[binance.bans]\nfirst_ban_s = 3\nmax_ban_s = 6\nlimited_requests_before_ban = 2\n"
+    )
+    with simulator(tmp_path, config) as sim:
+        run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=6, run_time_s=6,
+                         extra=["--mode", "probe"])
+        stats = binance(sim.stats())
+    assert run.returncode == 0, run.output
+    kinds = failures_by_kind(run.run_dir, HTTP_METHODS)
+    assert kinds["banned"] == stats["by_status"].get("418", 0) > 0
+    assert kinds["rate_limited"] == stats["by_status"].get("429", 0) > 0
+    assert http_sent(run) == stats["requests_total"]
