@@ -217,15 +217,16 @@ def estimate_limit(
     From used-weight headers where present: in each limit window the highest used weight at its first
     rate-limit answer, less the weight of the rejected requests in that second (they are charged too),
     never below the highest used weight seen on a clean second. Otherwise from what was accepted while
-    throttled: per saturated fixed window, or per second for buckets and decaying counters."""
+    throttled: per saturated fixed window, or per second for buckets and decaying counters. Units other
+    than weight count each request as 1."""
     unit = spec.unit if spec is not None else "requests"
     per_request = frame["weight_requested"] / frame["requests"].where(frame["requests"] > 0)
     if unit != "weight" or frame["weight_requested"].isna().all():
         per_request = pd.Series(1.0, index=frame.index)
-        unit = "requests"
+        unit = "requests" if unit == "weight" else unit
     if has_usage and unit == "weight":
-        value = limit_from_usage(frame, per_request)
-        method = "used-weight headers"
+        value, during_bans = limit_from_usage(frame, per_request)
+        method = "used-weight headers" + (" (only seconds with bans: rough)" if during_bans else "")
     elif spec is None or spec.kind is LimitKind.FIXED_WINDOW:
         value = limit_from_saturated_windows(frame, per_request, window_s)
         method = "accepted per saturated window"
@@ -238,20 +239,25 @@ def estimate_limit(
     return {"value": round(float(value), 1), "unit": label, "method": method, "window_s": window_s}
 
 
-def limit_from_usage(frame: pd.DataFrame, per_request: pd.Series) -> float | None:
+def limit_from_usage(frame: pd.DataFrame, per_request: pd.Series) -> tuple[float | None, bool]:
+    """(estimate, whether only seconds with bans were available). In a second with bans the rejected
+    requests' weight is less certain: a client retrying heavy requests while banned skews the mean."""
     used_last, used_max = frame["used_weight_last"], frame["used_weight_max"]
     window_id = pd.Series(0, index=frame.index)
     window_id.loc[window_resets(used_last)] = 1
     window_id = window_id.cumsum()
-    throttled = (frame["rate_limited"] > 0) & (frame["banned"] == 0) & used_max.notna()
+    throttled = (frame["rate_limited"] > 0) & used_max.notna()
+    during_bans = not (throttled & (frame["banned"] == 0)).any()
+    if not during_bans:
+        throttled &= frame["banned"] == 0
     if not throttled.any():
-        return None
+        return None, False
     first = frame.index[throttled].to_series().groupby(window_id[throttled]).min().to_numpy()
     estimates = used_max[first] - frame["rate_limited"][first] * per_request[first].fillna(1.0)
     clean = (frame["rate_limited"] == 0) & (frame["banned"] == 0)
     floor = used_max[clean].max()
     value = float(estimates.median())
-    return max(value, float(floor)) if pd.notna(floor) else value
+    return (max(value, float(floor)) if pd.notna(floor) else value), during_bans
 
 
 def limit_from_saturated_windows(frame: pd.DataFrame, per_request: pd.Series, window_s: int) -> float | None:
@@ -313,14 +319,28 @@ def episodes(active: pd.Series, sent: pd.Series, max_gap_s: int = 0) -> list[tup
 
 
 def ban_episodes(frame: pd.DataFrame, start_s: float, end_s: float) -> list[dict[str, Any]]:
+    """Each ban as the client saw it: from its first refused request to its last (1 s resolution). A second
+    with rate-limit answers inside a run of banned seconds means one ban ended and the next began there."""
     result = []
-    for first, last in episodes(frame["banned"] > 0, frame["requests"]):
+    for first, last in split_at(episodes(frame["banned"] > 0, frame["requests"]), frame["rate_limited"] > 0):
         result.append({
             "start_s": round(first - start_s, 1),
             "length_s": last - first + 1,
             "answers": int(frame.loc[first:last, "banned"].sum()),
             "until_end_of_run": last >= int(end_s) - 1,
         })
+    return result
+
+
+def split_at(spans: list[tuple[int, int]], boundary: pd.Series) -> list[tuple[int, int]]:
+    """`spans` cut before every second (other than a span's first) where `boundary` holds."""
+    cuts = boundary.index.to_numpy()[boundary.to_numpy()]
+    result = []
+    for first, last in spans:
+        inner = cuts[(cuts > first) & (cuts <= last)]
+        starts = [first, *inner.tolist()]
+        ends = [*(s - 1 for s in inner.tolist()), last]
+        result += list(zip(starts, ends, strict=True))
     return result
 
 

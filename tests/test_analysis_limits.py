@@ -158,3 +158,12 @@ def test_entries_map_to_exchanges_by_prefix_or_the_runs_exchange():
     assert exchange_of("coinbase:ticker", ["binance", "coinbase"]) == "coinbase"
     assert exchange_of("binance/ticker/price", ["binance", "coinbase"]) == "binance"
     assert exchange_of("ticker/price", ["binance", "coinbase"]) is None
+
+
+def test_back_to_back_bans_are_told_apart_by_the_429s_between_them(tmp_path):
+    """A prober banned for 3 s, answered 429 again the second the ban ends, then banned for 6 s."""
+    banned = [0] * 5 + [10] * 3 + [4] + [10] * 5 + [0] * 6
+    limited = [0] * 4 + [3] + [0] * 3 + [6] + [0] * 11
+    builder = RunBuilder(seconds=20).exchange_seconds(requests=10, rate_limited=limited, banned=banned)
+    summary = analyse(builder.entry("GET", "depth", 10).write(tmp_path / "run")).summary
+    assert [(b["start_s"], b["length_s"]) for b in summary["bans"]] == [(5, 3), (8, 6)]

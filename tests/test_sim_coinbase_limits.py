@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from exchanges.coinbase import sign_request, simulator_credentials
+from simulator.config import ConfigError, parse_config
 from tests.simserver import FakeClock, SimServer
 
 START = 1_800_000_000.0
@@ -87,3 +88,18 @@ def test_unauthenticated_private_calls_draw_on_the_public_bucket(http):
         assert statuses(answers) == [401] * 15 + [429]
         assert answers[0].json() == {"message": "CB-ACCESS-KEY header is required"}
         assert answers[-1].json() == PUBLIC_LIMITED
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"coinbase": {"rate_limits": {"public": {"burst": 0}}}}, "rate_limits.public.burst must be at least 1"),
+        ({"coinbase": {"rate_limits": {"public": {"rate_per_s": 0}}}}, "rate_per_s must be positive"),
+        ({"coinbase": {"rate_limits": {"orders": {"burst": 1}}}}, "unknown key 'coinbase.rate_limits.orders'"),
+        ({"coinbase": {"ws": {"subscribe_deadline_s": 0}}}, "coinbase.ws.subscribe_deadline_s must be positive"),
+        ({"coinbase": {"faults": {"error_rate": 2}}}, "coinbase.faults.error_rate must be between 0 and 1"),
+    ],
+)
+def test_bad_coinbase_settings_are_rejected_with_the_key_named(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_config(data)
