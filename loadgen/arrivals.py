@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ class Start:
     intended_at: float  # wall-clock seconds
     lag_s: float  # 0 or more
     skipped: int  # earlier scheduled starts dropped just before this one
+    burst: int | None = None  # the burst this start belongs to (see `ArrivalPacer.grant`)
 
 
 class ArrivalPacer:
@@ -39,7 +41,8 @@ class ArrivalPacer:
     A user that comes back after its start time goes at once, late. Scheduled starts more than
     `max_lag_s` in the past are skipped (counted, never sent), so a generator that fell behind does
     not catch up in a burst. `set_rate` takes effect at the next start; rate 0 pauses; None turns
-    pacing off (users fall back to their own wait times).
+    pacing off (users fall back to their own wait times). `grant` lets a number of starts go at once,
+    before any scheduled one (a burst).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class ArrivalPacer:
         self._changed = Event()
         self._rate: float | None = None
         self._last: float | None = None  # the last start handed out, on `clock`
+        self._grants: deque[tuple[float, int]] = deque()  # (granted at, burst) of starts to hand out at once
 
     @property
     def rate(self) -> float | None:
@@ -78,14 +82,32 @@ class ArrivalPacer:
         changed.set()  # the user sleeping for the next start recomputes it
 
     def restart(self) -> None:
-        """Forget the schedule (a new test): the next start is immediate."""
+        """Forget the schedule and any grants (a new test): the next start is immediate."""
         self._last = None
+        self._grants.clear()
+
+    def grant(self, count: int, burst: int) -> None:
+        """Let `count` starts go at once, tagged with `burst`, whatever the rate."""
+        now = self._clock()
+        self._grants.extend((now, burst) for _ in range(count))
+        changed, self._changed = self._changed, Event()
+        changed.set()
+
+    def withdraw(self, burst: int) -> int:
+        """Take back the starts of `burst` nobody took (too few users were free). Returns how many."""
+        left = len(self._grants)
+        self._grants = deque(g for g in self._grants if g[1] != burst)
+        return left - len(self._grants)
 
     def start(self) -> Start:
         """Wait for the next scheduled start and take it."""
         skipped = 0
         with self._queue:
             while True:
+                if self._grants:
+                    granted_at, burst = self._grants.popleft()
+                    lag = max(0.0, self._clock() - granted_at)
+                    return Start(self._wall_clock() - lag, lag, skipped, burst)
                 rate, changed = self._rate, self._changed
                 if not rate:  # paused, or pacing turned off while queued: wait for a rate
                     if rate is None:

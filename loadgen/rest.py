@@ -19,6 +19,7 @@ from loadgen.credentials import Credentials, MissingCredentials
 from loadgen.options import BanAction, Mode
 from loadgen.reporting import failure_for, fire, unexpected
 from loadgen.runtime import ExchangeRuntime, abort_run, exchange_runtime, stop_run
+from loadgen.spike import bursts_of
 from loadgen.transport import disable_silent_retries
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class ExchangeRestUser(FastHttpUser):
         if breaker is not None and not breaker.allow():
             runtime.metrics.breaker_rejected()
             now = time.time()
-            return Reply(BREAKER_OPEN, 0, b"", None, now, now, intended_at, sent=False)
+            return self._in_burst(start, Reply(BREAKER_OPEN, 0, b"", None, now, now, intended_at, sent=False))
         self._wait_for_room(weight)
         path, headers, body = self._encode(endpoint, fields)
         runtime.metrics.request(weight)
@@ -136,8 +137,9 @@ class ExchangeRestUser(FastHttpUser):
                 response.failure(failure_for(verdict))
         if breaker is not None:
             breaker.record(None if verdict.ok else verdict.kind)
+        reply = self._in_burst(start, Reply(verdict, status, body, parsed, sent_at, received_at, intended_at))
         self._account(verdict)
-        return Reply(verdict, status, body, parsed, sent_at, received_at, intended_at)
+        return reply
 
     def measure_clock_offset(self) -> float:
         """Local minus server clock in ms from the best of a few time requests (smallest round trip)."""
@@ -192,6 +194,12 @@ class ExchangeRestUser(FastHttpUser):
         for _ in range(start.skipped):
             fire(self.environment, PACE_REQUEST_TYPE, "skipped_start", None)
         return start
+
+    def _in_burst(self, start: Start | None, reply: Reply) -> Reply:
+        """Count `reply` in its burst's tally when the request was part of one (the spike scenario)."""
+        if start is not None and start.burst is not None:
+            bursts_of(self.environment).record(start.burst, reply.verdict, reply.sent, reply.sent_at, reply.received_at)
+        return reply
 
     def _wait_for_room(self, weight: int) -> None:
         runtime = self.runtime

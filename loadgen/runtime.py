@@ -31,6 +31,7 @@ from loadgen.metrics import ExchangeMetrics, metrics_hub
 from loadgen.options import LoadSettings, OptionError, OrderEndpoint, PacingSettings, parse_pacing, parse_settings
 from loadgen.pacing import RetryAfterGate, WeightLimiter
 from loadgen.reporting import fire
+from loadgen.spike import bursts_of
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ def stop_run(environment: Environment, message: str) -> None:
 def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
     metrics_hub(environment)
     cluster_of(environment)
+    bursts_of(environment)
     runner = environment.runner
     if isinstance(runner, MasterRunner) and ABORT_MESSAGE not in runner.custom_messages:
         runner.register_message(ABORT_MESSAGE, lambda msg, **_: abort_run(environment, msg.data["message"]))
