@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import queue
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 READY_PREFIX = "simulator ready on "
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class ProcessError(RuntimeError):
@@ -38,7 +40,8 @@ class SimulatorProcess:
             cmd += ["--config", str(self.config)]
         log = self.log_path.open("w", encoding="utf-8")
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
+            preexec_fn=_terminate_with_parent,
         )
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=_pump, args=(self.proc.stdout, log, lines), daemon=True).start()
@@ -74,6 +77,16 @@ class SimulatorProcess:
         except OSError:
             return "no output"
         return lines[-1] if lines else "no output"
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: on Linux, get SIGTERM when the runner dies, even by SIGKILL.
+
+    The simulator runs in a session of its own (so that Ctrl-C reaches Locust, not it, and its stats
+    can still be read); without this, a killed runner would leave it running."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _pump(stream: IO[str] | None, log: IO[str], lines: queue.Queue[str | None]) -> None:

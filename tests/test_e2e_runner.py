@@ -164,3 +164,28 @@ def test_ui_serves_on_loopback_and_ctrl_c_ends_it_cleanly(tmp_path):
     assert "Traceback" not in out + err
     _, alive = psutil.wait_procs(children, timeout=5)
     assert not alive
+
+
+def test_sigkill_halfway_leaves_results_the_analysis_reads_and_no_orphans(tmp_path):
+    cmd = [sys.executable, "-m", "loadgen", "run", "--duration", "60", "--users", "4", "--results-dir", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 40
+    history = None
+    while time.monotonic() < deadline:
+        runs = [p for p in tmp_path.iterdir() if p.is_dir()]
+        history = runs[0] / "locust_stats_history.csv" if runs else None
+        if history and history.is_file() and len(history.read_text().splitlines()) > 20:  # flushed data
+            break
+        time.sleep(0.5)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 2
+    os.killpg(proc.pid, signal.SIGKILL)  # no handler runs: a crash, an OOM kill
+    proc.wait(timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running: {[p.cmdline() for p in alive]}"  # the simulator went with its parent
+    run_dir = only_run_dir(tmp_path)
+    analysis = subprocess.run([sys.executable, "-m", "analysis", str(run_dir)], capture_output=True, text=True,
+                              timeout=120, cwd=REPO_ROOT)
+    assert analysis.returncode == 0, analysis.stdout + analysis.stderr
+    assert (run_dir / "analysis" / "report.json").is_file()
