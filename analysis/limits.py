@@ -99,6 +99,9 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
             "window_s": sustain_s,
         }
     max_safe = max_safe_rate(frame["rate"], limited, sustain_s)
+    endpoints = limited_endpoints(data, exchange)
+    if onset_t is not None and spec is not None and spec.kind is not LimitKind.FIXED_WINDOW:
+        frame["accepted_limited_endpoints"] = accepted_on(data, endpoints, frame.index)
     estimate = estimate_limit(frame, spec, window_s, has_usage) if onset_t is not None else None
     bans = ban_episodes(frame, data.start_s, data.end_s)
     retry_after = retry_after_behaviour(frame)
@@ -119,7 +122,6 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
         "requests": int(requests),
         "weight_requested": None if frame["weight_requested"].isna().all() else int(frame["weight_requested"].sum()),
     }
-    endpoints = limited_endpoints(data, exchange)
     findings = rate_limit_findings(exchange, summary, endpoints, thresholds, spec)
     return RateLimitResult(summary, findings, frame, window_s)
 
@@ -175,8 +177,11 @@ def first_limited_second(data: RunData, exchange: str, limited: pd.Series) -> in
 
 
 def limit_window(frame: pd.DataFrame, spec: LimitSpec | None, thresholds: Thresholds) -> tuple[int, str]:
-    """The limit's window in seconds and where it came from: the used-weight resets seen in the run,
-    the client's configured window, the adapter's published one, or the default sustain window."""
+    """The limit's window in seconds and where it came from: for fixed windows the used-weight resets seen
+    in the run, the client's configured window, or the adapter's; for buckets and counters the adapter's
+    rate period; the default sustain window when the exchange is unknown."""
+    if spec is not None and spec.kind is not LimitKind.FIXED_WINDOW:
+        return spec.interval_s, "adapter"
     resets = window_resets(frame["used_weight_last"])
     if len(resets) >= 2:
         gaps = np.diff(resets)
@@ -273,19 +278,34 @@ def limit_from_saturated_windows(frame: pd.DataFrame, per_request: pd.Series, wi
 
 def limit_from_throttled_seconds(frame: pd.DataFrame, per_request: pd.Series) -> float | None:
     """Units accepted per second while the bucket was empty (the first second of each throttled span,
-    which also spends what was left of the burst, is left out)."""
+    which also spends what was left of the burst, is left out). Only the endpoints that were refused
+    count, when Locust's per-endpoint history tells them apart: others may be limited separately
+    (Kraken counts Trades and OHLC per pair)."""
     throttled = (frame["rate_limited"] > 0) & (frame["banned"] == 0)
     steady = throttled & throttled.shift(fill_value=False)
     if not steady.any():
         steady = throttled
     if not steady.any():
         return None
-    return float(accepted_units(frame, per_request)[steady].mean())
+    accepted = frame.get("accepted_limited_endpoints")
+    if accepted is None or accepted.isna().all():
+        accepted = accepted_units(frame, per_request)
+    return float(accepted[steady].mean())
 
 
 def accepted_units(frame: pd.DataFrame, per_request: pd.Series) -> pd.Series:
     rejected = frame["rate_limited"] + frame["banned"]
     return ((frame["requests"] - rejected).clip(lower=0) * per_request.fillna(0)).fillna(0)
+
+
+def accepted_on(data: RunData, endpoints: dict[str, int], index: pd.Index) -> pd.Series:
+    """Successful requests per second on `endpoints`, from Locust's per-endpoint history (NaN without it)."""
+    if not data.full_history or not endpoints:
+        return pd.Series(np.nan, index=index)
+    deltas = entry_deltas(data.history)
+    rows = ~is_ws(deltas["type"]) & deltas["name"].isin(list(endpoints))
+    ok = (deltas["d_requests"] - deltas["d_failures"]).where(rows, 0.0)
+    return ok.groupby(deltas["t"]).sum().reindex(index, fill_value=0.0)
 
 
 def client_limit(frame: pd.DataFrame) -> dict[str, Any] | None:

@@ -167,3 +167,17 @@ def test_back_to_back_bans_are_told_apart_by_the_429s_between_them(tmp_path):
     builder = RunBuilder(seconds=20).exchange_seconds(requests=10, rate_limited=limited, banned=banned)
     summary = analyse(builder.entry("GET", "depth", 10).write(tmp_path / "run")).summary
     assert [(b["start_s"], b["length_s"]) for b in summary["bans"]] == [(5, 3), (8, 6)]
+
+
+def test_only_refused_endpoints_count_towards_a_counters_rate(tmp_path, monkeypatch):
+    """Kraken counts Ticker per IP but Trades per pair: Trades' successes are not the IP counter's rate."""
+    monkeypatch.setattr(limits, "limit_spec", lambda exchange: LimitSpec("calls", 1, LimitKind.DECAYING_COUNTER, None))
+    seconds = 30
+    ticker, refused = [6] * seconds, [0] * 5 + [4] * 25  # the counter lets 2 calls/s through once it is full
+    builder = RunBuilder(seconds=seconds, exchange="kraken")
+    builder.entry("GET", "Ticker", ticker, failures=refused).entry("GET", "Trades", 3)
+    builder.exchange_seconds(requests=[t + 3 for t in ticker], rate_limited=refused)
+    builder.failure("GET", "Ticker", "rate_limited: EGeneral:Too many requests HTTP 200", sum(refused), 5, 29)
+    summary = analyse_rate_limits(load_run(builder.write(tmp_path / "run")), "kraken", Thresholds()).summary
+    assert summary["estimated_limit"]["unit"] == "calls/s"
+    assert summary["estimated_limit"]["value"] == pytest.approx(2.0, abs=0.1)
