@@ -196,7 +196,8 @@ def test_unknown_routes_answer_json_404(sim: SimServer, http: requests.Session) 
 def test_stats_and_health(sim: SimServer, http: requests.Session) -> None:
     get(http, sim, "ping")
     get(http, sim, "depth")
-    assert http.get(f"{sim.url}/__sim/health", timeout=10).json() == {"status": "ok", "exchanges": ["binance"]}
+    health = http.get(f"{sim.url}/__sim/health", timeout=10).json()
+    assert health["status"] == "ok" and "binance" in health["exchanges"]
     stats = http.get(f"{sim.url}/__sim/stats", timeout=10).json()["exchanges"]["binance"]
     assert {"requests_total", "by_status", "by_endpoint", "faults", "ws", "rate_limited", "bans"} <= set(stats)
     assert set(stats["faults"]) >= {"http_5xx", "reset", "latency", "ws_drop"}
