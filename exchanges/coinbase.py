@@ -369,22 +369,23 @@ class FeedMonitor:
     Coinbase's `sequence` is per product and shared by all channels; it is contiguous only on the full
     channel, so on the public channels it proves order, not completeness. Completeness comes from the
     trade ids, which are contiguous per product: a `match` must follow the previous one's trade id, and a
-    heartbeat's `last_trade_id` must not be ahead of the matches received. `last_match` and `snapshot`
-    (sent on (re)subscription) restart a product's matches and book, and `restart(stream)` forgets what
-    a resubscription replaces, so messages still in flight from before it are never reported.
+    heartbeat's `last_trade_id` must not be ahead of the matches received. Level2 carries no sequence: the
+    local book kept from `snapshot` and `l2update` must never cross. `last_match` and `snapshot` (sent on
+    (re)subscription) restart a product's matches and book, and `restart(stream)` forgets what a
+    resubscription replaces, so messages still in flight from before it are never reported.
     """
 
     def __init__(self) -> None:
         self._last_sequence: dict[tuple[str, str], int] = {}  # (channel, product) -> highest sequence seen
         self._last_trade: dict[str, int] = {}  # product -> trade id of the latest match (or heartbeat baseline)
-        self._has_book: set[str] = set()  # products whose level2 snapshot has arrived
+        self.books: dict[str, tuple[dict[float, float], dict[float, float]]] = {}  # product -> (bids, asks)
         self._resyncing: set[str] = set()  # products waiting for a new snapshot after a resubscription
 
     def reset(self) -> None:
         """Forget everything (a new connection: every stream starts afresh)."""
         self._last_sequence.clear()
         self._last_trade.clear()
-        self._has_book.clear()
+        self.books.clear()
         self._resyncing.clear()
 
     def restart(self, stream: str) -> None:
@@ -394,7 +395,7 @@ class FeedMonitor:
         if channel == "matches":
             self._last_trade.pop(product, None)
         elif channel == LEVEL2_CHANNEL:
-            self._has_book.discard(product)
+            self.books.pop(product, None)
             self._resyncing.add(product)  # updates sent before the resubscription took effect are expected
 
     def check(self, message: StreamMessage) -> FeedProblem | None:
@@ -402,14 +403,11 @@ class FeedMonitor:
         kind = data["type"]
         product = data["product_id"]
         if kind == "snapshot":
-            self._has_book.add(product)
+            self.books[product] = (_levels(data["bids"]), _levels(data["asks"]))
             self._resyncing.discard(product)
             return None
         if kind == "l2update":
-            if product in self._has_book or product in self._resyncing:
-                return None
-            self._resyncing.add(product)  # reported once; the next snapshot starts the book
-            return FeedProblem(OUT_OF_ORDER_L2, message.stream)
+            return self._book_update(product, data["changes"], message.stream)
         if kind == "last_match":
             self._last_sequence[("matches", product)] = int(data["sequence"])
             self._last_trade[product] = int(data["trade_id"])
@@ -439,10 +437,36 @@ class FeedMonitor:
                 return FeedProblem(TRADES_SKIPPED, stream_name(product, "matches"))
         return None
 
+    def _book_update(self, product: str, changes: list[list[str]], stream: str) -> FeedProblem | None:
+        book = self.books.get(product)
+        if book is None:
+            if product in self._resyncing:
+                return None
+            self._resyncing.add(product)  # reported once; the next snapshot starts the book
+            return FeedProblem(OUT_OF_ORDER_L2, stream)
+        bids, asks = book
+        for side, price, size in changes:
+            levels = bids if side == "buy" else asks
+            amount = float(size)
+            if amount == 0.0:
+                levels.pop(float(price), None)
+            else:
+                levels[float(price)] = amount
+        if bids and asks and max(bids) >= min(asks):
+            self.books.pop(product)
+            self._resyncing.add(product)
+            return FeedProblem(BOOK_CROSSED, stream)
+        return None
+
+
+def _levels(rows: list[list[str]]) -> dict[float, float]:
+    return {float(price): float(size) for price, size, *_ in rows}
+
 
 OUT_OF_ORDER = Verdict(False, FailureKind.WS_GAP, message="out of order")
 OUT_OF_ORDER_L2 = Verdict(False, FailureKind.WS_GAP, message="l2update before snapshot")
 TRADES_SKIPPED = Verdict(False, FailureKind.WS_GAP, message="trade ids skipped")
+BOOK_CROSSED = Verdict(False, FailureKind.WS_GAP, message="book crossed")
 
 
 # --- Orders -------------------------------------------------------------------------------------------

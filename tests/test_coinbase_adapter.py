@@ -186,6 +186,17 @@ def test_feed_monitor_level2_order_and_resubscription():
     assert problem(monitor, msg("l2update", changes=[])) == l2_problem
 
 
+def test_feed_monitor_keeps_the_book_and_finds_a_crossed_one():
+    monitor = FeedMonitor()
+    assert problem(monitor, msg("snapshot", bids=[["99.00", "1.0"], ["98.00", "2"]], asks=[["101.00", "1"]])) is None
+    assert problem(monitor, msg("l2update", changes=[["buy", "99.00", "0"], ["sell", "100.00", "3"]])) is None
+    assert monitor.books["BTC-USD"] == ({98.0: 2.0}, {100.0: 3.0, 101.0: 1.0})
+    assert problem(monitor, msg("l2update", changes=[["buy", "100.50", "1"]])) == ("book crossed",
+                                                                                  "level2_batch:BTC-USD")
+    assert "BTC-USD" not in monitor.books  # dropped until the resubscription's snapshot
+    assert problem(monitor, msg("l2update", changes=[])) is None
+
+
 def test_resubscribe_messages_restart_one_stream():
     unsubscribe, subscribe = (json.loads(m) for m in ADAPTER.resubscribe_messages("level2_batch:ETH-USD", 7))
     assert unsubscribe == {"type": "unsubscribe", "product_ids": ["ETH-USD"], "channels": ["level2_batch"]}
