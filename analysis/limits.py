@@ -96,7 +96,7 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
             "users": int(frame["users"].get(onset_t, 0)),
             "requests_per_s": round(float(frame["rate"].get(onset_t, np.nan)), 2),
             "used_weight": None if pd.isna(used) else int(used),
-            "window_s": sustain_s,
+            "window_s": min(sustain_s, int(onset_t - frame.index[0]) + 1),  # fewer seconds early in the run
         }
     max_safe = max_safe_rate(frame["rate"], limited, sustain_s)
     endpoints = limited_endpoints(data, exchange)
@@ -220,8 +220,9 @@ def estimate_limit(
     """The limit the exchange enforced, in its own unit.
 
     From used-weight headers where present: in each limit window the highest used weight at its first
-    rate-limit answer, less the weight of the rejected requests in that second (they are charged too),
-    never below the highest used weight seen on a clean second. Otherwise from what was accepted while
+    rate-limit answer, less the weight of the rejected requests in that second (they are charged too;
+    each counted at the mean weight of the unthrottled seconds), never below the highest used weight
+    seen on a clean second. Otherwise from what was accepted while
     throttled: per saturated fixed window, or per second for buckets and decaying counters. Units other
     than weight count each request as 1."""
     unit = spec.unit if spec is not None else "requests"
@@ -245,21 +246,27 @@ def estimate_limit(
 
 
 def limit_from_usage(frame: pd.DataFrame, per_request: pd.Series) -> tuple[float | None, bool]:
-    """(estimate, whether only seconds with bans were available). In a second with bans the rejected
-    requests' weight is less certain: a client retrying heavy requests while banned skews the mean."""
+    """(estimate, whether it rests on a second with bans). Only windows up to the first ban are used:
+    after a ban a client's traffic is skewed (retries, book snapshots), and so is the rejected weight."""
     used_last, used_max = frame["used_weight_last"], frame["used_weight_max"]
     window_id = pd.Series(0, index=frame.index)
     window_id.loc[window_resets(used_last)] = 1
     window_id = window_id.cumsum()
     throttled = (frame["rate_limited"] > 0) & used_max.notna()
-    during_bans = not (throttled & (frame["banned"] == 0)).any()
-    if not during_bans:
-        throttled &= frame["banned"] == 0
     if not throttled.any():
         return None, False
     first = frame.index[throttled].to_series().groupby(window_id[throttled]).min().to_numpy()
-    estimates = used_max[first] - frame["rate_limited"][first] * per_request[first].fillna(1.0)
+    bans = frame.index[frame["banned"] > 0]
+    if len(bans):
+        first = first[first <= bans[0]]
+    during_bans = bool((frame.loc[first, "banned"] > 0).any())
     clean = (frame["rate_limited"] == 0) & (frame["banned"] == 0)
+    # The refused requests' weight: the mean weight of the mix while nothing was refused. (That second's own
+    # mean is skewed by whatever heavy requests it also carried, e.g. start-up or book snapshots.)
+    clean_requests = frame.loc[clean, "requests"].sum()
+    usual = frame.loc[clean, "weight_requested"].sum() / clean_requests if clean_requests else np.nan
+    rejected_weight = per_request[first].fillna(1.0) if pd.isna(usual) else usual
+    estimates = used_max[first] - frame["rate_limited"][first] * rejected_weight
     floor = used_max[clean].max()
     value = float(estimates.median())
     return (max(value, float(floor)) if pd.notna(floor) else value), during_bans
