@@ -1,0 +1,146 @@
+"""Coinbase Exchange users: the Coinbase adapter bound to the generic REST, order-burst and stream bases.
+
+    locust -f locustfiles/coinbase.py --host http://127.0.0.1:PORT/coinbase [--ws-host ws://...] -u 10
+
+Symbols are product ids (`BTC-USD`); stream kinds are feed channels: heartbeat, ticker, level2_batch,
+matches. Coinbase's limits are token buckets of requests, so polite users' "weight" is requests: by
+default 10 per 1 s window, the public bucket's rate (`--weight-limit`, `--weight-window-s`).
+Signed users read COINBASE_API_KEY, COINBASE_API_SECRET (base64) and COINBASE_API_PASSPHRASE from the
+environment or .env. Coinbase Exchange has no order-test endpoint: the burst trader places real post-only
+orders (cancelling those that rest) whatever `--order-endpoint` says, so it runs only against the
+simulator or the sandbox.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from locust import between, task
+
+from exchanges.base import StreamMessage, SymbolRules
+from exchanges.coinbase import (
+    ADAPTER,
+    FeedMonitor,
+    limit_order_params,
+    parse_product_rules,
+    parse_ticker_price,
+    resting_order_id,
+)
+from loadgen import runtime
+from loadgen.burst import BurstUser
+from loadgen.rest import ExchangeRestUser
+from loadgen.stream_user import StreamUser
+
+runtime.install(ADAPTER)
+
+ORDER_PRICE_OFFSET = Decimal("0.005")  # limit orders 0.5% away from the last price: near, but resting
+
+
+class CoinbaseRestPoller(ExchangeRestUser):
+    """Market data over REST, in proportions a polling client would use."""
+
+    adapter = ADAPTER
+    weight = 5
+    wait_time = between(0.5, 1.5)
+
+    def _product(self) -> str:
+        return random.choice(self.runtime.settings.symbols)
+
+    @task(10)
+    def ticker(self) -> None:
+        self.request("ticker", {"product_id": self._product()})
+
+    @task(3)
+    def book(self) -> None:
+        self.request("book", {"product_id": self._product(), "level": 2})
+
+    @task(2)
+    def trades(self) -> None:
+        self.request("trades", {"product_id": self._product(), "limit": 100})
+
+    @task(1)
+    def candles(self) -> None:
+        self.request("candles", {"product_id": self._product(), "granularity": 60})
+
+    @task(1)
+    def stats(self) -> None:
+        self.request("stats", {"product_id": self._product()})
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    product_id: str
+    rules: SymbolRules
+    price: Decimal
+
+
+class CoinbaseBurstTrader(BurstUser):
+    """Bursts of small post-only limit orders near the last price, each cancelled again if it rests."""
+
+    adapter = ADAPTER
+    weight = 2
+
+    def on_start(self) -> None:
+        if self.host and self.adapter.target_kind(self.host) not in runtime.LIVE_ORDER_TARGETS:
+            self.refuse(
+                f"coinbase: {self.host} is not the simulator or the sandbox; Coinbase Exchange has no "
+                "order-test endpoint, so burst traders (real orders) run only there"
+            )
+            return
+        super().on_start()
+
+    def prepare_burst(self) -> Burst | None:
+        product_id = random.choice(self.runtime.settings.symbols)
+        rules = self._rules(product_id)
+        if rules is None:
+            return None
+        reply = self.request("ticker", {"product_id": product_id}, parse=parse_ticker_price)
+        return Burst(product_id, rules, reply.parsed) if reply.ok else None
+
+    def send_order(self, plan: Burst, index: int) -> None:
+        side = "buy" if index % 2 == 0 else "sell"
+        price = plan.price * (1 - ORDER_PRICE_OFFSET if side == "buy" else 1 + ORDER_PRICE_OFFSET)
+        params = limit_order_params(
+            plan.product_id, side, plan.rules.price_text(price), plan.rules.smallest_quantity_text(price)
+        )
+        reply = self.request("orders", params)
+        order_id = resting_order_id(reply.body) if reply.ok else None
+        if order_id is not None:
+            self.request("order DELETE", {"order_id": order_id})
+
+    def _rules(self, product_id: str) -> SymbolRules | None:
+        """The product's increments and minimum order value, fetched once per process."""
+        key = f"rules:{product_id}"
+        rules = self.runtime.cache.get(key)
+        if rules is None:
+            reply = self.request("product", {"product_id": product_id}, parse=parse_product_rules)
+            if reply.ok:
+                rules = self.runtime.cache[key] = reply.parsed
+        return rules
+
+
+class CoinbaseWsSubscriber(StreamUser):
+    """The chosen products x channels on one feed connection. Missed matches (trade ids skipped, or a
+    heartbeat ahead of them), out-of-order messages and a crossed level2 book are ws_gap failures, and the
+    stream concerned is resubscribed."""
+
+    adapter = ADAPTER
+    weight = 3
+
+    feed: FeedMonitor
+
+    def on_start(self) -> None:
+        self.feed = FeedMonitor()
+        super().on_start()
+
+    def _on_message(self, message: StreamMessage) -> None:
+        problem = self.feed.check(message)
+        if problem is not None:
+            self._report_gap(problem.stream, problem.verdict)
+            self.feed.restart(problem.stream)
+            self._resubscribe(problem.stream)
+
+    def _on_connect(self, reconnected: bool) -> None:
+        self.feed.reset()  # a new connection subscribes afresh: snapshots and last matches follow
