@@ -28,6 +28,8 @@ from loadgen.reporting import fire, unexpected
 logger = logging.getLogger(__name__)
 
 REQUEST_TYPE = "WS"
+CONNECT, RECONNECT = "connect", "reconnect"
+TIMED_REQUEST_NAMES = frozenset({CONNECT, RECONNECT})  # timed WS entries that are not stream messages
 ORDERLY_CLOSE_CODES = frozenset({1000, 1001})  # normal closure, going away (e.g. a server's lifetime limit)
 NO_STATUS = 1005
 
@@ -118,7 +120,7 @@ class StreamSubscription:
             gevent.sleep(self.backoff.next_delay())
 
     def _connect(self) -> bool:
-        name = "reconnect" if self.connected_once else "connect"
+        name = RECONNECT if self.connected_once else CONNECT
         started = time.perf_counter()
         try:
             ws = websocket.create_connection(self.url, timeout=self.connect_timeout_s)

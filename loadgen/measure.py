@@ -1,0 +1,234 @@
+"""Measuring thresholds on a finished (or running) test, from plain snapshots of its stats.
+
+Latency percentiles come from Locust's histograms merged across the entries in scope (and, on a
+distributed master, already merged across workers): exact whole-run percentiles at Locust's
+bucket resolution, never averages of percentiles. The Locust-facing side (`loadgen.gates`) builds
+the snapshots; this module has no Locust import, so it is tested in the main test process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from loadgen.thresholds import Metric, Source, Threshold, ThresholdError, Unit
+
+WS_METHOD = "WS"
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeCatalog:
+    """The request names one exchange's users report to Locust in this run."""
+
+    name: str
+    rest_names: frozenset[str]  # endpoint names ("depth", "order GET")
+    stream_names: frozenset[str]  # stream message entries ("btcusdt@trade")
+    ws_names: frozenset[str] = frozenset()  # timed WebSocket entries other than messages ("connect")
+
+    def owns(self, request: str) -> bool:
+        return request in self.rest_names or request in self.stream_names or request in self.ws_names
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    exchange: str | None = None
+    request: str | None = None
+
+    def label(self) -> str:
+        return " ".join(p for p in (self.exchange, self.request) if p) or "run"
+
+
+def resolve_scope(threshold: Threshold, catalogs: Mapping[str, ExchangeCatalog]) -> Scope:
+    """What `threshold`'s scope names in this run; a ThresholdError for an unknown or unfit name."""
+    text = threshold.scope
+    if not text:
+        return Scope()
+    if text in catalogs:
+        scope = Scope(exchange=text)
+    elif any(c.owns(text) for c in catalogs.values()):
+        scope = Scope(request=text)
+    else:
+        first, _, rest = text.partition(" ")
+        if first in catalogs and rest and catalogs[first].owns(rest):
+            scope = Scope(first, rest)
+        else:
+            raise ThresholdError(
+                f"threshold {threshold.text}: {text!r} is not an exchange or request of this run "
+                f"(exchanges: {', '.join(sorted(catalogs)) or 'none'}; requests: {_some_names(catalogs)})"
+            )
+    metric = threshold.metric
+    if scope.request is not None and metric.source is Source.EXCHANGE:
+        raise ThresholdError(f"threshold {threshold.text}: {metric.name} can be scoped to an exchange only")
+    if scope.request is not None and metric.source is Source.STREAMS:
+        owners = [c for c in catalogs.values() if scope.request in c.stream_names]
+        if not owners or (scope.exchange is not None and catalogs[scope.exchange] not in owners):
+            raise ThresholdError(f"threshold {threshold.text}: {scope.request!r} is not a stream of this run")
+    return scope
+
+
+def _some_names(catalogs: Mapping[str, ExchangeCatalog], limit: int = 12) -> str:
+    names = sorted({n for c in catalogs.values() for n in (*c.rest_names, *c.stream_names, *c.ws_names)})
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
+@dataclass(frozen=True, slots=True)
+class EntryStats:
+    """One Locust stats entry (request type + name), whole run."""
+
+    method: str
+    name: str
+    requests: int
+    failures: int
+    total_response_time: float  # ms, over the timed requests
+    max_response_time: float
+    histogram: Mapping[int, int]  # Locust's bucketed response times: {ms: count}; untimed requests are not in it
+    rate_limited: int = 0  # failures classified rate_limited ...
+    banned: int = 0  # ... and banned
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    duration_s: float  # first to last request
+    entries: tuple[EntryStats, ...]
+    exchanges: Mapping[str, Mapping[str, float | int | None]] = field(default_factory=dict)  # per-exchange totals
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    threshold: Threshold
+    scope: Scope
+    value: float | None  # None: nothing was measured (no data), which fails the threshold
+    error: str | None = None  # the threshold could not be measured in this run (a configuration error)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.value is not None and self.threshold.holds(self.value)
+
+    def measured(self) -> str:
+        return self.error or format_value(self.threshold.metric, self.value)
+
+
+def evaluate(
+    scoped: Iterable[tuple[Threshold, Scope]], catalogs: Mapping[str, ExchangeCatalog], run: RunStats
+) -> list[Outcome]:
+    outcomes = []
+    for threshold, scope in scoped:
+        try:
+            outcomes.append(Outcome(threshold, scope, measure(threshold.metric, scope, catalogs, run)))
+        except ThresholdError as exc:
+            outcomes.append(Outcome(threshold, scope, None, str(exc)))
+    return outcomes
+
+
+def measure(metric: Metric, scope: Scope, catalogs: Mapping[str, ExchangeCatalog], run: RunStats) -> float | None:
+    if metric.source is Source.EXCHANGE:
+        return _exchange_value(metric, scope, run)
+    entries = select_entries(metric.source, scope, catalogs, run.entries)
+    return _entries_value(metric, entries, run.duration_s)
+
+
+def select_entries(
+    source: Source, scope: Scope, catalogs: Mapping[str, ExchangeCatalog], entries: Iterable[EntryStats]
+) -> list[EntryStats]:
+    """The entries a REQUESTS or STREAMS metric reads in `scope`.
+
+    Without a request name, REQUESTS reads the REST entries and STREAMS the stream message entries, of one
+    exchange or all (not the suite's other rows: WS connects, late starts, breaker changes). An exchange
+    scope cannot be measured when Locust merged one of its entries with another exchange's (the same
+    request name): that is a ThresholdError."""
+    if scope.request is not None:
+        streams_only = source is Source.STREAMS
+        chosen = [e for e in entries if e.name == scope.request and (not streams_only or e.method == WS_METHOD)]
+    elif source is Source.STREAMS:
+        streams = _names(catalogs, scope.exchange, "stream_names")
+        chosen = [e for e in entries if e.method == WS_METHOD and e.name in streams]
+    else:
+        rest = _names(catalogs, scope.exchange, "rest_names")
+        chosen = [e for e in entries if e.method != WS_METHOD and e.name in rest]
+    if scope.exchange is not None:
+        for entry in chosen:
+            shared = sorted(n for n, c in catalogs.items() if n != scope.exchange and c.owns(entry.name))
+            if shared and entry.requests:
+                raise ThresholdError(
+                    f"{scope.label()}: Locust merged the samples of {entry.name!r} from {scope.exchange} and "
+                    f"{', '.join(shared)}; scope the threshold to a request name the exchanges do not share"
+                )
+    return chosen
+
+
+def _names(catalogs: Mapping[str, ExchangeCatalog], exchange: str | None, attribute: str) -> frozenset[str]:
+    chosen = [catalogs[exchange]] if exchange is not None else catalogs.values()
+    return frozenset(n for c in chosen for n in getattr(c, attribute))
+
+
+def merged_histogram(histograms: Iterable[Mapping[int, int]]) -> dict[int, int]:
+    merged: dict[int, int] = {}
+    for histogram in histograms:
+        for bucket, count in histogram.items():
+            merged[bucket] = merged.get(bucket, 0) + count
+    return merged
+
+
+def percentile(histogram: Mapping[int, int], fraction: float) -> float | None:
+    """The response time `fraction` of the samples finished within, as Locust computes it
+    (`locust.stats.calculate_response_time_percentile`); None without samples."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    allowed_above = int(total * fraction)
+    processed = 0
+    for bucket in sorted(histogram, reverse=True):
+        processed += histogram[bucket]
+        if total - processed <= allowed_above:
+            return float(bucket)
+    return 0.0
+
+
+def _entries_value(metric: Metric, entries: list[EntryStats], duration_s: float) -> float | None:
+    requests = sum(e.requests for e in entries)
+    if metric.percentile is not None:
+        return percentile(merged_histogram(e.histogram for e in entries), metric.percentile)
+    timed = sum(sum(e.histogram.values()) for e in entries)
+    match metric.name:
+        case "avg":
+            return sum(e.total_response_time for e in entries) / timed if timed else None
+        case "max":
+            return max(e.max_response_time for e in entries) if timed else None
+        case "rps":
+            return requests / duration_s if duration_s > 0 else None
+        case "requests":
+            return float(requests)
+        case "failures":
+            return float(sum(e.failures for e in entries))
+        case "rate_limited":
+            return float(sum(e.rate_limited for e in entries))
+        case "banned":
+            return float(sum(e.banned for e in entries))
+        case "fail_ratio":
+            return sum(e.failures for e in entries) / requests if requests else None
+        case "rate_limited_ratio":
+            return sum(e.rate_limited for e in entries) / requests if requests else None
+    raise AssertionError(f"no measurement for request metric {metric.name}")
+
+
+def _exchange_value(metric: Metric, scope: Scope, run: RunStats) -> float | None:
+    names = [scope.exchange] if scope.exchange is not None else list(run.exchanges)
+    totals = [run.exchanges.get(n, {}) for n in names]
+    counts = [sum(float(t.get(counter) or 0) for t in totals) for counter in metric.counters]
+    if len(counts) == 1:
+        return counts[0]
+    numerator, denominator = counts
+    return numerator / denominator if denominator else None
+
+
+def format_value(metric: Metric, value: float | None) -> str:
+    if value is None:
+        return "no data"
+    match metric.unit:
+        case Unit.MS:
+            return f"{value:.0f} ms" if value.is_integer() or value >= 100 else f"{value:.1f} ms"
+        case Unit.PER_S:
+            return f"{value:.1f}/s"
+        case Unit.RATIO:
+            return f"{value:.4g} ({value * 100:.2f}%)"
+    return f"{value:.0f}"
