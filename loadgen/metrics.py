@@ -151,6 +151,10 @@ class ExchangeMetrics:
         self._clock = clock
         self._pending: dict[int, SecondStats] = {}
         self._current: SecondStats | None = None
+        # Gauges: what holds in this process now (for the web UI's live view), reported as they stand.
+        self.ws_open = 0  # WebSocket connections open
+        self.banned_until: float | None = None  # wall-clock end of the latest ban, from its Retry-After
+        self.last_used_weight: tuple[int, float] | None = None  # the latest used-weight header, and when
 
     def _now(self) -> SecondStats:
         second = int(self._clock())
@@ -168,13 +172,18 @@ class ExchangeMetrics:
         s.weight_requested += weight
 
     def used_weight(self, value: int) -> None:
-        self._now().note_used_weight(value, self._clock())
+        now = self._clock()
+        self._now().note_used_weight(value, now)
+        self.last_used_weight = (value, now)
 
     def rate_limited(self) -> None:
         self._now().rate_limited += 1
 
-    def banned(self) -> None:
+    def banned(self, retry_after_s: float | None = None) -> None:
         self._now().banned += 1
+        if retry_after_s is not None:
+            until = self._clock() + retry_after_s
+            self.banned_until = until if self.banned_until is None else max(self.banned_until, until)
 
     def retry_after_wait(self, seconds: float) -> None:
         s = self._now()
@@ -188,6 +197,17 @@ class ExchangeMetrics:
 
     def ws_message(self) -> None:
         self._now().ws_messages += 1
+
+    def ws_opened(self) -> None:
+        self.ws_open += 1
+
+    def ws_closed(self) -> None:
+        self.ws_open -= 1
+
+    def gauges(self) -> dict[str, Any]:
+        """The gauges, msgpack-safe."""
+        used, at = self.last_used_weight or (None, None)
+        return {"ws_open": self.ws_open, "banned_until": self.banned_until, "used_weight": used, "used_weight_at": at}
 
     def ws_reconnect(self) -> None:
         self._now().ws_reconnects += 1

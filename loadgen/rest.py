@@ -226,7 +226,7 @@ class ExchangeRestUser(FastHttpUser):
             if backoff:
                 runtime.gate.hold(verdict.retry_after_s)
         elif verdict.kind is FailureKind.BANNED:
-            runtime.metrics.banned()
+            runtime.metrics.banned(verdict.retry_after_s)
             if backoff:
                 self._stop_for_ban(verdict)
 

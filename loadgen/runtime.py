@@ -70,11 +70,12 @@ def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
     hooks.init.add_listener(lambda environment, **_: final_csv.install(environment))
     hooks.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
     hooks.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
-    # The CI gates read this module's runtimes, hence the late import.
-    from loadgen import gates, run_snapshot
+    # The CI gates and the web UI additions read this module's runtimes, hence the late import.
+    from loadgen import gates, run_snapshot, webui
 
     run_snapshot.register_exchange(adapter)
     gates.install(hooks)
+    webui.install(hooks)
 
 
 def exchange_runtime(environment: Environment, adapter: ExchangeAdapter) -> ExchangeRuntime | None:

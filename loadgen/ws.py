@@ -134,6 +134,7 @@ class StreamSubscription:
             return False
         ws.settimeout(self.stall_timeout_s)
         self._ws = ws
+        self.metrics.ws_opened()
         try:
             for text in self.subscribe_messages:
                 ws.send(text)
@@ -207,6 +208,7 @@ class StreamSubscription:
         ws, self._ws = self._ws, None
         if ws is None:
             return
+        self.metrics.ws_closed()
         with contextlib.suppress(OSError, websocket.WebSocketException), gevent.Timeout(0.5, False):
             ws.send_close()  # polite; the peer may be gone already, and closing the socket is what matters
         ws.shutdown()

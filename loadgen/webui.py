@@ -1,0 +1,132 @@
+"""The suite's additions to Locust's web UI: safer defaults (`loadgen.web_security`), an "Exchange" tab
+with the live per-exchange view, the same data at `GET /exchange/stats`, and `--exchange` in the form."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from flask import Response, jsonify, request
+from locust import events
+from locust.env import Environment
+from locust.event import Events
+from locust.runners import WorkerRunner
+
+from loadgen import exchange_choice, exchange_view, web_security
+from loadgen.exchange_view import ExchangeView
+
+logger = logging.getLogger(__name__)
+
+TAB_KEY = "exchange"
+STATS_ENDPOINT = "locust.request_stats"  # Locust's /stats/requests, polled by the UI every 2 s
+COLUMNS = (
+    ("exchange", "Exchange"),
+    ("weight", "Used weight / limit"),
+    ("rps", "Requests/s"),
+    ("limited", "429s"),
+    ("banned", "418s"),
+    ("ban", "Ban left"),
+    ("breakers", "Breakers"),
+    ("connections", "WS connections"),
+    ("messages", "WS messages/s"),
+    ("latency", "Event latency p50 / p95 / p99 (ms)"),
+    ("reconnects", "Reconnects"),
+    ("gaps", "Gaps"),
+    ("drops", "Drops"),
+)
+_HOOKED: list[Events] = []
+
+
+def install(hooks: Events = events) -> None:
+    """Add the options and hook the web UI additions into `hooks` (once per Events object)."""
+    if any(h is hooks for h in _HOOKED):
+        return
+    _HOOKED.append(hooks)
+    hooks.init_command_line_parser.add_listener(web_security.add_arguments)
+    hooks.init_command_line_parser.add_listener(exchange_choice.add_arguments)
+    hooks.init.add_listener(lambda environment, **_: attach(environment))
+
+
+def attach(environment: Environment) -> None:
+    view = exchange_view.attach(environment)
+    runner = environment.runner
+    if environment.parsed_options is not None and runner is not None and not isinstance(runner, WorkerRunner):
+        problem = exchange_choice.apply(environment, environment.parsed_options.exchange)
+        if problem:
+            logger.error("%s", problem)
+            sys.exit(web_security.EXIT_USAGE)
+    if environment.web_ui is None or view is None:
+        return
+    web_security.secure(environment)
+    add_exchange_tab(environment, view)
+
+
+def add_exchange_tab(environment: Environment, view: ExchangeView) -> None:
+    web_ui = environment.web_ui
+    app = web_ui.app
+    web_ui.template_args["extended_tabs"] = [{"title": "Exchange", "key": TAB_KEY}]
+    web_ui.template_args["extended_tables"] = [
+        {"key": TAB_KEY, "structure": [{"key": key, "title": title} for key, title in COLUMNS]}
+    ]
+
+    @app.route("/exchange/stats")
+    @web_ui.auth_required_if_enabled
+    def exchange_stats() -> Response:
+        return jsonify(view.view())
+
+    @app.before_request
+    def choose_exchange() -> Any:
+        if request.endpoint != "locust.swarm" or "exchange" not in request.form:
+            return None
+        problem = exchange_choice.apply(environment, request.form["exchange"])
+        return jsonify({"success": False, "message": problem, "host": environment.host}) if problem else None
+
+    @app.after_request
+    def add_exchange_rows(response: Response) -> Response:
+        if request.endpoint != STATS_ENDPOINT or response.status_code != 200 or not response.is_json:
+            return response
+        data = response.get_json()
+        data["extended_stats"] = [{"key": TAB_KEY, "data": table_rows(view.view())}]
+        # a new response: Locust caches the one it made for a moment
+        return app.response_class(json.dumps(data), status=200, mimetype="application/json")
+
+
+def table_rows(view: dict[str, Any]) -> list[dict[str, str]]:
+    """The live view as the tab's text cells."""
+    rows = []
+    for x in view["exchanges"]:
+        latency = x["event_latency_ms"]
+        rows.append({
+            "exchange": x["exchange"],
+            "weight": _weight_cell(x),
+            "rps": _number(x["requests_per_s"], ".1f"),
+            "limited": str(x["rate_limited"]),
+            "banned": str(x["banned"]),
+            "ban": f"{x['ban_left_s']:.0f} s" if x["ban_left_s"] > 0 else "-",
+            "breakers": ", ".join(f"{state}: {n}" for state, n in sorted(x["breakers"].items())) or "off",
+            "connections": str(x["ws_connections"]),
+            "messages": _number(x["ws_messages_per_s"], ".1f"),
+            "latency": " / ".join(_number(latency[p], ".0f") for p in ("p50", "p95", "p99")),
+            "reconnects": str(x["ws_reconnects"]),
+            "gaps": str(x["ws_gaps"]),
+            "drops": str(x["ws_drops"]),
+        })
+    return rows
+
+
+def _weight_cell(x: dict[str, Any]) -> str:
+    limit, window = x["weight_limit"], x["weight_window_s"]
+    if not limit or not window:
+        return "-"
+    per = f"per {window} s"
+    if x["used_weight"] is not None:  # the exchange's own count
+        return f"{x['used_weight']} / {limit} {per} ({x['used_weight'] / limit:.0%})"
+    if x["sent_weight_per_window"] is not None:  # our estimate from the weight sent
+        return f"~{x['sent_weight_per_window']:.0f} sent / {limit} {per}"
+    return f"- / {limit} {per}"
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
