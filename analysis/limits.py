@@ -8,13 +8,14 @@ the used-weight resets where the exchange reports its usage, so a non-default li
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis.bans import LATE_ANSWER_S, ban_episodes, retry_after_behaviour
+from analysis.limit_estimate import LimitSpec, accepted_on, estimate_limit, limit_spec, limit_window
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
 from analysis.taxonomy import RATE_LIMIT_KINDS, failure_table
@@ -27,43 +28,7 @@ from analysis.timeline import (
     trailing_mean,
     users_per_second,
 )
-from exchanges import get_adapter
 from exchanges.base import LimitKind
-
-UNIT_PATTERN = re.compile(r"^\s*([A-Za-z_ ]+?)\s*/\s*(\d*)\s*(s|sec|m|min|h)?\s*$")
-UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
-LATE_ANSWER_S = 1  # rate-limit answers more than this after the first of their episode were sent while told to wait
-
-
-@dataclass(frozen=True, slots=True)
-class LimitSpec:
-    """How an exchange counts its limit: `unit` per `interval_s` seconds; `published` where the adapter has it."""
-
-    unit: str
-    interval_s: int
-    kind: LimitKind
-    published: float | None
-
-    def label(self, interval_s: int | None = None) -> str:
-        seconds_ = self.interval_s if interval_s is None else interval_s
-        return f"{self.unit}/s" if seconds_ == 1 else f"{self.unit}/{seconds_}s"
-
-
-def limit_spec(exchange: str) -> LimitSpec | None:
-    """The exchange's limit as its adapter describes it (`limit_unit`, `limit_kind`); None for unknown exchanges."""
-    try:
-        adapter = get_adapter(exchange)
-    except ValueError:
-        return None
-    match = UNIT_PATTERN.match(str(getattr(adapter, "limit_unit", "")))
-    if match is None:
-        return None
-    unit, count, scale = match.groups()
-    interval_s = (int(count) if count else 1) * UNIT_SECONDS[scale]
-    published = next(
-        (float(w.limit) for w in getattr(adapter, "rate_limits", {}).values() if w.interval_s == interval_s), None
-    )
-    return LimitSpec(unit.strip(), interval_s, getattr(adapter, "limit_kind", LimitKind.FIXED_WINDOW), published)
 
 
 @dataclass
@@ -176,35 +141,6 @@ def first_limited_second(data: RunData, exchange: str, limited: pd.Series) -> in
     return None if pd.isna(first) else int(first)
 
 
-def limit_window(frame: pd.DataFrame, spec: LimitSpec | None, thresholds: Thresholds) -> tuple[int, str]:
-    """The limit's window in seconds and where it came from: for fixed windows the used-weight resets seen
-    in the run, the client's configured window, or the adapter's; for buckets and counters the adapter's
-    rate period; the default sustain window when the exchange is unknown."""
-    if spec is not None and spec.kind is not LimitKind.FIXED_WINDOW:
-        return spec.interval_s, "adapter"
-    resets = window_resets(frame["used_weight_last"])
-    if len(resets) >= 2:
-        gaps = np.diff(resets)
-        return int(pd.Series(gaps).mode().min()), "used-weight resets"
-    configured = frame["weight_window_s"].dropna()
-    configured = configured[configured > 0]
-    if len(configured):
-        return int(configured.iloc[-1]), "client --weight-window-s"
-    if spec is not None:
-        return spec.interval_s, "adapter"
-    return thresholds.sustain_window_s, "default"
-
-
-def window_resets(used: pd.Series) -> np.ndarray:
-    """Seconds at which the reported used weight dropped: a new limit window began."""
-    values = used.dropna()
-    drops = values.to_numpy()[1:] < values.to_numpy()[:-1]
-    return values.index.to_numpy()[1:][drops]
-
-
-# --- Max safe rate and the effective limit ----------------------------------------------------------
-
-
 def max_safe_rate(rate: pd.Series, limited: pd.Series, window_s: int) -> float | None:
     """The highest `window_s`-second mean request rate over a span with no rate-limit answer; None when
     the run has no such span."""
@@ -212,107 +148,6 @@ def max_safe_rate(rate: pd.Series, limited: pd.Series, window_s: int) -> float |
     long_enough = np.arange(1, len(rate) + 1) >= window_s
     candidates = rate[clean & long_enough]
     return None if candidates.empty else round(float(candidates.max()), 2)
-
-
-def estimate_limit(
-    frame: pd.DataFrame, spec: LimitSpec | None, window_s: int, has_usage: bool
-) -> dict[str, Any] | None:
-    """The limit the exchange enforced, in its own unit.
-
-    From used-weight headers where present: in each limit window the highest used weight at its first
-    rate-limit answer, less the weight of the rejected requests in that second (they are charged too;
-    each counted at the mean weight of the unthrottled seconds), never below the highest used weight
-    seen on a clean second. Otherwise from what was accepted while
-    throttled: per saturated fixed window, or per second for buckets and decaying counters. Units other
-    than weight count each request as 1."""
-    unit = spec.unit if spec is not None else "requests"
-    per_request = frame["weight_requested"] / frame["requests"].where(frame["requests"] > 0)
-    if unit != "weight" or frame["weight_requested"].isna().all():
-        per_request = pd.Series(1.0, index=frame.index)
-        unit = "requests" if unit == "weight" else unit
-    if has_usage and unit == "weight":
-        value, during_bans = limit_from_usage(frame, per_request)
-        method = "used-weight headers" + (" (only seconds with bans: rough)" if during_bans else "")
-    elif spec is None or spec.kind is LimitKind.FIXED_WINDOW:
-        value = limit_from_saturated_windows(frame, per_request, window_s)
-        method = "accepted per saturated window"
-    else:
-        value = limit_from_throttled_seconds(frame, per_request) * window_s
-        method = "accepted per second while throttled"
-    if value is None or not np.isfinite(value):
-        return None
-    label = f"{unit}/s" if window_s == 1 else f"{unit}/{window_s}s"
-    return {"value": round(float(value), 1), "unit": label, "method": method, "window_s": window_s}
-
-
-def limit_from_usage(frame: pd.DataFrame, per_request: pd.Series) -> tuple[float | None, bool]:
-    """(estimate, whether it rests on a second with bans). Only windows up to the first ban are used:
-    after a ban a client's traffic is skewed (retries, book snapshots), and so is the rejected weight."""
-    used_last, used_max = frame["used_weight_last"], frame["used_weight_max"]
-    window_id = pd.Series(0, index=frame.index)
-    window_id.loc[window_resets(used_last)] = 1
-    window_id = window_id.cumsum()
-    throttled = (frame["rate_limited"] > 0) & used_max.notna()
-    if not throttled.any():
-        return None, False
-    first = frame.index[throttled].to_series().groupby(window_id[throttled]).min().to_numpy()
-    bans = frame.index[frame["banned"] > 0]
-    if len(bans):
-        first = first[first <= bans[0]]
-    during_bans = bool((frame.loc[first, "banned"] > 0).any())
-    clean = (frame["rate_limited"] == 0) & (frame["banned"] == 0)
-    # The refused requests' weight: the mean weight of the mix while nothing was refused. (That second's own
-    # mean is skewed by whatever heavy requests it also carried, e.g. start-up or book snapshots.)
-    clean_requests = frame.loc[clean, "requests"].sum()
-    usual = frame.loc[clean, "weight_requested"].sum() / clean_requests if clean_requests else np.nan
-    rejected_weight = per_request[first].fillna(1.0) if pd.isna(usual) else usual
-    estimates = used_max[first] - frame["rate_limited"][first] * rejected_weight
-    floor = used_max[clean].max()
-    value = float(estimates.median())
-    return (max(value, float(floor)) if pd.notna(floor) else value), during_bans
-
-
-def limit_from_saturated_windows(frame: pd.DataFrame, per_request: pd.Series, window_s: int) -> float | None:
-    accepted = accepted_units(frame, per_request)
-    window_id = frame.index.to_numpy() // window_s  # fixed windows aligned to the epoch, as Binance counts
-    grouped = pd.DataFrame({"accepted": accepted, "limited": frame["rate_limited"], "banned": frame["banned"],
-                            "seconds": 1}).groupby(window_id)
-    windows = grouped.sum()
-    full = windows["seconds"] == window_s
-    saturated = windows.loc[full & (windows["limited"] > 0) & (windows["banned"] == 0), "accepted"]
-    return float(saturated.median()) if len(saturated) else None
-
-
-def limit_from_throttled_seconds(frame: pd.DataFrame, per_request: pd.Series) -> float | None:
-    """Units accepted per second while the bucket was empty (the first second of each throttled span,
-    which also spends what was left of the burst, is left out). Only the endpoints that were refused
-    count, when Locust's per-endpoint history tells them apart: others may be limited separately
-    (Kraken counts Trades and OHLC per pair)."""
-    throttled = (frame["rate_limited"] > 0) & (frame["banned"] == 0)
-    steady = throttled & throttled.shift(fill_value=False)
-    if not steady.any():
-        steady = throttled
-    if not steady.any():
-        return None
-    accepted = frame.get("accepted_limited_endpoints")
-    if accepted is None or accepted.isna().all():
-        accepted = accepted_units(frame, per_request)
-    return float(accepted[steady].mean())
-
-
-def accepted_units(frame: pd.DataFrame, per_request: pd.Series) -> pd.Series:
-    rejected = frame["rate_limited"] + frame["banned"]
-    return ((frame["requests"] - rejected).clip(lower=0) * per_request.fillna(0)).fillna(0)
-
-
-def accepted_on(data: RunData, endpoints: dict[str, int], index: pd.Index) -> pd.Series:
-    """Successful requests per second on `endpoints`, from Locust's per-endpoint history (NaN without it)."""
-    if not data.full_history or not endpoints:
-        return pd.Series(np.nan, index=index)
-    deltas = entry_deltas(data.history)
-    rows = ~is_ws(deltas["type"]) & deltas["name"].isin(list(endpoints))
-    ok = (deltas["d_requests"] - deltas["d_failures"]).where(rows, 0.0)
-    return ok.groupby(deltas["t"]).sum().reindex(index, fill_value=0.0)
 
 
 def client_limit(frame: pd.DataFrame) -> dict[str, Any] | None:
@@ -327,68 +162,6 @@ def client_limit(frame: pd.DataFrame) -> dict[str, Any] | None:
 
 
 # --- Bans and Retry-After ------------------------------------------------------------------------
-
-
-def episodes(active: pd.Series, sent: pd.Series, max_gap_s: int = 0) -> list[tuple[int, int]]:
-    """(first, last) seconds of runs of active seconds; seconds with nothing sent do not end a run,
-    nor do up to `max_gap_s` seconds that were sent in but not active."""
-    observed = active[(sent > 0) | active]
-    flags = observed.to_numpy()
-    times = observed.index.to_numpy()[flags]
-    if len(times) == 0:
-        return []
-    inactive = observed.index.to_numpy()[~flags]  # sorted: seconds sent in without the condition
-    between = np.searchsorted(inactive, times[1:]) - np.searchsorted(inactive, times[:-1], side="right")
-    breaks = np.flatnonzero(between > max_gap_s) + 1
-    starts = np.concatenate(([0], breaks))
-    ends = np.concatenate((breaks - 1, [len(times) - 1]))
-    return [(int(times[s]), int(times[e])) for s, e in zip(starts, ends, strict=True)]
-
-
-def ban_episodes(frame: pd.DataFrame, start_s: float, end_s: float) -> list[dict[str, Any]]:
-    """Each ban as the client saw it: from its first refused request to its last (1 s resolution). A second
-    with rate-limit answers inside a run of banned seconds means one ban ended and the next began there."""
-    result = []
-    for first, last in split_at(episodes(frame["banned"] > 0, frame["requests"]), frame["rate_limited"] > 0):
-        result.append({
-            "start_s": round(first - start_s, 1),
-            "length_s": last - first + 1,
-            "answers": int(frame.loc[first:last, "banned"].sum()),
-            "until_end_of_run": last >= int(end_s) - 1,
-        })
-    return result
-
-
-def split_at(spans: list[tuple[int, int]], boundary: pd.Series) -> list[tuple[int, int]]:
-    """`spans` cut before every second (other than a span's first) where `boundary` holds."""
-    cuts = boundary.index.to_numpy()[boundary.to_numpy()]
-    result = []
-    for first, last in spans:
-        inner = cuts[(cuts > first) & (cuts <= last)]
-        starts = [first, *inner.tolist()]
-        ends = [*(s - 1 for s in inner.tolist()), last]
-        result += list(zip(starts, ends, strict=True))
-    return result
-
-
-def retry_after_behaviour(frame: pd.DataFrame) -> dict[str, Any]:
-    """Whether the client stopped sending when told to wait: rate-limit answers that came more than
-    LATE_ANSWER_S after the first answer of their episode were sent after it."""
-    limited = frame["rate_limited"] + frame["banned"]
-    spans = episodes(limited > 0, frame["requests"], max_gap_s=1)
-    cumulative = limited.cumsum()
-    late = sum(int(cumulative.loc[last] - cumulative.loc[first + LATE_ANSWER_S]) for first, last in spans
-               if last > first + LATE_ANSWER_S)
-    total = int(limited.sum())
-    waits = int(frame["retry_after_waits"].sum())
-    honoured = None if total == 0 else bool(late <= 0.05 * total and frame["banned"].sum() == 0)
-    return {
-        "honoured": honoured,
-        "episodes": len(spans),
-        "answers_after_told_to_wait": late,
-        "client_waits": waits,
-        "client_wait_s": round(float(frame["retry_after_wait_s"].sum()), 1),
-    }
 
 
 def limited_endpoints(data: RunData, exchange: str) -> dict[str, int]:
