@@ -62,6 +62,7 @@ def analyse_websocket(data: RunData, client: ClientResult, thresholds: Threshold
         "drops_by_reason": _by_reason(drops),
         "gaps": int(gaps["count"].sum()),
         "gaps_by_stream": {str(k): int(v) for k, v in gaps.groupby("name", observed=True)["count"].sum().items()},
+        "gaps_by_reason": _by_reason(gaps),  # sequence gaps and checksum mismatches
         "storms": storms,
     }
     return WebSocketResult(summary, ws_findings(summary, ws_failures, client, thresholds), per_second)
@@ -106,9 +107,10 @@ def reconnect_storms(reconnects: pd.Series, start_s: float, thresholds: Threshol
     return storms
 
 
-def _by_reason(drops: pd.DataFrame) -> dict[str, int]:
-    reasons = drops["code"].fillna(drops["error"].str.replace(r"^ws_drop:\s*", "", regex=True))
-    return {str(k): int(v) for k, v in drops.groupby(reasons)["count"].sum().items()}
+def _by_reason(failures: pd.DataFrame) -> dict[str, int]:
+    """Failure counts by their code (e.g. close code 1006), or by their message when they have none."""
+    reasons = failures["code"].fillna(failures["error"].str.replace(r"^\w+:\s*", "", regex=True))
+    return {str(k): int(v) for k, v in failures.groupby(reasons)["count"].sum().items()}
 
 
 def ws_findings(
@@ -161,9 +163,11 @@ def ws_findings(
             severity=Severity.MEDIUM,
             message=(
                 f"{summary['gaps']} sequence gaps or checksum failures on WebSocket streams "
-                f"({summary['gaps_by_stream']}): local order books were out of sync until rebuilt"
+                f"({summary['gaps_by_reason']}; {summary['gaps_by_stream']}): local order books were out of "
+                "sync until rebuilt"
             ),
-            evidence={"gaps": summary["gaps"], "by_stream": summary["gaps_by_stream"]},
+            evidence={"gaps": summary["gaps"], "by_stream": summary["gaps_by_stream"],
+                      "by_reason": summary["gaps_by_reason"]},
             recommendation=(
                 "Check every update id or checksum, and on a gap stop trading on that book, fetch a snapshot and "
                 "replay the buffered diffs; gaps under load often mean the client reads too slowly."

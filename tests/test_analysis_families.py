@@ -171,6 +171,7 @@ def test_websocket_connects_streams_drops_gaps_and_storms(tmp_path):
     assert streams["btcusdt@bookTicker"]["latency_ms"] is None  # no event time: no latency, not 0 ms
     assert ws["drops"] == 8 and ws["drops_by_reason"] == {"1006": 8}
     assert ws["gaps"] == 2 and ws["gaps_by_stream"] == {"btcusdt@depth@100ms": 2}
+    assert ws["gaps_by_reason"] == {"update ids skipped": 2}
     assert ws["reconnects"] == 8
     assert ws["storms"][0]["reconnects"] == 8
     kinds = {f.kind for f in analysis.findings}
