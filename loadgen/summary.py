@@ -46,6 +46,8 @@ def print_summary(run_dir: Path) -> None:
     sim_stats = run_dir / "simulator_stats.json"
     if sim_stats.is_file():
         for name, ex in json.loads(sim_stats.read_text(encoding="utf-8")).get("exchanges", {}).items():
+            if not ex.get("requests_total") and not ex.get("ws", {}).get("connections_total"):
+                continue  # mounted in the simulator, but not used by this run
             statuses = ", ".join(f"{k}: {v}" for k, v in sorted(ex.get("by_status", {}).items()))
             print(f"\nsimulator ({name}): {ex.get('requests_total', 0)} HTTP requests served ({statuses}); "
                   f"Locust sent {http_request_count(totals)}")
