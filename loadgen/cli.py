@@ -36,6 +36,7 @@ from loadgen.scenarios import SCENARIOS, Scenario, get_scenario
 from loadgen.summary import print_summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SCENARIO_SHAPE = REPO_ROOT / "locustfiles" / "scenario_shape.py"  # the LoadTestShape of shaped scenarios
 EXIT_USAGE = 2
 
 
@@ -189,6 +190,8 @@ def user_env(target: Target) -> dict[str, str]:
 def command_run(args: argparse.Namespace) -> int:
     adapter, locustfile = resolve_exchange(args.exchange)
     scenario = get_scenario_or_usage(args.scenario)
+    if scenario.shaped:  # Locust takes comma-separated locustfiles: the exchange's users and the shape
+        locustfile = Path(f"{locustfile},{SCENARIO_SHAPE}")
     duration_s = parse_duration(args.duration) if args.duration else scenario.duration_s
     users = args.users or scenario.users
     spawn_rate = args.spawn_rate or min(scenario.spawn_rate, users)
@@ -210,6 +213,7 @@ def command_run(args: argparse.Namespace) -> int:
         "--csv", str(run_dir / "locust"), "--csv-full-history",
         "--html", str(run_dir / "report.html"), "--json-file", str(run_dir / "totals"),
         "--exit-code-on-error", "0", "--stop-timeout", "10", "--only-summary",
+        *(["--scenario", scenario.name] if scenario.shaped else []),
         *strip_separator(args.locust_args),
     ]
     if args.host:

@@ -117,3 +117,13 @@ def test_many_users_together_keep_the_schedule_whatever_their_response_time():
     assert 100 < len(starts) <= 201  # never ahead of the schedule; behind only on a very busy machine
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps == pytest.approx([0.005] * len(gaps), abs=1e-4)  # wall-clock stamps of a monotonic schedule
+
+
+def test_granted_starts_go_at_once_tagged_with_their_burst_and_untaken_ones_are_withdrawn():
+    clock = FakeClock()
+    p = pacer(clock, rate=0.0)  # paused: only grants let users through
+    p.grant(3, burst=7)
+    starts = [p.start() for _ in range(2)]
+    assert [(s.burst, s.lag_s, s.skipped) for s in starts] == [(7, 0.0, 0), (7, 0.0, 0)]
+    assert p.withdraw(7) == 1
+    assert p.withdraw(7) == 0

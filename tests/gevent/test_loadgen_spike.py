@@ -1,0 +1,30 @@
+"""Burst tallies: one process's outcome of a burst, and the sum over processes through msgpack."""
+
+from dataclasses import asdict
+
+import msgpack
+import pytest
+
+from exchanges.base import OK, FailureKind, Verdict
+from loadgen.spike import BurstTally
+
+
+def test_a_tally_counts_outcomes_and_spans_first_send_to_last_answer():
+    tally = BurstTally(1, size=4)
+    tally.record(OK, True, 100.00, 100.05)
+    tally.record(Verdict(False, FailureKind.RATE_LIMITED), True, 100.01, 100.02)
+    tally.record(Verdict(False, FailureKind.SERVER_ERROR), True, 100.02, 100.30)
+    tally.record(Verdict(False, FailureKind.CONNECTION, message="breaker"), False, 0.0, 0.0)  # refused unsent
+    assert (tally.sent, tally.succeeded, tally.rate_limited, tally.failed, tally.answered) == (3, 1, 1, 2, 4)
+    assert tally.duration_ms == pytest.approx(300.0)
+
+
+def test_tallies_from_two_processes_add_up():
+    a, b = BurstTally(2, size=3), BurstTally(2, size=2)
+    a.record(OK, True, 10.0, 10.2)
+    b.record(Verdict(False, FailureKind.BANNED), True, 9.9, 10.1)
+    total = BurstTally(2)
+    for part in (a, b):
+        total.add(BurstTally(**msgpack.loads(msgpack.dumps(asdict(part)))))
+    assert (total.size, total.sent, total.succeeded, total.rate_limited) == (5, 2, 1, 1)
+    assert total.duration_ms == pytest.approx(300.0)

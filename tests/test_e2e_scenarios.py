@@ -1,0 +1,193 @@
+"""End to end on the simulator: open-model pacing, the shaped scenarios, polite vs probe, breaker and failover."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from exchanges import NAMES
+from exchanges.binance import ADAPTER
+from loadgen.processes import child_env
+from tests.e2e import REPO_ROOT, run_locust, simulator
+
+pytestmark = pytest.mark.e2e
+
+NO_BANS = "[binance.bans]\nlimited_requests_before_ban = 1000000\n"
+POLLER_MIX = {  # BinanceRestPoller's tasks: (task weight, endpoint, params)
+    "ticker/price": (10, {"symbol": "BTCUSDT"}),
+    "ticker/bookTicker": (5, {"symbol": "BTCUSDT"}),
+    "depth": (3, {"limit": "100"}),
+    "trades": (1, {"limit": "100"}),
+    "klines": (2, {"limit": "100"}),
+}
+
+
+def per_second(run_dir: Path, exchange: str = "binance") -> dict[int, dict[str, float]]:
+    """The exchange history summed per second (a second may have an extra row for late data)."""
+    seconds: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    with (run_dir / "locust_exchange_history.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["exchange"] == exchange:
+                for name, value in row.items():
+                    if name not in ("timestamp", "exchange") and value:
+                        seconds[int(row["timestamp"])][name] += float(value)
+    return seconds
+
+
+def steady_rate(run_dir: Path) -> float:
+    """Paced starts per second over the steady part: the active seconds less the first two and the last two."""
+    seconds = per_second(run_dir)
+    active = sorted(t for t, row in seconds.items() if row["paced_starts"] > 0)
+    steady = [t for t in range(active[0] + 2, active[-1] - 1)]
+    assert len(steady) >= 5, active
+    return sum(seconds[t]["paced_starts"] for t in steady) / len(steady)
+
+
+def runner(*args: str, results: Path) -> subprocess.CompletedProcess[str]:
+    command, *rest = args
+    cmd = [sys.executable, "-m", "loadgen", command, "--results-dir", str(results), *rest]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+
+
+def only_run_dir(results: Path) -> Path:
+    (run_dir,) = [p for p in results.iterdir() if p.is_dir()]
+    return run_dir
+
+
+def simulator_429s(sim) -> int:
+    return sim.stats()["exchanges"]["binance"]["by_status"].get("429", 0)
+
+
+def test_a_scenario_holds_its_total_rate_within_5_percent(tmp_path):
+    proc = runner("run", "--scenario", "light", "--duration", "12", "--users", "20", "--",
+                  "--target-rps", "100", results=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path)
+    assert steady_rate(run_dir) == pytest.approx(100, rel=0.05)
+    scenario = json.loads((run_dir / "locust_scenario.json").read_text())
+    assert scenario["scenario"] == "light" and scenario["target_rps"] == 100
+    assert scenario["steady"]["achieved_rps"] == pytest.approx(100, rel=0.05)
+
+
+def test_the_target_is_the_total_over_two_worker_processes(tmp_path):
+    with simulator(tmp_path) as sim:
+        run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=20, run_time_s=12,
+                         extra=["--processes", "2", "--target-rps", "150"])
+    assert run.returncode == 0, run.output
+    assert steady_rate(run.run_dir) == pytest.approx(150, rel=0.05)
+
+
+def test_an_unreachable_target_counts_late_and_skipped_starts(tmp_path):
+    slow = "[binance.faults]\nlatency_ms = 200.0\n"  # 2 users can then start at most about 10 requests a second
+    with simulator(tmp_path, slow) as sim:
+        run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=2, run_time_s=8,
+                         extra=["--target-rps", "50"])
+    assert run.returncode == 0, run.output
+    seconds = per_second(run.run_dir)
+    late = sum(row["late_starts"] for row in seconds.values())
+    skipped = sum(row["skipped_starts"] for row in seconds.values())
+    started = sum(row["paced_starts"] for row in seconds.values())
+    assert late > 0 and skipped > 0
+    assert started < 8 * 50 * 0.5  # what went out is far below the target, and the counts say why
+    late_row, skipped_row = run.entry("PACE", "late_start"), run.entry("PACE", "skipped_start")
+    assert late_row["num_requests"] == late and skipped_row["num_requests"] == skipped
+
+
+@pytest.mark.parametrize(("mode", "processes"), [("probe", "1"), ("polite", "2")])
+def test_polite_gets_no_rate_limits_where_probe_does_at_twice_the_limit(tmp_path, mode, processes):
+    limit = 100  # weight per second
+    config = f"[binance.rate_limits]\nrequest_weight = {{ limit = {limit}, interval_s = 1 }}\n{NO_BANS}"
+    weights = {name: ADAPTER.endpoint(name).weight_for(params) for name, (_, params) in POLLER_MIX.items()}
+    mean_weight = sum(w * weights[n] for n, (w, _) in POLLER_MIX.items()) / sum(w for w, _ in POLLER_MIX.values())
+    demand_rps = 2 * limit / mean_weight
+    with simulator(tmp_path, config) as sim:
+        run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=20, run_time_s=10, extra=[
+            "--mode", mode, "--processes", processes, "--target-rps", f"{demand_rps:.1f}",
+            "--weight-limit", str(limit), "--weight-window-s", "1",
+        ])
+        answered_429 = simulator_429s(sim)
+    assert run.returncode == 0, run.output
+    exchange = json.loads((run.run_dir / "locust_exchange.json").read_text())["exchanges"]["binance"]
+    if mode == "probe":
+        assert answered_429 > 0 and exchange["rate_limited"] > 0
+        assert exchange["weight_requested"] > 1.5 * limit * 8  # demand really was about twice the limit
+    else:  # one budget for both worker processes, not one each
+        assert answered_429 == 0 and exchange["rate_limited"] == 0
+        assert exchange["weight_waits"] > 0
+
+
+def test_the_breaker_opens_half_opens_and_closes_under_injected_503s(tmp_path):
+    faults = "[binance.faults]\nerror_rate = 0.5\nerror_statuses = [503]\n"
+    with simulator(tmp_path, faults) as sim:
+        run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=5, run_time_s=10, extra=[
+            "--breaker", "on", "--breaker-failures", "3", "--breaker-open-s", "1", "--target-rps", "30",
+        ])
+    assert run.returncode == 0, run.output
+    exchange = json.loads((run.run_dir / "locust_exchange.json").read_text())["exchanges"]["binance"]
+    assert exchange["breaker_opened"] > 0 and exchange["breaker_half_opened"] > 0 and exchange["breaker_closed"] > 0
+    assert exchange["breaker_rejected"] > 0  # requests refused unsent while open
+    counters = {"open": "breaker_opened", "half_open": "breaker_half_opened", "closed": "breaker_closed"}
+    for state, counter in counters.items():  # every state change is a BREAKER row in Locust's stats too
+        row = run.entry("BREAKER", f"binance {state}")
+        assert row is not None and row["num_requests"] == exchange[counter]
+
+
+def test_failover_answers_from_the_other_exchanges_when_one_fails(tmp_path):
+    faults = "[binance.faults]\nerror_rate = 1.0\nerror_statuses = [503]\n"
+    with simulator(tmp_path, faults) as sim:
+        run_dir = tmp_path / "run"
+        cmd = [
+            sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "locustfiles" / "failover.py"), "--headless",
+            "-u", "4", "-r", "4", "-t", "8s", "--host", sim.base_url, "--breaker-failures", "3",
+            "--breaker-open-s", "2", "--csv", str(run_dir / "locust"), "--json-file", str(run_dir / "totals"),
+            "--exit-code-on-error", "0", "--stop-timeout", "5", "--only-summary",
+        ]
+        run_dir.mkdir()
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT, env=child_env({}))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    totals = {(e["method"], e["name"]): e for e in json.loads((run_dir / "totals.json").read_text())}
+    price = totals[("FAILOVER", "price")]
+    assert price["num_requests"] > 10 and price["num_failures"] == 0
+    exchanges = json.loads((run_dir / "locust_exchange.json").read_text())["exchanges"]
+    assert exchanges["binance"]["failover_wins"] == 0 and exchanges["binance"]["breaker_opened"] > 0
+    assert exchanges["binance"]["breaker_rejected"] > 0  # skipped while its breaker was open
+    assert sum(e["failover_wins"] for e in exchanges.values()) == price["num_requests"]
+
+
+def test_the_failover_user_spans_every_exchange():
+    text = (REPO_ROOT / "locustfiles" / "failover.py").read_text()
+    for name in NAMES:
+        assert f'"{name}": PriceRequest(' in text, name
+
+
+def test_spike_records_every_burst(tmp_path):
+    proc = runner("run", "--scenario", "spike", "--users", "20", "--", "--spike-cycles", "3",
+                  "--spike-pause-min-s", "1", "--spike-pause-max-s", "2", results=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with (only_run_dir(tmp_path) / "locust_bursts.csv").open(newline="") as f:
+        bursts = list(csv.DictReader(f))
+    assert [int(b["cycle"]) for b in bursts] == [1, 2, 3]
+    for burst in bursts:
+        assert int(burst["size"]) == int(burst["sent"]) == 20
+        assert int(burst["succeeded"]) + int(burst["rate_limited"]) + int(burst["failed"]) == 20
+        assert float(burst["duration_ms"]) > 0
+    assert 1.0 <= float(bursts[0]["pause_after_s"]) <= 2.0 and bursts[-1]["pause_after_s"] == ""
+
+
+def test_ramp_reports_the_highest_clean_plateau(tmp_path):
+    config = tmp_path / "limit.toml"
+    config.write_text(f"[binance.rate_limits]\nrequest_weight = {{ limit = 200, interval_s = 1 }}\n{NO_BANS}")
+    proc = runner("run", "--scenario", "ramp", "--users", "30", "--sim-config", str(config), "--",
+                  "--ramp-start-rps", "20", "--ramp-step-rps", "20", "--ramp-plateau-s", "3", results=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    scenario = json.loads((only_run_dir(tmp_path) / "locust_scenario.json").read_text())
+    verdicts = [p["verdict"] for p in scenario["plateaus"]]
+    assert "rate_limited" in verdicts and verdicts[0] == "clean"
+    limited = min(p["target_rps"] for p in scenario["plateaus"] if p["verdict"] == "rate_limited")
+    assert scenario["highest_clean_rps"] is not None and scenario["highest_clean_rps"] < limited
