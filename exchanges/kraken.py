@@ -90,6 +90,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         _public("Trades"),
         _public("OHLC"),
         _private("Balance", 1),
+        _private("BalanceEx", 1),
         _private("OpenOrders", 1),
         _private("AddOrder", 0, order=True),
         _private("CancelOrder", 0),
