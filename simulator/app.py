@@ -18,6 +18,7 @@ from aiohttp import web
 from simulator.binance import BinanceSim
 from simulator.coinbase import CoinbaseSim
 from simulator.config import SimulatorConfig
+from simulator.kraken import KrakenSim
 from simulator.stats import ExchangeStats
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ Clock = Callable[[], float]
 EXCHANGES: dict[str, Callable[[SimulatorConfig, Clock], SimulatedExchange]] = {
     "binance": lambda config, clock: BinanceSim(config.binance, clock),
     "coinbase": lambda config, clock: CoinbaseSim(config.coinbase, clock),
+    "kraken": lambda config, clock: KrakenSim(config.kraken, clock),
 }
 
 SIMS = web.AppKey("sims", list[SimulatedExchange])

@@ -19,8 +19,12 @@ from exchanges.binance import FIRST_BAN_S, MAX_BAN_S, RATE_LIMITS, WS_LIMITS, Ws
 from exchanges.coinbase import TOKEN_BUCKETS, TokenBucketLimit
 from exchanges.coinbase import WS_LIMITS as COINBASE_WS_LIMITS
 from exchanges.coinbase import WsLimits as CoinbaseWsLimits
+from exchanges.kraken import DEFAULT_TIER, LOCKOUT, PUBLIC_LIMIT, TIERS, CounterLimit, Lockout, TierLimits
+from exchanges.kraken import WS_LIMITS as KRAKEN_WS_LIMITS
+from exchanges.kraken import WsLimits as KrakenWsLimits
 from simulator.binance.symbols import default_balances
 from simulator.coinbase.products import default_balances as coinbase_default_balances
+from simulator.kraken.pairs import default_balances as kraken_default_balances
 
 
 class ConfigError(ValueError):
@@ -74,9 +78,31 @@ class CoinbaseConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class KrakenRateLimits:
+    tier: str = DEFAULT_TIER  # which of `tiers` the demo account has
+    # Per tier: the REST call counter per API key, the trading counter per key and pair, open orders per pair.
+    tiers: Mapping[str, TierLimits] = field(default_factory=lambda: dict(TIERS))
+    public: CounterLimit = PUBLIC_LIMIT  # public calls per IP (Trades, OHLC: per IP and pair)
+
+
+@dataclass(frozen=True, slots=True)
+class KrakenConfig:
+    seed: int = 44  # the market's random walk
+    tick_ms: int = 100  # one market step (trades, book changes, stream messages) every tick_ms
+    rate_limits: KrakenRateLimits = KrakenRateLimits()
+    # How far below the highest nonce seen a new nonce is still accepted (Kraken's per-key setting; 0: none).
+    nonce_window: int = 0
+    lockout: Lockout = LOCKOUT
+    ws: KrakenWsLimits = KRAKEN_WS_LIMITS
+    faults: FaultsConfig = FaultsConfig()
+    balances: Mapping[str, float] = field(default_factory=kraken_default_balances)  # the demo account's start
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatorConfig:
     binance: BinanceConfig = BinanceConfig()
     coinbase: CoinbaseConfig = CoinbaseConfig()
+    kraken: KrakenConfig = KrakenConfig()
 
 
 def load_config(path: str | None) -> SimulatorConfig:
@@ -134,6 +160,10 @@ def _convert(default: Any, value: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
         return value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
@@ -165,6 +195,24 @@ def _check(config: SimulatorConfig) -> None:
     _check_faults("coinbase", coinbase.faults)
     for item in fields(coinbase.ws):
         _require(getattr(coinbase.ws, item.name) > 0, f"coinbase.ws.{item.name} must be positive")
+    _check_kraken(config.kraken)
+
+
+def _check_kraken(kraken: KrakenConfig) -> None:
+    _require(kraken.tick_ms >= 1, "kraken.tick_ms must be at least 1")
+    limits = kraken.rate_limits
+    _require(limits.tier in limits.tiers,
+             f"kraken.rate_limits.tier must be one of {', '.join(limits.tiers)}, got {limits.tier!r}")
+    for name, tier in limits.tiers.items():
+        for item in fields(tier):
+            _require(getattr(tier, item.name) > 0, f"kraken.rate_limits.tiers.{name}.{item.name} must be positive")
+    for item in fields(limits.public):
+        _require(getattr(limits.public, item.name) > 0, f"kraken.rate_limits.public.{item.name} must be positive")
+    for item in fields(kraken.lockout):
+        _require(getattr(kraken.lockout, item.name) > 0, f"kraken.lockout.{item.name} must be positive")
+    _check_faults("kraken", kraken.faults)
+    for item in fields(kraken.ws):
+        _require(getattr(kraken.ws, item.name) > 0, f"kraken.ws.{item.name} must be positive")
 
 
 def _check_faults(exchange: str, faults: FaultsConfig) -> None:
