@@ -1,0 +1,134 @@
+"""Kraken Spot users: the Kraken adapter bound to the generic REST, order-burst and stream bases.
+
+    locust -f locustfiles/kraken.py --host http://127.0.0.1:PORT/kraken [--ws-host ws://.../kraken/ws/v2] -u 10
+
+Symbols are WebSocket v2 names (`BTC/USD`); REST calls use the pair's altname (`XBTUSD`). Stream kinds:
+trade, ticker, book (depth 10, every checksum verified). Kraken's errors come with HTTP 200 and are
+counted as failures, classified from the body (`rate_limited: EAPI:Rate limit exceeded HTTP 200`, ...).
+Signed users read KRAKEN_API_KEY and KRAKEN_API_SECRET (base64) from the environment or .env.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from locust import between, task
+
+from exchanges.base import StreamMessage, SymbolRules
+from exchanges.kraken import (
+    ADAPTER,
+    limit_order_params,
+    order_txid,
+    parse_last_price,
+    parse_pair_rules,
+    ping_message,
+    pong_clock_offset_ms,
+    rest_pair,
+)
+from loadgen import runtime
+from loadgen.burst import BurstUser
+from loadgen.options import OrderEndpoint
+from loadgen.rest import ExchangeRestUser
+from loadgen.stream_user import StreamUser
+
+runtime.install(ADAPTER)
+
+ORDER_PRICE_OFFSET = Decimal("0.005")  # limit orders 0.5% away from the last price: near, but resting
+
+
+class KrakenRestPoller(ExchangeRestUser):
+    """Market data over REST, in proportions a polling client would use."""
+
+    adapter = ADAPTER
+    weight = 5
+    wait_time = between(1, 3)
+
+    def _pair(self) -> str:
+        return rest_pair(random.choice(self.runtime.settings.symbols))
+
+    @task(10)
+    def ticker(self) -> None:
+        self.request("Ticker", {"pair": self._pair()})
+
+    @task(3)
+    def depth(self) -> None:
+        self.request("Depth", {"pair": self._pair(), "count": 100})
+
+    @task(1)
+    def trades(self) -> None:
+        self.request("Trades", {"pair": self._pair(), "count": 100})
+
+    @task(2)
+    def ohlc(self) -> None:
+        self.request("OHLC", {"pair": self._pair(), "interval": 1})
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    pair: str
+    rules: SymbolRules
+    price: Decimal
+
+
+class KrakenBurstTrader(BurstUser):
+    """Bursts of small limit orders near the last price: AddOrder with validate=true by default (Kraken has no
+    Spot sandbox); with --order-endpoint live, real orders, each cancelled again, against the simulator only."""
+
+    adapter = ADAPTER
+    weight = 2
+
+    def prepare_burst(self) -> Burst | None:
+        pair = rest_pair(random.choice(self.runtime.settings.symbols))
+        rules = self._rules(pair)
+        if rules is None:
+            return None
+        reply = self.request("Ticker", {"pair": pair}, parse=parse_last_price)
+        return Burst(pair, rules, reply.parsed) if reply.ok else None
+
+    def send_order(self, plan: Burst, index: int) -> None:
+        side = "buy" if index % 2 == 0 else "sell"
+        price = plan.price * (1 - ORDER_PRICE_OFFSET if side == "buy" else 1 + ORDER_PRICE_OFFSET)
+        validate = self.runtime.settings.order_endpoint is OrderEndpoint.TEST
+        params = limit_order_params(plan.pair, side, plan.rules.price_text(price),
+                                    plan.rules.smallest_quantity_text(price), validate)
+        reply = self.request("AddOrder", params, parse=order_txid)
+        if reply.ok and reply.parsed is not None:
+            self.request("CancelOrder", {"txid": reply.parsed})
+
+    def _rules(self, pair: str) -> SymbolRules | None:
+        """The pair's tick, lot step and minimums from AssetPairs, fetched once per process."""
+        key = f"rules:{pair}"
+        rules = self.runtime.cache.get(key)
+        if rules is None:
+            reply = self.request("AssetPairs", {"pair": pair}, parse=parse_pair_rules)
+            if reply.ok:
+                rules = self.runtime.cache[key] = reply.parsed
+        return rules
+
+
+class KrakenWsSubscriber(StreamUser):
+    """The chosen symbols x stream kinds on one WebSocket v2 connection, with checksum-verified books.
+
+    Event latency is corrected by the clock offset: first from Time (whole seconds, so within about
+    half a second), then, on every (re)connect, from a ping whose pong carries the server's times in
+    microseconds."""
+
+    adapter = ADAPTER
+    weight = 3
+
+    def _on_connect(self, reconnected: bool) -> None:
+        super()._on_connect(reconnected)
+        if self.subscription is not None:
+            self.subscription.send(ping_message(int(time.time() * 1000)))  # the req_id is the send time
+
+    def _on_message(self, message: StreamMessage) -> None:
+        if message.stream != "pong":
+            super()._on_message(message)
+            return
+        sent_ms = int(message.data.get("req_id", 0))
+        if sent_ms and self.subscription is not None:
+            offset = pong_clock_offset_ms(sent_ms, time.time() * 1000, message.data)
+            self.clock_offset_ms = self.subscription.clock_offset_ms = offset
