@@ -63,7 +63,7 @@ def _subplots(*grid: int, **options: Any) -> tuple[Figure, Any]:
 
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})  # fast; files ~15% larger
     plt.close(figure)
     return buffer.getvalue()
 

@@ -39,8 +39,9 @@ class Analysis:
     @cached_property
     def entry_rows(self) -> dict[tuple[str, str], pd.DataFrame]:
         """The history's rows per (type, name), indexed by second, split once for the charts."""
-        return {(str(k[0]), str(k[1])): rows.set_index("t")
-                for k, rows in self.deltas.groupby(["type", "name"], observed=True)}
+        columns = self.deltas[["type", "name", "t", "d_requests", "p50", "p95", "p99"]]
+        groups = columns.groupby(["type", "name"], observed=True)
+        return {(str(k[0]), str(k[1])): rows.set_index("t") for k, rows in groups}
 
 
 def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:

@@ -204,6 +204,16 @@ def signature(secret_b64: str, timestamp: str, method: str, request_path: str, b
     return base64.b64encode(hmac.new(key, prehash, hashlib.sha256).digest()).decode()
 
 
+FEED_AUTH_PATH = "/users/self/verify"  # an authenticated feed subscription is signed as GET of this path
+
+
+def feed_auth_fields(api_key: str, api_secret: str, passphrase: str, timestamp_ms: int) -> dict[str, str]:
+    """The fields that make a feed subscribe message authenticated (needed for level2, level3, full, user)."""
+    timestamp = timestamp_text(timestamp_ms)
+    return {"key": api_key, "passphrase": passphrase, "timestamp": timestamp,
+            "signature": signature(api_secret, timestamp, "GET", FEED_AUTH_PATH, "")}
+
+
 def timestamp_text(timestamp_ms: int) -> str:
     """CB-ACCESS-TIMESTAMP: seconds since the epoch, with decimals."""
     return f"{timestamp_ms / 1000:.3f}"

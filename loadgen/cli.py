@@ -24,6 +24,7 @@ from analysis import AnalysisError, analyse_run
 from exchanges import NAMES, get_adapter
 from exchanges.base import ExchangeAdapter, TargetKind
 from loadgen.credentials import SIMULATOR_KEYS_VAR
+from loadgen.gate_reports import failed_checks
 from loadgen.processes import (
     LocustWorkers,
     ProcessError,
@@ -34,6 +35,7 @@ from loadgen.processes import (
 )
 from loadgen.scenarios import SCENARIOS, Scenario, get_scenario
 from loadgen.summary import print_summary
+from loadgen.thresholds import EXIT_THRESHOLD_FAILED, ThresholdError, gate_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_SHAPE = REPO_ROOT / "locustfiles" / "scenario_shape.py"  # the LoadTestShape of shaped scenarios
@@ -119,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "authentication and hands workers every option: bind it to a private network only)")
     run.add_argument("--master-port", type=positive_int,
                      help="the master's port for workers (default: a free port with --workers, 5557 otherwise)")
+    run.add_argument("--threshold", action="append", default=[], metavar="EXPR",
+                     help="CI gate checked at the end, e.g. 'p95<300' or 'ws_gaps==0' (repeatable); "
+                     "a failed one exits with 3")
+    run.add_argument("--thresholds-file", type=Path, metavar="FILE", help="TOML file of thresholds (see docs/ci.md)")
+    run.add_argument("--threshold-abort", action="store_true", help="stop the run at the first failed threshold")
     run.add_argument("locust_args", nargs=argparse.REMAINDER, help="after --: extra Locust options")
 
     ui = commands.add_parser("ui", help="the simulator plus Locust's web UI on 127.0.0.1")
@@ -196,6 +203,7 @@ def command_run(args: argparse.Namespace) -> int:
     users = args.users or scenario.users
     spawn_rate = args.spawn_rate or min(scenario.spawn_rate, users)
     check_sim_config(args.sim_config, args.host)
+    gates = gate_args(args)
     topology = resolve_topology(args)
     if args.host:
         target = resolve_target(adapter, args.host, args.ws_host, args.allow_production)
@@ -207,12 +215,13 @@ def command_run(args: argparse.Namespace) -> int:
         "spawn_rate": spawn_rate, "duration_s": duration_s, "workers": topology.workers,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "sim_config": str(args.sim_config) if args.sim_config else None,
+        "thresholds": [*args.threshold, *([f"file: {args.thresholds_file}"] if args.thresholds_file else [])],
     }
     headless = [
         "--headless", "-u", str(users), "-r", str(spawn_rate), "-t", f"{duration_s}s",
         "--csv", str(run_dir / "locust"), "--csv-full-history",
         "--html", str(run_dir / "report.html"), "--json-file", str(run_dir / "totals"),
-        "--exit-code-on-error", "0", "--stop-timeout", "10", "--only-summary",
+        "--exit-code-on-error", "0", "--stop-timeout", "10", "--only-summary", *gates,
         *(["--scenario", scenario.name] if scenario.shaped else []),
         *strip_separator(args.locust_args),
     ]
@@ -221,6 +230,20 @@ def command_run(args: argparse.Namespace) -> int:
     with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
         target = simulator_target(adapter, sim)
         return _run_locust(adapter, locustfile, target, headless, run_dir, manifest, sim, topology)
+
+
+def gate_args(args: argparse.Namespace) -> list[str]:
+    """The thresholds as Locust options, after checking they can be read (exit 2 before anything starts;
+    request names are checked by Locust against the run's exchanges, also before any load)."""
+    try:
+        gate_settings(args.threshold, args.thresholds_file, args.threshold_abort, None)
+    except ThresholdError as exc:
+        raise UsageError(str(exc)) from None
+    return [
+        *(f"--threshold={t}" for t in args.threshold),
+        *(["--thresholds-file", str(args.thresholds_file.resolve())] if args.thresholds_file else []),
+        *(["--threshold-abort"] if args.threshold_abort else []),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +319,12 @@ def _run_locust(
         print(f"interrupted; results so far: {run_dir}", file=sys.stderr)
         raise
     finish_run(run_dir, manifest, simulator, exit_code=code)
+    if code == EXIT_THRESHOLD_FAILED:
+        failed = failed_checks(run_dir / "locust_junit.xml")
+        print(f"\nthresholds failed ({len(failed)}; see {run_dir / 'locust_summary.md'}):", file=sys.stderr)
+        for message in failed:
+            print(f"  {message}", file=sys.stderr)
+        return code
     if code != 0:
         print(f"error: Locust exited with code {code}; see {run_dir / 'locust.log'}", file=sys.stderr)
         return code

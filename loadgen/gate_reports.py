@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from loadgen.measure import Outcome
 
@@ -56,6 +57,17 @@ def junit_xml(outcomes: Sequence[Outcome], duration_s: float) -> str:
     root.append(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def failed_checks(junit_path: Path) -> list[str]:
+    """The message of every failed or unusable threshold in a JUnit file written by `junit_xml`."""
+    if not junit_path.is_file():
+        return []
+    return [
+        problem.get("message", "")
+        for case in ET.parse(junit_path).iter("testcase")
+        for problem in (*case.iter("failure"), *case.iter("error"))
+    ]
 
 
 def markdown_summary(overview: RunOverview, outcomes: Sequence[Outcome]) -> str:

@@ -29,12 +29,19 @@ from loadgen.gate_reports import RunOverview, junit_xml, markdown_summary, verdi
 from loadgen.measure import Outcome, Scope, evaluate, measure, resolve_scope
 from loadgen.metrics import COUNT_FIELDS
 from loadgen.options import OptionError
-from loadgen.thresholds import GateSettings, Source, Threshold, ThresholdError, gate_settings, metric_named
+from loadgen.thresholds import (
+    EXIT_THRESHOLD_FAILED,
+    GateSettings,
+    Source,
+    Threshold,
+    ThresholdError,
+    gate_settings,
+    metric_named,
+)
 
 logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
-EXIT_THRESHOLD_FAILED = 3
 ABORT_CHECK_INTERVAL_S = 2.0
 JUNIT_SUFFIX = "_junit.xml"
 SUMMARY_SUFFIX = "_summary.md"

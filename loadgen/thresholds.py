@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+EXIT_THRESHOLD_FAILED = 3  # a run's exit code when a threshold failed (Locust's own and the runner's)
+
 
 class ThresholdError(ValueError):
     """A threshold or thresholds file that cannot be used; the message is one line."""

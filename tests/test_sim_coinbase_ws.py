@@ -20,7 +20,14 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
 
-from exchanges.coinbase import WS_LIMITS, FeedMonitor, decode_feed_message, sign_request, simulator_credentials
+from exchanges.coinbase import (
+    WS_LIMITS,
+    FeedMonitor,
+    decode_feed_message,
+    feed_auth_fields,
+    sign_request,
+    simulator_credentials,
+)
 from simulator.app import SIMS, build_app
 from simulator.coinbase import CoinbaseSim
 from simulator.config import parse_config
@@ -265,6 +272,25 @@ def test_authenticated_channels_are_refused() -> None:
             error = await receive_json(ws)
             assert error["message"] == "Failed to subscribe" and "require authentication" in error["reason"]
             assert not server.sim.stats.ws["subscriptions"]  # nothing of a refused subscribe is subscribed
+
+    run(scenario)
+
+
+def test_an_authenticated_subscription_gets_level2() -> None:
+    profile = simulator_credentials({})
+
+    async def scenario() -> None:
+        async with serve() as server, aiohttp.ClientSession() as session, session.ws_connect(server.feed) as ws:
+            auth = feed_auth_fields(profile.api_key, profile.api_secret, profile.passphrase, int(time.time() * 1000))
+            await ws.send_json({**subscribe(["ETH-USD"], ["level2"]), **auth, "signature": "AAAA"})
+            assert await receive_json(ws) == {"type": "error", "message": "Authentication Failed",
+                                              "reason": '{"message":"invalid signature"}'}
+            await ws.send_json({**subscribe(["ETH-USD"], ["level3"]), **auth})
+            assert (await receive_json(ws))["reason"] == "level3 is not served by the simulator"
+            await ws.send_json({**subscribe(["ETH-USD"], ["level2"]), **auth})
+            assert (await receive_json(ws))["channels"] == [{"name": "level2", "product_ids": ["ETH-USD"]}]
+            kinds = [m["type"] for m in await messages_within(ws, 0.5)]
+            assert kinds[0] == "snapshot" and "l2update" in kinds
 
     run(scenario)
 

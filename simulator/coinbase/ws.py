@@ -12,9 +12,12 @@ Behaviour a client meets (Coinbase's websocket-feed docs; shared/reference/excha
   changes made by REST orders included), `matches` (one `match` per trade; `last_match` on
   subscription). `sequence` is per product and grows with every book change and trade, so it orders
   messages across channels; trade ids are contiguous per product, REST-driven trades included.
-- `level2`, `level3`, `full` and `user` need an authenticated subscription, which the simulator does not
-  offer: they are refused as Coinbase refuses unauthenticated clients. Unknown channels, products and
-  types, and malformed JSON, get `{"type": "error", "message": ..., "reason": ...}`.
+- `level2`, `level3`, `full` and `user` need an authenticated subscription (the subscribe message signed
+  like `GET /users/self/verify`: key, passphrase, timestamp within 30 s, signature), and are refused
+  without one as Coinbase refuses them. With one, `level2` is served (its messages are level2_batch's:
+  the market changes once a tick); level3, full and user are not served. A bad signature gets
+  `{"type": "error", "message": "Authentication Failed", "reason": "{\"message\": ...}"}`. Unknown
+  channels, products and types, and malformed JSON, get `{"type": "error", "message": ..., "reason": ...}`.
 - Limits from `sim.config.ws`: connection requests per IP as a token bucket (HTTP 429 before the
   upgrade), client messages per IP per second (an error, then close 1008), subscriptions per product
   and channel per IP (the subscribe is refused, nothing of it subscribed).
@@ -31,6 +34,7 @@ injected drops count in `sim.stats.faults["ws_drop"]`.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import math
 from collections import Counter
@@ -38,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from exchanges.coinbase import AUTH_CHANNELS, CHANNELS, FEED_PATH
+from exchanges.coinbase import AUTH_CHANNELS, CHANNELS, FEED_AUTH_PATH, FEED_PATH, TIMESTAMP_TOLERANCE_S, signature
 from simulator.coinbase.market_data import maker_order_id, thirty_day_volume
 from simulator.coinbase.wire import iso_time, sequence, stable_uuid
 from simulator.limits import FixedWindowCounter, TokenBucket
@@ -49,8 +53,10 @@ if TYPE_CHECKING:
     from simulator.coinbase import CoinbaseSim
 
 MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
-AUTH_REASON = ("level2, level3, and full channels now require authentication. The simulator serves only "
-               "unauthenticated channels: heartbeat, ticker, level2_batch, matches")
+AUTH_REASON = ("level2, level3, and full channels now require authentication. Sign the subscribe message as "
+               "for GET /users/self/verify (key, passphrase, timestamp, signature)")
+SERVED_CHANNELS = (*CHANNELS, "level2")  # level2 only on authenticated subscriptions
+BOOK_CHANNELS = ("level2_batch", "level2")  # the same snapshot and l2update messages
 POLICY_VIOLATION = int(WSCloseCode.POLICY_VIOLATION)
 
 
@@ -110,7 +116,7 @@ class ProductFeed:
         self._trades(now_ms)
         self._book_changes(now_ms)
         if new_second and (channel := self.channels.get("heartbeat")) is not None:
-            self.server.publish(channel, self.heartbeat(now_ms))
+            self.server.publish([channel], self.heartbeat(now_ms))
 
     # --- messages ---------------------------------------------------------------------------------
 
@@ -186,16 +192,16 @@ class ProductFeed:
         for trade in reversed(new):
             seq = sequence(sym, trade.id)
             if matches is not None:
-                self.server.publish(matches, self.match(trade, seq))
+                self.server.publish([matches], self.match(trade, seq))
             if tickers is not None:
-                self.server.publish(tickers, self.ticker(trade, seq, now_ms))
+                self.server.publish([tickers], self.ticker(trade, seq, now_ms))
 
     def _book_changes(self, now_ms: int) -> None:
         """Publish every book change since the last update id published as one `l2update`."""
         sym, cursor = self.sym, self.update_cursor
         self.update_cursor = sym.last_update_id
-        channel = self.channels.get("level2_batch")
-        if channel is None or sym.last_update_id == cursor:
+        channels = [c for name in BOOK_CHANNELS if (c := self.channels.get(name)) is not None]
+        if not channels or sym.last_update_id == cursor:
             return
         diffs: list[DepthDiff] = []
         for diff in reversed(sym.diffs):
@@ -212,7 +218,7 @@ class ProductFeed:
             for side, price, qty in diff.changes:
                 final[(side, price)] = qty
         price_str, size_str = sym.spec.price_str, sym.spec.qty_str
-        self.server.publish(channel, {
+        self.server.publish(channels, {
             "type": "l2update", "product_id": self.product_id,
             "changes": [[side.lower(), price_str(p), size_str(q)] for (side, p), q in final.items()],
             "time": iso_time(now_ms),
@@ -356,9 +362,33 @@ class FeedServer(FanOut):
                 error["reason"] = err.reason
             self._send(client, error)
 
+    def _authenticated(self, request: dict[str, Any]) -> bool:
+        """Whether a subscribe message carries valid credentials; SubscribeError when it carries bad ones."""
+        if not any(field in request for field in ("key", "signature", "passphrase", "timestamp")):
+            return False
+        profile = self.sim.trading.profiles.get(str(request.get("key", "")))
+        timestamp = str(request.get("timestamp", ""))
+        try:
+            fresh = abs(self.sim.clock() - float(timestamp)) <= TIMESTAMP_TOLERANCE_S
+        except ValueError:
+            fresh = False
+        if profile is None:
+            problem = "Invalid API Key"
+        elif not hmac.compare_digest(str(request.get("passphrase", "")).encode(), profile.passphrase.encode()):
+            problem = "Invalid Passphrase"
+        elif not fresh:
+            problem = "request timestamp expired"
+        elif not hmac.compare_digest(str(request.get("signature", "")).encode(),
+                                     signature(profile.secret, timestamp, "GET", FEED_AUTH_PATH, "").encode()):
+            problem = "invalid signature"
+        else:
+            return True
+        raise SubscribeError("Authentication Failed", _dumps({"message": problem}))
+
     def _requested(self, request: dict[str, Any], subscribing: bool) -> list[tuple[str, str]]:
         """The (channel, product) pairs a message names, in order; channel names without products
         (unsubscribe only) are returned with product ""."""
+        authenticated = subscribing and self._authenticated(request)
         products = request.get("product_ids", [])
         channels = request.get("channels")
         if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
@@ -375,10 +405,12 @@ class FeedServer(FanOut):
                     raise SubscribeError("Failed to subscribe", "product_ids must be a list of strings")
             else:
                 raise SubscribeError("Failed to subscribe", "channels must be names or {name, product_ids} objects")
-            if name in AUTH_CHANNELS:
+            if name in AUTH_CHANNELS and subscribing and not authenticated:
                 raise SubscribeError("Failed to subscribe", AUTH_REASON)
-            if name not in CHANNELS:
-                raise SubscribeError("Failed to subscribe", f"{name} is not a valid channel")
+            if name not in SERVED_CHANNELS:
+                reason = f"{name} is not served by the simulator" if name in AUTH_CHANNELS else (
+                    f"{name} is not a valid channel")
+                raise SubscribeError("Failed to subscribe", reason)
             for product in names:
                 if product not in self.feeds:
                     raise SubscribeError("Failed to subscribe", f"{product} is not a valid product")
@@ -414,7 +446,7 @@ class FeedServer(FanOut):
 
     def _greet(self, client: Client, feed: ProductFeed, channel: str, now_ms: int) -> None:
         """What a new subscription starts with: the book, the last match or the latest ticker."""
-        if channel == "level2_batch":
+        if channel in BOOK_CHANNELS:
             self.send(client, feed.snapshot_frame())
             self.stats.ws["messages_sent"] += 1
             return
@@ -457,10 +489,13 @@ class FeedServer(FanOut):
 
     # --- sending --------------------------------------------------------------------------------
 
-    def publish(self, channel: Channel, payload: object) -> None:
-        """Encode one message once and queue the same frame for every subscriber."""
-        if channel.subscribers:
-            self.stats.ws["messages_sent"] += self.broadcast(channel.subscribers, text_frame(_dumps(payload)))
+    def publish(self, channels: list[Channel], payload: object) -> None:
+        """Encode one message once and queue the same frame for every subscriber of `channels`."""
+        frame: bytes | None = None
+        for channel in channels:
+            if channel.subscribers:
+                frame = frame or text_frame(_dumps(payload))
+                self.stats.ws["messages_sent"] += self.broadcast(channel.subscribers, frame)
 
     def _send(self, client: Client, payload: object) -> None:
         self.send(client, text_frame(_dumps(payload)))
