@@ -526,8 +526,6 @@ class CoinbaseAdapter(ExchangeAdapter):
     default_symbols = ("BTC-USD", "ETH-USD")
     default_streams = CHANNELS
     rate_limits = RATE_LIMITS
-    token_buckets = TOKEN_BUCKETS
-    ws_limits = WS_LIMITS
     user_key_vars = USER_KEY_VARS
     limit_unit = "requests/s"
     limit_kind = LimitKind.TOKEN_BUCKET
