@@ -17,7 +17,7 @@ from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
 from analysis.timeline import PERCENTILE_WINDOW_S, is_ws
 
-MIN_LEVEL_SECONDS = 3  # a user count held for fewer seconds is a ramp step, not a load level
+MIN_LEVEL_SECONDS = 2  # a user count held for a single second is a ramp step, not a load level
 MIN_KNEE_POINTS = 10
 MIN_WINDOW_SAMPLES = 20  # a windowed p95 of fewer samples is little more than their maximum
 KNEE_MIN_LOAD_GROWTH = 1.25  # a knee needs the load to have grown at least this much from the lowest
