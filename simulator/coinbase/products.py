@@ -1,7 +1,7 @@
 """The simulated Coinbase market: one `SymbolSpec` per adapter product, the currencies `/currencies`
 lists, and the demo profile's starting balances.
 
-Increments follow Coinbase's product list for these pairs (quote_increment, base_increment,
+Increments are like those in Coinbase's product list for these pairs (quote_increment, base_increment,
 min_market_funds); start prices and level sizes are the simulation's own choices.
 """
 
