@@ -10,6 +10,7 @@ Signed users read KRAKEN_API_KEY and KRAKEN_API_SECRET (base64) from the environ
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from loadgen.stream_user import StreamUser
 runtime.install(ADAPTER)
 
 ORDER_PRICE_OFFSET = Decimal("0.005")  # limit orders 0.5% away from the last price: near, but resting
+PING_INTERVAL_S = 5.0  # how often a subscriber pings: each pong is another clock-offset sample
 
 
 class KrakenRestPoller(ExchangeRestUser):
@@ -113,22 +115,37 @@ class KrakenWsSubscriber(StreamUser):
     """The chosen symbols x stream kinds on one WebSocket v2 connection, with checksum-verified books.
 
     Event latency is corrected by the clock offset: first from Time (whole seconds, so within about
-    half a second), then, on every (re)connect, from a ping whose pong carries the server's times in
-    microseconds."""
+    half a second), then from pings, whose pongs carry the server's times in microseconds: the pong
+    with the shortest round trip so far gives the offset, as NTP does."""
 
     adapter = ADAPTER
     weight = 3
 
+    best_round_trip_ms = math.inf
+    last_ping_at = -math.inf  # monotonic seconds
+
     def _on_connect(self, reconnected: bool) -> None:
         super()._on_connect(reconnected)
-        if self.subscription is not None:
-            self.subscription.send(ping_message(int(time.time() * 1000)))  # the req_id is the send time
+        self._ping()
+
+    @task
+    def ping(self) -> None:
+        if time.monotonic() - self.last_ping_at >= PING_INTERVAL_S:
+            self._ping()
+
+    def _ping(self) -> None:
+        if self.subscription is not None and self.subscription.send(ping_message(time.time_ns() // 1000)):
+            self.last_ping_at = time.monotonic()  # the req_id above is the send time in microseconds
 
     def _on_message(self, message: StreamMessage) -> None:
         if message.stream != "pong":
             super()._on_message(message)
             return
-        sent_ms = int(message.data.get("req_id", 0))
-        if sent_ms and self.subscription is not None:
-            offset = pong_clock_offset_ms(sent_ms, time.time() * 1000, message.data)
-            self.clock_offset_ms = self.subscription.clock_offset_ms = offset
+        received_ms = time.time() * 1000
+        sent_ms = int(message.data.get("req_id") or 0) / 1000
+        round_trip_ms = received_ms - sent_ms
+        if sent_ms and 0 <= round_trip_ms < self.best_round_trip_ms and self.subscription is not None:
+            self.best_round_trip_ms = round_trip_ms
+            self.clock_offset_ms = self.subscription.clock_offset_ms = pong_clock_offset_ms(
+                sent_ms, received_ms, message.data
+            )
