@@ -175,7 +175,7 @@ class Gates:
 
         requests, failures = overall("requests"), overall("failures")
         overview = RunOverview(
-            title=f"Load test: {', '.join(sorted(catalogs)) or 'no exchange'}",
+            title=f"Load test: {', '.join(sorted(run.exchanges or catalogs)) or 'no exchange'}",
             duration_s=run.duration_s,
             requests=int(requests or 0),
             failures=int(failures or 0),

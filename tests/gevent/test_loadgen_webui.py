@@ -4,6 +4,7 @@ import json
 import logging
 import sys
 import time
+from argparse import Namespace
 
 import pytest
 from locust import argument_parser
@@ -11,7 +12,7 @@ from locust.env import Environment
 from locust.event import Events
 
 from exchanges.binance import ADAPTER
-from loadgen import exchange_choice, web_security
+from loadgen import exchange_choice, run_snapshot, web_security
 from loadgen.exchange_view import exchange_view, merge_gauges
 from loadgen.metrics import metrics_hub
 from loadgen.reporting import fire
@@ -106,14 +107,22 @@ def test_the_tab_and_the_endpoint_serve_the_view():
 
 def test_the_exchange_choice_narrows_the_user_classes():
     env = environment()
-    assert exchange_choice.choices() == ["binance"]
+    loaded = [a.name for a in run_snapshot.exchanges()]  # every locustfile this test process imported
+    assert exchange_choice.choices() == (loaded if len(loaded) == 1 else ["all", *loaded])
     assert env.user_classes == [BinanceRestPoller, BinanceWsSubscriber]
-    assert exchange_choice.apply(env, "kraken") == "--exchange: 'kraken' is not one of binance"
+    refused = f"--exchange: 'nowhere' is not one of {', '.join(exchange_choice.choices())}"
+    assert exchange_choice.apply(env, "nowhere") == refused
     reply = env.web_ui.app.test_client().post("/swarm", data={"user_count": "1", "spawn_rate": "1",
-                                                              "exchange": "kraken"}, headers={"Origin": OWN})
-    assert reply.get_json() == {"success": False, "message": "--exchange: 'kraken' is not one of binance",
-                                "host": env.host}
-    assert exchange_choice.classes_for([BinanceRestPoller, int], "binance") == [BinanceRestPoller]
+                                                              "exchange": "nowhere"}, headers={"Origin": OWN})
+    assert reply.get_json() == {"success": False, "message": refused, "host": env.host}
+
+    class OtherExchangeUser:
+        adapter = Namespace(name="other")
+
+    mixed = [BinanceRestPoller, OtherExchangeUser, BinanceWsSubscriber]
+    assert exchange_choice.classes_for(mixed, "binance") == [BinanceRestPoller, BinanceWsSubscriber]
+    assert exchange_choice.classes_for(mixed, "other") == [OtherExchangeUser]
+    assert exchange_choice.classes_for(mixed, "all") == mixed
 
 
 # --- security
