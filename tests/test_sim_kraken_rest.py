@@ -137,6 +137,7 @@ def test_ticker_depth_trades_and_ohlc_have_the_published_types(http: requests.Se
         ("Depth", {"pair": "XBTUSD", "count": "x"}, "EGeneral:Invalid arguments:count"),
         ("OHLC", {"pair": "XBTUSD", "interval": "7"}, "EGeneral:Invalid arguments:interval"),
         ("Trades", {"pair": "XBTUSD,ETHUSD"}, "EGeneral:Invalid arguments:pair"),
+        ("Trades", {"pair": "XBTUSD", "since": "inf"}, "EGeneral:Invalid arguments:since"),
     ],
 )
 def test_bad_input_is_answered_in_the_envelope_with_http_200(http, sim, method, params, expected) -> None:

@@ -183,6 +183,7 @@ def test_refusals_per_symbol_and_for_whole_requests() -> None:
                 ("{not json", "EGeneral:Invalid arguments"),
                 (json.dumps({"method": "fly", "req_id": 4}), "EGeneral:Invalid arguments:method"),
                 (json.dumps(subscribe("book", ["BTC/USD"], depth=7)), "EGeneral:Invalid arguments:depth"),
+                (json.dumps(subscribe("book", ["BTC/USD"], depth=10.0)), "EGeneral:Invalid arguments:depth"),
                 (json.dumps(subscribe("level3", ["BTC/USD"])), "EGeneral:Invalid arguments:channel"),
                 (json.dumps({"method": "subscribe", "params": {"channel": "trade"}}),
                  "EGeneral:Invalid arguments:symbol"),
@@ -191,7 +192,7 @@ def test_refusals_per_symbol_and_for_whole_requests() -> None:
                 answer = await receive_until(ws, lambda m: "success" in m)
                 assert answer["success"] is False and answer["error"] == error, request
             assert not ws.closed
-            assert server.sim.stats.ws["control_errors"] == 7
+            assert server.sim.stats.ws["control_errors"] == 8
             await ws.close()
 
     run(scenario)

@@ -98,7 +98,7 @@ def since_param(params: Mapping[str, str]) -> int | None:
         return None
     try:
         return int(text) if text.isdigit() else int(float(text))  # a nanosecond cursor must stay exact
-    except ValueError:
+    except (ValueError, OverflowError):
         raise invalid_argument("since") from None
 
 

@@ -395,7 +395,7 @@ class StreamServer:
     def _variant(channel: str, params: dict[str, Any]) -> object:
         if channel == "book":
             depth = params.get("depth", 10)
-            if isinstance(depth, bool) or depth not in BOOK_DEPTHS:
+            if type(depth) is not int or depth not in BOOK_DEPTHS:
                 raise RequestError(f"{INVALID_ARGUMENTS}:depth")
             return depth
         if channel == "ticker":
