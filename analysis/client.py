@@ -62,7 +62,7 @@ def analyse_client(data: RunData, thresholds: Thresholds) -> ClientResult:
             ),
         ))
     workers = [{"time_s": round(float(r.t) - start, 1), "message": str(r.message)} for r in missing.itertuples()]
-    if workers:
+    if workers and data.workers is None:  # with the master's worker record, completeness reports each loss
         findings.append(Finding(
             kind="client_worker_missing",
             severity=Severity.MEDIUM,

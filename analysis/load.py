@@ -76,6 +76,7 @@ class RunData:
     exchange_totals: dict[str, dict[str, Any]]
     simulator_stats: dict[str, Any] | None
     log_events: pd.DataFrame  # t, kind, message
+    workers: dict[str, Any] | None = None  # PREFIX_workers.json of a distributed run's master
     notes: list[str] = field(default_factory=list)  # what the data could not tell, for the report
 
     @property
@@ -135,6 +136,7 @@ def load_run(run_dir: Path) -> RunData:
         exchange_totals=exchange_totals if isinstance(exchange_totals, dict) else {},
         simulator_stats=read_json_object(simulator_path) if simulator_path.exists() else None,
         log_events=read_log_events(log_path, _log_utc_offset(manifest)) if log_path.exists() else _empty_log(),
+        workers=read_json_object(workers_path) if (workers_path := Path(f"{prefix}_workers.json")).exists() else None,
         notes=notes,
     )
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from analysis.capacity import CapacityResult, analyse_capacity
 from analysis.client import ClientResult, analyse_client
+from analysis.completeness import analyse_completeness
 from analysis.histogram import merge, percentiles
 from analysis.limits import RateLimitResult, analyse_rate_limits
 from analysis.load import RunData, load_run
@@ -55,7 +56,9 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
     capacity = analyse_capacity(data, deltas, rest, client, min(onsets) if onsets else None, thresholds)
     errors, error_findings = analyse_errors(data, thresholds)
     websocket = analyse_websocket(data, client, thresholds)
+    completeness, completeness_findings = analyse_completeness(data)
     findings = by_severity([
+        *completeness_findings,
         *(f for r in rate_limits.values() for f in r.findings),
         *client.findings,
         *capacity.findings,
@@ -71,6 +74,7 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
         "errors": errors,
         "websocket": websocket.summary,
         "client": client.summary,
+        "completeness": completeness,
         "findings": [f.to_json() for f in findings],
         "thresholds": thresholds.to_json(),
         "notes": data.notes + run_notes(data),

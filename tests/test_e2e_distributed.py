@@ -79,6 +79,9 @@ def test_a_killed_worker_does_not_stop_the_run_and_is_reported(tmp_path):
     sent, served = counts(run_dir)
     assert 0 < sent <= served  # what the dead worker sent after its last report died with it
     assert "Locust sent" in out
+    report = json.loads((run_dir / "analysis" / "report.json").read_text())  # the runner ends with the analysis
+    (finding,) = [f for f in report["findings"] if f["kind"] == "worker_lost"]
+    assert f"lost at {lost['lost_at_s']:g} s" in finding["message"]
 
 
 def _can_make_namespaces() -> str | None:

@@ -188,4 +188,6 @@ def test_sigkill_halfway_leaves_results_the_analysis_reads_and_no_orphans(tmp_pa
     analysis = subprocess.run([sys.executable, "-m", "analysis", str(run_dir)], capture_output=True, text=True,
                               timeout=120, cwd=REPO_ROOT)
     assert analysis.returncode == 0, analysis.stdout + analysis.stderr
-    assert (run_dir / "analysis" / "report.json").is_file()
+    report = json.loads((run_dir / "analysis" / "report.json").read_text())
+    (cut,) = [f for f in report["findings"] if f["kind"] == "run_cut_short"]
+    assert "killed" in cut["message"] and report["run"]["requests"] > 0
