@@ -89,7 +89,8 @@ class RunBuilder:
             _write_csv(Path(f"{prefix}_exchange_history.csv"), EXCHANGE_HEADER, rows)
         (run_dir / "totals.json").write_text(json.dumps(self._totals()))
         manifest = {"run_id": run_dir.name, "scenario": "test", "users": max(users), "duration_s": self.seconds,
-                    "workers": 1, "started_at": "2027-01-15T08:00:00+0000", **self.manifest}
+                    "workers": 1, "started_at": "2027-01-15T08:00:00+0000",
+                    "finished_at": "2027-01-15T08:10:00+0000", **self.manifest}
         if self.exchange is not None:
             manifest.setdefault("exchange", self.exchange)
         (run_dir / "run.json").write_text(json.dumps(manifest))
