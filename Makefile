@@ -12,6 +12,7 @@ USERS ?=
 SIM_CONFIG ?=
 HOST ?=
 WORKERS ?=
+THRESHOLDS ?=
 
 .PHONY: run ui test lint sim bench clean venv dev
 
@@ -37,7 +38,7 @@ run: $(STAMP)
 	$(PY) -m loadgen run --exchange "$(EXCHANGE)" --scenario "$(SCENARIO)" \
 		$(if $(DURATION),--duration "$(DURATION)") $(if $(USERS),--users "$(USERS)") \
 		$(if $(SIM_CONFIG),--sim-config "$(SIM_CONFIG)") $(if $(HOST),--host "$(HOST)") \
-		$(if $(WORKERS),--workers "$(WORKERS)")
+		$(if $(WORKERS),--workers "$(WORKERS)") $(if $(THRESHOLDS),--thresholds-file "$(THRESHOLDS)")
 
 ## make ui: simulator + Locust web UI on http://127.0.0.1:8089
 ui: $(STAMP)
@@ -49,6 +50,7 @@ sim: $(STAMP)
 	$(PY) -m simulator --host 127.0.0.1 --port 8000 $(if $(SIM_CONFIG),--config "$(SIM_CONFIG)")
 
 test: $(DEV_STAMP)
+	@.ci/install-browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 	@# Tests that import Locust (gevent monkey-patching) run in a process of their own.

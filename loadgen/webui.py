@@ -24,6 +24,7 @@ STATS_ENDPOINT = "locust.request_stats"  # Locust's /stats/requests, polled by t
 COLUMNS = (
     ("exchange", "Exchange"),
     ("weight", "Used weight / limit"),
+    ("requests", "Requests"),
     ("rps", "Requests/s"),
     ("limited", "429s"),
     ("banned", "418s"),
@@ -101,6 +102,7 @@ def table_rows(view: dict[str, Any]) -> list[dict[str, str]]:
         rows.append({
             "exchange": x["exchange"],
             "weight": _weight_cell(x),
+            "requests": str(x["requests"]),
             "rps": _number(x["requests_per_s"], ".1f"),
             "limited": str(x["rate_limited"]),
             "banned": str(x["banned"]),
