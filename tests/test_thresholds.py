@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -272,3 +273,16 @@ def test_markdown_summary_lists_thresholds_and_the_run():
     assert "| 60 s | 1200 | 3 | 19.9 | 4 | 12 | - |" in text
     assert "| binance | 1200 | 2 | 0 | 9000 | 1 | 0 | 3 |" in text
     assert "Threshold" not in markdown_summary(overview, [])
+
+
+def test_the_documented_examples_parse(tmp_path: Path):
+    root = Path(__file__).resolve().parent.parent
+    workflow = (root / "docs" / "github-actions-load-test.yml").read_text()
+    expressions = re.findall(r"--threshold '([^']+)'", workflow)
+    assert len(expressions) >= 4
+    for text in expressions:
+        parse_threshold(text)
+    toml_block = re.search(r"```toml\n(.*?)```", (root / "docs" / "ci.md").read_text(), re.S).group(1)
+    file = tmp_path / "gates.toml"
+    file.write_text(toml_block)
+    assert len(read_thresholds_file(file).thresholds) == 4
