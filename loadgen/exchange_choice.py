@@ -1,7 +1,8 @@
 """`--exchange`: which of the loaded exchanges' users a test runs (a choice in the web UI's start form).
 
-The choices are the exchanges whose locustfiles are loaded (`-f a.py,b.py` loads several). The user
-classes are narrowed where Locust dispatches them: the local runner or the master.
+The choices are the exchanges whose locustfiles are loaded (`-f a.py,b.py` or `locustfiles/all.py` load
+several). The user classes are narrowed where Locust dispatches them (the local runner or the master),
+and so are those the web UI's class picker offers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from loadgen import run_snapshot
 
 ALL = "all"
 _LOADED: weakref.WeakKeyDictionary[Environment, list[type[User]]] = weakref.WeakKeyDictionary()
+_AVAILABLE: weakref.WeakKeyDictionary[Environment, dict[str, type[User]]] = weakref.WeakKeyDictionary()
 
 
 def choices() -> list[str]:
@@ -49,4 +51,8 @@ def apply(environment: Environment, exchange: str) -> str | None:
     if loaded and not chosen:
         return f"--exchange {exchange}: none of the selected user classes belongs to it"
     environment.user_classes = chosen
+    if environment.available_user_classes:  # the web UI's class picker (--class-picker) chooses among these
+        available = _AVAILABLE.setdefault(environment, dict(environment.available_user_classes))
+        kept = classes_for(list(available.values()), exchange)
+        environment.available_user_classes = {name: c for name, c in available.items() if c in kept}
     return None

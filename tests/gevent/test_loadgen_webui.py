@@ -124,6 +124,11 @@ def test_the_exchange_choice_narrows_the_user_classes():
     assert exchange_choice.classes_for(mixed, "other") == [OtherExchangeUser]
     assert exchange_choice.classes_for(mixed, "all") == mixed
 
+    picker = environment()  # with --class-picker the form picks among the available classes
+    picker.available_user_classes = {"BinanceRestPoller": BinanceRestPoller, "Other": OtherExchangeUser}
+    assert exchange_choice.apply(picker, "binance") is None
+    assert picker.available_user_classes == {"BinanceRestPoller": BinanceRestPoller}
+
 
 # --- security
 
