@@ -133,11 +133,13 @@ class ExchangeView:
         window_s = totals.get("weight_window_s")
         sent_per_window = round(weight_per_s * window_s, 1) if weight_per_s is not None and window_s else None
         banned_until = gauge.get("banned_until")
+        used_at = gauge.get("used_weight_at")
+        fresh = used_at is not None and window_s is not None and now - used_at <= window_s  # else its window is over
         return {
             "exchange": name,
             "weight_limit": totals.get("weight_limit"),
             "weight_window_s": window_s,
-            "used_weight": gauge.get("used_weight"),
+            "used_weight": gauge.get("used_weight") if fresh else None,
             "sent_weight_per_window": sent_per_window,
             "requests": totals.get("requests", 0),
             "requests_per_s": per_s("requests"),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -198,12 +197,7 @@ def check_source(threshold: Threshold) -> None:
         )
 
 
-_GATES: weakref.WeakKeyDictionary[Environment, Gates] = weakref.WeakKeyDictionary()
 _HOOKED: list[Events] = []
-
-
-def gates_of(environment: Environment) -> Gates | None:
-    return _GATES.get(environment)
 
 
 def install(hooks: Events = events) -> None:
@@ -215,11 +209,11 @@ def install(hooks: Events = events) -> None:
     hooks.init.add_listener(lambda environment, **_: attach(environment))
 
 
-def attach(environment: Environment) -> Gates | None:
+def attach(environment: Environment) -> None:
     """At init, where results are merged: read and resolve the thresholds (exit 2 if they cannot be used),
     then check them at test start/stop and quit."""
     if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
-        return None
+        return
     try:
         gates = Gates(environment, read_settings(environment.parsed_options))
     except ThresholdError as exc:
@@ -228,9 +222,7 @@ def attach(environment: Environment) -> Gates | None:
     except OptionError as exc:  # also found by the exchange runtime; whichever is first ends the run
         logger.error("%s", exc)
         sys.exit(1)
-    _GATES[environment] = gates
     hooks = environment.events
     hooks.test_start.add_listener(lambda **_: gates.on_test_start())
     hooks.test_stop.add_listener(lambda **_: gates.on_test_stop())
     hooks.quitting.add_listener(lambda **_: gates.finish())
-    return gates

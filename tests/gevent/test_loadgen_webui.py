@@ -203,3 +203,16 @@ def test_a_ban_notes_when_it_ends():
     before = time.time()
     runtime.metrics.banned(retry_after_s=30)
     assert before + 29 < runtime.metrics.banned_until <= time.time() + 30
+
+
+def test_a_used_weight_older_than_its_window_is_not_shown():
+    env = environment()
+    metrics = metrics_hub(env).collector("binance")
+    metrics.weight_limit, metrics.weight_window_s = 6000, 60
+    metrics.request(1)
+    metrics.last_used_weight = (900, time.time() - 61)
+    view = exchange_view(env)
+    view.sample()
+    assert view.view()["exchanges"][0]["used_weight"] is None
+    metrics.used_weight(120)
+    assert view.view()["exchanges"][0]["used_weight"] == 120
