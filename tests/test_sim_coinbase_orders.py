@@ -266,3 +266,11 @@ def test_bad_bodies_and_already_done_orders(server, client):
     assert {a["currency"] for a in accounts} >= {"USD", "BTC"}
     assert all(len(a["balance"].split(".")[1]) == 16 and a["trading_enabled"] for a in accounts)
     assert json.loads(json.dumps(accounts)) == accounts
+
+
+def test_odd_header_text_and_huge_amounts_get_coinbase_errors(server, client):
+    headers = headers_for("GET", "/accounts", **{"CB-ACCESS-PASSPHRASE": "pässword\udcff"})
+    assert raw(server, "GET", "/accounts", {k: v.encode("utf-8", "surrogateescape") for k, v in headers.items()}
+               ).json() == {"message": "Invalid Passphrase"}
+    huge = client.call("POST", "/orders", {"product_id": "BTC-USD", "side": "buy", "price": "1e999999", "size": "1"})
+    assert (huge.status_code, huge.json()) == (400, {"message": "Invalid price"})

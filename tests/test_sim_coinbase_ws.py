@@ -285,6 +285,8 @@ def test_an_authenticated_subscription_gets_level2() -> None:
             await ws.send_json({**subscribe(["ETH-USD"], ["level2"]), **auth, "signature": "AAAA"})
             assert await receive_json(ws) == {"type": "error", "message": "Authentication Failed",
                                               "reason": '{"message":"invalid signature"}'}
+            await ws.send_json({**subscribe(["ETH-USD"], ["level2"]), **auth, "passphrase": "\ud800"})
+            assert (await receive_json(ws))["reason"] == '{"message":"Invalid Passphrase"}'
             await ws.send_json({**subscribe(["ETH-USD"], ["level3"]), **auth})
             assert (await receive_json(ws))["reason"] == "level3 is not served by the simulator"
             await ws.send_json({**subscribe(["ETH-USD"], ["level2"]), **auth})

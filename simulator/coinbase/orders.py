@@ -42,6 +42,7 @@ ORDER_HISTORY = 100_000  # orders kept per profile for GET /orders/{id} (open on
 FILL_HISTORY = 100_000
 USER_TRADES_KEPT = 10_000  # trades with a user order on a side, whose order ids the feed reports
 ZERO_FEE = "0.0000000000000000"
+MAX_AMOUNT = Decimal(10**12)  # prices, sizes and funds above this are invalid (they would only waste memory)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -385,7 +386,7 @@ def _positive(request: Request, name: str) -> Decimal:
         value = Decimal(text)
     except InvalidOperation:
         raise invalid(name) from None
-    if not value.is_finite() or value <= 0:
+    if not value.is_finite() or not 0 < value <= MAX_AMOUNT:
         raise invalid(name)
     return value
 

@@ -32,6 +32,7 @@ from exchanges.coinbase import (
 from simulator.coinbase import market_data, orders
 from simulator.coinbase.errors import NOT_FOUND, CoinbaseError, invalid
 from simulator.coinbase.market_data import Answer
+from simulator.coinbase.wire import secret_bytes
 
 if TYPE_CHECKING:
     from simulator.coinbase import CoinbaseSim
@@ -210,7 +211,7 @@ def _authenticate(sim: CoinbaseSim, request: web.Request, body: bytes, now: floa
     profile = sim.trading.profiles.get(headers["CB-ACCESS-KEY"])
     if profile is None:
         raise CoinbaseError("Invalid API Key", 401)
-    if not hmac.compare_digest(headers["CB-ACCESS-PASSPHRASE"].encode(), profile.passphrase.encode()):
+    if not hmac.compare_digest(secret_bytes(headers["CB-ACCESS-PASSPHRASE"]), secret_bytes(profile.passphrase)):
         raise CoinbaseError("Invalid Passphrase", 401)
     timestamp = headers["CB-ACCESS-TIMESTAMP"]
     try:
@@ -223,7 +224,7 @@ def _authenticate(sim: CoinbaseSim, request: web.Request, body: bytes, now: floa
         raise CoinbaseError("request timestamp expired", 401)
     request_path = request.raw_path.removeprefix(sim.prefix)
     expected = signature(profile.secret, timestamp, request.method, request_path, body.decode("utf-8", "replace"))
-    if not hmac.compare_digest(expected.encode(), headers["CB-ACCESS-SIGN"].encode()):
+    if not hmac.compare_digest(secret_bytes(expected), secret_bytes(headers["CB-ACCESS-SIGN"])):
         raise CoinbaseError("invalid signature", 401)
     return profile
 

@@ -1,4 +1,4 @@
-"""Coinbase's wire formats shared by the REST answers and the feed: times, ids and sequence numbers."""
+"""Coinbase's wire formats shared by the REST answers and the feed: times, ids, sequence numbers, secrets."""
 
 from __future__ import annotations
 
@@ -26,3 +26,8 @@ def stable_uuid(*parts: object) -> str:
     """A UUID that is always the same for the same parts (synthetic order and account ids)."""
     digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=16).digest()
     return str(uuid.UUID(bytes=digest, version=4))
+
+
+def secret_bytes(text: str) -> bytes:
+    """A client's passphrase or signature as bytes to compare in constant time (lone surrogates too)."""
+    return text.encode("utf-8", "surrogatepass")

@@ -44,7 +44,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from exchanges.coinbase import AUTH_CHANNELS, CHANNELS, FEED_AUTH_PATH, FEED_PATH, TIMESTAMP_TOLERANCE_S, signature
 from simulator.coinbase.market_data import maker_order_id, thirty_day_volume
-from simulator.coinbase.wire import iso_time, sequence, stable_uuid
+from simulator.coinbase.wire import iso_time, secret_bytes, sequence, stable_uuid
 from simulator.limits import FixedWindowCounter, TokenBucket
 from simulator.market import BUY, SELL, DepthDiff, SymbolMarket, TickResult, Trade
 from simulator.ws_fanout import FanOut, Peer, text_frame
@@ -374,12 +374,13 @@ class FeedServer(FanOut):
             fresh = False
         if profile is None:
             problem = "Invalid API Key"
-        elif not hmac.compare_digest(str(request.get("passphrase", "")).encode(), profile.passphrase.encode()):
+        elif not hmac.compare_digest(secret_bytes(str(request.get("passphrase", ""))),
+                                     secret_bytes(profile.passphrase)):
             problem = "Invalid Passphrase"
         elif not fresh:
             problem = "request timestamp expired"
-        elif not hmac.compare_digest(str(request.get("signature", "")).encode(),
-                                     signature(profile.secret, timestamp, "GET", FEED_AUTH_PATH, "").encode()):
+        elif not hmac.compare_digest(secret_bytes(str(request.get("signature", ""))),
+                                     secret_bytes(signature(profile.secret, timestamp, "GET", FEED_AUTH_PATH, ""))):
             problem = "invalid signature"
         else:
             return True
