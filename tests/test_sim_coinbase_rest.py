@@ -124,7 +124,8 @@ def test_candles(api):
     assert get(f"{api}/products/BTC-USD/candles", start="yesterday").json() == {"message": "Invalid start"}
 
 
-@pytest.mark.parametrize("path", ["/products/BTC-EUR/ticker", "/products/nope/book", "/nothing", "/products/x/y/z"])
+@pytest.mark.parametrize("path", ["/products/BTC-EUR/ticker", "/products/nope/book", "/nothing", "/products/x/y/z", "",
+                                  "/%0A"])
 def test_unknown_products_and_routes_get_coinbase_404(api, path):
     answer = get(f"{api}{path}")
     assert (answer.status_code, answer.json()) == (404, {"message": "NotFound"})

@@ -131,7 +131,9 @@ def add_routes(app: web.Application, sim: CoinbaseSim) -> None:
 
 def add_not_found(app: web.Application, sim: CoinbaseSim) -> None:
     """404 NotFound for any other path or method under the exchange's prefix (register it last)."""
-    app.router.add_route("*", sim.prefix + "/{tail:.*}", sim.faults.wrap(_not_found(sim), NOT_FOUND_ENDPOINT))
+    handler = sim.faults.wrap(_not_found(sim), NOT_FOUND_ENDPOINT)
+    app.router.add_route("*", sim.prefix, handler)
+    app.router.add_route("*", sim.prefix + r"/{tail:[\s\S]*}", handler)  # any character, newlines too
 
 
 def _pipeline(sim: CoinbaseSim, endpoint: Endpoint, handler: Handler) -> Callable[[web.Request], Any]:
