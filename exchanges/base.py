@@ -260,6 +260,14 @@ class ExchangeAdapter:
             return TargetKind.SIMULATOR
         return TargetKind.OTHER
 
+    def base_on(self, host: str | None) -> str | None:
+        """This exchange's REST base in a run whose --host is `host`. The simulator's root URL (no
+        exchange prefix) stands for every exchange mounted in it, so that one run can drive several;
+        any other host is used as given."""
+        if host and is_loopback(host) and urlsplit(host).path.strip("/") == "":
+            return host.rstrip("/") + self.hosts.simulator_prefix
+        return host
+
     def ws_base_for(self, rest_base: str) -> str:
         """The WebSocket base that goes with a REST base: the exchange's own WS host for its
         production and testnet REST hosts, otherwise the same host and path with a ws scheme

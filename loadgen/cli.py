@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--exchange", default="binance", help=f"one of: {', '.join(NAMES)} (default binance)")
+        p.add_argument("--exchange", default="binance",
+                       help=f"one of: {', '.join(NAMES)}, or {ALL_EXCHANGES} side by side (default binance)")
         p.add_argument("--sim-config", type=Path, help="simulator TOML config (limits, faults); default built-in")
         p.add_argument("--host", help="REST base URL of an external target instead of the built-in simulator")
         p.add_argument("--ws-host", help="WebSocket base URL (default: the exchange's own for its hosts, "
@@ -135,18 +136,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_exchange(name: str) -> tuple[ExchangeAdapter, Path]:
-    try:
-        adapter = get_adapter(name)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    locustfile = REPO_ROOT / "locustfiles" / f"{adapter.name}.py"
-    if not locustfile.is_file():
-        raise UsageError(f"no locustfile for {adapter.name}: {locustfile} is missing")
-    return adapter, locustfile
+ALL_EXCHANGES = "all"
 
 
-def resolve_target(adapter: ExchangeAdapter, host: str, ws_host: str | None, allow_production: bool) -> Target:
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a run drives: one exchange, or every exchange side by side on the simulator."""
+
+    name: str
+    adapters: tuple[ExchangeAdapter, ...]
+    locustfile: Path
+
+    @property
+    def single(self) -> ExchangeAdapter | None:
+        return self.adapters[0] if len(self.adapters) == 1 else None
+
+
+def resolve_exchange(name: str) -> Selection:
+    if name.lower() == ALL_EXCHANGES:
+        selection = Selection(ALL_EXCHANGES, tuple(get_adapter(n) for n in NAMES), REPO_ROOT / "locustfiles" / "all.py")
+    else:
+        try:
+            adapter = get_adapter(name)
+        except ValueError as exc:
+            raise UsageError(f"{exc}, or {ALL_EXCHANGES}") from None
+        selection = Selection(adapter.name, (adapter,), REPO_ROOT / "locustfiles" / f"{adapter.name}.py")
+    if not selection.locustfile.is_file():
+        raise UsageError(f"no locustfile for {selection.name}: {selection.locustfile} is missing")
+    return selection
+
+
+def resolve_target(selection: Selection, host: str, ws_host: str | None, allow_production: bool) -> Target:
+    adapter = selection.single
+    if adapter is None:
+        raise UsageError(f"--exchange {selection.name} runs every exchange on the built-in simulator; "
+                         "--host names one exchange's host")
     if not re.match(r"^https?://[^/\s]+", host):
         raise UsageError(f"bad --host {host!r}: give a base URL such as https://testnet.binance.vision")
     if ws_host is not None and not re.match(r"^wss?://[^/\s]+", ws_host):
@@ -179,7 +203,8 @@ def new_run_dir(results_dir: Path, exchange: str, scenario: str) -> Path:
 def locust_command(locustfile: Path, target: Target, extra: list[str]) -> list[str]:
     return [
         sys.executable, "-m", "locust", "-f", str(locustfile),
-        "--host", f"{target.rest_base}", "--ws-host", f"{target.ws_base}",
+        "--host", target.rest_base, *(["--ws-host", target.ws_base] if target.ws_base else []),
+        *(["--allow-production"] if target.kind == TargetKind.PRODUCTION else []),  # the runner already asked
         *extra,
     ]
 
@@ -195,7 +220,8 @@ def user_env(target: Target) -> dict[str, str]:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    adapter, locustfile = resolve_exchange(args.exchange)
+    selection = resolve_exchange(args.exchange)
+    locustfile = selection.locustfile
     scenario = get_scenario_or_usage(args.scenario)
     if scenario.shaped:  # Locust takes comma-separated locustfiles: the exchange's users and the shape
         locustfile = Path(f"{locustfile},{SCENARIO_SHAPE}")
@@ -206,12 +232,13 @@ def command_run(args: argparse.Namespace) -> int:
     gates = gate_args(args)
     topology = resolve_topology(args)
     if args.host:
-        target = resolve_target(adapter, args.host, args.ws_host, args.allow_production)
-    run_dir = new_run_dir(args.results_dir, adapter.name, scenario.name)
-    print(f"run {run_dir.name}: {adapter.name}, scenario {scenario.name}, {users} users, {duration_s} s"
+        target = resolve_target(selection, args.host, args.ws_host, args.allow_production)
+    run_dir = new_run_dir(args.results_dir, selection.name, scenario.name)
+    print(f"run {run_dir.name}: {selection.name}, scenario {scenario.name}, {users} users, {duration_s} s"
           + (f", {topology.workers} workers" if topology.distributed else ""))
     manifest = {
-        "run_id": run_dir.name, "exchange": adapter.name, "scenario": scenario.name, "users": users,
+        "run_id": run_dir.name, "exchange": selection.name, "exchanges": [a.name for a in selection.adapters],
+        "scenario": scenario.name, "users": users,
         "spawn_rate": spawn_rate, "duration_s": duration_s, "workers": topology.workers,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "sim_config": str(args.sim_config) if args.sim_config else None,
@@ -226,10 +253,10 @@ def command_run(args: argparse.Namespace) -> int:
         *strip_separator(args.locust_args),
     ]
     if args.host:
-        return _run_locust(adapter, locustfile, target, headless, run_dir, manifest, None, topology)
+        return _run_locust(locustfile, target, headless, run_dir, manifest, None, topology)
     with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
-        target = simulator_target(adapter, sim)
-        return _run_locust(adapter, locustfile, target, headless, run_dir, manifest, sim, topology)
+        target = simulator_target(selection, sim)
+        return _run_locust(locustfile, target, headless, run_dir, manifest, sim, topology)
 
 
 def gate_args(args: argparse.Namespace) -> list[str]:
@@ -295,7 +322,6 @@ def free_port(host: str) -> int:
 
 
 def _run_locust(
-    adapter: ExchangeAdapter,
     locustfile: Path,
     target: Target,
     locust_args: list[str],
@@ -358,30 +384,35 @@ def analyse(run_dir: Path) -> None:
 
 
 def command_ui(args: argparse.Namespace) -> int:
-    adapter, locustfile = resolve_exchange(args.exchange)
+    selection = resolve_exchange(args.exchange)
+    locustfile = selection.locustfile
     check_sim_config(args.sim_config, args.host)
-    run_dir = new_run_dir(args.results_dir, adapter.name, "ui")
+    run_dir = new_run_dir(args.results_dir, selection.name, "ui")
     ui_args = [
         "--web-host", "127.0.0.1", "--web-port", str(args.web_port),
         "--csv", str(run_dir / "locust"), "--csv-full-history", "--exit-code-on-error", "0",
         *strip_separator(args.locust_args),
     ]
-    manifest = {"run_id": run_dir.name, "exchange": adapter.name, "scenario": "ui", "workers": 1,
+    manifest = {"run_id": run_dir.name, "exchange": selection.name, "exchanges": [a.name for a in selection.adapters],
+                "scenario": "ui", "workers": 1,
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "sim_config": str(args.sim_config) if args.sim_config else None}
-    target = resolve_target(adapter, args.host, args.ws_host, args.allow_production) if args.host else None
+    target = resolve_target(selection, args.host, args.ws_host, args.allow_production) if args.host else None
     print(f"Locust web UI: http://127.0.0.1:{args.web_port} (Ctrl-C to stop); results in {run_dir}")
     try:
         if target is not None:
-            return _run_locust(adapter, locustfile, target, ui_args, run_dir, manifest, simulator=None)
+            return _run_locust(locustfile, target, ui_args, run_dir, manifest, simulator=None)
         with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
-            return _run_locust(adapter, locustfile, simulator_target(adapter, sim), ui_args, run_dir, manifest, sim)
+            return _run_locust(locustfile, simulator_target(selection, sim), ui_args, run_dir, manifest, sim)
     except KeyboardInterrupt:  # Ctrl-C is how a web UI session ends
         print("web UI stopped; every process it started has been stopped")
         return 0
 
 
-def simulator_target(adapter: ExchangeAdapter, sim: SimulatorProcess) -> Target:
+def simulator_target(selection: Selection, sim: SimulatorProcess) -> Target:
+    adapter = selection.single
+    if adapter is None:  # the simulator's root: each exchange's users find their own mount in it
+        return Target(sim.base_url, "", TargetKind.SIMULATOR)
     rest_base = f"{sim.base_url}{adapter.hosts.simulator_prefix}"
     return Target(rest_base, adapter.ws_base_for(rest_base), TargetKind.SIMULATOR)
 

@@ -125,6 +125,11 @@ def add_arguments(parser: Any, **_: Any) -> None:
     # Directly on the parser: Locust shows only those (not argument groups' options) in the web UI.
     for flag, default, help_text in OPTIONS:
         parser.add_argument(flag, type=str, default=default, help=help_text, include_in_web_ui=True)
+    parser.add_argument(
+        "--allow-production", action="store_true", default=False, include_in_web_ui=False,
+        help="Against an exchange's production host, allow probe mode, budgets above its published limits and "
+        "order-sending users (refused there by default)",
+    )
 
 
 def parse_settings(options: Any, adapter: ExchangeAdapter, host: str | None) -> LoadSettings:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from locust import FastHttpUser
+from locust.env import Environment
 from locust.exception import StopUser
 
 from exchanges.base import Endpoint, ExchangeAdapter, FailureKind, Verdict
@@ -73,6 +74,12 @@ class ExchangeRestUser(FastHttpUser):
     credentials: Credentials | None = None
     clock_offset_ms = 0.0  # local minus server; signed timestamps are corrected by it
     refused = False
+
+    def __init__(self, environment: Environment) -> None:
+        # Before FastHttpUser builds its client from self.host: with --host at the simulator's root
+        # (several exchanges in one run), each user talks to its own exchange's mount.
+        self.host = self.adapter.base_on(self.host or environment.host)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         runtime = exchange_runtime(self.environment, self.adapter)
@@ -203,7 +210,9 @@ class ExchangeRestUser(FastHttpUser):
 
     def _wait_for_room(self, weight: int) -> None:
         runtime = self.runtime
-        if runtime.settings.backoff:
+        # With backoff every Retry-After is honoured; in any mode nobody sends during a ban (418): an IP
+        # that keeps sending only extends it, on a real exchange for up to 3 days.
+        if runtime.settings.backoff or runtime.gate.remaining_s() > 0:
             waited = runtime.gate.wait()
             if waited > 0:
                 runtime.metrics.retry_after_wait(waited)
@@ -229,6 +238,8 @@ class ExchangeRestUser(FastHttpUser):
             runtime.metrics.banned(verdict.retry_after_s)
             if backoff:
                 self._stop_for_ban(verdict)
+            else:  # probe mode too: the limit is found; wait the ban out rather than extend it
+                runtime.gate.hold(verdict.retry_after_s)
 
     def _stop_for_ban(self, verdict: Verdict) -> None:
         """A ban is not waited out (it only grows if the IP keeps sending): stop this user, or the run."""

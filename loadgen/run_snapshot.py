@@ -33,7 +33,7 @@ def catalogs(environment: Environment) -> dict[str, ExchangeCatalog]:
     for adapter in exchanges():
         runtime = exchange_runtime(environment, adapter)
         settings = runtime.settings if runtime is not None else parse_settings(
-            environment.parsed_options, adapter, environment.host
+            environment.parsed_options, adapter, adapter.base_on(environment.host)
         )
         streams = frozenset(adapter.stream_name(s, k) for s in settings.symbols for k in settings.streams)
         out[adapter.name] = ExchangeCatalog(adapter.name, frozenset(adapter.endpoints), streams, TIMED_REQUEST_NAMES)

@@ -28,7 +28,15 @@ from loadgen.breaker import BreakerState, CircuitBreaker
 from loadgen.cluster import cluster_of
 from loadgen.credentials import Credentials, MissingCredentials, credentials_for
 from loadgen.metrics import ExchangeMetrics, metrics_hub
-from loadgen.options import LoadSettings, OptionError, OrderEndpoint, PacingSettings, parse_pacing, parse_settings
+from loadgen.options import (
+    LoadSettings,
+    Mode,
+    OptionError,
+    OrderEndpoint,
+    PacingSettings,
+    parse_pacing,
+    parse_settings,
+)
 from loadgen.pacing import RetryAfterGate, WeightLimiter
 from loadgen.reporting import fire
 from loadgen.spike import bursts_of
@@ -133,6 +141,33 @@ def check_live_orders(adapter: ExchangeAdapter, settings: LoadSettings, host: st
         )
 
 
+def check_production(
+    environment: Environment, adapter: ExchangeAdapter, settings: LoadSettings, host: str | None
+) -> None:
+    """Against an exchange's production host, refuse what can get the user's IP banned or place orders there:
+    probe mode (it keeps its pace past any limit), a polite budget above the published limit, and signed
+    (order-sending) users; --allow-production lifts this. An OptionError says which and why."""
+    if not host or getattr(environment.parsed_options, "allow_production", False):
+        return
+    production = TargetKind.PRODUCTION
+    if production not in (adapter.target_kind(host), adapter.target_kind(settings.ws_host or host)):
+        return
+    where = f"{host} is {adapter.name}'s production exchange"
+    signed = sorted(cls.__name__ for cls in environment.user_classes
+                    if getattr(cls, "adapter", None) is adapter and getattr(cls, "needs_credentials", False))
+    if signed:
+        raise OptionError(f"{where}: order-sending users ({', '.join(signed)}) are refused there; use the testnet "
+                          "or the simulator, or pass --allow-production")
+    if settings.mode is not Mode.POLITE:
+        raise OptionError(f"{where}: --mode {settings.mode} keeps its pace past the published limits; use --mode "
+                          "polite, which stays under them, or pass --allow-production")
+    published = getattr(adapter, "rate_limits", {}).get(options.WEIGHT_LIMIT_KEY)
+    if published and settings.weight_budget_units / settings.weight_window_s > published.limit / published.interval_s:
+        raise OptionError(f"{where}: a budget of {settings.weight_budget_units:g} per {settings.weight_window_s} s "
+                          f"is above its published limit of {published.limit} per {published.interval_s} s; "
+                          "lower --weight-budget/--weight-limit or pass --allow-production")
+
+
 def needs_credentials(environment: Environment, adapter: ExchangeAdapter) -> bool:
     return any(
         getattr(cls, "needs_credentials", False) and getattr(cls, "adapter", None) is adapter
@@ -182,15 +217,16 @@ def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
     if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
         return  # a worker gets its options from the master with the test start
     try:
-        settings = parse_settings(environment.parsed_options, adapter, environment.host)
+        settings = parse_settings(environment.parsed_options, adapter, adapter.base_on(environment.host))
         parse_pacing(environment.parsed_options)
-        check_live_orders(adapter, settings, environment.host)
+        check_live_orders(adapter, settings, adapter.base_on(environment.host))
+        check_production(environment, adapter, settings, adapter.base_on(environment.host))
         if needs_credentials(environment, adapter):
             credentials_for(adapter)
     except (OptionError, MissingCredentials) as e:
         logger.error("%s", e)
         sys.exit(1)
-    host = environment.host
+    host = adapter.base_on(environment.host)
     ws_host_given = bool(getattr(environment.parsed_options, "ws_host", ""))
     if not ws_host_given and host and adapter.target_kind(host) is TargetKind.OTHER:
         logger.warning("%s: --ws-host not set; streams go to %s (derived from --host)", adapter.name, settings.ws_host)
@@ -202,7 +238,7 @@ def _on_test_start(adapter: ExchangeAdapter, environment: Environment) -> None:
     if environment.parsed_options is None:
         return
     try:
-        settings = parse_settings(environment.parsed_options, adapter, environment.host)
+        settings = parse_settings(environment.parsed_options, adapter, adapter.base_on(environment.host))
         pacing = parse_pacing(environment.parsed_options)
     except OptionError as e:
         abort_run(environment, str(e))

@@ -45,9 +45,12 @@ def print_summary(run_dir: Path) -> None:
                 print(f"  {int(row['Occurrences']):>8}  {row['Method']} {row['Name']}: {row['Error'][:90]}")
     sim_stats = run_dir / "simulator_stats.json"
     if sim_stats.is_file():
-        for name, ex in json.loads(sim_stats.read_text(encoding="utf-8")).get("exchanges", {}).items():
-            if not ex.get("requests_total") and not ex.get("ws", {}).get("connections_total"):
-                continue  # mounted in the simulator, but not used by this run
+        exchanges = json.loads(sim_stats.read_text(encoding="utf-8")).get("exchanges", {})
+        used = {n: ex for n, ex in exchanges.items()  # mounted in the simulator is not the same as used
+                if ex.get("requests_total") or ex.get("ws", {}).get("connections_total")}
+        print()
+        for name, ex in used.items():
             statuses = ", ".join(f"{k}: {v}" for k, v in sorted(ex.get("by_status", {}).items()))
-            print(f"\nsimulator ({name}): {ex.get('requests_total', 0)} HTTP requests served ({statuses}); "
-                  f"Locust sent {http_request_count(totals)}")
+            print(f"simulator ({name}): {ex.get('requests_total', 0)} HTTP requests served ({statuses})")
+        served = sum(ex.get("requests_total", 0) for ex in used.values())
+        print(f"simulator served {served} HTTP requests in all; Locust sent {http_request_count(totals)}")

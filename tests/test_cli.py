@@ -2,9 +2,8 @@
 
 import pytest
 
-from exchanges import get_adapter
 from exchanges.base import TargetKind
-from loadgen.cli import UsageError, new_run_dir, parse_duration, resolve_target
+from loadgen.cli import UsageError, new_run_dir, parse_duration, resolve_exchange, resolve_target
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("60", 60), ("90s", 90), ("2m", 120), ("1h30m", 5400), ("1h", 3600)])
@@ -19,7 +18,7 @@ def test_parse_duration_rejects_bad_input(text):
 
 
 def test_production_host_is_refused_without_the_flag():
-    adapter = get_adapter("binance")
+    adapter = resolve_exchange("binance")
     with pytest.raises(UsageError, match="production"):
         resolve_target(adapter, "https://api.binance.com", None, allow_production=False)
     with pytest.raises(UsageError, match="production"):  # a testnet REST host with a production WS host
@@ -29,7 +28,7 @@ def test_production_host_is_refused_without_the_flag():
 
 
 def test_testnet_and_named_hosts_need_no_flag():
-    adapter = get_adapter("binance")
+    adapter = resolve_exchange("binance")
     testnet = resolve_target(adapter, "https://testnet.binance.vision/", None, allow_production=False)
     assert testnet.kind == TargetKind.TESTNET
     assert testnet.rest_base == "https://testnet.binance.vision"
@@ -41,7 +40,7 @@ def test_testnet_and_named_hosts_need_no_flag():
 @pytest.mark.parametrize("host", ["api.binance.com", "ftp://x", "http://"])
 def test_bad_hosts_are_usage_errors(host):
     with pytest.raises(UsageError, match="bad --host"):
-        resolve_target(get_adapter("binance"), host, None, allow_production=False)
+        resolve_target(resolve_exchange("binance"), host, None, allow_production=False)
 
 
 def test_run_directories_are_never_reused(tmp_path):
@@ -49,3 +48,13 @@ def test_run_directories_are_never_reused(tmp_path):
     (first / "marker").write_text("keep")
     second = new_run_dir(tmp_path, "binance", "default")
     assert first != second and (first / "marker").read_text() == "keep"
+
+
+def test_all_exchanges_run_only_on_the_simulator():
+    selection = resolve_exchange("all")
+    assert selection.single is None and len(selection.adapters) >= 3
+    assert selection.locustfile.name == "all.py"
+    with pytest.raises(UsageError, match="built-in simulator"):
+        resolve_target(selection, "https://testnet.binance.vision", None, allow_production=False)
+    with pytest.raises(UsageError, match=r"unknown exchange 'nope'.*or all"):
+        resolve_exchange("nope")

@@ -191,3 +191,18 @@ def test_sigkill_halfway_leaves_results_the_analysis_reads_and_no_orphans(tmp_pa
     report = json.loads((run_dir / "analysis" / "report.json").read_text())
     (cut,) = [f for f in report["findings"] if f["kind"] == "run_cut_short"]
     assert "killed" in cut["message"] and report["run"]["requests"] > 0
+
+
+def test_all_exchanges_side_by_side_reconcile_per_exchange(tmp_path):
+    proc = runner("run", "--exchange", "all", "--duration", "10", "--users", "18", "--spawn-rate", "18",
+                  results=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path)
+    served = json.loads((run_dir / "simulator_stats.json").read_text())["exchanges"]
+    totals = json.loads((run_dir / "totals.json").read_text())
+    assert all(served[name]["requests_total"] > 0 for name in ("binance", "coinbase", "kraken")), served
+    assert sum(ex["requests_total"] for ex in served.values()) == sum(
+        e["num_requests"] for e in totals if e["method"] in HTTP_METHODS)
+    exchanges = json.loads((run_dir / "locust_exchange.json").read_text())["exchanges"]
+    assert {name: exchanges[name]["requests"] for name in exchanges} == {
+        name: served[name]["requests_total"] for name in exchanges}

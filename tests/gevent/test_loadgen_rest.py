@@ -35,6 +35,9 @@ def app(environ, start_response):
     if path == "trades":
         start_response("418 I'm a teapot", [*JSON, ("Retry-After", "120")])
         return [b'{"code":-1003,"msg":"Way too much request weight used; IP banned"}']
+    if path == "aggTrades":  # a short ban
+        start_response("418 I'm a teapot", [*JSON, ("Retry-After", "0.3")])
+        return [b'{"code":-1003,"msg":"Way too much request weight used; IP banned"}']
     if path == "klines":
         start_response("503 Service Unavailable", [("Content-Type", "text/html")])
         return [b"<html>busy</html>"]
@@ -82,7 +85,7 @@ def test_each_answer_is_counted_once_with_a_distinct_failure_text(server):
     user = make_user(server)
     ok = user.request("ticker/price", {"symbol": "BTCUSDT"}, parse=lambda b: json.loads(b)["price"])
     assert ok.ok and ok.parsed == "100.5" and ok.status == 200
-    for name in ("depth", "trades", "klines"):
+    for name in ("depth", "klines", "trades"):  # the ban last: after it, nothing is sent until it ends
         assert not user.request(name, {"symbol": "BTCUSDT"}).ok
     assert errors(user) == {
         "depth": "rate_limited: -1003 HTTP 429",
@@ -99,6 +102,16 @@ def test_each_answer_is_counted_once_with_a_distinct_failure_text(server):
         used = s.used_weight_max
     assert totals == {"requests": 4, "weight_requested": 2 + 5 + 25 + 2, "rate_limited": 1, "banned": 1}
     assert used == 6001
+
+
+def test_after_a_ban_nothing_is_sent_until_it_ends_even_in_probe_mode(server):
+    user = make_user(server, mode="probe")
+    assert user.runtime.gate.remaining_s() == 0
+    assert not user.request("aggTrades", {"symbol": "BTCUSDT"}).ok
+    assert user.runtime.gate.remaining_s() > 0  # the ban's Retry-After holds every user of the exchange
+    assert user.request("ticker/price", {"symbol": "BTCUSDT"}).ok
+    waits = sum(s.retry_after_waits for s in user.runtime.metrics.drain())
+    assert waits == 1 and user.runtime.gate.remaining_s() == 0
 
 
 def test_an_unparseable_success_is_a_protocol_failure(server):

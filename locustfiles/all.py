@@ -1,0 +1,19 @@
+"""Binance, Coinbase Exchange and Kraken side by side: every exchange's three user kinds in one run.
+
+    python -m loadgen run --exchange all          # or: make run EXCHANGE=all
+    locust -f locustfiles/all.py --host http://127.0.0.1:PORT -u 30   # the simulator's root
+
+With --host at the simulator's root, each exchange's users reach its own mount (/binance, /coinbase,
+/kraken). Options such as --symbols and --streams name one exchange's instruments, so leave them at
+their per-exchange defaults here.
+"""
+
+from locustfiles.binance import BinanceBurstTrader, BinanceRestPoller, BinanceWsSubscriber
+from locustfiles.coinbase import CoinbaseBurstTrader, CoinbaseRestPoller, CoinbaseWsSubscriber
+from locustfiles.kraken import KrakenBurstTrader, KrakenRestPoller, KrakenWsSubscriber
+
+__all__ = [
+    "BinanceBurstTrader", "BinanceRestPoller", "BinanceWsSubscriber",
+    "CoinbaseBurstTrader", "CoinbaseRestPoller", "CoinbaseWsSubscriber",
+    "KrakenBurstTrader", "KrakenRestPoller", "KrakenWsSubscriber",
+]
