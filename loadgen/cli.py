@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from analysis import AnalysisError, analyse_run
 from exchanges import NAMES, get_adapter
@@ -438,9 +439,13 @@ def load_dotenv_file(path: Path) -> None:
     simulator and the users both see the same settings, e.g. SIM_BINANCE_API_KEY."""
     if path.is_file():
         try:
+            with path.open(encoding="utf-8") as stream:  # python-dotenv itself only warns and skips bad lines
+                bad = next((b.original.line for b in parse_stream(stream) if b.error), None)
             values = dotenv_values(path)
-        except Exception as exc:  # python-dotenv raises assorted errors on malformed files
+        except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{path}: cannot be read: {type(exc).__name__}") from None
+        if bad is not None:  # the line itself is not shown: it may hold a key
+            raise UsageError(f"{path}, line {bad}: not a KEY=value line (fix or remove it)")
         for key, value in values.items():
             if value is not None:
                 os.environ.setdefault(key, value)

@@ -1,9 +1,11 @@
 """Unit tests for the runner's input handling: durations, targets, run directories."""
 
+import os
+
 import pytest
 
 from exchanges.base import TargetKind
-from loadgen.cli import UsageError, new_run_dir, parse_duration, resolve_exchange, resolve_target
+from loadgen.cli import UsageError, load_dotenv_file, new_run_dir, parse_duration, resolve_exchange, resolve_target
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("60", 60), ("90s", 90), ("2m", 120), ("1h30m", 5400), ("1h", 3600)])
@@ -58,3 +60,16 @@ def test_all_exchanges_run_only_on_the_simulator():
         resolve_target(selection, "https://testnet.binance.vision", None, allow_production=False)
     with pytest.raises(UsageError, match=r"unknown exchange 'nope'.*or all"):
         resolve_exchange("nope")
+
+
+def test_a_malformed_env_file_is_one_line_naming_the_line_never_its_content(tmp_path, monkeypatch):
+    env_file = tmp_path / ".env"
+    env_file.write_text('GOOD=1\nBINANCE_API_SECRET="sekrit-unterminated\n')
+    with pytest.raises(UsageError) as error:
+        load_dotenv_file(env_file)
+    assert str(error.value) == f"{env_file}, line 2: not a KEY=value line (fix or remove it)"
+    env_file.write_text("EST_TEST_FROM_DOTENV=yes\n")
+    monkeypatch.setenv("EST_TEST_FROM_DOTENV", "")
+    monkeypatch.delenv("EST_TEST_FROM_DOTENV")  # absent now, and again after the test
+    load_dotenv_file(env_file)
+    assert os.environ["EST_TEST_FROM_DOTENV"] == "yes"
