@@ -124,7 +124,7 @@ class WsLimits:
     connections_per_s: float = 8.0  # connection requests per IP: a token bucket ...
     connection_burst: int = 20  # ... with this burst
     messages_per_s: int = 100  # client messages per IP and second
-    subscriptions_per_product_channel: int = 10  # per product and channel (per IP on the public feed)
+    subscriptions_per_product_channel: int = 10  # per product and channel, per account (authenticated ones)
     subscribe_deadline_s: float = 5.0  # a connection that has not subscribed by then is closed
 
 

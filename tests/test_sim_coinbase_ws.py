@@ -297,24 +297,31 @@ def test_an_authenticated_subscription_gets_level2() -> None:
     run(scenario)
 
 
-def test_subscription_cap_and_connection_rate_limits() -> None:
-    limits = asdict(replace(WS_LIMITS, subscriptions_per_product_channel=2, connection_burst=4, connections_per_s=0.01))
+def test_subscription_cap_per_profile_and_connection_rate_limit() -> None:
+    limits = asdict(replace(WS_LIMITS, subscriptions_per_product_channel=2, connection_burst=5, connections_per_s=0.01))
+    profile = simulator_credentials({})
+
+    def signed(message: dict[str, Any]) -> dict[str, Any]:
+        auth = feed_auth_fields(profile.api_key, profile.api_secret, profile.passphrase, int(time.time() * 1000))
+        return {**message, **auth}
 
     async def scenario() -> None:
         async with serve(ws=limits) as server, aiohttp.ClientSession() as session:
-            first, second, third = [await session.ws_connect(server.feed) for _ in range(3)]
+            first, second, third, anonymous = [await session.ws_connect(server.feed) for _ in range(4)]
             for ws in (first, second):
-                await ws.send_json(subscribe(["BTC-USD"], ["matches"]))
+                await ws.send_json(signed(subscribe(["BTC-USD"], ["matches"])))
                 assert (await receive_json(ws))["type"] == "subscriptions"
-            await third.send_json(subscribe(["BTC-USD"], ["matches"]))
+            await third.send_json(signed(subscribe(["BTC-USD"], ["matches", "heartbeat"])))
             refused = await receive_json(third)
             assert refused["reason"] == "at most 2 subscriptions to matches for BTC-USD are allowed"
             assert server.sim.stats.ws["rejected_subscriptions"] == 1
-            await first.close()  # frees one subscription
+            await anonymous.send_json(subscribe(["BTC-USD"], ["matches"]))  # no account: no cap
+            assert (await receive_json(anonymous))["type"] == "subscriptions"
+            await first.close()  # frees one of the profile's subscriptions
             await asyncio.sleep(0.1)
-            await third.send_json(subscribe(["BTC-USD"], ["matches"]))
+            await third.send_json(signed(subscribe(["BTC-USD"], ["matches"])))
             assert (await receive_json(third))["type"] == "subscriptions"
-            await session.ws_connect(server.feed)  # the 4th connection request: the burst is used up ...
+            await session.ws_connect(server.feed)  # the 5th connection request: the burst is used up ...
             with pytest.raises(aiohttp.WSServerHandshakeError) as rejected:
                 await session.ws_connect(server.feed)
             assert rejected.value.status == 429

@@ -19,8 +19,8 @@ Behaviour a client meets (Coinbase's websocket-feed docs; shared/reference/excha
   `{"type": "error", "message": "Authentication Failed", "reason": "{\"message\": ...}"}`. Unknown
   channels, products and types, and malformed JSON, get `{"type": "error", "message": ..., "reason": ...}`.
 - Limits from `sim.config.ws`: connection requests per IP as a token bucket (HTTP 429 before the
-  upgrade), client messages per IP per second (an error, then close 1008), subscriptions per product
-  and channel per IP (the subscribe is refused, nothing of it subscribed).
+  upgrade), client messages per IP per second (an error, then close 1008), authenticated subscriptions
+  per product and channel per profile (the subscribe is refused, nothing of it subscribed).
 - Fault `sim.config.faults.ws_drop_per_min`: connections are cut without a close frame (the client sees
   1006). Readers that fall too far behind are cut off (`simulator.ws_fanout`). Server shutdown closes
   every connection with 1001.
@@ -51,6 +51,7 @@ from simulator.ws_fanout import FanOut, Peer, text_frame
 
 if TYPE_CHECKING:
     from simulator.coinbase import CoinbaseSim
+    from simulator.coinbase.orders import Profile
 
 MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 AUTH_REASON = ("level2, level3, and full channels now require authentication. Sign the subscribe message as "
@@ -67,13 +68,14 @@ def _dumps(payload: object) -> str:
 class Client(Peer):
     """One feed connection: its address, subscriptions and subscribe deadline."""
 
-    __slots__ = ("deadline", "ip", "subscribed", "subscriptions")
+    __slots__ = ("counted", "deadline", "ip", "subscribed", "subscriptions")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, ip: str) -> None:
         super().__init__(ws, transport)
         self.ip = ip
         self.subscriptions: dict[tuple[str, str], Channel] = {}  # (channel, product) -> channel, in order
         self.subscribed = False  # a subscribe has succeeded (the deadline no longer applies)
+        self.counted: dict[tuple[str, str], str] = {}  # (channel, product) -> the profile it counts against
         self.deadline: asyncio.TimerHandle | None = None
 
 
@@ -237,7 +239,7 @@ class FeedServer(FanOut):
         limits = sim.config.ws
         self._connection_buckets: dict[str, TokenBucket] = {}
         self._messages = FixedWindowCounter(limits.messages_per_s, 1)
-        self._subscriptions_per_ip: Counter[tuple[str, str, str]] = Counter()  # (ip, channel, product)
+        self._subscriptions: Counter[tuple[str, str, str]] = Counter()  # (profile id, channel, product)
         self._housekeeping: asyncio.Task[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -362,10 +364,11 @@ class FeedServer(FanOut):
                 error["reason"] = err.reason
             self._send(client, error)
 
-    def _authenticated(self, request: dict[str, Any]) -> bool:
-        """Whether a subscribe message carries valid credentials; SubscribeError when it carries bad ones."""
+    def _authenticated(self, request: dict[str, Any]) -> Profile | None:
+        """The profile of a subscribe message with valid credentials; None without credentials;
+        SubscribeError with bad ones."""
         if not any(field in request for field in ("key", "signature", "passphrase", "timestamp")):
-            return False
+            return None
         profile = self.sim.trading.profiles.get(str(request.get("key", "")))
         timestamp = str(request.get("timestamp", ""))
         try:
@@ -383,13 +386,12 @@ class FeedServer(FanOut):
                                      secret_bytes(signature(profile.secret, timestamp, "GET", FEED_AUTH_PATH, ""))):
             problem = "invalid signature"
         else:
-            return True
+            return profile
         raise SubscribeError("Authentication Failed", _dumps({"message": problem}))
 
-    def _requested(self, request: dict[str, Any], subscribing: bool) -> list[tuple[str, str]]:
+    def _requested(self, request: dict[str, Any], authenticated: bool, subscribing: bool) -> list[tuple[str, str]]:
         """The (channel, product) pairs a message names, in order; channel names without products
         (unsubscribe only) are returned with product ""."""
-        authenticated = subscribing and self._authenticated(request)
         products = request.get("product_ids", [])
         channels = request.get("channels")
         if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
@@ -423,10 +425,14 @@ class FeedServer(FanOut):
         return list(dict.fromkeys(pairs))
 
     def _subscribe_request(self, client: Client, request: dict[str, Any]) -> None:
-        new = [pair for pair in self._requested(request, subscribing=True) if pair not in client.subscriptions]
+        """Subscribe to every pair named, or to none. Authenticated subscriptions count against their profile's
+        cap per product and channel (Coinbase counts per account; anonymous ones have none)."""
+        profile = self._authenticated(request)
+        requested = self._requested(request, authenticated=profile is not None, subscribing=True)
+        new = [pair for pair in requested if pair not in client.subscriptions]
         cap = self.sim.config.ws.subscriptions_per_product_channel
-        for name, product in new:
-            if self._subscriptions_per_ip[(client.ip, name, product)] >= cap:
+        for name, product in new if profile is not None else ():
+            if self._subscriptions[(profile.id, name, product)] >= cap:
                 self.stats.ws["rejected_subscriptions"] += 1
                 raise SubscribeError("Failed to subscribe",
                                      f"at most {cap} subscriptions to {name} for {product} are allowed")
@@ -437,7 +443,9 @@ class FeedServer(FanOut):
                 channel = feed.channels[name] = Channel(name, product)
             channel.subscribers[client] = None
             client.subscriptions[(name, product)] = channel
-            self._subscriptions_per_ip[(client.ip, name, product)] += 1
+            if profile is not None:
+                client.counted[(name, product)] = profile.id
+                self._subscriptions[(profile.id, name, product)] += 1
             self.stats.ws["subscriptions"] += 1
         client.subscribed = True
         self._acknowledge(client)
@@ -463,7 +471,7 @@ class FeedServer(FanOut):
             self._send(client, feed.ticker(trade, seq, now_ms))
 
     def _unsubscribe_request(self, client: Client, request: dict[str, Any]) -> None:
-        for name, product in self._requested(request, subscribing=False):
+        for name, product in self._requested(request, authenticated=False, subscribing=False):
             keys = [k for k in client.subscriptions if k[0] == name] if not product else [(name, product)]
             for key in keys:
                 self._unsubscribe(client, key)
@@ -474,10 +482,12 @@ class FeedServer(FanOut):
         if channel is None:
             return
         channel.subscribers.pop(client, None)
-        counted = (client.ip, *key)
-        self._subscriptions_per_ip[counted] -= 1
-        if self._subscriptions_per_ip[counted] <= 0:
-            del self._subscriptions_per_ip[counted]
+        profile_id = client.counted.pop(key, None)
+        if profile_id is not None:
+            counted = (profile_id, *key)
+            self._subscriptions[counted] -= 1
+            if self._subscriptions[counted] <= 0:
+                del self._subscriptions[counted]
         if not channel.subscribers:
             self.feeds[channel.product_id].channels.pop(channel.name, None)
 
