@@ -386,11 +386,13 @@ def analyse(run_dir: Path) -> None:
 
 def command_ui(args: argparse.Namespace) -> int:
     selection = resolve_exchange(args.exchange)
-    locustfile = selection.locustfile
+    # With the scenario shape loaded and Locust's class picker, the start form chooses the users and
+    # either Locust's own -u/-r or a shaped scenario (its --scenario and options are form fields too).
+    locustfile = Path(f"{selection.locustfile},{SCENARIO_SHAPE}")
     check_sim_config(args.sim_config, args.host)
     run_dir = new_run_dir(args.results_dir, selection.name, "ui")
     ui_args = [
-        "--web-host", "127.0.0.1", "--web-port", str(args.web_port),
+        "--web-host", "127.0.0.1", "--web-port", str(args.web_port), "--class-picker",
         "--csv", str(run_dir / "locust"), "--csv-full-history", "--exit-code-on-error", "0",
         *strip_separator(args.locust_args),
     ]

@@ -158,6 +158,22 @@ def test_web_login_guards_every_page_and_never_logs_the_password(tmp_path):
     assert "pw-Ex4mple-9" not in out
 
 
+def test_the_start_form_runs_a_shaped_scenario_chosen_in_it(tmp_path):
+    with runner_ui(tmp_path) as base:
+        form = (b"shape_class=ScenarioShape&scenario=light&exchange=binance"
+                b"&user_classes=BinanceRestPoller&user_classes=BinanceWsSubscriber")
+        status, _, body = request(f"{base}/swarm", "POST", {"Origin": base}, form)
+        assert status == 200 and json.loads(body)["success"], body
+
+        def get(path: str) -> dict:
+            return json.loads(request(f"{base}{path}")[2])
+
+        stats = wait_until(lambda: (s := get("/stats/requests"))["user_count"] == 10 and s, 20)
+        assert stats["state"] in ("running", "spawning")
+        view = wait_until(lambda: (x := get("/exchange/stats")["exchanges"][0])["requests_per_s"] and x, 20)
+        assert 0 < view["requests_per_s"] < 15  # light: 5 requests/s in total, paced
+
+
 # --- in a browser
 
 
@@ -214,6 +230,9 @@ def test_in_a_browser_a_run_started_from_the_form_moves_the_exchange_tab(tmp_pat
                 field.send_keys(value)
             driver.find_element(By.XPATH, "//button[normalize-space()='Custom parameters']").click()
             wait_until(lambda: visible(By.NAME, "symbols"), 10)[0].send_keys("BTCUSDT")  # a custom option
+            for name in ("exchange", "streams", "mode", "scenario"):  # editable in the form too
+                assert visible(By.NAME, name) and visible(By.NAME, name)[0].is_enabled(), name
+            assert visible(By.NAME, "shapeClass")  # Locust's own -u/-r (Default) or a scenario's shape
             driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
             wait_until(lambda: visible(By.XPATH, "//button[@role='tab'][normalize-space()='Exchange']"), 20)[0].click()
 
