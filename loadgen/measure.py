@@ -201,13 +201,13 @@ def _entries_value(metric: Metric, entries: list[EntryStats], duration_s: float)
         case "failures":
             return float(sum(e.failures for e in entries))
         case "rate_limited":
-            return float(sum(e.rate_limited for e in entries))
+            return float(sum(e.rate_limited + e.banned for e in entries))
         case "banned":
             return float(sum(e.banned for e in entries))
         case "fail_ratio":
             return sum(e.failures for e in entries) / requests if requests else None
         case "rate_limited_ratio":
-            return sum(e.rate_limited for e in entries) / requests if requests else None
+            return sum(e.rate_limited + e.banned for e in entries) / requests if requests else None
     raise AssertionError(f"no measurement for request metric {metric.name}")
 
 

@@ -201,7 +201,7 @@ def test_request_metrics_cover_rest_requests_only_unless_a_request_is_named():
     assert values("p50<1", "p95<1", "p99<1", "requests<1", "failures<1") == [5, 100, 100, 200, 4]
     assert values("avg<1") == [pytest.approx((5 * 90 + 100 * 10 + 2 * 100) / 200)]
     assert values("max<1", "rps<1", "fail_ratio<1") == [100, 20.0, 0.02]
-    assert values("rate_limited<1", "banned<1", "rate_limited_ratio<1") == [3, 1, 0.015]
+    assert values("rate_limited<1", "banned<1", "rate_limited_ratio<1") == [4, 1, 0.02]  # a ban is a rate limit too
     assert values("p95[depth]<1", "p99[binance depth]<1", "fail_ratio[depth]<1") == [100, 100, 0.04]
     assert values("p95[connect]<1", "p50[btcusdt@trade]<1") == [30, 1]
 
