@@ -47,6 +47,7 @@ class FaultsConfig:
     latency_jitter_ms: float = 0.0  # ... plus a uniform random 0..latency_jitter_ms
     reset_rate: float = 0.0  # share of requests whose connection is reset without an answer
     ws_drop_per_min: float = 0.0  # expected abnormal WebSocket closes per connection and minute
+    ws_stall_per_min: float = 0.0  # expected stalls per connection and minute: open, but silent from then on
     seed: int = 42
 
     @property

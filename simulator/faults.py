@@ -9,6 +9,7 @@ WebSocket server with `rng` and `config.ws_drop_per_min`.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import socket
 import struct
@@ -99,3 +100,8 @@ def gateway_error(status: int) -> web.Response:
         f"<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
     )
     return web.Response(status=status, text=body, content_type="text/html")
+
+
+def chance_within(per_min: float, elapsed_s: float) -> float:
+    """The chance that a fault expected `per_min` times a minute (per connection) happens within `elapsed_s`."""
+    return 1.0 - math.exp(-per_min / 60.0 * elapsed_s) if per_min > 0 else 0.0

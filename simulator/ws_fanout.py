@@ -50,13 +50,14 @@ def frame(opcode: int, payload: bytes) -> bytes:
 class Peer:
     """One client connection as the fan-out sees it; servers subclass it for their own bookkeeping."""
 
-    __slots__ = ("closing", "outbox", "transport", "ws")
+    __slots__ = ("closing", "outbox", "stalled", "transport", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
         self.ws = ws
         self.transport = transport
         self.outbox: list[bytes] = []
         self.closing = False
+        self.stalled = False  # fault injection: the connection stays open but nothing more is sent on it
 
 
 class FanOut:
@@ -113,7 +114,7 @@ class FanOut:
             return
         peer.outbox = []
         transport = peer.transport
-        if peer.closing or transport.is_closing():
+        if peer.closing or peer.stalled or transport.is_closing():
             return
         transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
         if transport.get_write_buffer_size() > self.send_buffer_limit:

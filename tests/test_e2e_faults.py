@@ -103,3 +103,18 @@ def test_a_ban_is_counted_as_banned(tmp_path):
     assert kinds["banned"] == stats["by_status"].get("418", 0) > 0
     assert kinds["rate_limited"] == stats["by_status"].get("429", 0) > 0
     assert http_sent(run) == stats["requests_total"]
+
+
+def test_a_stalled_websocket_is_caught_by_the_watchdog_and_replaced(tmp_path):
+    config = "[binance.faults]\nws_stall_per_min = 20\nseed = 11\n"
+    with simulator(tmp_path, config) as sim:
+        run = run_locust(sim, tmp_path / "run", [], users=4, run_time_s=14,
+                         extra=["-f", str(Path(__file__).parent / "stall_locustfile.py")])
+        stats = binance(sim.stats())
+    assert run.returncode == 0, run.output
+    stalls = stats["faults"]["ws_stall"]
+    assert stalls >= 1
+    caught = failures_by_kind(run.run_dir, frozenset({"WS"}))
+    # Each stall is caught once its watchdog runs out (2 s), so one in the last 2 s may go uncaught.
+    assert 1 <= caught.get("ws_drop", 0) <= stalls, (caught, stalls)
+    assert stats["ws"]["connections_total"] >= 4 + caught["ws_drop"]  # every caught stall was replaced

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from exchanges.binance import KLINE_INTERVALS, is_stream_kind
+from simulator.faults import chance_within
 from simulator.limits import FixedWindowCounter
 from simulator.market import BUY, SELL, DepthDiff, SymbolMarket, TickResult
 from simulator.rolling import DayWindow
@@ -639,15 +640,18 @@ class StreamServer:
             await asyncio.sleep(max(0.01, min(1.0, limits.ping_interval_s / 4, limits.pong_timeout_s / 4)))
             now = loop.time()
             elapsed, last = now - last, now
-            drop_rate = self.sim.config.faults.ws_drop_per_min / 60.0
-            drop_chance = 1.0 - math.exp(-drop_rate * elapsed) if drop_rate > 0 else 0.0
+            drop_chance = chance_within(self.sim.config.faults.ws_drop_per_min, elapsed)
+            stall_chance = chance_within(self.sim.config.faults.ws_stall_per_min, elapsed)
             rng = self.sim.faults.rng
             for conn in list(self.connections):
-                if conn.closing:
+                if conn.closing or conn.stalled:  # a stalled connection gets no pings either: it is silent
                     continue
                 if drop_chance and rng.random() < drop_chance:
                     self.sim.stats.faults["ws_drop"] += 1
                     self.drop(conn)
+                elif stall_chance and rng.random() < stall_chance:
+                    self.sim.stats.faults["ws_stall"] += 1
+                    conn.stalled = True
                 elif now - conn.opened_at >= limits.max_lifetime_s:
                     self.stats.ws["lifetime_closes"] += 1
                     self.close(conn, WSCloseCode.OK, "Connection lifetime exceeded")

@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from exchanges.coinbase import AUTH_CHANNELS, CHANNELS, FEED_AUTH_PATH, FEED_PATH, TIMESTAMP_TOLERANCE_S, signature
 from simulator.coinbase.market_data import maker_order_id, thirty_day_volume
 from simulator.coinbase.wire import iso_time, secret_bytes, sequence, stable_uuid
+from simulator.faults import chance_within
 from simulator.limits import FixedWindowCounter, TokenBucket
 from simulator.market import BUY, SELL, DepthDiff, SymbolMarket, TickResult, Trade
 from simulator.ws_fanout import FanOut, Peer, text_frame
@@ -327,21 +327,25 @@ class FeedServer(FanOut):
             self.stats.ws["connections_open"] -= 1
 
     async def _inject_drops(self) -> None:
-        """Fault `ws_drop_per_min`: cut random connections without a close frame."""
+        """Faults `ws_drop_per_min` (cut without a close frame) and `ws_stall_per_min` (open, but silent)."""
         loop = asyncio.get_running_loop()
         last = loop.time()
         while True:
             await asyncio.sleep(0.25)
             now = loop.time()
             elapsed, last = now - last, now
-            rate = self.sim.config.faults.ws_drop_per_min / 60.0
-            if rate <= 0:
-                continue
-            chance = 1.0 - math.exp(-rate * elapsed)
+            drop_chance = chance_within(self.sim.config.faults.ws_drop_per_min, elapsed)
+            stall_chance = chance_within(self.sim.config.faults.ws_stall_per_min, elapsed)
+            rng = self.sim.faults.rng
             for client in list(self.clients):
-                if not client.closing and self.sim.faults.rng.random() < chance:
+                if client.closing or client.stalled:
+                    continue
+                if drop_chance and rng.random() < drop_chance:
                     self.sim.stats.faults["ws_drop"] += 1
                     self.drop(client)
+                elif stall_chance and rng.random() < stall_chance:
+                    self.sim.stats.faults["ws_stall"] += 1
+                    client.stalled = True
 
     # --- subscriptions ------------------------------------------------------------------------
 

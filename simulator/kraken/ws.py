@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from exchanges.kraken import BOOK_DEPTHS, PAIRS, TRADE_SNAPSHOT_SIZE, Pair, book_checksum
+from simulator.faults import chance_within
 from simulator.limits import FixedWindowCounter
 from simulator.market import BUY, SELL, SymbolMarket, SymbolSpec, TickResult, Trade
 from simulator.rolling import DayStats, DayWindow
@@ -501,15 +502,18 @@ class StreamServer:
             await asyncio.sleep(max(0.01, min(limits.heartbeat_interval_s, limits.unsubscribed_timeout_s) / 4))
             now = loop.time()
             elapsed, last = now - last, now
-            drop_rate = self.sim.config.faults.ws_drop_per_min / 60.0
-            drop_chance = 1.0 - math.exp(-drop_rate * elapsed) if drop_rate > 0 else 0.0
+            drop_chance = chance_within(self.sim.config.faults.ws_drop_per_min, elapsed)
+            stall_chance = chance_within(self.sim.config.faults.ws_stall_per_min, elapsed)
             rng = self.sim.faults.rng
             for conn in list(self.connections):
-                if conn.closing:
+                if conn.closing or conn.stalled:  # a stalled connection gets no heartbeats either: it is silent
                     continue
                 if drop_chance and rng.random() < drop_chance:
                     self.sim.stats.faults["ws_drop"] += 1
                     self.fanout.drop(conn)
+                elif stall_chance and rng.random() < stall_chance:
+                    self.sim.stats.faults["ws_stall"] += 1
+                    conn.stalled = True
                 elif conn.unsubscribed_since is not None:
                     if now - conn.unsubscribed_since >= limits.unsubscribed_timeout_s:
                         self.stats.ws["closes_unsubscribed"] += 1
