@@ -371,7 +371,8 @@ def finish_run(run_dir: Path, manifest: dict, simulator: SimulatorProcess | None
         except OSError as exc:
             print(f"warning: could not read the simulator's stats: {exc}", file=sys.stderr)
     print_summary(run_dir)
-    analyse(run_dir)
+    if exit_code is None or (run_dir / "totals.json").is_file():  # Locust refused to start: nothing to analyse
+        analyse(run_dir)
 
 
 def analyse(run_dir: Path) -> None:

@@ -206,3 +206,18 @@ def test_all_exchanges_side_by_side_reconcile_per_exchange(tmp_path):
     exchanges = json.loads((run_dir / "locust_exchange.json").read_text())["exchanges"]
     assert {name: exchanges[name]["requests"] for name in exchanges} == {
         name: served[name]["requests_total"] for name in exchanges}
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--streams", "nosuchstream", "--streams: 'nosuchstream' is not a binance stream kind"),
+    ("--symbols", "BTC USDT", "--symbols: 'BTC USDT' is not a symbol"),
+    ("--mode", "reckless", "--mode"),
+])
+def test_bad_user_options_stop_the_run_before_any_load(tmp_path, option, value, message):
+    proc = runner("run", "--duration", "5", "--", option, value, results=tmp_path, timeout=60)
+    assert proc.returncode == 1
+    assert message in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "analysis:" not in proc.stderr  # nothing ran, so there is nothing to analyse
+    sim = json.loads((only_run_dir(tmp_path) / "simulator_stats.json").read_text())["exchanges"]["binance"]
+    assert sim["requests_total"] == 0
