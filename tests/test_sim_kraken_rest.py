@@ -3,6 +3,7 @@ decaying counters per tier, signing and nonces, lockout, and orders (validate, r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,8 +38,6 @@ def kraken(server: SimServer) -> Any:
 
 
 def wait_for_trades(server: SimServer) -> None:
-    import time
-
     deadline = time.monotonic() + 5
     while any(len(sym.trades) < 5 for sym in kraken(server).market.symbols.values()):
         assert time.monotonic() < deadline, "the market did not trade"
