@@ -13,49 +13,30 @@ from simulator.coinbase import rest, ws
 from simulator.coinbase.limiter import BucketLimiter
 from simulator.coinbase.orders import Trading
 from simulator.coinbase.products import product_specs
-from simulator.faults import FaultInjector
+from simulator.exchange import ExchangeSim
 from simulator.market import Market, SymbolMarket
 from simulator.rolling import DayStats, DayWindow
-from simulator.stats import ExchangeStats
 
 if TYPE_CHECKING:
     from simulator.config import CoinbaseConfig
 
 
-class CoinbaseSim:
+class CoinbaseSim(ExchangeSim):
     name = "coinbase"
     prefix = HOSTS.simulator_prefix
 
     def __init__(self, config: CoinbaseConfig, clock: Callable[[], float] = time.time) -> None:
-        self.config = config
-        self.clock = clock  # seconds since the epoch; every time the exchange reports comes from it
-        self.stats = ExchangeStats()
-        self.faults = FaultInjector(config.faults, self.stats)
+        super().__init__(config, clock)
         self.limiter = BucketLimiter(config.rate_limits)
         self.market = Market(product_specs(), config.seed, int(clock() * 1000))
         self.trading = Trading(self, _demo_profile(), config.balances, config.seed)
         self._days = {product_id: DayWindow() for product_id in self.market.symbols}
-        # Answers and figures computed from the market, valid until it changes (next tick or a user's order).
-        self.cache: dict[Hashable, Any] = {}
         self._per_minute: dict[Hashable, tuple[int, Any]] = {}
 
-    @property
-    def tick_ms(self) -> int:
-        return self.config.tick_ms
-
-    def tick(self) -> None:
-        """One market step at the current time."""
-        self.cache.clear()
-        now_ms = int(self.clock() * 1000)
-        self.market.step(now_ms)
+    def tick(self) -> int:
+        now_ms = super().tick()
         self.trading.expire_orders(now_ms)
-
-    def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """`compute()`, computed at most once while the market does not change."""
-        value = self.cache.get(key)
-        if value is None:
-            value = self.cache[key] = compute()
-        return value
+        return now_ms
 
     def per_minute(self, key: Hashable, now_ms: int, compute: Callable[[], Any]) -> Any:
         """`compute()`, computed at most once a minute (figures that move slowly, e.g. the 30-day volume)."""

@@ -9,28 +9,24 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from exchanges.kraken import HOSTS, simulator_credentials
-from simulator.faults import FaultInjector
+from simulator.exchange import ExchangeSim
 from simulator.kraken import rest, ws
 from simulator.kraken.limiter import KrakenLimiter
 from simulator.kraken.pairs import symbol_specs
 from simulator.kraken.trading import Account, Trading
 from simulator.market import Market, SymbolMarket, TickResult
 from simulator.rolling import DayWindow
-from simulator.stats import ExchangeStats
 
 if TYPE_CHECKING:
     from simulator.config import KrakenConfig
 
 
-class KrakenSim:
+class KrakenSim(ExchangeSim):
     name = "kraken"
     prefix = HOSTS.simulator_prefix
 
     def __init__(self, config: KrakenConfig, clock: Callable[[], float] = time.time) -> None:
-        self.config = config
-        self.clock = clock  # seconds since the epoch; every time the exchange reports comes from it
-        self.stats = ExchangeStats()
-        self.faults = FaultInjector(config.faults, self.stats)
+        super().__init__(config, clock)
         self.limiter = KrakenLimiter(config)
         self.market_started_s = clock()
         self.market = Market(symbol_specs(), config.seed, int(self.market_started_s * 1000))
@@ -41,26 +37,8 @@ class KrakenSim:
         self.level_times: dict[str, dict[tuple[str, int], int]] = {name: {} for name in self.market.symbols}
         self._diff_cursors = {name: sym.last_update_id for name, sym in self.market.symbols.items()}
         self.market.listeners.append(self._note_level_times)
-        # Answers computed from the market, valid until it changes (next tick or a user's order) ...
-        self.cache: dict[Hashable, Any] = {}
-        # ... and answers that never change (reference data).
+        # Answers that never change (reference data), beside the market-state cache.
         self.static_cache: dict[Hashable, Any] = {}
-
-    @property
-    def tick_ms(self) -> int:
-        return self.config.tick_ms
-
-    def tick(self) -> None:
-        """One market step at the current time."""
-        self.cache.clear()
-        self.market.step(int(self.clock() * 1000))
-
-    def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """`compute()`, computed at most once while the market does not change."""
-        value = self.cache.get(key)
-        if value is None:
-            value = self.cache[key] = compute()
-        return value
 
     def mount(self, app: web.Application) -> None:
         rest.add_routes(app, self)
