@@ -30,6 +30,7 @@ from exchanges.coinbase import (
 )
 from loadgen import runtime
 from loadgen.burst import BurstUser
+from loadgen.cluster import unless_paced
 from loadgen.rest import ExchangeRestUser
 from loadgen.stream_user import StreamUser
 
@@ -43,7 +44,8 @@ class CoinbaseRestPoller(ExchangeRestUser):
 
     adapter = ADAPTER
     weight = 5
-    wait_time = between(0.5, 1.5)
+    open_model = True  # paced by --target-rps and the rate scenarios, like Binance's poller
+    wait_time = unless_paced(between(0.5, 1.5))
 
     def _product(self) -> str:
         return random.choice(self.runtime.settings.symbols)

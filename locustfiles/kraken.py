@@ -31,6 +31,7 @@ from exchanges.kraken import (
 )
 from loadgen import runtime
 from loadgen.burst import BurstUser
+from loadgen.cluster import unless_paced
 from loadgen.options import OrderEndpoint
 from loadgen.rest import ExchangeRestUser
 from loadgen.stream_user import StreamUser
@@ -46,7 +47,8 @@ class KrakenRestPoller(ExchangeRestUser):
 
     adapter = ADAPTER
     weight = 5
-    wait_time = between(1, 3)
+    open_model = True  # paced by --target-rps and the rate scenarios, like Binance's poller
+    wait_time = unless_paced(between(1, 3))
 
     def _pair(self) -> str:
         return rest_pair(random.choice(self.runtime.settings.symbols))
