@@ -13,6 +13,7 @@ from typing import ClassVar
 from locust import constant, task
 
 from exchanges.base import FailureKind, StreamMessage, Verdict
+from loadgen.backoff import Backoff
 from loadgen.books import BookSync, ChecksumBook, ChecksumOutcome, DiffOutcome, SnapshotOutcome
 from loadgen.reporting import fire
 from loadgen.rest import ExchangeRestUser
@@ -30,6 +31,8 @@ class StreamUser(ExchangeRestUser):
     abstract = True
     wait_time = constant(0.5)  # how often the task looks for books that need a snapshot
     stall_timeout_s: ClassVar[float] = 60.0  # no frame at all for this long (pings included) = stalled
+    reconnect_base_s: ClassVar[float] = 0.5  # reconnect delays: full jitter up to base * 2**attempt ...
+    reconnect_cap_s: ClassVar[float] = 30.0  # ... capped here: drops in a row never wait longer
 
     subscription: StreamSubscription | None = None
     books: dict[str, BookSync]
@@ -66,6 +69,7 @@ class StreamUser(ExchangeRestUser):
             on_connect=self._on_connect,
             clock_offset_ms=self.clock_offset_ms,
             stall_timeout_s=self.stall_timeout_s,
+            backoff=Backoff(base_s=self.reconnect_base_s, cap_s=self.reconnect_cap_s),
             subscribe_messages=self.adapter.subscribe_messages(streams),
         )
         self.subscription.start()

@@ -4,13 +4,20 @@ category, with the totals reconciled exactly (requests sent = answered + failed,
 from __future__ import annotations
 
 import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from loadgen.summary import HTTP_METHODS
-from tests.e2e import run_locust, simulator
+from tests.e2e import REPO_ROOT, run_locust, simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -118,3 +125,56 @@ def test_a_stalled_websocket_is_caught_by_the_watchdog_and_replaced(tmp_path):
     # Each stall is caught once its watchdog runs out (2 s), so one in the last 2 s may go uncaught.
     assert 1 <= caught.get("ws_drop", 0) <= stalls, (caught, stalls)
     assert stats["ws"]["connections_total"] >= 4 + caught["ws_drop"]  # every caught stall was replaced
+
+
+def _start_simulator(port: int, config: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port),
+                             "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().startswith("simulator ready on ")
+    return proc
+
+
+def _stats(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/__sim/stats", timeout=5) as resp:
+        return binance(json.load(resp))
+
+
+def test_a_subscriber_survives_a_hundred_drops_and_resyncs_a_clean_book(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    storm, calm = tmp_path / "storm.toml", tmp_path / "calm.toml"
+    storm.write_text("[binance.ws]\nping_interval_s = 0.2\n[binance.faults]\nws_drop_per_min = 1500\nseed = 3\n")
+    calm.write_text("[binance.ws]\nping_interval_s = 0.2\n")
+    base = f"http://127.0.0.1:{port}/binance"
+    locust = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(Path(__file__).parent / "storm_locustfile.py"), "--headless",
+         "-u", "1", "-r", "1", "-t", "24s", "--host", base, "--ws-host", base.replace("http", "ws"),
+         "--streams", "depth@100ms", "--symbols", "BTCUSDT", "--csv", str(tmp_path / "locust"),
+         "--exit-code-on-error", "0", "--only-summary"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "USE_SIMULATOR_KEYS": "1"})
+    sim = _start_simulator(port, storm)
+    try:
+        deadline = time.monotonic() + 18
+        while _stats(port)["faults"]["ws_drop"] < 100 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        drops = _stats(port)["faults"]["ws_drop"]
+        sim.terminate()
+        sim.wait(timeout=10)
+        sim = _start_simulator(port, calm)  # the same address, no faults: the subscriber must settle
+        out, _ = locust.communicate(timeout=60)
+        calm_stats = _stats(port)
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
+        if locust.poll() is None:
+            locust.kill()
+    assert locust.returncode == 0, out
+    assert drops >= 100, f"only {drops} drops in the storm"
+    kinds = failures_by_kind(tmp_path, frozenset({"WS"}))
+    assert kinds["ws_drop"] >= 100 and kinds["ws_gap"] == 0, kinds  # drops reported, never a gap in a book
+    assert set(kinds) <= {"ws_drop", "connection"}, kinds  # "connection": refused while the simulator restarted
+    assert calm_stats["ws"]["connections_open"] == 0 and calm_stats["ws"]["connections_total"] >= 1
+    assert calm_stats["by_endpoint"].get("depth", 0) >= 1  # a fresh snapshot after the storm ...
+    assert calm_stats["ws"]["messages_sent"] > 20  # ... and a book kept from the diffs that followed
