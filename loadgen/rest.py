@@ -68,6 +68,9 @@ class ExchangeRestUser(FastHttpUser):
     abstract = True
     adapter: ClassVar[ExchangeAdapter]
     needs_credentials: ClassVar[bool] = False  # signed endpoints: load keys at start, refuse to run without
+    # Prepended to request names: with several exchanges in one run, 'binance:time' and 'coinbase:time'
+    # stay apart in Locust's stats (keyed by method and name).
+    stats_prefix: ClassVar[str] = ""
     open_model: ClassVar[bool] = False
 
     runtime: ExchangeRuntime
@@ -127,7 +130,8 @@ class ExchangeRestUser(FastHttpUser):
         context = {} if intended_at is None else {"intended_start": intended_at}
         sent_at = time.time()
         with self.client.request(
-            endpoint.method, path, name=endpoint.name, headers=headers, data=body, catch_response=True, context=context
+            endpoint.method, path, name=self.stats_prefix + endpoint.name, headers=headers, data=body,
+            catch_response=True, context=context,
         ) as response:
             received_at = time.time()
             status = response.status_code or 0

@@ -4,8 +4,9 @@
     locust -f locustfiles/all.py --host http://127.0.0.1:PORT -u 30   # the simulator's root
 
 With --host at the simulator's root, each exchange's users reach its own mount (/binance, /coinbase,
-/kraken). Options such as --symbols and --streams name one exchange's instruments, so leave them at
-their per-exchange defaults here.
+/kraken), and their REST request names carry the exchange ("coinbase:time"), so that same-named
+endpoints of different exchanges stay apart in Locust's stats. Options such as --symbols and
+--streams name one exchange's instruments, so leave them at their per-exchange defaults here.
 """
 
 from locustfiles.binance import BinanceBurstTrader, BinanceRestPoller, BinanceWsSubscriber
@@ -17,3 +18,13 @@ __all__ = [
     "CoinbaseBurstTrader", "CoinbaseRestPoller", "CoinbaseWsSubscriber",
     "KrakenBurstTrader", "KrakenRestPoller", "KrakenWsSubscriber",
 ]
+
+def _name_requests_by_exchange(*user_classes: type) -> None:
+    for user_class in user_classes:  # a function: a module-level loop variable would be one more user class
+        user_class.stats_prefix = f"{user_class.adapter.name}:"
+
+
+_name_requests_by_exchange(
+    BinanceBurstTrader, BinanceRestPoller, BinanceWsSubscriber, CoinbaseBurstTrader, CoinbaseRestPoller,
+    CoinbaseWsSubscriber, KrakenBurstTrader, KrakenRestPoller, KrakenWsSubscriber,
+)
