@@ -21,7 +21,7 @@ from loadgen.options import BanAction, Mode
 from loadgen.reporting import failure_for, fire, unexpected
 from loadgen.runtime import ExchangeRuntime, abort_run, exchange_runtime, stop_run
 from loadgen.spike import bursts_of
-from loadgen.transport import disable_silent_retries
+from loadgen.transport import Answer, DirectHttp, disable_silent_retries
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ disable_silent_retries()
 CLOCK_SAMPLES = 3
 PACE_REQUEST_TYPE = "PACE"  # Locust stats rows "late_start" (lateness as the time) and "skipped_start"
 BREAKER_OPEN = Verdict(False, FailureKind.CONNECTION, message="circuit breaker open: not sent")
+UNSIGNED_PATHS_CACHED = 4096  # distinct unsigned requests whose encoded path is kept (then the cache starts over)
+_UNSIGNED_PATHS: dict[tuple[object, ...], str] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,21 @@ class Reply:
     @property
     def ok(self) -> bool:
         return self.verdict.ok
+
+
+def unsigned_path(endpoint: Endpoint, fields: dict[str, str]) -> str:
+    """The path with its query of an unsigned request, from a per-process cache: polling users send the same
+    few parameter sets over and over."""
+    key = (endpoint.path, *fields.items())
+    path = _UNSIGNED_PATHS.get(key)
+    if path is None:
+        path, rest = endpoint.fill_path(fields)
+        if rest:
+            path = f"{path}?{urlencode(rest)}"
+        if len(_UNSIGNED_PATHS) >= UNSIGNED_PATHS_CACHED:
+            _UNSIGNED_PATHS.clear()
+        _UNSIGNED_PATHS[key] = path
+    return path
 
 
 def clock_offset_ms(sent_s: float, received_s: float, server_ms: float) -> float:
@@ -83,6 +100,7 @@ class ExchangeRestUser(FastHttpUser):
         # (several exchanges in one run), each user talks to its own exchange's mount.
         self.host = self.adapter.base_on(self.host or environment.host)
         super().__init__(environment)
+        self._http = DirectHttp(self.client)
 
     def on_start(self) -> None:
         runtime = exchange_runtime(self.environment, self.adapter)
@@ -129,23 +147,28 @@ class ExchangeRestUser(FastHttpUser):
         parsed = None
         context = {} if intended_at is None else {"intended_start": intended_at}
         sent_at = time.time()
-        with self.client.request(
-            endpoint.method, path, name=self.stats_prefix + endpoint.name, headers=headers, data=body,
-            catch_response=True, context=context,
-        ) as response:
-            received_at = time.time()
-            status = response.status_code or 0
-            body = response.content or b""
-            verdict = self._classify(response, status, body)
-            if verdict.ok and parse is not None:
-                try:
-                    parsed = parse(body)
-                except Exception as e:  # the answer is not what the exchange documents
-                    verdict = Verdict(False, FailureKind.PROTOCOL, message=f"unreadable answer ({type(e).__name__})")
-            if verdict.ok:
-                response.success()
-            else:
-                response.failure(failure_for(verdict))
+        started = time.perf_counter()
+        answer = self._http.send(endpoint.method, path, headers, body)
+        response_time_ms = (time.perf_counter() - started) * 1000
+        received_at = time.time()
+        status, body = answer.status, answer.body
+        verdict = self._classify(answer)
+        if verdict.ok and parse is not None:
+            try:
+                parsed = parse(body)
+            except Exception as e:  # the answer is not what the exchange documents
+                verdict = Verdict(False, FailureKind.PROTOCOL, message=f"unreadable answer ({type(e).__name__})")
+        self.environment.events.request.fire(  # the keys FastHttpSession gives its request event
+            request_type=endpoint.method,
+            name=self.stats_prefix + endpoint.name,
+            response_time=response_time_ms,
+            response_length=len(body),
+            exception=None if verdict.ok else failure_for(verdict),
+            context={**self.context(), **context},
+            response=answer.response,
+            url=self.client.base_url + path,
+            start_time=sent_at,
+        )
         if breaker is not None:
             breaker.record(None if verdict.ok else verdict.kind)
         reply = self._in_burst(start, Reply(verdict, status, body, parsed, sent_at, received_at, intended_at))
@@ -164,9 +187,9 @@ class ExchangeRestUser(FastHttpUser):
 
     def _encode(self, endpoint: Endpoint, fields: dict[str, str]) -> tuple[str, dict[str, str], str | None]:
         """(path with query, headers, body or None) of a request; path placeholders are filled from `fields`."""
-        path, fields = endpoint.fill_path(fields)
         if not endpoint.signed:
-            return (f"{path}?{urlencode(fields)}" if fields else path), {}, None
+            return unsigned_path(endpoint, fields), {}, None
+        path, fields = endpoint.fill_path(fields)
         if self.credentials is None:
             raise RuntimeError(f"{type(self).__name__} sends signed {endpoint.name} without needs_credentials")
         signed = self.adapter.sign_request(
@@ -181,11 +204,12 @@ class ExchangeRestUser(FastHttpUser):
         )
         return (f"{path}?{signed.query}" if signed.query else path), signed.headers, signed.body or None
 
-    def _classify(self, response: Any, status: int, body: bytes) -> Verdict:
+    def _classify(self, answer: Answer) -> Verdict:
         try:
-            if status == 0:
-                return self.adapter.classify_exception(getattr(response, "error", None) or ConnectionError())
-            return self.adapter.classify(status, response.headers or {}, body)
+            if answer.status == 0:
+                return self.adapter.classify_exception(answer.error or ConnectionError())
+            headers = answer.headers
+            return self.adapter.classify(answer.status, headers if headers is not None else {}, answer.body)
         except Exception as e:  # never let a bug in classification lose the sample
             logger.exception("%s: classifying an answer failed", self.adapter.name)
             return unexpected(e)

@@ -26,7 +26,9 @@ FIRST_RESUBSCRIBE_REQ_ID = 1000  # request ids of resubscriptions (the initial s
 
 class StreamUser(ExchangeRestUser):
     """Subscribes at start and keeps receiving until stopped; its task fetches the REST snapshots that
-    books waiting to sync need (through this user's HTTP client, so they are counted and weighted)."""
+    books waiting to sync need (through this user's HTTP client, so they are counted and weighted).
+    Its REST connection is closed once those calls are done (after the clock offset at start when it keeps
+    no books, else once every book is synced): then a subscriber holds only its WebSocket open, on both sides."""
 
     abstract = True
     wait_time = constant(0.5)  # how often the task looks for books that need a snapshot
@@ -60,6 +62,8 @@ class StreamUser(ExchangeRestUser):
                     self.books[name] = BookSync(symbol)
                 elif self.adapter.is_checksum_book_kind(kind):
                     checksum_books[name] = ChecksumBook(self.adapter.book_depth(kind), self.adapter.book_checksum)
+        if not self.books:  # no snapshots to come
+            self._close_rest_connections()
         self.subscription = StreamSubscription(
             self.environment,
             self.adapter,
@@ -81,9 +85,15 @@ class StreamUser(ExchangeRestUser):
 
     @task
     def sync_books(self) -> None:
-        for stream, book in self.books.items():
-            if book.needs_snapshot:
-                self._sync(stream, book)
+        waiting = [(stream, book) for stream, book in self.books.items() if book.needs_snapshot]
+        for stream, book in waiting:
+            self._sync(stream, book)
+        if waiting and all(book.synced for book in self.books.values()):
+            self._close_rest_connections()
+
+    def _close_rest_connections(self) -> None:
+        """Close this user's HTTP connections (its next request opens a new one)."""
+        self.client.client.clientpool.close()
 
     def _sync(self, stream: str, book: BookSync) -> None:
         endpoint, params = self.adapter.depth_snapshot_request(book.symbol)

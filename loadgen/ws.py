@@ -1,11 +1,12 @@
 """One WebSocket connection kept open for a user, built on websocket-client under gevent.
 
 It reports to Locust (request_type "WS"): the connect time as "connect" (first) or "reconnect",
-every data message under its stream name with the event latency as response time, and failures:
-`ws_drop` for an abnormal close, a lost connection (1006) or a stalled stream, and whatever the
-caller reports (e.g. `ws_gap`). It answers server pings, reconnects with exponential backoff and
-jitter, catches every exception in its greenlet and reports it, and yields to gevent after each
-message, so a busy stream cannot starve Locust's own timers (run time, stats, SIGTERM).
+every data message under its stream name with the event latency as response time (logged in bulk,
+see `loadgen.stream_stats`), and failures: `ws_drop` for an abnormal close, a lost connection (1006)
+or a stalled stream, and whatever the caller reports (e.g. `ws_gap`). It answers server pings,
+reconnects with exponential backoff and jitter, catches every exception in its greenlet and reports
+it. Frames are read many per socket read (`loadgen.ws_frames`), and the loop yields to gevent after
+each read, so a busy stream cannot starve Locust's own timers (run time, stats, SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from collections.abc import Callable, Sequence
 import gevent
 import websocket
 from locust.env import Environment
-from websocket import ABNF
 
 from exchanges.base import ExchangeAdapter, FailureKind, StreamError, StreamMessage, Verdict
 from loadgen.backoff import Backoff
 from loadgen.metrics import ExchangeMetrics
 from loadgen.reporting import fire, unexpected
+from loadgen.stream_stats import stream_stats
+from loadgen.ws_frames import CLOSE, DATA_OPCODES, PING, TEXT, FrameReader
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class StreamSubscription:
         self._greenlet: gevent.Greenlet | None = None
         self._ws: websocket.WebSocket | None = None
         self._logged: set[str] = set()
+        self._stats = stream_stats(environment)
 
     def start(self) -> None:
         self._greenlet = gevent.spawn(self._run)
@@ -90,6 +93,7 @@ class StreamSubscription:
             self._greenlet.kill(block=True, timeout=timeout_s)
             self._greenlet = None
         self._close()
+        self._stats.flush()
 
     @property
     def running(self) -> bool:
@@ -123,7 +127,8 @@ class StreamSubscription:
         name = RECONNECT if self.connected_once else CONNECT
         started = time.perf_counter()
         try:
-            ws = websocket.create_connection(self.url, timeout=self.connect_timeout_s)
+            # Text is checked as it is decoded (_handle); websocket-client's own check is pure Python, per byte.
+            ws = websocket.create_connection(self.url, timeout=self.connect_timeout_s, skip_utf8_validation=True)
         except websocket.WebSocketBadStatusException as e:
             elapsed = (time.perf_counter() - started) * 1000
             headers = e.resp_headers or {}
@@ -152,42 +157,39 @@ class StreamSubscription:
         """Read frames until the connection ends; report how it ended unless it closed normally."""
         ws = self._ws
         assert ws is not None
-        events_fire = self.environment.events.request.fire
+        reader = FrameReader(ws.sock)
         metrics = self.metrics
         while True:
             try:
-                opcode, data = ws.recv_data(control_frame=True)  # answers pings itself
-            except websocket.WebSocketTimeoutException:
+                frames = reader.read()
+                received_ms = time.time() * 1000
+                for opcode, data in frames:
+                    if opcode in DATA_OPCODES:
+                        self._handle(data, opcode == TEXT, received_ms)
+                    elif opcode == PING:
+                        ws.pong(data)
+                        metrics.ws_ping()
+                    elif opcode == CLOSE:
+                        ws.send_close()  # the closing handshake's answer, as websocket-client gives it
+                        code = int.from_bytes(data[:2], "big") if len(data) >= 2 else NO_STATUS
+                        if code not in ORDERLY_CLOSE_CODES:
+                            self._drop(Verdict(False, FailureKind.WS_DROP, str(code), "closed by server"))
+                        return
+            except (TimeoutError, websocket.WebSocketTimeoutException):
                 self._drop(Verdict(False, FailureKind.WS_DROP, message=f"stalled {self.stall_timeout_s:g}s"))
                 return
             except (websocket.WebSocketConnectionClosedException, OSError):
                 self._drop(Verdict(False, FailureKind.WS_DROP, "1006", "connection lost"))
                 return
-            if opcode == ABNF.OPCODE_TEXT or opcode == ABNF.OPCODE_BINARY:
-                received_ms = time.time() * 1000
-                self._handle(data, received_ms, events_fire)
-                gevent.sleep(0)  # let other greenlets (and Locust's timers) run between messages
-            elif opcode == ABNF.OPCODE_PING:
-                metrics.ws_ping()
-            elif opcode == ABNF.OPCODE_CLOSE:
-                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else NO_STATUS
-                if code not in ORDERLY_CLOSE_CODES:
-                    self._drop(Verdict(False, FailureKind.WS_DROP, str(code), "closed by server"))
-                return
+            gevent.sleep(0)  # let other greenlets (and Locust's timers) run between reads
 
-    def _handle(self, data: bytes | str, received_ms: float, events_fire: Callable[..., None]) -> None:
+    def _handle(self, data: bytes, text: bool, received_ms: float) -> None:
         try:
-            message = self.adapter.decode_stream_message(data)
+            message = self.adapter.decode_stream_message(data.decode() if text else data)  # (str: faster JSON)
             if message is None:
                 return
-            events_fire(
-                request_type=REQUEST_TYPE,
-                name=message.stream,
-                response_time=event_latency_ms(received_ms, message.event_time_ms, self.clock_offset_ms),
-                response_length=len(data),
-                exception=None,
-                context={},
-            )
+            latency_ms = event_latency_ms(received_ms, message.event_time_ms, self.clock_offset_ms)
+            self._stats.log(REQUEST_TYPE, message.stream, latency_ms, len(data))
             self.metrics.ws_message()
             self.backoff.reset()
             self.on_message(message)
