@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -60,6 +61,14 @@ def only_run_dir(results: Path) -> Path:
     return run_dir
 
 
+def free_master_port() -> list[str]:
+    """--processes makes Locust a master on port 5557 unless told otherwise: take a free port instead."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    return ["--master-bind-port", port, "--master-port", port]
+
+
 def simulator_429s(sim) -> int:
     return sim.stats()["exchanges"]["binance"]["by_status"].get("429", 0)
 
@@ -78,7 +87,7 @@ def test_a_scenario_holds_its_total_rate_within_5_percent(tmp_path):
 def test_the_target_is_the_total_over_two_worker_processes(tmp_path):
     with simulator(tmp_path) as sim:
         run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=20, run_time_s=12,
-                         extra=["--processes", "2", "--target-rps", "150"])
+                         extra=["--processes", "2", *free_master_port(), "--target-rps", "150"])
     assert run.returncode == 0, run.output
     assert steady_rate(run.run_dir) == pytest.approx(150, rel=0.05)
 
@@ -108,7 +117,7 @@ def test_polite_gets_no_rate_limits_where_probe_does_at_twice_the_limit(tmp_path
     demand_rps = 2 * limit / mean_weight
     with simulator(tmp_path, config) as sim:
         run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=20, run_time_s=10, extra=[
-            "--mode", mode, "--processes", processes, "--target-rps", f"{demand_rps:.1f}",
+            "--mode", mode, "--processes", processes, *free_master_port(), "--target-rps", f"{demand_rps:.1f}",
             "--weight-limit", str(limit), "--weight-window-s", "1",
         ])
         answered_429 = simulator_429s(sim)
