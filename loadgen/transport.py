@@ -60,29 +60,37 @@ class DirectHttp:
         self._agent = session.client
         self._base_url = session.base_url or ""  # FastHttpUser refuses to start without an absolute one
         self._base = URL(self._base_url)
-        self._prefix = self._base.path  # the session concatenates its base URL and the request's path
+        self._client_key = (self._base.host, self._base.port)  # how the pool keys its clients
+        # The session concatenates its base URL and the request's path; a base ending in "/" would make the
+        # request target start with "//", which geventhttpclient refuses.
+        self._prefix = self._base.path.rstrip("/")
         self._headers = dict(self._agent.default_headers.items())
         if session.auth_header:
             self._headers["Authorization"] = session.auth_header
+        self._plain_headers = {**self._headers, "Accept-Encoding": ACCEPT_ENCODING}  # (the client copies them)
 
     def send(self, method: str, path: str, headers: dict[str, str], body: str | None) -> Answer:
         """Send one request (`path` already percent-encoded, with its query) and read the whole answer."""
-        url = self._base_url + path
-        request_headers = {**self._headers, **headers}
-        if "Accept-Encoding" not in headers and "accept-encoding" not in headers:
-            request_headers["Accept-Encoding"] = ACCEPT_ENCODING
+        if headers:
+            request_headers = {**self._headers, **headers}
+            if "Accept-Encoding" not in headers and "accept-encoding" not in headers:
+                request_headers["Accept-Encoding"] = ACCEPT_ENCODING
+        else:
+            request_headers = self._plain_headers
         cookies = self._session.cookiejar
         if len(cookies):
-            request_headers["Cookie"] = self._cookie_header(url, method)
+            request_headers = {**request_headers, "Cookie": self._cookie_header(self._base_url + path, method)}
         try:
-            client = self._agent.clientpool.get_client(self._base)  # (a closed pool starts a new client)
+            pool = self._agent.clientpool
+            client = pool.clients.get(self._client_key) or pool.get_client(self._base)  # (a closed pool empties)
             raw = client.request(method, self._prefix + path, body=body, headers=request_headers)
             response = FastResponse(raw)
             content = response.content
         except Exception as e:  # no (complete) answer: classified by the caller
-            return Answer(0, None, b"", self._reported_error(e, url))
+            return Answer(0, None, b"", self._reported_error(e, self._base_url + path))
         if "set-cookie" in response.headers:
-            cookies.extract_cookies(response, CompatRequest(url, method, Headers()))  # type: ignore[arg-type]
+            request = CompatRequest(self._base_url + path, method, Headers())
+            cookies.extract_cookies(response, request)  # type: ignore[arg-type]
         return Answer(response.status_code, response.headers, content, None, response)
 
     def _cookie_header(self, url: str, method: str) -> str:

@@ -67,6 +67,11 @@ def test_cookies_the_server_sets_are_sent_back(host):
     assert json.loads(http.send("GET", "/echo", {}, None).body)["cookie"] == "session=abc"
 
 
+def test_a_base_url_ending_in_a_slash_still_makes_an_origin_form_target(host):
+    answer = DirectHttp(session(host + "/")).send("GET", "/echo?symbol=ETHUSDT", {}, None)
+    assert answer.status == 200 and json.loads(answer.body)["query"] == "symbol=ETHUSDT"
+
+
 def test_a_redirect_is_an_answer_not_followed(host):
     answer = DirectHttp(session(host)).send("GET", "/moved", {}, None)
     assert answer.status == 301 and answer.headers["Location"] == "/binance/echo"
