@@ -2,6 +2,8 @@
 
 from locust import FastHttpUser, task
 
+from bench import meter  # noqa: F401  (measures the run when BENCH_METER_FILE is set)
+
 
 class BareTickerUser(FastHttpUser):
     @task
