@@ -191,7 +191,9 @@ class SymbolRules:
         return _text(_floor_to(price, self.tick_size))
 
     def smallest_quantity_text(self, price: Decimal) -> str:
-        """The smallest valid quantity whose value at `price` meets the minimum order value."""
+        """The smallest valid quantity whose value meets the minimum order value at `price` as it is sent
+        (rounded down to the tick, as `price_text` does: the exchange checks the value at that price)."""
+        price = _floor_to(price, self.tick_size)
         qty = max(self.min_qty, self.step_size)
         if price > 0 and qty * price < self.min_notional:
             qty = self.min_notional / price

@@ -54,7 +54,9 @@ class ArrivalPacer:
     ) -> None:
         self.max_lag_s = max_lag_s
         self._clock = clock
-        self._wall_clock = wall_clock
+        # Intended starts are stamped in wall-clock time from one offset, taken once: reading both clocks
+        # for every start would put a busy machine's scheduling delay between the two reads into the stamps.
+        self._wall_offset = wall_clock() - clock()
         self._wait = wait_for_change
         self._queue = Semaphore()
         self._changed = Event()
@@ -107,11 +109,11 @@ class ArrivalPacer:
                 if self._grants:
                     granted_at, burst = self._grants.popleft()
                     lag = max(0.0, self._clock() - granted_at)
-                    return Start(self._wall_clock() - lag, lag, skipped, burst)
+                    return Start(self._clock() - lag + self._wall_offset, lag, skipped, burst)
                 rate, changed = self._rate, self._changed
                 if not rate:  # paused, or pacing turned off while queued: wait for a rate
                     if rate is None:
-                        return Start(self._wall_clock(), 0.0, skipped)
+                        return Start(self._clock() + self._wall_offset, 0.0, skipped)
                     self._wait(changed, None)
                     continue
                 interval = 1.0 / rate
@@ -127,4 +129,4 @@ class ArrivalPacer:
                 break
         now = self._clock()
         lag = max(0.0, now - slot)
-        return Start(self._wall_clock() - (now - slot), lag, skipped)
+        return Start(slot + self._wall_offset, lag, skipped)
