@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from bench.harness import (
     GENERATOR_CORE,
     REPO_ROOT,
@@ -51,6 +53,11 @@ def seed_aiohttp(url: str, warmup_s: float, window_s: float) -> Window:
     return Window(report["start"], report["end"])
 
 
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -79,6 +86,7 @@ def fast_target() -> Iterator[Target]:
 def run(rounds: int = 5, warmup_s: float = 1.0, window_s: float = 5.0) -> dict[str, Any]:
     per_round: dict[str, list[float]] = {"bare": [], "poller": [], "seed": [], "wrk": []}
     target_share: list[float] = []
+    target_share_wrk: list[float] = []
     with fast_target() as target:
         for _ in range(rounds):
             bare = run_locust("bench/locust_bare.py", "BareTickerUser", target.host, CONCURRENCY, CONCURRENCY,
@@ -86,7 +94,10 @@ def run(rounds: int = 5, warmup_s: float = 1.0, window_s: float = 5.0) -> dict[s
             poller = run_locust("bench/locust_poller.py", "TickerPoller", target.host, CONCURRENCY, CONCURRENCY,
                                 warmup_s, window_s, extra_args=["--symbols", "BTCUSDT"], target_pid=target.pid)
             seed = seed_aiohttp(target.ticker_url, warmup_s, window_s)
+            target_cpu_s = cpu_seconds(target.pid)
             wrk = run_wrk(target.ticker_url, window_s, CONCURRENCY)
+            if wrk is not None:
+                target_share_wrk.append((cpu_seconds(target.pid) - target_cpu_s) / wrk.wall_s)
             if poller.delta("failures") or bare.delta("failures") or seed.delta("failures"):
                 raise BenchError(f"requests to {target.name} failed: the comparison would not be like for like")
             per_round["bare"].append(bare.per_cpu_s())
@@ -109,6 +120,7 @@ def run(rounds: int = 5, warmup_s: float = 1.0, window_s: float = 5.0) -> dict[s
         "rest_per_cpu_s": {name: round(median(values)) for name, values in per_round.items() if values},
         "rest_target": target.name,
         "rest_target_cpu_share_under_poller": round(median(target_share), 2),
+        "rest_target_cpu_share_under_wrk": round(median(target_share_wrk), 2) if target_share_wrk else None,
         "rest_rounds": rounds,
         "rest_window_s": window_s,
         "rest_note": None if per_round["wrk"] else NO_WRK,
