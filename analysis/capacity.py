@@ -15,7 +15,7 @@ import pandas as pd
 from analysis.client import ClientResult
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
-from analysis.timeline import PERCENTILE_WINDOW_S, is_ws
+from analysis.timeline import PERCENTILE_WINDOW_S, is_rest
 
 MIN_LEVEL_SECONDS = 2  # a user count held for a single second is a ramp step, not a load level
 MIN_KNEE_POINTS = 10
@@ -163,7 +163,7 @@ def knee_points(data: RunData, deltas: pd.DataFrame, rest: pd.DataFrame) -> pd.D
     cumulative = deltas["requests"]  # Locust's running total: one row per second, so `window` rows back
     before = cumulative.groupby([deltas["type"], deltas["name"]], observed=True).shift(window)
     samples = (cumulative - before).fillna(cumulative)
-    enough = ~is_ws(deltas["type"]) & deltas["p95"].notna() & (samples >= MIN_WINDOW_SAMPLES)
+    enough = is_rest(deltas["type"]) & deltas["p95"].notna() & (samples >= MIN_WINDOW_SAMPLES)
     rows = deltas.loc[enough, ["type", "name", "t", "p95", "p99"]]
     rows = rows.assign(load=rows["t"].map(load), users=rows["t"].map(users)).dropna(subset=["load"])
     return rows[columns].reset_index(drop=True)
@@ -237,6 +237,6 @@ def knee_finding(knee: dict[str, Any], start_s: float, client: ClientResult) -> 
 
 
 def mean_latency(data: RunData) -> float | None:
-    totals = data.totals.loc[~is_ws(data.totals["type"])]
+    totals = data.totals.loc[is_rest(data.totals["type"])]
     timed = (totals["requests"] - totals["none_requests"]).sum()
     return float(totals["total_ms"].sum() / timed) if timed > 0 else None

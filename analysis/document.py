@@ -99,7 +99,7 @@ def run_line(run: dict[str, Any]) -> str:
         f"up to {run['max_users']} users",
         f"{run['workers']} worker(s)" if run["workers"] and run["workers"] > 1 else None,
         f"{fmt(run['requests'])} REST requests ({fmt(run['requests_per_s'], '/s')}), {fmt(run['failures'])} failed",
-        f"{fmt(run['ws_events'])} WebSocket events" if run["ws_events"] else None,
+        f"{fmt(run['ws_messages'])} WebSocket messages" if run["ws_messages"] else None,
         "interrupted" if run["interrupted"] else None,
     ]
     return "; ".join(p for p in parts if p) + "."

@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.load import RunData
 from analysis.model import Thresholds
-from analysis.timeline import entry_deltas, is_ws
+from analysis.timeline import entry_deltas, is_rest
 from exchanges import get_adapter
 from exchanges.base import LimitKind
 
@@ -175,6 +175,6 @@ def accepted_on(data: RunData, endpoints: dict[str, int], index: pd.Index) -> pd
     if not data.full_history or not endpoints:
         return pd.Series(np.nan, index=index)
     deltas = entry_deltas(data.history)
-    rows = ~is_ws(deltas["type"]) & deltas["name"].isin(list(endpoints))
+    rows = is_rest(deltas["type"]) & deltas["name"].isin(list(endpoints))
     ok = (deltas["d_requests"] - deltas["d_failures"]).where(rows, 0.0)
     return ok.groupby(deltas["t"]).sum().reindex(index, fill_value=0.0)

@@ -22,7 +22,7 @@ from analysis.taxonomy import RATE_LIMIT_KINDS, failure_table
 from analysis.timeline import (
     entry_deltas,
     entry_exchanges,
-    is_ws,
+    is_rest,
     run_exchanges,
     seconds,
     trailing_mean,
@@ -125,7 +125,7 @@ def locust_requests(data: RunData, exchange: str) -> pd.Series:
     """REST requests per second of `exchange` as Locust counted them (when the suite's history is missing)."""
     deltas = entry_deltas(data.history)
     mapping = entry_exchanges(deltas["name"].astype(str).unique(), run_exchanges(data))
-    rows = ~is_ws(deltas["type"]) & (deltas["name"].astype(str).map(mapping) == exchange)
+    rows = is_rest(deltas["type"]) & (deltas["name"].astype(str).map(mapping) == exchange)
     return deltas["d_requests"].where(rows, 0.0).groupby(deltas["t"]).sum()
 
 

@@ -49,6 +49,8 @@ EXCHANGE_COUNTS = (
 )  # summed per exchange and second (late data in distributed runs arrives as extra rows)
 EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s", "start_lag_max_ms")
 EXCHANGE_REQUIRED = (*EXCHANGE_KEYS, "requests", "rate_limited", "banned")
+# first_s/last_s: an entry's first and last request (epoch seconds; NaN when the input has no times)
+TOTALS_COLUMNS = ("type", "name", "requests", "failures", "none_requests", "total_ms", "histogram", "first_s", "last_s")
 TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response_time", "response_times")
 LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\] [^/]*/(\w+)/[^:]*: (.*)$")
 LOG_EVENTS = (  # (kind, text in Locust's message)
@@ -69,7 +71,7 @@ class RunData:
     history: pd.DataFrame  # per entry and second: t, users, type, name, requests, failures (cumulative), p50..p100
     users: pd.Series  # Locust's user count per second (index t)
     full_history: bool  # --csv-full-history: per-entry rows with 10 s windowed percentiles
-    totals: pd.DataFrame  # per entry: type, name, requests, failures, none_requests, total_ms, histogram
+    totals: pd.DataFrame  # per entry: TOTALS_COLUMNS
     failures: pd.DataFrame  # type, name, error, count, first_seen, last_seen
     exceptions: pd.DataFrame  # count, message
     exchange_history: pd.DataFrame | None  # per exchange and second: t, exchange, counters (see EXCHANGE_COUNTS)
@@ -86,6 +88,15 @@ class RunData:
     @property
     def end_s(self) -> float:
         return float(self.users.index.max())
+
+    @property
+    def measured_s(self) -> float:
+        """How long requests were measured: from the first request to the last in Locust's final totals
+        (the figure the run's summary and CI gates use), else the history's span."""
+        first, last = self.totals["first_s"].min(), self.totals["last_s"].max()
+        if pd.notna(first) and pd.notna(last) and last > first:
+            return float(last - first)
+        return self.end_s - self.start_s
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -189,7 +200,8 @@ def read_stats(path: Path) -> pd.DataFrame:
     frame["none_requests"] = 0
     frame["total_ms"] = frame["avg_ms"] * frame["requests"]
     frame["histogram"] = [{} for _ in range(len(frame))]
-    return frame[["type", "name", "requests", "failures", "none_requests", "total_ms", "histogram"]]
+    frame["first_s"] = frame["last_s"] = np.nan  # the CSV has no times
+    return frame[list(TOTALS_COLUMNS)]
 
 
 def read_failures(path: Path) -> pd.DataFrame:
@@ -352,11 +364,12 @@ def read_totals(path: Path) -> pd.DataFrame:
                 "none_requests": int(entry.get("num_none_requests") or 0),
                 "total_ms": float(entry["total_response_time"]),
                 "histogram": {float(k): int(v) for k, v in histogram.items()},
+                "first_s": float(entry.get("start_time") or np.nan),
+                "last_s": float(entry.get("last_request_timestamp") or np.nan),
             })
         except (TypeError, ValueError):
             raise AnalysisError(f"{path}: entry {index} has a value that is not a number") from None
-    columns = ["type", "name", "requests", "failures", "none_requests", "total_ms", "histogram"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=list(TOTALS_COLUMNS))
 
 
 # --- locust.log ---------------------------------------------------------------------------------

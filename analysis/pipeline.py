@@ -17,10 +17,10 @@ from analysis.limits import RateLimitResult, analyse_rate_limits
 from analysis.load import RunData, load_run
 from analysis.model import Finding, Thresholds, by_severity
 from analysis.taxonomy import analyse_errors
-from analysis.timeline import entry_deltas, entry_exchanges, is_ws, rest_seconds, run_exchanges
-from analysis.websocket import WebSocketResult, analyse_websocket
+from analysis.timeline import entry_deltas, entry_exchanges, is_rest, is_ws, rest_seconds, run_exchanges
+from analysis.websocket import CONNECT_NAMES, NON_STREAM_NAMES, WebSocketResult, analyse_websocket
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -84,9 +84,10 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
 
 def run_section(data: RunData, rest: pd.DataFrame) -> dict[str, Any]:
     manifest, totals = data.manifest, data.totals
-    ws = is_ws(totals["type"])
-    duration = data.end_s - data.start_s
-    requests = int(totals.loc[~ws, "requests"].sum())
+    ws, rest_rows = is_ws(totals["type"]), is_rest(totals["type"])
+    duration = data.measured_s
+    requests = int(totals.loc[rest_rows, "requests"].sum())
+    streams = ws & ~totals["name"].isin(NON_STREAM_NAMES)
     return {
         "run_id": manifest.get("run_id", data.run_dir.name),
         "run_dir": str(data.run_dir),
@@ -100,9 +101,10 @@ def run_section(data: RunData, rest: pd.DataFrame) -> dict[str, Any]:
         "max_users": int(rest["users"].max()) if len(rest) else 0,
         "workers": manifest.get("workers", 1),
         "requests": requests,
-        "failures": int(totals.loc[~ws, "failures"].sum()),
+        "failures": int(totals.loc[rest_rows, "failures"].sum()),
         "requests_per_s": round(requests / duration, 2) if duration > 0 else None,
-        "ws_events": int(totals.loc[ws, "requests"].sum()),
+        "ws_messages": int((totals.loc[streams, "requests"] - totals.loc[streams, "failures"]).sum()),
+        "ws_connects": int(totals.loc[ws & totals["name"].isin(CONNECT_NAMES), "requests"].sum()),
         "ws_failures": int(totals.loc[ws, "failures"].sum()),
         "interrupted": bool(manifest.get("interrupted", False)),
         "full_history": data.full_history,
@@ -112,9 +114,9 @@ def run_section(data: RunData, rest: pd.DataFrame) -> dict[str, Any]:
 def latency_section(data: RunData) -> dict[str, Any]:
     """Whole-run REST latency (exact: merged histograms) and one row per entry."""
     totals = data.totals
-    rest = totals.loc[~is_ws(totals["type"])]
+    rest = totals.loc[is_rest(totals["type"])]
     timed = (rest["requests"] - rest["none_requests"]).sum()
-    duration = max(data.end_s - data.start_s, 1.0)
+    duration = max(data.measured_s, 1.0)
     mapping = entry_exchanges(totals["name"].astype(str), run_exchanges(data))
     endpoints = []
     for row in totals.itertuples():

@@ -11,6 +11,9 @@ from analysis.load import RunData
 from exchanges import NAMES as KNOWN_EXCHANGES
 
 WS_TYPE = "WS"  # the suite's request type for WebSocket connects, messages and drops
+# REST requests are the entries with an HTTP method; other types (WS, and the suite's bookkeeping rows
+# such as PACE late starts or BREAKER transitions) are not requests sent to the exchange's REST API.
+REST_TYPES = ("GET", "POST", "PUT", "DELETE", "PATCH")
 PERCENTILE_WINDOW_S = 10  # Locust's --csv-full-history percentiles cover the last ~10 s
 NAME_SEPARATORS = (":", "/", " ", ".")
 
@@ -48,6 +51,10 @@ def is_ws(types: pd.Series) -> pd.Series:
     return types.eq(WS_TYPE)  # compares codes, not strings, on the history's categorical column
 
 
+def is_rest(types: pd.Series) -> pd.Series:
+    return types.isin(REST_TYPES)
+
+
 def seconds(data: RunData) -> pd.RangeIndex:
     """Every second of the run, from Locust's first history row to its last."""
     return pd.RangeIndex(int(data.start_s), int(data.end_s) + 1, name="t")
@@ -77,7 +84,7 @@ def per_second(frame: pd.DataFrame, column: str, rows: pd.Series, index: pd.Rang
 def rest_seconds(data: RunData, deltas: pd.DataFrame) -> pd.DataFrame:
     """REST requests, failures and summed response time per second, as Locust counted them."""
     index = seconds(data)
-    rest = ~is_ws(deltas["type"])
+    rest = is_rest(deltas["type"])
     return pd.DataFrame({
         "requests": per_second(deltas, "d_requests", rest, index),
         "failures": per_second(deltas, "d_failures", rest, index),

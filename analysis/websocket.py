@@ -36,7 +36,7 @@ def analyse_websocket(data: RunData, client: ClientResult, thresholds: Threshold
     per_second = ws_seconds(data)
     if totals.empty:
         return WebSocketResult(None, [], per_second)
-    duration = max(data.end_s - data.start_s, 1.0)
+    duration = max(data.measured_s, 1.0)
     connects = {name: connect_stats(totals, name) for name in CONNECT_NAMES}
     streams = []
     for row in totals.loc[~totals["name"].isin(NON_STREAM_NAMES)].itertuples():

@@ -143,7 +143,6 @@ class ExchangeRestUser(FastHttpUser):
             return self._in_burst(start, Reply(BREAKER_OPEN, 0, b"", None, now, now, intended_at, sent=False))
         self._wait_for_room(weight)
         path, headers, body = self._encode(endpoint, fields)
-        runtime.metrics.request(weight)
         parsed = None
         context = {} if intended_at is None else {"intended_start": intended_at}
         sent_at = time.time()
@@ -158,6 +157,7 @@ class ExchangeRestUser(FastHttpUser):
                 parsed = parse(body)
             except Exception as e:  # the answer is not what the exchange documents
                 verdict = Verdict(False, FailureKind.PROTOCOL, message=f"unreadable answer ({type(e).__name__})")
+        runtime.metrics.request(weight)  # counted where Locust counts it: a request cut off by a stop is in neither
         self.environment.events.request.fire(  # the keys FastHttpSession gives its request event
             request_type=endpoint.method,
             name=self.stats_prefix + endpoint.name,

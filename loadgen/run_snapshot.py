@@ -59,8 +59,10 @@ def run_stats(environment: Environment) -> RunStats:
         )
         for e in stats.entries.values()
     )
+    # From the first request to the last, as the analysis measures a run from totals.json.
+    first = min((e.start_time for e in stats.entries.values() if e.num_requests), default=None)
     last = stats.total.last_request_timestamp
-    duration_s = max(0.0, last - stats.total.start_time) if last else 0.0
+    duration_s = max(0.0, last - first) if last and first is not None else 0.0
     hub = metrics_hub(environment)
     hub.merge_own()
     return RunStats(duration_s, entries, hub.table.totals())

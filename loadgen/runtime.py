@@ -22,7 +22,7 @@ from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import final_csv, options, workers
+from loadgen import final_csv, options, run_end, workers
 from loadgen.backoff import Backoff
 from loadgen.breaker import BreakerState, CircuitBreaker
 from loadgen.cluster import cluster_of
@@ -76,6 +76,7 @@ def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
     options.register()
     hooks.init.add_listener(lambda environment, **_: workers.track(environment))
     hooks.init.add_listener(lambda environment, **_: final_csv.install(environment))
+    hooks.init.add_listener(lambda environment, **_: run_end.install(environment))
     hooks.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
     hooks.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
     # The CI gates and the web UI additions read this module's runtimes, hence the late import.
