@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -73,13 +74,17 @@ async def _health(request: web.Request) -> web.Response:
 
 async def _stats(request: web.Request) -> web.Response:
     """Every exchange's counters, and under "process" the simulator's own load per second (`?since=EPOCH_S`:
-    every kept second after that one; without it, the last 10)."""
+    every kept row that started after then; without it, the last 10)."""
     since = request.query.get("since")
-    if since is not None and not (since.isascii() and since.isdigit()):
-        return web.json_response({"error": f"since must be whole epoch seconds, got {since!r}"}, status=400)
+    try:
+        after = None if since is None else float(since)
+    except ValueError:
+        after = math.nan
+    if after is not None and not math.isfinite(after):
+        return web.json_response({"error": f"since must be epoch seconds, got {since!r}"}, status=400)
     return web.json_response({
         "exchanges": {sim.name: sim.stats.to_json() for sim in request.app[SIMS]},
-        "process": request.app[MONITOR].to_json(None if since is None else int(since)),
+        "process": request.app[MONITOR].to_json(after),
     })
 
 

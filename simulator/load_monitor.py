@@ -6,10 +6,11 @@ woke (the loop's lag: how long any callback waited for the loop); each wall-cloc
 with the process's CPU time over the row's span (as a share of one core), the lag's median and maximum,
 and the REST requests and WebSocket messages the exchanges counted in that span.
 
-A row runs from the sampler's first wake-up in its second to its first wake-up in a later second: `span_s`
-is about 1 s, longer when the loop was blocked across a second boundary (the seconds it skipped have no
-row of their own). The rows' counts add up exactly to the exchanges' totals. The last `history_s`
-seconds are kept, so memory stays bounded however long the simulator runs.
+A row runs from the sampler's first wake-up in a second (`t`, epoch seconds) to its first wake-up in a later
+second: `span_s` is about 1 s, longer when the loop was blocked across a second boundary (the seconds it
+skipped have no row of their own), so the rows tile the time without gaps or overlaps and their counts add
+up exactly to the exchanges' totals. The last `history_s` rows are kept, so memory stays bounded however
+long the simulator runs.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ Counts = Callable[[], tuple[int, int]]  # (REST requests answered, WebSocket mes
 class Second:
     """One row of the series (see the module's docstring)."""
 
-    t: int  # epoch second in which the row started
+    t: float  # epoch seconds (ms resolution) at which the row started
     span_s: float
     cpu_share: float  # process CPU time over span_s: 1.0 is one core busy all the time
     lag_p50_ms: float | None  # the loop's lag at the sampler's wake-ups: median ...
@@ -55,7 +56,7 @@ class SecondsRecorder:
         self._open(wall_s, mono_s, cpu_s, counts)
 
     def _open(self, wall_s: float, mono_s: float, cpu_s: float, counts: tuple[int, int]) -> None:
-        self.open_t = int(wall_s)
+        self.open_t = round(wall_s, 3)
         self.open_mono_s = mono_s
         self.open_cpu_s = cpu_s
         self.open_counts = counts
@@ -64,7 +65,7 @@ class SecondsRecorder:
     def sample(self, wall_s: float, mono_s: float, cpu_s: float, lag_ms: float, counts: tuple[int, int]) -> None:
         """One wake-up: its lag belongs to the open row; the first wake-up in a new second closes that row."""
         self.lags_ms.append(lag_ms)
-        if int(wall_s) != self.open_t:
+        if int(wall_s) != int(self.open_t):
             self.closed.append(self.current(mono_s, cpu_s, counts))
             self._open(wall_s, mono_s, cpu_s, counts)
 
@@ -83,8 +84,8 @@ class SecondsRecorder:
             ws_messages=counts[1] - self.open_counts[1],
         )
 
-    def since(self, t: int) -> list[Second]:
-        """The kept closed rows that started after epoch second `t`."""
+    def since(self, t: float) -> list[Second]:
+        """The kept closed rows that started after `t` (epoch seconds)."""
         return [row for row in self.closed if row.t > t]
 
 
@@ -118,9 +119,9 @@ class LoadMonitor:
             self.recorder.sample(time.time(), now, time.process_time(), lag_ms, self.counts())
             due = now + self.interval_s  # the next wake-up counts from this one: a late loop is not made to catch up
 
-    def to_json(self, since: int | None = None, recent_s: int = 10) -> dict[str, Any]:
-        """What `/__sim/stats` shows under "process": the closed rows after epoch second `since` (None: the
-        last `recent_s`) and the open one."""
+    def to_json(self, since: float | None = None, recent_s: int = 10) -> dict[str, Any]:
+        """What `/__sim/stats` shows under "process": the closed rows that started after `since` (epoch
+        seconds; None: the last `recent_s`) and the open one."""
         recorder = self.recorder
         now_mono, cpu_s = time.monotonic(), time.process_time()
         rows = recorder.since(since) if since is not None else list(recorder.closed)[-recent_s:]

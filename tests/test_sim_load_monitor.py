@@ -30,16 +30,17 @@ def test_rows_close_at_each_new_second_and_add_up_to_the_counts() -> None:
     recorder.sample(T0 + 3.9, 103.88, 7.9, 2300.0, (31, 9))  # the loop was blocked for 2.3 s
     recorder.sample(T0 + 4.0, 103.98, 7.95, 1.0, (40, 12))
     first, second, blocked = recorder.closed
-    assert (first.t, first.span_s, first.cpu_share) == (T0, 0.99, round(0.5 / 0.99, 3))
+    assert (first.t, first.span_s, first.cpu_share) == (T0 + 0.02, 0.99, round(0.5 / 0.99, 3))
     assert (first.lag_p50_ms, first.lag_max_ms, first.lag_samples) == (2.0, 3.0, 2)
     assert (first.requests, first.ws_messages) == (25, 7)
-    assert second.t == T0 + 1 and second.span_s == 2.89 and second.lag_max_ms == 2300.0
-    assert blocked.t == T0 + 3 and blocked.lag_samples == 1
+    assert second.t == T0 + 1.01 and second.span_s == 2.89 and second.lag_max_ms == 2300.0
+    assert blocked.t == T0 + 3.9 and blocked.lag_samples == 1
+    assert first.t + first.span_s == pytest.approx(second.t)  # the rows tile the time
     current = recorder.current(104.2, 8.0, (41, 12))
     assert current.t == T0 + 4 and current.lag_samples == 0 and current.lag_max_ms is None
     rows = [*recorder.closed, current]
     assert sum(r.requests for r in rows) == 41 and sum(r.ws_messages for r in rows) == 12
-    assert [r.t for r in recorder.since(T0)] == [T0 + 1, T0 + 3]
+    assert [r.t for r in recorder.since(T0 + 0.02)] == [T0 + 1.01, T0 + 3.9]
 
 
 def test_history_is_bounded() -> None:
