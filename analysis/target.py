@@ -39,7 +39,9 @@ def analyse_target(data: RunData, thresholds: Thresholds) -> TargetResult:
     if history is None:
         return TargetResult(None, [], [])
     start, end = data.start_s, data.end_s
-    rows = history.loc[(history["t"] + history["span_s"] >= start) & (history["t"] <= end)].reset_index(drop=True)
+    # the rows that overlap Locust's history, which covers the second before each of its timestamps
+    rows = history.loc[(history["t"] + history["span_s"] > start - 1) & (history["t"] < end + 1)]
+    rows = rows.reset_index(drop=True)
     saturated = (rows["cpu_share"] >= thresholds.sim_cpu_share) | (
         rows["lag_p50_ms"].fillna(0) >= thresholds.sim_loop_lag_ms
     )

@@ -9,6 +9,8 @@ the same answer, so the file's requests add up to the simulator's count.
 from __future__ import annotations
 
 import csv
+import io
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -40,10 +42,9 @@ class SimulatorHistory:
         self.interval_s = interval_s
         self.last_t = 0.0  # the start of the last row written (epoch seconds)
         self.failed_polls = 0
-        self._file = path.open("w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._file)
-        self._writer.writerow(COLUMNS)
-        self._file.flush()
+        # each poll's rows in one write(2), so that a killed runner leaves no half line
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._append([list(COLUMNS)])
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="simulator-history", daemon=True)
 
@@ -68,7 +69,7 @@ class SimulatorHistory:
         finally:
             self.close()
         if self.failed_polls:
-            print(f"warning: {self.failed_polls} polls of the simulator's per-second load failed (busy or "
+            print(f"warning: {self.failed_polls} poll(s) of the simulator's per-second load failed (busy or "
                   f"unreachable); {self.path.name} lacks no second unless they failed for more than "
                   f"{process.get('history_s')} s in a row", file=sys.stderr)
         return stats
@@ -80,13 +81,20 @@ class SimulatorHistory:
 
     def close(self) -> None:
         self.stop_polling()
-        if not self._file.closed:
-            self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         new = [row for row in rows if row["t"] > self.last_t]
-        if not new:
-            return
-        self._writer.writerows([["" if row[f] is None else row[f] for f in COLUMNS.values()] for row in new])
-        self._file.flush()
-        self.last_t = new[-1]["t"]
+        if new:
+            self._append([["" if row[f] is None else row[f] for f in COLUMNS.values()] for row in new])
+            self.last_t = new[-1]["t"]
+
+    def _append(self, lines: list[list[Any]]) -> None:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(lines)
+        data = memoryview(text.getvalue().encode("utf-8"))
+        assert self._fd is not None
+        while data:
+            data = data[os.write(self._fd, data) :]
