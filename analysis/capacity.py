@@ -57,12 +57,15 @@ def analyse_capacity(
         findings.append(knee_finding(knee, data.start_s, client, target))
     mean = mean_latency(data)
     if mean is not None and mean > thresholds.mean_latency_ms:
+        caveats = [text for suspect, text in (
+            (client.suspect(None), "the load generator was CPU-bound: partly Locust's own delay"),
+            (target.suspect(None), "the simulator was saturated: partly its own queueing"),
+        ) if suspect]
         findings.append(Finding(
             kind="high_mean_latency",
             severity=Severity.LOW,
             message=f"mean REST latency was {mean:.0f} ms (threshold {thresholds.mean_latency_ms:g} ms)"
-            + (" while the load generator was CPU-bound: partly Locust's own delay" if client.suspect(None) else "")
-            + (" while the simulator was saturated: partly its own queueing" if target.suspect(None) else ""),
+            + "".join(f"; {caveat}" for caveat in caveats),
             evidence={"mean_ms": round(mean, 1), "threshold_ms": thresholds.mean_latency_ms},
             recommendation=(
                 "Run the client close to the exchange (same region or cloud), reuse connections (keep-alive), "
@@ -230,7 +233,8 @@ def knee_finding(knee: dict[str, Any], start_s: float, client: ClientResult, tar
     simulator, generator = target.suspect(time_s), client.suspect(time_s)
     knee["cause"] = "simulator" if simulator else "load_generator" if generator else "exchange"
     caveat = {
-        "simulator": "; the simulator was saturated then, so this is the simulator's latency, not the exchange's",
+        "simulator": "; the simulator was saturated then, so this is the simulator's latency, not the exchange's"
+        + ("; the load generator was CPU-bound too" if generator else ""),
         "load_generator": "; the load generator was CPU-bound then, so this is not evidence of a slow exchange",
         "exchange": "",
     }[knee["cause"]]

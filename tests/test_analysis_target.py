@@ -123,3 +123,13 @@ def test_a_history_cut_off_before_its_first_row_is_a_note(tmp_path):
     analysis = analyse(builder.write(tmp_path / "run"))
     assert analysis.report["simulator"] is None
     assert any("simulator_history.csv has no rows" in note for note in analysis.report["notes"])
+
+
+def test_when_both_were_saturated_the_simulator_is_named_and_the_generator_too(tmp_path):
+    builder = ramp().simulator_seconds(cpu_share=busy_from(FLAT_FROM_S, 0.97, 0.5))
+    builder.log_lines = [cpu_warning_line(FLAT_FROM_S)]
+    found = kinds(analyse(builder.write(tmp_path / "run")))
+    assert {"client_cpu_saturated", "simulator_saturated"} <= set(found)
+    ceiling = found["throughput_ceiling"]
+    assert ceiling.evidence["cause"] == "simulator" and "load generator's CPU was saturated too" in ceiling.message
+    assert "load generator was CPU-bound too" in found["latency_knee"].message
