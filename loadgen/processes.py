@@ -20,6 +20,7 @@ from loadgen.sim_history import SimulatorHistory
 
 READY_PREFIX = "simulator ready on "
 PR_SET_PDEATHSIG = 1  # prctl(2)
+POLL_TIMEOUT_S = 5.0  # one poll of the simulator's per-second load; the run's end waits for at most one
 
 
 class ProcessError(RuntimeError):
@@ -61,7 +62,8 @@ class SimulatorProcess:
                 if line.startswith(READY_PREFIX):
                     self.base_url = line[len(READY_PREFIX) :].split()[0]
                     if self.history_path is not None:
-                        self.history = SimulatorHistory(self.stats, self.history_path)
+                        self.history = SimulatorHistory(lambda since: self.stats(since, POLL_TIMEOUT_S),
+                                                        self.history_path)
                         self.history.start()
                     return self
         except queue.Empty:
@@ -74,10 +76,10 @@ class SimulatorProcess:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def stats(self, since: float | None = None) -> dict:
+    def stats(self, since: float | None = None, timeout_s: float = 10.0) -> dict:
         """`/__sim/stats`; with `since` (epoch seconds), every per-second row that started after then."""
         query = "" if since is None else f"?since={since}"
-        with urllib.request.urlopen(f"{self.base_url}/__sim/stats{query}", timeout=10) as resp:
+        with urllib.request.urlopen(f"{self.base_url}/__sim/stats{query}", timeout=timeout_s) as resp:
             return json.load(resp)
 
     def final_stats(self) -> dict:
