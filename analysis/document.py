@@ -80,6 +80,8 @@ def build_document(report: dict[str, Any], charts: list[Chart]) -> list[Block]:
     if report["websocket"] is not None:
         blocks += websocket_blocks(report["websocket"])
     blocks += client_blocks(report["client"])
+    if report["simulator"] is not None:
+        blocks += simulator_blocks(report["simulator"])
     if "comparison" in report:
         blocks += comparison_blocks(report["comparison"])
     if charts:
@@ -257,6 +259,19 @@ def client_blocks(client: dict[str, Any]) -> list[Block]:
                      f"({share(pacing['late_share'])}, worst {fmt(pacing['max_lag_ms'], ' ms')}), "
                      f"skipped {fmt(pacing['skipped_starts'])}")
     return [Heading(2, "Load generator"), Bullets(items)]
+
+
+def simulator_blocks(simulator: dict[str, Any]) -> list[Block]:
+    items = [
+        f"CPU: {share(simulator['cpu_share_mean'])} of one core on average, at most "
+        f"{share(simulator['cpu_share_max'])}",
+        f"event-loop lag: per-second median at most {fmt(simulator['loop_lag_p50_ms_max'], ' ms')}, "
+        f"highest {fmt(simulator['loop_lag_max_ms'], ' ms')}",
+        f"saturated: {fmt(simulator['saturated_s'], ' s')} from {fmt(simulator['saturated_from_s'], ' s')}, "
+        f"serving {fmt(simulator['saturated_requests_per_s'], ' requests/s')}" if simulator["saturated"]
+        else "saturated: never",
+    ]
+    return [Heading(2, "Simulator (the target)"), Bullets(items)]
 
 
 def comparison_blocks(comparison: dict[str, Any]) -> list[Block]:

@@ -51,6 +51,17 @@ EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weigh
 EXCHANGE_REQUIRED = (*EXCHANGE_KEYS, "requests", "rate_limited", "banned")
 # first_s/last_s: an entry's first and last request (epoch seconds; NaN when the input has no times)
 TOTALS_COLUMNS = ("type", "name", "requests", "failures", "none_requests", "total_ms", "histogram", "first_s", "last_s")
+SIMULATOR_HISTORY = "simulator_history.csv"  # the simulator's own load per second (loadgen/sim_history.py)
+SIMULATOR_COLUMNS = {
+    "timestamp": "t",
+    "span_s": "span_s",
+    "cpu_share": "cpu_share",
+    "loop_lag_p50_ms": "lag_p50_ms",
+    "loop_lag_max_ms": "lag_max_ms",
+    "lag_samples": "lag_samples",
+    "requests": "requests",
+    "ws_messages": "ws_messages",
+}
 TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response_time", "response_times")
 LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\] [^/]*/(\w+)/[^:]*: (.*)$")
 LOG_EVENTS = (  # (kind, text in Locust's message)
@@ -79,6 +90,9 @@ class RunData:
     simulator_stats: dict[str, Any] | None
     log_events: pd.DataFrame  # t, kind, message
     workers: dict[str, Any] | None = None  # PREFIX_workers.json of a distributed run's master
+    # per second of the simulator's own load (t, span_s, cpu_share, lag_p50_ms, lag_max_ms, ...); None: no
+    # simulator_history.csv (a run against an external host, or an older run)
+    simulator_history: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)  # what the data could not tell, for the report
 
     @property
@@ -133,6 +147,12 @@ def load_run(run_dir: Path) -> RunData:
     exchange_json = Path(f"{prefix}_exchange.json")
     exchange_totals = read_json_object(exchange_json).get("exchanges", {}) if exchange_json.exists() else {}
     simulator_path = run_dir / "simulator_stats.json"
+    simulator_history_path = run_dir / SIMULATOR_HISTORY
+    simulator_history = read_simulator_history(simulator_history_path) if simulator_history_path.exists() else None
+    if simulator_history is not None and simulator_history.empty:
+        notes.append(f"{SIMULATOR_HISTORY} has no rows (the run ended before the first second was saved): "
+                     "whether the simulator was saturated is unknown")
+        simulator_history = None
     log_path = run_dir / "locust.log"
     return RunData(
         run_dir=run_dir,
@@ -148,6 +168,7 @@ def load_run(run_dir: Path) -> RunData:
         simulator_stats=read_json_object(simulator_path) if simulator_path.exists() else None,
         log_events=read_log_events(log_path, _log_utc_offset(manifest)) if log_path.exists() else _empty_log(),
         workers=read_json_object(workers_path) if (workers_path := Path(f"{prefix}_workers.json")).exists() else None,
+        simulator_history=simulator_history,
         notes=notes,
     )
 
@@ -244,6 +265,19 @@ def read_exchange_history(path: Path) -> pd.DataFrame:
         if column not in merged:
             merged[column] = np.nan
     return merged
+
+
+def read_simulator_history(path: Path) -> pd.DataFrame:
+    """The simulator's own load, one row per second (see SIMULATOR_COLUMNS); lag is empty for a row without
+    wake-ups."""
+    lags = ("loop_lag_p50_ms", "loop_lag_max_ms")
+    return read_csv(
+        path,
+        SIMULATOR_COLUMNS,
+        dtypes={"timestamp": "float64", "span_s": "float64", "cpu_share": "float64", **dict.fromkeys(lags, "float64"),
+                "lag_samples": "int64", "requests": "int64", "ws_messages": "int64"},
+        na_columns=lags,
+    )
 
 
 def read_header(path: Path) -> list[str]:

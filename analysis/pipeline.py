@@ -16,6 +16,7 @@ from analysis.histogram import merge, percentiles
 from analysis.limits import RateLimitResult, analyse_rate_limits
 from analysis.load import RunData, load_run
 from analysis.model import Finding, Thresholds, by_severity
+from analysis.target import TargetResult, analyse_target
 from analysis.taxonomy import analyse_errors
 from analysis.timeline import entry_deltas, entry_exchanges, is_rest, is_ws, rest_seconds, run_exchanges
 from analysis.websocket import CONNECT_NAMES, NON_STREAM_NAMES, WebSocketResult, analyse_websocket
@@ -36,6 +37,7 @@ class Analysis:
     capacity: CapacityResult
     websocket: WebSocketResult
     client: ClientResult
+    target: TargetResult
 
     @cached_property
     def entry_rows(self) -> dict[tuple[str, str], pd.DataFrame]:
@@ -51,16 +53,18 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
     deltas = entry_deltas(data.history)
     rest = rest_seconds(data, deltas)
     client = analyse_client(data, thresholds)
+    target = analyse_target(data, thresholds)
     rate_limits = {ex: analyse_rate_limits(data, ex, thresholds) for ex in run_exchanges(data)}
     onsets = [r.summary["onset"]["time_s"] for r in rate_limits.values() if r.summary["onset"] is not None]
-    capacity = analyse_capacity(data, deltas, rest, client, min(onsets) if onsets else None, thresholds)
+    capacity = analyse_capacity(data, deltas, rest, client, target, min(onsets) if onsets else None, thresholds)
     errors, error_findings = analyse_errors(data, thresholds)
-    websocket = analyse_websocket(data, client, thresholds)
+    websocket = analyse_websocket(data, client, target, thresholds)
     completeness, completeness_findings = analyse_completeness(data)
     findings = by_severity([
         *completeness_findings,
         *(f for r in rate_limits.values() for f in r.findings),
         *client.findings,
+        *target.findings,
         *capacity.findings,
         *error_findings,
         *websocket.findings,
@@ -74,12 +78,13 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
         "errors": errors,
         "websocket": websocket.summary,
         "client": client.summary,
+        "simulator": target.summary,
         "completeness": completeness,
         "findings": [f.to_json() for f in findings],
         "thresholds": thresholds.to_json(),
         "notes": data.notes + run_notes(data),
     }
-    return Analysis(data, report, findings, rest, deltas, rate_limits, capacity, websocket, client)
+    return Analysis(data, report, findings, rest, deltas, rate_limits, capacity, websocket, client, target)
 
 
 def run_section(data: RunData, rest: pd.DataFrame) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from analysis.client import ClientResult
 from analysis.histogram import percentiles
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
+from analysis.target import TargetResult
 from analysis.taxonomy import failure_table
 from analysis.timeline import is_ws, seconds
 
@@ -31,7 +32,9 @@ class WebSocketResult:
     per_second: pd.DataFrame  # reconnects, drops, gaps per second (for charts)
 
 
-def analyse_websocket(data: RunData, client: ClientResult, thresholds: Thresholds) -> WebSocketResult:
+def analyse_websocket(
+    data: RunData, client: ClientResult, target: TargetResult, thresholds: Thresholds
+) -> WebSocketResult:
     totals = data.totals.loc[is_ws(data.totals["type"])]
     per_second = ws_seconds(data)
     if totals.empty:
@@ -65,7 +68,7 @@ def analyse_websocket(data: RunData, client: ClientResult, thresholds: Threshold
         "gaps_by_reason": _by_reason(gaps),  # sequence gaps and checksum mismatches
         "storms": storms,
     }
-    return WebSocketResult(summary, ws_findings(summary, ws_failures, client, thresholds), per_second)
+    return WebSocketResult(summary, ws_findings(summary, ws_failures, client, target, thresholds), per_second)
 
 
 def connect_stats(totals: pd.DataFrame, name: str) -> dict[str, Any]:
@@ -114,7 +117,8 @@ def _by_reason(failures: pd.DataFrame) -> dict[str, int]:
 
 
 def ws_findings(
-    summary: dict[str, Any], ws_failures: pd.DataFrame, client: ClientResult, thresholds: Thresholds
+    summary: dict[str, Any], ws_failures: pd.DataFrame, client: ClientResult, target: TargetResult,
+    thresholds: Thresholds,
 ) -> list[Finding]:
     findings = []
     connect_failures = ws_failures.loc[ws_failures["name"].isin(CONNECT_NAMES)]
@@ -187,6 +191,8 @@ def ws_findings(
                 f"WebSocket event latency p95 above {thresholds.ws_latency_p95_ms:g} ms on {len(slow)} streams "
                 f"(worst {worst['stream']}: p95 {worst['latency_ms']['p95']:g} ms)"
                 + ("; the load generator was CPU-bound, so part of it is Locust's own delay" if suspect else "")
+                + ("; the simulator was saturated, so part of it is the simulator's own delay"
+                   if target.suspect(None) else "")
             ),
             evidence={"streams": {s["stream"]: s["latency_ms"] for s in slow}},
             recommendation=(

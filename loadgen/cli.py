@@ -35,6 +35,7 @@ from loadgen.processes import (
     run_teed,
 )
 from loadgen.scenarios import SCENARIOS, Scenario, get_scenario
+from loadgen.sim_history import HISTORY_FILE
 from loadgen.summary import print_summary
 from loadgen.thresholds import EXIT_THRESHOLD_FAILED, ThresholdError, gate_settings
 
@@ -255,7 +256,7 @@ def command_run(args: argparse.Namespace) -> int:
     ]
     if args.host:
         return _run_locust(locustfile, target, headless, run_dir, manifest, None, topology)
-    with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
+    with SimulatorProcess(run_dir / "simulator.log", args.sim_config, history_path=run_dir / HISTORY_FILE) as sim:
         target = simulator_target(selection, sim)
         return _run_locust(locustfile, target, headless, run_dir, manifest, sim, topology)
 
@@ -367,7 +368,7 @@ def finish_run(run_dir: Path, manifest: dict, simulator: SimulatorProcess | None
     write_json(run_dir / "run.json", manifest)
     if simulator is not None:
         try:
-            write_json(run_dir / "simulator_stats.json", simulator.stats())
+            write_json(run_dir / "simulator_stats.json", simulator.final_stats())
         except OSError as exc:
             print(f"warning: could not read the simulator's stats: {exc}", file=sys.stderr)
     print_summary(run_dir)
@@ -406,7 +407,7 @@ def command_ui(args: argparse.Namespace) -> int:
     try:
         if target is not None:
             return _run_locust(locustfile, target, ui_args, run_dir, manifest, simulator=None)
-        with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
+        with SimulatorProcess(run_dir / "simulator.log", args.sim_config, history_path=run_dir / HISTORY_FILE) as sim:
             return _run_locust(locustfile, simulator_target(selection, sim), ui_args, run_dir, manifest, sim)
     except KeyboardInterrupt:  # Ctrl-C is how a web UI session ends
         print("web UI stopped; every process it started has been stopped")

@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from loadgen.sim_history import SimulatorHistory
+
 READY_PREFIX = "simulator ready on "
 PR_SET_PDEATHSIG = 1  # prctl(2)
+POLL_TIMEOUT_S = 5.0  # one poll of the simulator's per-second load; the run's end waits for at most one
 
 
 class ProcessError(RuntimeError):
@@ -25,12 +28,18 @@ class ProcessError(RuntimeError):
 
 
 class SimulatorProcess:
-    """`python -m simulator` on a free loopback port, logging to a file; a context manager."""
+    """`python -m simulator` on a free loopback port, logging to a file; a context manager.
 
-    def __init__(self, log_path: Path, config: Path | None = None, ready_timeout_s: float = 20.0) -> None:
+    With `history_path`, the simulator's own load per second is saved there while it runs (see
+    loadgen/sim_history.py); `final_stats()` completes it."""
+
+    def __init__(self, log_path: Path, config: Path | None = None, ready_timeout_s: float = 20.0,
+                 history_path: Path | None = None) -> None:
         self.log_path = log_path
         self.config = config
         self.ready_timeout_s = ready_timeout_s
+        self.history_path = history_path
+        self.history: SimulatorHistory | None = None
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
@@ -52,6 +61,10 @@ class SimulatorProcess:
                     raise ProcessError(f"simulator exited before it was ready: {self._last_log_line()}")
                 if line.startswith(READY_PREFIX):
                     self.base_url = line[len(READY_PREFIX) :].split()[0]
+                    if self.history_path is not None:
+                        self.history = SimulatorHistory(lambda since: self.stats(since, POLL_TIMEOUT_S),
+                                                        self.history_path)
+                        self.history.start()
                     return self
         except queue.Empty:
             self.stop()
@@ -63,11 +76,19 @@ class SimulatorProcess:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def stats(self) -> dict:
-        with urllib.request.urlopen(f"{self.base_url}/__sim/stats", timeout=10) as resp:
+    def stats(self, since: float | None = None, timeout_s: float = 10.0) -> dict:
+        """`/__sim/stats`; with `since` (epoch seconds), every per-second row that started after then."""
+        query = "" if since is None else f"?since={since}"
+        with urllib.request.urlopen(f"{self.base_url}/__sim/stats{query}", timeout=timeout_s) as resp:
             return json.load(resp)
 
+    def final_stats(self) -> dict:
+        """The stats at the end of a run; with a history, its last rows are written from the same answer."""
+        return self.stats() if self.history is None else self.history.finish()
+
     def stop(self) -> None:
+        if self.history is not None:
+            self.history.close()
         if self.proc is not None:
             stop_process(self.proc)
 
