@@ -49,8 +49,7 @@ EXCHANGE_COUNTS = (
 )  # summed per exchange and second (late data in distributed runs arrives as extra rows)
 EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s", "start_lag_max_ms")
 EXCHANGE_REQUIRED = (*EXCHANGE_KEYS, "requests", "rate_limited", "banned")
-# first_s/last_s: an entry's first and last request (epoch seconds; NaN when the input has no times)
-TOTALS_COLUMNS = ("type", "name", "requests", "failures", "none_requests", "total_ms", "histogram", "first_s", "last_s")
+TOTALS_COLUMNS = ("type", "name", "requests", "failures", "none_requests", "total_ms", "histogram")
 SIMULATOR_HISTORY = "simulator_history.csv"  # the simulator's own load per second (loadgen/sim_history.py)
 SIMULATOR_COLUMNS = {
     "timestamp": "t",
@@ -93,6 +92,7 @@ class RunData:
     # per second of the simulator's own load (t, span_s, cpu_share, lag_p50_ms, lag_max_ms, ...); None: no
     # simulator_history.csv (a run against an external host, or an older run)
     simulator_history: pd.DataFrame | None = None
+    run_duration_s: float | None = None  # the test's start to its stop, from PREFIX_exchange.json (None: unknown)
     notes: list[str] = field(default_factory=list)  # what the data could not tell, for the report
 
     @property
@@ -105,12 +105,9 @@ class RunData:
 
     @property
     def measured_s(self) -> float:
-        """How long requests were measured: from the first request to the last in Locust's final totals
-        (the figure the run's summary and CI gates use), else the history's span."""
-        first, last = self.totals["first_s"].min(), self.totals["last_s"].max()
-        if pd.notna(first) and pd.notna(last) and last > first:
-            return float(last - first)
-        return self.end_s - self.start_s
+        """How long the test ran: its start to its stop as the suite recorded them (the figure the run's summary
+        and CI gates use), else the span of Locust's history."""
+        return self.run_duration_s if self.run_duration_s else self.end_s - self.start_s
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -145,7 +142,10 @@ def load_run(run_dir: Path) -> RunData:
     exceptions_path = Path(f"{prefix}_exceptions.csv")
     manifest = read_json_object(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
     exchange_json = Path(f"{prefix}_exchange.json")
-    exchange_totals = read_json_object(exchange_json).get("exchanges", {}) if exchange_json.exists() else {}
+    suite_totals = read_json_object(exchange_json) if exchange_json.exists() else {}
+    exchange_totals = suite_totals.get("exchanges", {})
+    run_window = suite_totals.get("run") if isinstance(suite_totals.get("run"), dict) else {}
+    run_duration = run_window.get("duration_s")
     simulator_path = run_dir / "simulator_stats.json"
     simulator_history_path = run_dir / SIMULATOR_HISTORY
     simulator_history = read_simulator_history(simulator_history_path) if simulator_history_path.exists() else None
@@ -169,6 +169,7 @@ def load_run(run_dir: Path) -> RunData:
         log_events=read_log_events(log_path, _log_utc_offset(manifest)) if log_path.exists() else _empty_log(),
         workers=read_json_object(workers_path) if (workers_path := Path(f"{prefix}_workers.json")).exists() else None,
         simulator_history=simulator_history,
+        run_duration_s=float(run_duration) if isinstance(run_duration, int | float) and run_duration > 0 else None,
         notes=notes,
     )
 
@@ -221,7 +222,6 @@ def read_stats(path: Path) -> pd.DataFrame:
     frame["none_requests"] = 0
     frame["total_ms"] = frame["avg_ms"] * frame["requests"]
     frame["histogram"] = [{} for _ in range(len(frame))]
-    frame["first_s"] = frame["last_s"] = np.nan  # the CSV has no times
     return frame[list(TOTALS_COLUMNS)]
 
 
@@ -398,8 +398,6 @@ def read_totals(path: Path) -> pd.DataFrame:
                 "none_requests": int(entry.get("num_none_requests") or 0),
                 "total_ms": float(entry["total_response_time"]),
                 "histogram": {float(k): int(v) for k, v in histogram.items()},
-                "first_s": float(entry.get("start_time") or np.nan),
-                "last_s": float(entry.get("last_request_timestamp") or np.nan),
             })
         except (TypeError, ValueError):
             raise AnalysisError(f"{path}: entry {index} has a value that is not a number") from None

@@ -88,7 +88,7 @@ class EntryStats:
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    duration_s: float  # first to last request
+    duration_s: float  # the test's start to its stop (loadgen.run_end.RunWindow)
     entries: tuple[EntryStats, ...]
     exchanges: Mapping[str, Mapping[str, float | int | None]] = field(default_factory=dict)  # per-exchange totals
 

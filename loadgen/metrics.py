@@ -427,7 +427,10 @@ class MetricsHub:
             return
         path = Path(f"{prefix}_exchange.json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"exchanges": self.table.totals()}, indent=2) + "\n", encoding="utf-8")
+        window = run_end.run_window(self.environment)
+        run = {"started_at": window.started_at, "stopped_at": window.stopped_at,
+               "duration_s": round(window.duration_s(), 3)}
+        path.write_text(json.dumps({"run": run, "exchanges": self.table.totals()}, indent=2) + "\n", encoding="utf-8")
 
     def finish(self) -> None:
         """At quit, once the run is settled: take the last counts, write every remaining history row and the totals."""

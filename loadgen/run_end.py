@@ -14,6 +14,10 @@ logged and recorded (`final_report_outcomes`, read into the run's worker file). 
 by a signal of its own sends its final report before it tells the master it quits. And every
 end-of-run writer calls `settle()` first: it stops a run that is still going, so that what it
 writes is final.
+
+It also keeps the run's window: from the test's start to the moment it was asked to stop (not to
+its last request: a client banned halfway still ran for the whole test). Every file that states a
+run's duration or its requests per second uses it (`duration_s`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from dataclasses import dataclass
 
 import gevent
 from locust.env import Environment
@@ -70,7 +75,28 @@ class FinalReports:
         return client is not None and client.state != STATE_MISSING
 
 
+@dataclass(slots=True)
+class RunWindow:
+    """When the current test started and when it was asked to stop (epoch seconds)."""
+
+    started_at: float | None = None
+    stopped_at: float | None = None
+
+    def start(self) -> None:
+        self.started_at, self.stopped_at = time.time(), None
+
+    def stop(self) -> None:
+        if self.started_at is not None and self.stopped_at is None:
+            self.stopped_at = time.time()
+
+    def duration_s(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        return max(0.0, (self.stopped_at or time.time()) - self.started_at)
+
+
 _FINAL_REPORTS: weakref.WeakKeyDictionary[Environment, FinalReports] = weakref.WeakKeyDictionary()
+_WINDOWS: weakref.WeakKeyDictionary[Environment, RunWindow] = weakref.WeakKeyDictionary()
 _INSTALLED: weakref.WeakSet[Environment] = weakref.WeakSet()
 
 
@@ -81,6 +107,10 @@ def install(environment: Environment) -> None:
         return
     _INSTALLED.add(environment)
     events = environment.events
+    if not isinstance(runner, WorkerRunner):
+        window = _WINDOWS[environment] = RunWindow()
+        events.test_start.add_listener(lambda **_: window.start())
+        events.test_stopping.add_listener(lambda **_: window.stop())
     if isinstance(runner, MasterRunner):
         reports = _FINAL_REPORTS[environment] = FinalReports(environment, runner)
         runner.register_message(FINAL_REPORT_SENT, lambda msg, **_: reports.on_sent(msg.node_id))
@@ -91,6 +121,11 @@ def install(environment: Environment) -> None:
         # `quitting` fires its listeners last-added first: this one runs before Locust's own, which tells
         # the master that the worker quits.
         events.quitting.add_listener(lambda **_: settle(environment))
+
+
+def run_window(environment: Environment) -> RunWindow:
+    """The current (or last) test's window; an empty one before any test or on a worker."""
+    return _WINDOWS.get(environment) or RunWindow()
 
 
 def final_report_outcomes(environment: Environment) -> dict[str, bool]:

@@ -9,6 +9,7 @@ from locust.env import Environment
 from locust.stats import StatsError
 
 from exchanges.base import ExchangeAdapter, FailureKind
+from loadgen import run_end
 from loadgen.measure import EntryStats, ExchangeCatalog, RunStats
 from loadgen.metrics import metrics_hub
 from loadgen.options import parse_settings
@@ -59,10 +60,7 @@ def run_stats(environment: Environment) -> RunStats:
         )
         for e in stats.entries.values()
     )
-    # From the first request to the last, as the analysis measures a run from totals.json.
-    first = min((e.start_time for e in stats.entries.values() if e.num_requests), default=None)
-    last = stats.total.last_request_timestamp
-    duration_s = max(0.0, last - first) if last and first is not None else 0.0
+    duration_s = run_end.run_window(environment).duration_s()  # test start to stop, as every run file says
     hub = metrics_hub(environment)
     hub.merge_own()
     return RunStats(duration_s, entries, hub.table.totals())

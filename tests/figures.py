@@ -58,8 +58,9 @@ def markdown_table(text: str, first_header: str) -> list[dict[str, str]]:
 def check_run_figures(run_dir: Path, *, exchanges: list[str] | None = None, output: str | None = None) -> RunFigures:
     """Assert that every file of the run (and the runner's printed `output`, if given) tells the same figures.
     A plain Locust run has no run.json (name its `exchanges`) and no analysis report (not checked then)."""
+    manifest_path = run_dir / "run.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     if exchanges is None:
-        manifest = json.loads((run_dir / "run.json").read_text())
         exchanges = list(manifest.get("exchanges") or [manifest["exchange"]])
 
     # Locust's CSVs: per-request rows add up to the Aggregated row, and failures.csv to its failures.
@@ -115,7 +116,11 @@ def check_run_figures(run_dir: Path, *, exchanges: list[str] | None = None, outp
         report = json.loads(report_path.read_text())["run"]
         assert report["requests"] == requests and report["failures"] == failures
         assert report["ws_messages"] == ws_messages
-        assert round(report["duration_s"]) == int(overview["Duration"].removesuffix(" s")), (report, overview)
+        window = json.loads((run_dir / "locust_exchange.json").read_text())["run"]
+        assert abs(report["duration_s"] - window["duration_s"]) <= 0.05, (report, window)
+        assert abs(window["duration_s"] - int(overview["Duration"].removesuffix(" s"))) <= 0.5, (window, overview)
+        if manifest and not manifest["interrupted"]:  # the run lasted what it was asked to
+            assert abs(window["duration_s"] - manifest["duration_s"]) <= 1.5, (window, manifest)
 
     # A distributed run's workers: every request was reported by one of them, each ran users.
     workers_path = run_dir / "locust_workers.json"
