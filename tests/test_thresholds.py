@@ -230,6 +230,51 @@ def test_an_exchange_scope_over_a_merged_entry_is_an_error_not_a_wrong_number():
     assert values("p95[book]<100", catalogs=TWO, run=run) == [4]
 
 
+# A side-by-side run (locustfiles/all.py): every row carries its exchange's prefix.
+SIDE_BY_SIDE = RunStats(
+    duration_s=10.0,
+    entries=(
+        entry("GET", "binance:depth", {5: 90, 100: 10}, failures=4, rate_limited=3, banned=1),
+        entry("GET", "binance:time", {2: 10}),
+        entry("GET", "coinbase:time", {3: 20}),
+        entry("GET", "coinbase:book", {7: 60}, failures=6, rate_limited=6),
+        entry("WS", "binance:btcusdt@trade", {1: 900, 40: 100}),
+        entry("WS", "coinbase:matches:BTC-USD", {2: 500}),
+        entry("WS", "binance:connect", {30: 2}),
+        entry("WS", "coinbase:connect", {50: 1}),
+        entry("PACE", "binance:late_start", {900: 5}),
+    ),
+    exchanges={"binance": {"ws_gaps": 2, "ws_reconnects": 1, "late_starts": 5, "paced_starts": 50},
+               "coinbase": {"ws_gaps": 1, "ws_reconnects": 0, "late_starts": 0, "paced_starts": 50}},
+)
+
+
+def test_side_by_side_scopes_resolve_whatever_the_prefix():
+    assert resolve_scope(parse_threshold("p95[binance:depth]<1"), TWO) == Scope("binance", "depth")
+    assert resolve_scope(parse_threshold("p95[coinbase connect]<1"), TWO) == Scope("coinbase", "connect")
+    assert resolve_scope(parse_threshold("p95[coinbase:matches:BTC-USD]<1"), TWO) == Scope("coinbase",
+                                                                                            "matches:BTC-USD")
+    with pytest.raises(ThresholdError, match="not an exchange or request"):
+        resolve_scope(parse_threshold("p95[coinbase:depth]<1"), TWO)
+
+
+def test_side_by_side_runs_are_measured_whole_per_exchange_and_per_request():
+    def measured(*texts: str) -> list[float | None]:
+        return values(*texts, catalogs=TWO, run=SIDE_BY_SIDE)
+
+    # the whole run: every exchange's REST rows, none of the other rows
+    assert measured("requests<1", "failures<1", "rate_limited<1", "banned<1") == [190, 10, 10, 1]
+    assert measured("p50<1", "max<1", "rps<1") == [5, 100, 19.0]
+    assert measured("p95[binance]<1", "requests[binance]<1", "requests[coinbase]<1") == [100, 110, 80]
+    assert measured("fail_ratio[coinbase]<1", "rate_limited_ratio[binance]<1") == [0.075, 4 / 110]
+    # a request of every exchange that has it, of one exchange, or named as Locust names it
+    assert measured("requests[time]<1", "p95[coinbase time]<1", "p99[binance:depth]<1") == [30, 3, 100]
+    assert measured("p95[connect]<1", "p95[binance connect]<1", "max[coinbase connect]<1") == [50, 30, 50]
+    assert measured("ws_event_latency_p95<1", "ws_event_latency_p99[coinbase]<1") == [40, 2]
+    assert measured("ws_event_latency_p95[btcusdt@trade]<1") == [40]
+    assert measured("ws_gaps<1", "ws_gaps[coinbase]<1", "late_start_ratio<1") == [3, 1, 0.05]
+
+
 def test_values_are_formatted_with_units():
     assert format_value(metric_named("p95"), 12.0) == "12 ms"
     assert format_value(metric_named("avg"), 2.345) == "2.3 ms"
