@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from exchanges.binance import ADAPTER as BINANCE_ADAPTER
+from exchanges.kraken import ADAPTER as KRAKEN_ADAPTER
 from loadgen.gate_reports import RunOverview, junit_xml, markdown_summary
 from loadgen.measure import (
     EntryStats,
@@ -318,6 +320,20 @@ def test_markdown_summary_lists_thresholds_and_the_run():
     assert "| 60 s | 1200 | 3 | 19.9 | 4 | 12 | - |" in text
     assert "| binance | 1200 | 2 | 0 | 9000 | 1 | 0 | 3 |" in text
     assert "Threshold" not in markdown_summary(overview, [])
+
+
+def test_the_summary_names_each_exchanges_own_limit_signals():
+    counts = {"requests": 100, "rate_limited": 7, "banned": 0, "ws_messages": 0, "ws_reconnects": 0,
+              "ws_drops": 0, "ws_gaps": 0}
+    overview = RunOverview("Load test: binance, kraken", 10.0, 200, 7, 20.0, 1.0, 2.0, 3.0,
+                           {"binance": counts, "kraken": counts},
+                           {"binance": BINANCE_ADAPTER.limit_signals, "kraken": KRAKEN_ADAPTER.limit_signals})
+    text = markdown_summary(overview, [])
+    assert "| Exchange | Requests | Rate limited | Banned |" in text
+    assert "(429)" not in text and "(418)" not in text  # no HTTP status claimed for every exchange
+    assert "binance: HTTP 429 (codes -1003, -1015) / HTTP 418" in text
+    assert "kraken: EAPI:Rate limit exceeded, EGeneral:Too many requests or EOrder:Rate limit exceeded in an HTTP " \
+           "200 body / EGeneral:Temporary lockout in an HTTP 200 body" in text
 
 
 def test_the_documented_examples_parse(tmp_path: Path):
