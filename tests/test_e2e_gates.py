@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.figures import check_run_figures
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
 
@@ -284,6 +286,7 @@ def test_a_side_by_side_run_measures_every_metric_whole_per_exchange_and_per_req
                        and e["name"].partition(":")[2] not in ("connect", "reconnect"))
         assert counters[ex]["ws_messages"] == messages, ex
         assert counters[ex]["rate_limited"] + counters[ex]["banned"] == expected[f"rate_limited[{ex}]"], ex
+    check_run_figures(run_dir, output=output)  # and every file of the run tells the same figures
     report = json.loads((run_dir / "analysis" / "report.json").read_text())
     assert all(e["exchange"] == e["name"].partition(":")[0] for e in report["latency"]["endpoints"])
     assert all(s["exchange"] == s["stream"].partition(":")[0] for s in report["websocket"]["streams"])
