@@ -153,13 +153,24 @@ def rate_limit_blocks(exchanges: dict[str, Any]) -> list[Block]:
     return [
         Heading(2, "Rate limits"),
         Paragraph(
-            "Onset: the first rate-limit answer (429, 418 or the exchange's own code), with the users then and the "
+            "Onset: the first rate-limit answer, as each exchange signals it (below), with the users then and the "
             "mean request rate over the limit's window before it. Max safe: the highest such mean over a span "
-            "with no rate-limit answer."
+            "with no rate-limit answer. Backed off: whether the client stopped sending while limited (for the "
+            "Retry-After, where the exchange sends one)."
         ),
+        Bullets([signals_line(name, entry["rate_limit"].get("signals")) for name, entry in exchanges.items()]),
         Table(["exchange", "onset", "users", "rate at onset", "used weight", "max safe", "estimated limit",
-               "published limit", "rate-limited / banned", "bans", "Retry-After honoured"], rows),
+               "published limit", "rate-limited / banned", "bans", "backed off"], rows),
     ]
+
+
+def signals_line(exchange: str, signals: dict[str, Any] | None) -> str:
+    """How one exchange signals its limits, in its own terms."""
+    if not signals:
+        return f"{exchange}: signals unknown"
+    banned = signals["banned"] or "none (no ban answer)"
+    retry_after = "with Retry-After" if signals["retry_after"] else "no Retry-After"
+    return f"{exchange}: rate limited = {signals['rate_limited']}; banned = {banned}; {retry_after}"
 
 
 def latency_blocks(report: dict[str, Any]) -> list[Block]:
@@ -220,10 +231,17 @@ def websocket_blocks(ws: dict[str, Any]) -> list[Block]:
         return [fmt(stats["attempts"]), fmt(stats["failures"]), fmt(t.get("p50")), fmt(t.get("p95")),
                 fmt(t.get("p99")), fmt(t.get("max"))]
 
+    connect_rows = [["connect", "all", *times(ws["connect"])], ["reconnect", "all", *times(ws["reconnect"])]]
+    by_exchange = ws.get("connects_by_exchange") or {}
+    if len(by_exchange) > 1:
+        connect_rows += [[kind, name, *times(stats[kind])] for name, stats in by_exchange.items()
+                         for kind in ("connect", "reconnect") if stats[kind]["attempts"]]
+    elif len(by_exchange) == 1:
+        (name,) = by_exchange
+        connect_rows = [[row[0], name, *row[2:]] for row in connect_rows]
     blocks: list[Block] = [
         Heading(2, "WebSocket"),
-        Table(["", "attempts", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"],
-              [["connect", *times(ws["connect"])], ["reconnect", *times(ws["reconnect"])]]),
+        Table(["", "exchange", "attempts", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"], connect_rows),
         Bullets([
             f"reconnects: {fmt(ws['reconnects'])}; storms: {len(ws['storms'])}",
             f"abnormal drops: {fmt(ws['drops'])}"
@@ -234,13 +252,15 @@ def websocket_blocks(ws: dict[str, Any]) -> list[Block]:
     rows = []
     for stream in ws["streams"]:
         latency = stream["latency_ms"] or {}
-        rows.append([stream["stream"], fmt(stream["messages"]), fmt(stream["per_s"], "/s"),
+        rows.append([stream["stream"], stream.get("exchange") or "—", fmt(stream["messages"]),
+                     fmt(stream["per_s"], "/s"),
                      fmt(latency.get("p50")), fmt(latency.get("p95")), fmt(latency.get("p99")),
                      fmt(stream["failures"])])
     if rows:
         blocks.append(Paragraph("Event latency: receive time minus the exchange's event time (clock offset "
                                 "corrected); streams without event times have none."))
-        blocks.append(Table(["stream", "messages", "rate", "latency p50 ms", "p95 ms", "p99 ms", "failures"], rows))
+        blocks.append(Table(["stream", "exchange", "messages", "rate", "latency p50 ms", "p95 ms", "p99 ms",
+                             "failures"], rows))
     return blocks
 
 

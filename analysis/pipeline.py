@@ -18,7 +18,15 @@ from analysis.load import RunData, load_run
 from analysis.model import Finding, Thresholds, by_severity
 from analysis.target import TargetResult, analyse_target
 from analysis.taxonomy import analyse_errors
-from analysis.timeline import entry_deltas, entry_exchanges, is_rest, is_ws, rest_seconds, run_exchanges
+from analysis.timeline import (
+    base_names,
+    entry_deltas,
+    entry_exchanges,
+    is_rest,
+    is_ws,
+    rest_seconds,
+    run_exchanges,
+)
 from analysis.websocket import CONNECT_NAMES, NON_STREAM_NAMES, WebSocketResult, analyse_websocket
 
 SCHEMA_VERSION = 2
@@ -92,7 +100,9 @@ def run_section(data: RunData, rest: pd.DataFrame) -> dict[str, Any]:
     ws, rest_rows = is_ws(totals["type"]), is_rest(totals["type"])
     duration = data.measured_s
     requests = int(totals.loc[rest_rows, "requests"].sum())
-    streams = ws & ~totals["name"].isin(NON_STREAM_NAMES)
+    names = totals["name"].astype(str)
+    bases = names.map(base_names(names, run_exchanges(data)))  # side-by-side rows carry their exchange
+    streams = ws & ~bases.isin(NON_STREAM_NAMES)
     return {
         "run_id": manifest.get("run_id", data.run_dir.name),
         "run_dir": str(data.run_dir),
@@ -109,7 +119,7 @@ def run_section(data: RunData, rest: pd.DataFrame) -> dict[str, Any]:
         "failures": int(totals.loc[rest_rows, "failures"].sum()),
         "requests_per_s": round(requests / duration, 2) if duration > 0 else None,
         "ws_messages": int((totals.loc[streams, "requests"] - totals.loc[streams, "failures"]).sum()),
-        "ws_connects": int(totals.loc[ws & totals["name"].isin(CONNECT_NAMES), "requests"].sum()),
+        "ws_connects": int(totals.loc[ws & bases.isin(CONNECT_NAMES), "requests"].sum()),
         "ws_failures": int(totals.loc[ws, "failures"].sum()),
         "interrupted": bool(manifest.get("interrupted", False)),
         "full_history": data.full_history,

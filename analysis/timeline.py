@@ -28,23 +28,36 @@ def run_exchanges(data: RunData) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def exchange_of(name: str, exchanges: Iterable[str]) -> str | None:
-    """The exchange a Locust entry name belongs to.
+def split_name(name: str, exchanges: Iterable[str]) -> tuple[str | None, str]:
+    """(the exchange a Locust entry belongs to, its name without that exchange's prefix).
 
-    A name prefixed with an exchange ("coinbase:ticker", "kraken/Depth") belongs to that exchange;
-    any other name belongs to the run's exchange when there is exactly one, else to none."""
+    A name prefixed with an exchange ("coinbase:ticker", "kraken/Depth", "binance open") belongs to that
+    exchange, as side-by-side runs name every row; any other name belongs to the run's exchange when there
+    is exactly one, else to none."""
     known = list(dict.fromkeys([*exchanges, *KNOWN_EXCHANGES]))
     lowered = name.lower()
     for exchange in known:
-        if any(lowered.startswith(f"{exchange.lower()}{sep}") for sep in NAME_SEPARATORS):
-            return exchange
+        for separator in NAME_SEPARATORS:
+            prefix = f"{exchange.lower()}{separator}"
+            if lowered.startswith(prefix) and len(name) > len(prefix):
+                return exchange, name[len(prefix):]
     run_side = list(dict.fromkeys(exchanges))
-    return run_side[0] if len(run_side) == 1 else None
+    return (run_side[0] if len(run_side) == 1 else None), name
+
+
+def exchange_of(name: str, exchanges: Iterable[str]) -> str | None:
+    """The exchange a Locust entry name belongs to (see `split_name`)."""
+    return split_name(name, exchanges)[0]
 
 
 def entry_exchanges(names: Iterable[str], exchanges: list[str]) -> dict[str, str | None]:
     """`exchange_of` for each distinct name (a few dozen), to map whole columns at once."""
     return {name: exchange_of(name, exchanges) for name in dict.fromkeys(names)}
+
+
+def base_names(names: Iterable[str], exchanges: list[str]) -> dict[str, str]:
+    """Each distinct name without its exchange's prefix ("binance:connect" -> "connect")."""
+    return {name: split_name(name, exchanges)[1] for name in dict.fromkeys(names)}
 
 
 def is_ws(types: pd.Series) -> pd.Series:

@@ -65,6 +65,18 @@ class WindowLimit:
     interval_s: int
 
 
+@dataclass(frozen=True, slots=True)
+class LimitSignals:
+    """How an exchange tells a client it went over a limit, in its own terms: reports and findings name these
+    signals, never one exchange's HTTP statuses for all of them."""
+
+    rate_limited: str  # its rate-limit answers, e.g. "HTTP 429 (codes -1003, -1015)"
+    banned: str | None = None  # its ban answers, e.g. "HTTP 418"; None where it has none
+    retry_after: bool = False  # its REST rate-limit answers carry a Retry-After header (seconds to wait)
+    ban_advice: str = ""  # what brings a ban there, how long one lasts and how to avoid it
+    ws_connect_limit: str = ""  # its limit on WebSocket connection attempts, as published
+
+
 class LimitKind(enum.StrEnum):
     """How an exchange counts the request limit named by `ExchangeAdapter.limit_unit` (read by results analysis)."""
 
@@ -241,6 +253,8 @@ class ExchangeAdapter:
     user_key_vars: tuple[str, ...]
     limit_unit: str  # how the exchange counts its request limit, for reports: "weight/60s", "requests/s"
     limit_kind: LimitKind = LimitKind.FIXED_WINDOW  # how that limit counts: a fixed window, a token bucket, ...
+    published_limit: float | None = None  # that limit as the exchange publishes it, in `limit_unit`; None: none
+    limit_signals: LimitSignals = LimitSignals("HTTP 429")  # how it answers a client over its limits
     time_endpoint: str = "time"  # the endpoint whose answer parse_server_time reads (the clock offset)
     recv_window_default_ms: int | None = None  # signed requests' validity window, where the exchange has one
     recv_window_max_ms: int | None = None

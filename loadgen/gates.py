@@ -184,6 +184,7 @@ class Gates:
             p95_ms=overall("p95"),
             p99_ms=overall("p99"),
             exchanges=run.exchanges,
+            limit_signals={adapter.name: adapter.limit_signals for adapter in run_snapshot.exchanges()},
         )
         Path(f"{prefix}{SUMMARY_SUFFIX}").write_text(markdown_summary(overview, outcomes), encoding="utf-8")
 

@@ -85,8 +85,9 @@ class ExchangeRestUser(FastHttpUser):
     abstract = True
     adapter: ClassVar[ExchangeAdapter]
     needs_credentials: ClassVar[bool] = False  # signed endpoints: load keys at start, refuse to run without
-    # Prepended to request names: with several exchanges in one run, 'binance:time' and 'coinbase:time'
-    # stay apart in Locust's stats (keyed by method and name).
+    # Prepended to every row name its users report (requests, WebSocket rows, late starts): with several
+    # exchanges in one run, 'binance:time' and 'coinbase:time' stay apart in Locust's stats (keyed by method
+    # and name). locustfiles/all.py sets it to `loadgen.measure.exchange_prefix`.
     stats_prefix: ClassVar[str] = ""
     open_model: ClassVar[bool] = False
 
@@ -225,9 +226,9 @@ class ExchangeRestUser(FastHttpUser):
         late = start.lag_s > cluster.late_after_s
         self.runtime.metrics.paced_start(start.lag_s * 1000.0, late, start.skipped)
         if late:
-            fire(self.environment, PACE_REQUEST_TYPE, "late_start", start.lag_s * 1000.0)
+            fire(self.environment, PACE_REQUEST_TYPE, self.stats_prefix + "late_start", start.lag_s * 1000.0)
         for _ in range(start.skipped):
-            fire(self.environment, PACE_REQUEST_TYPE, "skipped_start", None)
+            fire(self.environment, PACE_REQUEST_TYPE, self.stats_prefix + "skipped_start", None)
         return start
 
     def _in_burst(self, start: Start | None, reply: Reply) -> Reply:
