@@ -60,7 +60,12 @@ def run_stats(environment: Environment) -> RunStats:
         )
         for e in stats.entries.values()
     )
-    duration_s = run_end.run_window(environment).duration_s()  # test start to stop, as every run file says
+    window = run_end.run_window(environment)  # the test's start to its stop, as every run file says
+    if window.started_at is not None:
+        duration_s = window.duration_s()
+    else:  # no test was started through the runner (stats fed by hand): Locust's own span
+        last = stats.total.last_request_timestamp
+        duration_s = max(0.0, last - stats.total.start_time) if last else 0.0
     hub = metrics_hub(environment)
     hub.merge_own()
     return RunStats(duration_s, entries, hub.table.totals())

@@ -37,6 +37,7 @@ def run(results: Path, *args: str, timeout: float = 180) -> tuple[Path, str]:
     pytest.param(["--duration", "10"], id="default"),
     pytest.param(["--scenario", "light", "--duration", "12"], id="shaped-scenario"),
     pytest.param(["--workers", "2", "--duration", "10"], id="two-workers"),
+    pytest.param(["--exchange", "all", "--duration", "10"], id="all-exchanges"),
 ])
 def test_every_file_of_a_run_tells_the_same_figures(tmp_path, args):
     run_dir, out = run(tmp_path, *args)
