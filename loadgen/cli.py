@@ -397,7 +397,7 @@ def command_ui(args: argparse.Namespace) -> int:
     ui_args = [
         "--web-host", "127.0.0.1", "--web-port", str(args.web_port), "--class-picker",
         "--csv", str(run_dir / "locust"), "--csv-full-history", "--json-file", str(run_dir / "totals"),
-        "--exit-code-on-error", "0", *strip_separator(args.locust_args),
+        "--exit-code-on-error", "0", "--stop-timeout", "10", *strip_separator(args.locust_args),
     ]
     manifest = {"run_id": run_dir.name, "exchange": selection.name, "exchanges": [a.name for a in selection.adapters],
                 "scenario": "ui", "workers": 1,

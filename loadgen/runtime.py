@@ -22,7 +22,7 @@ from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import final_csv, options, run_end, workers
+from loadgen import final_csv, locust_stop, options, run_end, workers
 from loadgen.backoff import Backoff
 from loadgen.breaker import BreakerState, CircuitBreaker
 from loadgen.cluster import cluster_of
@@ -78,6 +78,7 @@ def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
     hooks.init.add_listener(lambda environment, **_: final_csv.install(environment))
     hooks.init.add_listener(lambda environment, **_: run_end.install(environment))
     hooks.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
+    hooks.init.add_listener(lambda environment, **_: locust_stop.install(environment))
     hooks.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
     # The CI gates and the web UI additions read this module's runtimes, hence the late import.
     from loadgen import gates, run_snapshot, webui
