@@ -24,7 +24,6 @@ from dotenv.parser import parse_stream
 from analysis import AnalysisError, analyse_run
 from exchanges import NAMES, get_adapter
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen.credentials import SIMULATOR_KEYS_VAR
 from loadgen.gate_reports import failed_checks
 from loadgen.processes import (
     LocustWorkers,
@@ -215,12 +214,6 @@ def strip_separator(args: list[str]) -> list[str]:
     return args[1:] if args[:1] == ["--"] else args
 
 
-def user_env(target: Target) -> dict[str, str]:
-    """On the simulator the users sign with its demo keys (a user's real keys never go there);
-    elsewhere they read the environment or `.env` themselves."""
-    return {SIMULATOR_KEYS_VAR: "1"} if target.kind == TargetKind.SIMULATOR else {}
-
-
 def command_run(args: argparse.Namespace) -> int:
     selection = resolve_exchange(args.exchange)
     locustfile = selection.locustfile
@@ -335,7 +328,7 @@ def _run_locust(
     manifest |= {"target": target.kind.value, "host": target.rest_base, "ws_host": target.ws_base}
     write_json(run_dir / "run.json", manifest)
     cmd = locust_command(locustfile, target, [*topology.master_args(), *locust_args])
-    env = child_env(user_env(target))
+    env = child_env()  # on the simulator, the users find it and sign with its demo account themselves
     try:
         with LocustWorkers(topology.worker_command(locustfile), topology.local_workers, run_dir, env, REPO_ROOT):
             if topology.remote_workers:

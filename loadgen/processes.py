@@ -216,8 +216,8 @@ class LocustWorkers:
                 stop_process(proc)
 
 
-def child_env(extra: dict[str, str]) -> dict[str, str]:
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(extra)
+    env.update(extra or {})
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env

@@ -1,5 +1,6 @@
 """The simulator's aiohttp application: every registered exchange mounted under its prefix, market tick loops,
-the monitor of its own load, and the simulator's own endpoints `GET /__sim/health` and `GET /__sim/stats`.
+the monitor of its own load, and the simulator's own endpoints `GET /__sim/health`, `GET /__sim/stats` and
+`GET /__sim/identity`.
 
 Adding an exchange means adding a module with a class like `BinanceSim` and one line in `EXCHANGES`.
 """
@@ -19,6 +20,7 @@ from aiohttp import web
 from simulator.binance import BinanceSim
 from simulator.coinbase import CoinbaseSim
 from simulator.config import SimulatorConfig
+from simulator.identity import IDENTITY_PATH, identity_document
 from simulator.kraken import KrakenSim
 from simulator.load_monitor import LoadMonitor
 from simulator.stats import ExchangeStats
@@ -59,6 +61,7 @@ def build_app(config: SimulatorConfig, clock: Clock = time.time) -> web.Applicat
     app[MONITOR] = _monitor(sims)
     app.router.add_get("/__sim/health", _health)
     app.router.add_get("/__sim/stats", _stats)
+    app.router.add_get(IDENTITY_PATH, _identity)
     for sim in sims:
         sim.mount(app)
     app.on_startup.append(_start_ticking)
@@ -70,6 +73,10 @@ def build_app(config: SimulatorConfig, clock: Clock = time.time) -> web.Applicat
 
 async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "exchanges": [sim.name for sim in request.app[SIMS]]})
+
+
+async def _identity(request: web.Request) -> web.Response:
+    return web.json_response(identity_document({sim.name: sim.prefix for sim in request.app[SIMS]}))
 
 
 async def _stats(request: web.Request) -> web.Response:
