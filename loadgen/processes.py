@@ -204,8 +204,10 @@ class LocustWorkers:
             raise
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        # Interrupted, the master has ended already: a worker it told to quit is gone within a second,
+        # one it never told (the master was stopped while waiting for workers) would wait for good.
+        self.stop(grace_s=15.0 if exc_type is None else 5.0)
 
     def stop(self, grace_s: float = 15.0) -> None:
         deadline = time.monotonic() + grace_s
