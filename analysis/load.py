@@ -51,6 +51,8 @@ EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weigh
 EXCHANGE_REQUIRED = (*EXCHANGE_KEYS, "requests", "rate_limited", "banned")
 TOTALS_COLUMNS = ("type", "name", "requests", "failures", "none_requests", "total_ms", "histogram")
 SIMULATOR_HISTORY = "simulator_history.csv"  # the simulator's own load per second (loadgen/sim_history.py)
+# CSV column -> field of a row under "process" in /__sim/stats (simulator/load_monitor.py), also its name here;
+# loadgen/sim_history.py writes the file with these columns.
 SIMULATOR_COLUMNS = {
     "timestamp": "t",
     "span_s": "span_s",

@@ -22,6 +22,7 @@ from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
 from analysis import AnalysisError, analyse_run
+from analysis.load import SIMULATOR_HISTORY as HISTORY_FILE
 from exchanges import NAMES, get_adapter
 from exchanges.base import ExchangeAdapter, TargetKind
 from loadgen.gate_reports import failed_checks
@@ -33,7 +34,6 @@ from loadgen.processes import (
     run_teed,
 )
 from loadgen.scenarios import SCENARIOS, Scenario, get_scenario
-from loadgen.sim_history import HISTORY_FILE
 from loadgen.stopping import STOP, Interrupted
 from loadgen.summary import print_summary
 from loadgen.thresholds import EXIT_THRESHOLD_FAILED, ThresholdError, gate_settings

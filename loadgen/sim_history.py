@@ -17,18 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HISTORY_FILE = "simulator_history.csv"  # in the run directory
-# CSV column <- field of a row under "process" in /__sim/stats (simulator/load_monitor.py)
-COLUMNS = {
-    "timestamp": "t",
-    "span_s": "span_s",
-    "cpu_share": "cpu_share",
-    "loop_lag_p50_ms": "lag_p50_ms",
-    "loop_lag_max_ms": "lag_max_ms",
-    "lag_samples": "lag_samples",
-    "requests": "requests",
-    "ws_messages": "ws_messages",
-}
+from analysis.load import SIMULATOR_COLUMNS as COLUMNS  # the file's format, defined once where it is read
 
 Fetch = Callable[[float], dict[str, Any]]  # /__sim/stats?since=EPOCH_S, parsed
 

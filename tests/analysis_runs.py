@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadgen.sim_history import COLUMNS as SIMULATOR_COLUMNS
-from loadgen.sim_history import HISTORY_FILE as SIMULATOR_HISTORY
+from analysis.load import SIMULATOR_COLUMNS, SIMULATOR_HISTORY
 
 START = 1_800_000_000  # epoch seconds of a made-up run; a multiple of 10 and 60, like real limit windows
 PERCENTILES = ["50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"]
