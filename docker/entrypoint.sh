@@ -1,0 +1,51 @@
+#!/bin/sh
+# The compose services' entry point: `entrypoint.sh ROLE [extra options]`, ROLE one of
+#   simulator        the built-in simulator on the master's loopback (127.0.0.1:8000)
+#   ui-master        Locust's master with its web UI (login required) on port 8089
+#   headless-master  `python -m loadgen run` against the simulator it starts itself, or TARGET_HOST
+#   worker           a Locust worker of MASTER_HOST:MASTER_PORT (default: the master's loopback)
+# Settings come from the environment (compose passes them from .env): EXCHANGE, TARGET_HOST,
+# TARGET_WS_HOST, SCENARIO, DURATION, USERS, WORKERS, THRESHOLDS (';'-separated expressions).
+# The users sign with the simulator's demo keys unless TARGET_HOST names another host; then they
+# read the exchange's keys (BINANCE_API_KEY, ...) from the environment. USE_SIMULATOR_KEYS=0|1 overrides.
+set -eu
+set -f  # a threshold such as p99[binance depth]<800 is not a glob
+role=${1:?usage: entrypoint.sh simulator|ui-master|headless-master|worker [options]}
+shift
+exchange=${EXCHANGE:-binance}
+if [ -z "${USE_SIMULATOR_KEYS:-}" ]; then
+  if [ -z "${TARGET_HOST:-}" ]; then USE_SIMULATOR_KEYS=1; else USE_SIMULATOR_KEYS=0; fi
+fi
+export USE_SIMULATOR_KEYS
+
+case $role in
+simulator)
+  exec python -m simulator --host 127.0.0.1 --port 8000 "$@" ;;
+worker)
+  exec locust -f "locustfiles/$exchange.py" --worker --master-host "${MASTER_HOST:-127.0.0.1}" \
+    --master-port "${MASTER_PORT:-5557}" "$@" ;;
+ui-master)
+  [ -n "${TARGET_WS_HOST:-}" ] && set -- --ws-host "$TARGET_WS_HOST" "$@"
+  exec locust -f "locustfiles/$exchange.py" --master --host "${TARGET_HOST:-http://127.0.0.1:8000}" \
+    --web-host 0.0.0.0 --web-login "$@" ;;
+headless-master)
+  [ -n "${TARGET_HOST:-}" ] && set -- --host "$TARGET_HOST" "$@"
+  [ -n "${TARGET_WS_HOST:-}" ] && set -- --ws-host "$TARGET_WS_HOST" "$@"
+  [ -n "${DURATION:-}" ] && set -- --duration "$DURATION" "$@"
+  [ -n "${USERS:-}" ] && set -- --users "$USERS" "$@"
+  IFS=';'
+  for expr in ${THRESHOLDS:-}; do
+    [ -n "$expr" ] && set -- "$@" "--threshold=$expr"
+  done
+  unset IFS
+  set -- python -m loadgen run --exchange "$exchange" --scenario "${SCENARIO:-default}" \
+    --expect-workers "${WORKERS:-4}" --master-port 5557 --results-dir /app/results "$@"
+  if [ "$(id -u)" = 0 ]; then  # write as the owner of the host's results directory
+    exec env HOME=/tmp setpriv --reuid="$(stat -c %u /app/results)" --regid="$(stat -c %g /app/results)" \
+      --clear-groups -- "$@"
+  fi
+  exec "$@" ;;
+*)
+  echo "error: unknown role $role (simulator, ui-master, headless-master or worker)" >&2
+  exit 2 ;;
+esac
