@@ -4,6 +4,7 @@
 #   ui-master        Locust's master with its web UI (login required) on port 8089
 #   headless-master  `python -m loadgen run` against the simulator it starts itself, or TARGET_HOST
 #   worker           a Locust worker of MASTER_HOST:MASTER_PORT (default: the master's loopback)
+#   run CMD...       any command, with the same settings (e.g. `docker compose run --rm worker run sh`)
 # Settings come from the environment (compose passes them from .env): EXCHANGE, TARGET_HOST,
 # TARGET_WS_HOST, SCENARIO, DURATION, USERS, WORKERS, THRESHOLDS (';'-separated expressions).
 # The users sign with the simulator's demo keys unless TARGET_HOST names another host; then they
@@ -45,7 +46,9 @@ headless-master)
       --clear-groups -- "$@"
   fi
   exec "$@" ;;
+run)
+  exec "$@" ;;
 *)
-  echo "error: unknown role $role (simulator, ui-master, headless-master or worker)" >&2
+  echo "error: unknown role $role (simulator, ui-master, headless-master, worker or run)" >&2
   exit 2 ;;
 esac
