@@ -59,7 +59,8 @@ def image() -> str:
         pytest.skip(problem)
     base = subprocess.run([str(REPO_ROOT / "docker" / "standin-base.sh")], capture_output=True, text=True)
     if base.returncode != 0:
-        pytest.skip(f"no stand-in base image: {base.stderr.strip().splitlines()[-1:]}")
+        reason = (base.stderr.strip().splitlines() or ["docker/standin-base.sh failed"])[-1]
+        pytest.skip(f"no stand-in base image (docker/standin-base.sh, as root): {reason}")
     build = subprocess.run(
         ["docker", "build", "-q", "--network", "host", "--build-arg", f"BASE_IMAGE={base.stdout.strip()}",
          "-t", IMAGE, str(REPO_ROOT)], capture_output=True, text=True, timeout=600)
