@@ -11,7 +11,7 @@
 # read the exchange's keys (BINANCE_API_KEY, ...) from the environment. USE_SIMULATOR_KEYS=0|1 overrides.
 set -eu
 set -f  # a threshold such as p99[binance depth]<800 is not a glob
-role=${1:?usage: entrypoint.sh simulator|ui-master|headless-master|worker [options]}
+role=${1:?usage: entrypoint.sh simulator|ui-master|headless-master|worker|run [options]}
 shift
 exchange=${EXCHANGE:-binance}
 if [ -z "${USE_SIMULATOR_KEYS:-}" ]; then
