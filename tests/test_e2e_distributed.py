@@ -162,8 +162,7 @@ def test_a_worker_in_another_network_namespace(tmp_path):
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
-COMPOSE_FILES = [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.headless.yml"],
-                 ["docker-compose.workers.yml"]]
+COMPOSE_FILES = [["docker-compose.yml"], ["docker-compose.headless.yml"], ["docker-compose.workers.yml"]]
 
 
 @pytest.mark.parametrize("files", COMPOSE_FILES, ids=["+".join(f) for f in COMPOSE_FILES])
