@@ -50,6 +50,10 @@ EXCHANGE_COUNTS = (
 EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s", "start_lag_max_ms")
 EXCHANGE_REQUIRED = (*EXCHANGE_KEYS, "requests", "rate_limited", "banned")
 TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response_time", "response_times")
+RAMP_SUFFIX = "_ramp.csv"  # the ramp scenario's plateaus (loadgen/ramp.py)
+RAMP_TEXT = ("exchange", "role", "verdict")
+RAMP_NUMBERS = ("index", "target_rps", "started_at", "ended_at", "achieved_rps", "weight_per_request",
+                "rate_limited", "capacity_rps")
 LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\] [^/]*/(\w+)/[^:]*: (.*)$")
 LOG_EVENTS = (  # (kind, text in Locust's message)
     ("cpu_warning", "CPU usage above"),
@@ -77,6 +81,7 @@ class RunData:
     simulator_stats: dict[str, Any] | None
     log_events: pd.DataFrame  # t, kind, message
     workers: dict[str, Any] | None = None  # PREFIX_workers.json of a distributed run's master
+    ramp: pd.DataFrame | None = None  # the ramp's plateaus: exchange, role, target_rps, verdict, ... (RAMP_*)
     notes: list[str] = field(default_factory=list)  # what the data could not tell, for the report
 
     @property
@@ -137,6 +142,7 @@ def load_run(run_dir: Path) -> RunData:
         simulator_stats=read_json_object(simulator_path) if simulator_path.exists() else None,
         log_events=read_log_events(log_path, _log_utc_offset(manifest)) if log_path.exists() else _empty_log(),
         workers=read_json_object(workers_path) if (workers_path := Path(f"{prefix}_workers.json")).exists() else None,
+        ramp=read_ramp(ramp_path) if (ramp_path := Path(f"{prefix}{RAMP_SUFFIX}")).exists() else None,
         notes=notes,
     )
 
@@ -232,6 +238,16 @@ def read_exchange_history(path: Path) -> pd.DataFrame:
         if column not in merged:
             merged[column] = np.nan
     return merged
+
+
+def read_ramp(path: Path) -> pd.DataFrame:
+    """The ramp's plateaus, one row each (empty numbers: not measured)."""
+    return read_csv(
+        path,
+        {c: c for c in (*RAMP_TEXT, *RAMP_NUMBERS)},
+        dtypes={**dict.fromkeys(RAMP_TEXT, "str"), **dict.fromkeys(RAMP_NUMBERS, "float64")},
+        na_columns=RAMP_NUMBERS,
+    )
 
 
 def read_header(path: Path) -> list[str]:

@@ -251,6 +251,10 @@ class ExchangeAdapter:
         except KeyError:
             raise ValueError(f"{self.name}: unknown endpoint {name!r}") from None
 
+    def counts_toward_limit(self, endpoint: Endpoint) -> bool:
+        """Whether `endpoint` draws on the limit `limit_unit` names (others have limits of their own)."""
+        return True
+
     def target_kind(self, base_url: str) -> TargetKind:
         """Classify a REST or WebSocket base URL as simulator, testnet, production or other."""
         host = host_of(base_url)

@@ -269,15 +269,23 @@ class MetricsTable:
     def __init__(self) -> None:
         self.exchanges: dict[str, ExchangeTable] = {}
         self.all_exchanges: dict[int, SecondStats] = {}  # every exchange together, per second, kept for the run
+        self.by_exchange: dict[str, dict[int, SecondStats]] = {}  # each exchange per second, kept for the run
 
-    def span(self, first_second: int, last_second: int) -> SecondStats:
-        """Every exchange's counts from `first_second` through `last_second`, summed (what has arrived so far)."""
+    def span(self, first_second: int, last_second: int, exchange: str | None = None) -> SecondStats:
+        """The counts from `first_second` through `last_second`, summed (what has arrived so far): one
+        exchange's, or every exchange's together."""
+        seconds = self.all_exchanges if exchange is None else self.by_exchange.get(exchange, {})
         total = SecondStats(first_second)
         for second in range(first_second, last_second + 1):
-            part = self.all_exchanges.get(second)
+            part = seconds.get(second)
             if part is not None:
                 total.merge(part)
         return total
+
+    def seconds_of(self, exchange: str, first_second: int, last_second: int) -> list[SecondStats]:
+        """One exchange's seconds from `first_second` through `last_second` that have counts (arrived so far)."""
+        seconds = self.by_exchange.get(exchange, {})
+        return [seconds[t] for t in range(first_second, last_second + 1) if t in seconds]
 
     def merge(
         self, exchange: str, weight_limit: int | None, weight_window_s: int | None, seconds: Iterable[SecondStats]
@@ -288,10 +296,11 @@ class MetricsTable:
         for incoming in seconds:
             if table.first_second is None or incoming.second < table.first_second:
                 table.first_second = incoming.second
-            overall = self.all_exchanges.get(incoming.second)
-            if overall is None:
-                overall = self.all_exchanges[incoming.second] = SecondStats(incoming.second)
-            overall.merge(incoming)
+            for kept in (self.all_exchanges, self.by_exchange.setdefault(exchange, {})):
+                second = kept.get(incoming.second)
+                if second is None:
+                    second = kept[incoming.second] = SecondStats(incoming.second)
+                second.merge(incoming)
             existing = table.pending.get(incoming.second)
             if existing is None:
                 table.pending[incoming.second] = incoming

@@ -46,7 +46,7 @@ def test_the_master_splits_over_live_workers_and_resplits_when_one_goes_missing(
     cluster, runner = master_with("w1", "w2", "w3")
     cluster.set_target_rps(90.0)
     assert sorted(runner.sent, key=lambda m: m[2]) == [
-        (SHARE_MESSAGE, {"fraction": 1 / 3, "total_rps": 90.0}, w) for w in ("w1", "w2", "w3")
+        (SHARE_MESSAGE, {"fraction": 1 / 3, "total_rps": 90.0, "exchange_rps": {}}, w) for w in ("w1", "w2", "w3")
     ]
     runner.sent.clear()
     cluster.distribute()
@@ -54,7 +54,7 @@ def test_the_master_splits_over_live_workers_and_resplits_when_one_goes_missing(
     runner.clients["w3"].state = STATE_MISSING
     cluster.distribute()
     assert sorted(runner.sent, key=lambda m: m[2]) == [
-        (SHARE_MESSAGE, {"fraction": 0.5, "total_rps": 90.0}, w) for w in ("w1", "w2")
+        (SHARE_MESSAGE, {"fraction": 0.5, "total_rps": 90.0, "exchange_rps": {}}, w) for w in ("w1", "w2")
     ]
     runner.sent.clear()
     runner.clients["w4"] = WorkerNode("w4", state=STATE_RUNNING)  # a new worker joins
