@@ -255,6 +255,13 @@ class ExchangeAdapter:
         """Whether `endpoint` draws on the limit `limit_unit` names (others have limits of their own)."""
         return True
 
+    def limit_cost(self, endpoint: Endpoint, weight: int) -> int:
+        """What one request to `endpoint` of `weight` draws on the limit `limit_unit` names: its weight where that
+        limit counts weight, else one; nothing where the endpoint has limits of its own."""
+        if not self.counts_toward_limit(endpoint):
+            return 0
+        return weight if self.limit_unit.startswith("weight") else 1
+
     def target_kind(self, base_url: str) -> TargetKind:
         """Classify a REST or WebSocket base URL as simulator, testnet, production or other."""
         host = host_of(base_url)

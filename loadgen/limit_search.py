@@ -24,7 +24,7 @@ TOLERANCE = 0.05  # the bracket is closed when its two ends are within this shar
 CLIMB_FACTOR = 2.0
 DESCEND_FACTOR = 0.5  # going down without a measured capacity to aim at
 MIN_RPS = 0.01  # below this there is nothing left to probe
-_EPS = 1e-9
+_EPS = 1e-6  # relative: rates that differ by less are the same rate
 
 
 class Role(enum.StrEnum):
@@ -87,12 +87,12 @@ def bracket(trials: Sequence[Trial]) -> Bracket:
 
 
 def capacity_hint(trials: Sequence[Trial], b: Bracket) -> float | None:
-    """The latest measured capacity that lies inside the bracket."""
+    """The latest measured capacity, when it is above the clean side of the bracket (a capacity at or below a rate
+    held clean is a measurement to distrust)."""
     for trial in reversed(trials):
         if trial.limited and trial.capacity is not None:
             c = trial.capacity
-            inside = (b.lo is None or c > b.lo * (1 + _EPS)) and (b.hi is None or c <= b.hi)
-            return c if inside else None
+            return c if b.lo is None or c > b.lo * (1 + _EPS) else None
     return None
 
 
@@ -120,11 +120,13 @@ def next_step(trials: Sequence[Trial], rules: Rules, margin: float | None = None
 
 def probe_rate(b: Bracket, capacity: float | None, margin: float) -> float:
     """Just below a measured capacity, then just above it; else the middle of the bracket (or half of the
-    lowest limited rate while nothing is clean)."""
+    lowest limited rate while nothing is clean). A capacity above the lowest limited rate is taken as that
+    rate: the limited plateau is the firmer evidence."""
     assert b.hi is not None
     lo, hi = b.lo, b.hi
     if capacity is not None:
-        below, above = capacity * (1 - margin), capacity * (1 + margin)
+        aim = min(capacity, hi)
+        below, above = aim * (1 - margin), aim * (1 + margin)
         if (lo is None or below > lo * (1 + _EPS)) and below < hi * (1 - _EPS):
             return below
         if above < hi * (1 - _EPS) and (lo is None or above > lo * (1 + _EPS)):

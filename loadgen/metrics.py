@@ -48,6 +48,8 @@ COUNT_FIELDS = (
     "failover_wins",  # failover price requests this exchange answered first
 )
 SECONDS_FIELDS = ("retry_after_wait_s", "weight_wait_s")
+# Summed like the counters, but kept in memory only (the ramp's search reads them; no file has them).
+INTERNAL_COUNTS = ("limit_units",)  # what the requests drew on the limit the adapter's limit_unit names
 HISTORY_COLUMNS = (
     "timestamp",
     "exchange",
@@ -86,6 +88,7 @@ class SecondStats:
 
     __slots__ = (
         *COUNT_FIELDS,
+        *INTERNAL_COUNTS,
         *SECONDS_FIELDS,
         "second",
         "used_weight_last",
@@ -96,7 +99,7 @@ class SecondStats:
 
     def __init__(self, second: int) -> None:
         self.second = second
-        for name in COUNT_FIELDS:
+        for name in (*COUNT_FIELDS, *INTERNAL_COUNTS):
             setattr(self, name, 0)
         for name in SECONDS_FIELDS:
             setattr(self, name, 0.0)
@@ -116,7 +119,7 @@ class SecondStats:
             self.used_weight_last, self.used_weight_last_at = value, at
 
     def merge(self, other: SecondStats) -> None:
-        for name in (*COUNT_FIELDS, *SECONDS_FIELDS):
+        for name in (*COUNT_FIELDS, *INTERNAL_COUNTS, *SECONDS_FIELDS):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.used_weight_max is not None and (
             self.used_weight_max is None or other.used_weight_max > self.used_weight_max
@@ -166,10 +169,11 @@ class ExchangeMetrics:
             self._current = current
         return current
 
-    def request(self, weight: int) -> None:
+    def request(self, weight: int, limit_units: int = 0) -> None:
         s = self._now()
         s.requests += 1
         s.weight_requested += weight
+        s.limit_units += limit_units
 
     def used_weight(self, value: int) -> None:
         now = self._clock()

@@ -48,7 +48,9 @@ REACHED_SHARE = 0.95  # a plateau whose paced starts stay below this share of it
 CLIMB_STEP_S = 3.0  # buckets and counters: seconds per climb step
 CLIMB_STEPS_PER_WINDOW = 6  # fixed windows: climb steps per window (the window's total shows the limit)
 MAX_DRAIN_S = 30.0  # a drain that draws no rate-limit answer by then ends anyway
-MEASURE_S = 2  # buckets and counters: whole seconds after the first refusal over which the capacity is measured
+# Buckets and counters: a limited plateau goes on after its first refusal, for at least MEASURE_S whole seconds and
+# until MEASURE_UNITS were let through (at most MAX_MEASURE_S): what the bucket lets through then is its rate.
+MEASURE_S, MEASURE_UNITS, MAX_MEASURE_S = 2, 15, 10
 DECIDE_LEAD_S = 1.5  # fixed windows: the next window's rate is chosen this long before it starts
 NOISE_SIGMAS = 2.0  # fixed windows: probe this many standard deviations of a window's weight below the capacity
 MAX_MARGIN = 0.3
@@ -123,6 +125,7 @@ class ExchangeSearch:
         self.exchange = adapter.name
         limits = parse_settings(environment.parsed_options, adapter, adapter.base_on(environment.host))
         self.fixed_window = adapter.limit_kind is LimitKind.FIXED_WINDOW
+        self.weight_units = adapter.limit_unit.startswith("weight")
         self.window_s = limits.weight_window_s
         published_rps = limits.weight_limit / limits.weight_window_s  # one unit of weight taken as one request
         self.rules = Rules(settings.start_rps or published_rps, settings.max_rps, drains=not self.fixed_window)
@@ -150,6 +153,10 @@ class ExchangeSearch:
         current = self.plateaus[-1] if self.plateaus else None
         if current is not None and not self._ends(current, now):
             return
+        if current is not None and current.limited and self.fixed_window:
+            self._set_rate(0.0)  # nothing more into a window that is already full ...
+            if now < math.ceil(now / self.window_s) * self.window_s - DECIDE_LEAD_S:
+                return  # ... and the next window's probe is chosen just before it starts, on all that is known
         step = next_step(self.trials(), self.rules, self._margin())
         if isinstance(step, Done):
             self.stop(step.reason, now)
@@ -165,7 +172,8 @@ class ExchangeSearch:
         if plateau.ended_at is not None:
             return True
         if plateau.limited:
-            if self.fixed_window or now >= plateau.first_limited_at + MEASURE_S + 1 + self.settle_s:
+            table = metrics_hub(self.environment).table
+            if self.fixed_window or self._measured_through(plateau, table, self._settled_through(now)) is not None:
                 plateau.ended_at = now
         elif plateau.role == Role.PROBE and self.fixed_window:
             end = plateau.started_at + self.window_s
@@ -204,7 +212,7 @@ class ExchangeSearch:
 
     def _begin(self, step: Step, start: float, now: float) -> None:
         previous = self.plateaus[-1] if self.plateaus else None
-        plateau = Plateau(self.exchange, len(self.plateaus) + 1, str(step.role), round(step.rate, 4), start)
+        plateau = Plateau(self.exchange, len(self.plateaus) + 1, str(step.role), step.rate, start)
         self.plateaus.append(plateau)
         logger.info("ramp: %s %s %d at %.4g req/s%s", self.exchange, step.role, plateau.index, step.rate,
                     f" from {time.strftime('%H:%M:%S', time.localtime(start))}" if start > now + 0.05 else "")
@@ -212,7 +220,7 @@ class ExchangeSearch:
             self._set_rate(step.rate)
             return
         if previous is None or previous.limited:
-            self._set_rate(0.0)  # nothing more into a window that is already full
+            self._set_rate(0.0)
         self._switch = gevent.spawn_later(start - now, self._set_rate, step.rate)
 
     def _set_rate(self, rps: float) -> None:
@@ -257,11 +265,12 @@ class ExchangeSearch:
     def _limit_seconds(self, plateau: Plateau, now: float) -> tuple[int, int]:
         """The seconds whose rate-limit answers count against `plateau`: a fixed window's probe, its window;
         otherwise the seconds from the one it started in (a probe: the one after, which the plateau before may
-        still have drained into) to the one before the plateau after it started (so far: this one)."""
+        still have drained into) to the one before the plateau after it started (so far: the current one)."""
         if self.fixed_window and plateau.role == Role.PROBE:
             return int(plateau.started_at), int(plateau.started_at) + self.window_s - 1
         first = int(plateau.started_at) + (1 if plateau.role == Role.PROBE else 0)
-        last = int(plateau.ended_at) - 1 if plateau.ended_at is not None else int(now)
+        # A limited plateau ends after its first refusal was seen: the second it ended in is still its own.
+        last = int(now) if plateau.ended_at is None else int(plateau.ended_at) - (0 if plateau.limited else 1)
         return first, max(first, last)
 
     def _rate_seconds(self, plateau: Plateau, now: float) -> tuple[int, int]:
@@ -290,52 +299,70 @@ class ExchangeSearch:
         return CLEAN if plateau.role == Role.PROBE else SHORT
 
     def _capacity(self, plateau: Plateau, table: Any, settled: int) -> float | None:
-        """The limit's capacity in req/s, once the seconds it is measured on have arrived."""
+        """The limit's capacity in req/s, once the seconds it is measured on have arrived: what a fixed window
+        took before it refused, or what a bucket let through per second while it refused, in the units the
+        limit counts (the adapter's `limit_cost`), at the units per request of the exchange's mix."""
         hit = plateau.first_limited_at
         assert hit is not None
-        if self.fixed_window:  # what the window took before it refused, at the mix's weight per request
-            if hit > settled:
+        if self.fixed_window:
+            first, last, seconds_s = hit - hit % self.window_s, hit, self.window_s
+            if last > settled:
                 return None
-            window_start = hit - hit % self.window_s
-            seconds = table.seconds_of(self.exchange, window_start, hit)
-            weight = sum(s.weight_requested for s in seconds)
-            per_request = self._weight_per_request(table)
-            if not per_request:
+        else:
+            measured = self._measured_through(plateau, table, settled)
+            if measured is None:
                 return None
-            refused = seconds[-1].rate_limited + seconds[-1].banned if seconds else 0
-            accepted_weight = weight - refused * per_request
-            return round(accepted_weight / (self.window_s * per_request), 4) if accepted_weight > 0 else None
-        last = hit + MEASURE_S  # what the bucket let through per second while it refused
-        if last > settled:
+            first, last, seconds_s = hit + 1, measured, measured - hit
+        per_request = self._units_per_request(table)
+        if not per_request:
             return None
-        counts = table.span(hit + 1, last, self.exchange)
-        return round((counts.requests - counts.rate_limited - counts.banned) / MEASURE_S, 4)
+        accepted = sum(self._accepted_units(s, per_request) for s in table.seconds_of(self.exchange, first, last))
+        return round(accepted / (seconds_s * per_request), 4) if accepted > 0 else None
+
+    def _accepted_units(self, second: SecondStats, per_request: float) -> float:
+        refused = second.rate_limited + second.banned
+        return second.limit_units - refused * (per_request if self.weight_units else 1)
+
+    def _measured_through(self, plateau: Plateau, table: Any, settled: int) -> int | None:
+        """Buckets and counters: the last second of a limited plateau's measurement, once it has arrived."""
+        hit = plateau.first_limited_at
+        assert hit is not None
+        per_request = self._units_per_request(table) or 1.0
+        accepted = 0.0
+        for second in range(hit + 1, hit + MAX_MEASURE_S + 1):
+            if second > settled:
+                return None
+            accepted += sum(self._accepted_units(s, per_request)
+                            for s in table.seconds_of(self.exchange, second, second))
+            if second - hit >= MEASURE_S and accepted >= MEASURE_UNITS:
+                return second
+        return hit + MAX_MEASURE_S
 
     def _exchange_seconds(self, table: Any) -> list[SecondStats]:
         if not self.plateaus:
             return []
         return table.seconds_of(self.exchange, int(self.plateaus[0].started_at), int(time.time()))
 
-    def _weight_per_request(self, table: Any) -> float | None:
+    def _units_per_request(self, table: Any) -> float | None:
+        """What the exchange's requests drew on its limit, per request, so far."""
         seconds = self._exchange_seconds(table)
         requests = sum(s.requests for s in seconds)
-        return sum(s.weight_requested for s in seconds) / requests if requests else None
+        return sum(s.limit_units for s in seconds) / requests if requests else None
 
     def _margin(self) -> float | None:
-        """Fixed windows: room below the capacity for the window's weight to vary with the request mix (two
+        """Fixed windows: room below the capacity for the window's total to vary with the request mix (two
         standard deviations of a window's total, from the per-second spread seen so far)."""
         if not self.fixed_window:
             return None
         table = metrics_hub(self.environment).table
         capacity = next((p.capacity_rps for p in reversed(self.plateaus) if p.capacity_rps), None)
-        per_request = self._weight_per_request(table)
+        per_request = self._units_per_request(table)
         if capacity is None or not per_request:
             return None
         seconds = [s for s in self._exchange_seconds(table) if s.requests]
-        variance = sum((s.weight_requested - s.requests * per_request) ** 2 for s in seconds) / sum(
+        variance = sum((s.limit_units - s.requests * per_request) ** 2 for s in seconds) / sum(
             s.requests for s in seconds)
-        per_window = capacity * self.window_s
-        noise = NOISE_SIGMAS * math.sqrt(variance) / (per_request * math.sqrt(per_window))
+        noise = NOISE_SIGMAS * math.sqrt(variance) / (per_request * math.sqrt(capacity * self.window_s))
         return min(MAX_MARGIN, max(self.rules.margin, noise))
 
     def trials(self) -> list[Trial]:

@@ -144,7 +144,7 @@ class ExchangeRestUser(FastHttpUser):
             return self._in_burst(start, Reply(BREAKER_OPEN, 0, b"", None, now, now, intended_at, sent=False))
         self._wait_for_room(weight)
         path, headers, body = self._encode(endpoint, fields)
-        runtime.metrics.request(weight)
+        runtime.metrics.request(weight, self.adapter.limit_cost(endpoint, weight))
         parsed = None
         context = {} if intended_at is None else {"intended_start": intended_at}
         sent_at = time.time()
