@@ -26,6 +26,9 @@ EXCHANGE_HEADER = [
 ]
 
 BLANK_BY_DEFAULT = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s")  # "" = not known
+RAMP_HEADER = ["exchange", "index", "role", "target_rps", "started_at", "ended_at", "verdict", "achieved_rps",
+               "requests", "weight_per_request", "rate_limited", "first_limited_at", "capacity_rps", "late_starts",
+               "skipped_starts"]
 
 
 @dataclass
@@ -52,6 +55,7 @@ class RunBuilder:
     exceptions: list[tuple[int, str]] = field(default_factory=list)
     log_lines: list[str] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
+    ramp: list[dict[str, Any]] = field(default_factory=list)  # the ramp scenario's plateaus (RAMP_HEADER)
 
     def entry(self, type_: str, name: str, per_second: int | list[int], failures: int | list[int] = 0,
               latency_ms: float | list[float | None] | None = 5.0) -> RunBuilder:
@@ -66,6 +70,18 @@ class RunBuilder:
     def exchange_seconds(self, **columns: list[Any] | Any) -> RunBuilder:
         for i in range(self.seconds):
             self.exchange_second(i, **{k: (v[i] if isinstance(v, list) else v) for k, v in columns.items()})
+        return self
+
+    def plateau(self, role: str, rps: float, first: int, last: int, verdict: str, achieved: float | None = None,
+                weight_per_request: float = 1.0) -> RunBuilder:
+        """One plateau of the ramp's search over seconds first..last of the run."""
+        self.ramp.append({
+            "exchange": self.exchange, "index": len(self.ramp) + 1, "role": role, "target_rps": rps,
+            "started_at": START + first, "ended_at": START + last + 1, "verdict": verdict,
+            "achieved_rps": rps if achieved is None else achieved, "requests": 0,
+            "weight_per_request": weight_per_request, "rate_limited": 0, "first_limited_at": "",
+            "capacity_rps": "", "late_starts": 0, "skipped_starts": 0,
+        })
         return self
 
     def failure(self, method: str, name: str, error: str, count: int, first: int = 0, last: int = 0) -> RunBuilder:
@@ -87,6 +103,8 @@ class RunBuilder:
             rows = [[row.get(c, "" if c in BLANK_BY_DEFAULT else 0) for c in
                      EXCHANGE_HEADER] for row in self.exchange_rows]
             _write_csv(Path(f"{prefix}_exchange_history.csv"), EXCHANGE_HEADER, rows)
+        if self.ramp:
+            _write_csv(Path(f"{prefix}_ramp.csv"), RAMP_HEADER, [[row[c] for c in RAMP_HEADER] for row in self.ramp])
         (run_dir / "totals.json").write_text(json.dumps(self._totals()))
         manifest = {"run_id": run_dir.name, "scenario": "test", "users": max(users), "duration_s": self.seconds,
                     "workers": 1, "started_at": "2027-01-15T08:00:00+0000",
