@@ -109,7 +109,7 @@ def next_step(trials: Sequence[Trial], rules: Rules, margin: float | None = None
         return Step(Role.CLIMB, min(top * CLIMB_FACTOR, rules.max_rps))
     if b.closed(rules.tolerance):
         return Done(f"limit found between {b.lo:.4g} (clean) and {b.hi:.4g} req/s (rate-limited)")
-    rate = probe_rate(b, capacity_hint(trials, b), rules.margin if margin is None else margin)
+    rate = probe_rate(b, capacity_hint(trials, b), rules.margin if margin is None else margin, rules.tolerance / 5)
     if rate < MIN_RPS:
         return Done(f"rate-limited even at {b.hi:.4g} req/s")
     last = trials[-1]
@@ -118,18 +118,19 @@ def next_step(trials: Sequence[Trial], rules: Rules, margin: float | None = None
     return Step(Role.PROBE, rate)
 
 
-def probe_rate(b: Bracket, capacity: float | None, margin: float) -> float:
+def probe_rate(b: Bracket, capacity: float | None, margin: float, min_step: float = 0.0) -> float:
     """Just below a measured capacity, then just above it; else the middle of the bracket (or half of the
     lowest limited rate while nothing is clean). A capacity above the lowest limited rate is taken as that
-    rate: the limited plateau is the firmer evidence."""
+    rate: the limited plateau is the firmer evidence. A probe within `min_step` (relative) of an end of the
+    bracket would learn next to nothing and is not tried."""
     assert b.hi is not None
     lo, hi = b.lo, b.hi
     if capacity is not None:
         aim = min(capacity, hi)
         below, above = aim * (1 - margin), aim * (1 + margin)
-        if (lo is None or below > lo * (1 + _EPS)) and below < hi * (1 - _EPS):
+        if (lo is None or below > lo * (1 + min_step + _EPS)) and below < hi * (1 - _EPS):
             return below
-        if above < hi * (1 - _EPS) and (lo is None or above > lo * (1 + _EPS)):
+        if above < hi * (1 - min_step - _EPS) and (lo is None or above > lo * (1 + _EPS)):
             return above
     if lo is None:
         return hi * DESCEND_FACTOR

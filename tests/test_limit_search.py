@@ -69,6 +69,13 @@ def test_below_and_above_the_capacity_close_the_bracket_within_the_tolerance():
     assert isinstance(done, Done) and done.reason.startswith("limit found between 5.854 (clean) and 6.146")
 
 
+def test_a_new_capacity_reading_next_to_the_clean_probe_does_not_repeat_it():
+    m = BUCKET.margin
+    trials = [Trial(Role.CLIMB, 640, True, 300.0), Trial(Role.PROBE, 300 * (1 - m), False),
+              Trial(Role.DRAIN, 640, True, 300.5)]
+    assert next_step(trials, BUCKET).rate == pytest.approx(300.5 * (1 + m))
+
+
 def test_without_capacities_it_bisects():
     trials = [Trial(Role.CLIMB, 40, True), Trial(Role.PROBE, 20, False), Trial(Role.DRAIN, 40, True)]
     assert next_step(trials, BUCKET) == Step(Role.PROBE, 30)

@@ -4,7 +4,7 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import STATE_MISSING, STATE_RUNNING, MasterRunner, WorkerNode, WorkerNodes, WorkerRunner
 
-from loadgen.cluster import SHARE_MESSAGE, Cluster, Share
+from loadgen.cluster import SHARE_MESSAGE, Cluster, Share, _share_from
 from loadgen.pacing import WeightLimiter
 
 
@@ -77,3 +77,21 @@ def test_a_worker_applies_its_share_to_the_pacer_and_the_weight_limiters():
     later = WeightLimiter(1.0, 60)  # a runtime built at the next test start gets the current share at once
     cluster.attach_limiter("binance", later, 4800.0)
     assert later.budget == 1200.0
+
+
+def test_an_exchange_with_a_target_of_its_own_gets_its_own_schedule_on_every_worker():
+    cluster, runner = master_with("w1", "w2")
+    cluster.set_target_rps(0.0)
+    cluster.set_exchange_rps("kraken", 6.0)
+    assert {m[2]: m[1] for m in runner.sent if m[1]["exchange_rps"]} == {
+        w: {"fraction": 0.5, "total_rps": 0.0, "exchange_rps": {"kraken": 6.0}} for w in ("w1", "w2")
+    }
+    environment = Environment(events=Events())
+    worker = environment.runner = WorkerRunner.__new__(WorkerRunner)
+    worker.environment, worker.greenlet = environment, None
+    on_worker = Cluster(environment)
+    on_worker.apply(_share_from(runner.sent[-1][1]))
+    assert on_worker.pacer_for("kraken").rate == 3.0  # half of the exchange's own target
+    assert on_worker.pacer_for("binance") is on_worker.pacer and on_worker.pacer.rate == 0.0
+    on_worker.apply(Share(0.5, 0.0))  # its target lifted: back to the run's schedule
+    assert on_worker.pacer_for("kraken") is on_worker.pacer
