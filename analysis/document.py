@@ -153,7 +153,7 @@ def rate_limit_blocks(exchanges: dict[str, Any]) -> list[Block]:
         Paragraph(
             "Onset: the first rate-limit answer (429, 418 or the exchange's own code), with the users then and the "
             "mean request rate over the limit's window before it. Max safe: the highest such mean over a span "
-            "with no rate-limit answer."
+            "with no rate-limit answer; in a ramp run, the highest clean probe of its limit search."
         ),
         Table(["exchange", "onset", "users", "rate at onset", "used weight", "max safe", "estimated limit",
                "published limit", "rate-limited / banned", "bans", "Retry-After honoured"], rows),

@@ -102,14 +102,20 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
 def search_estimate(
     search: SearchResult, data: RunData, exchange: str, spec: LimitSpec | None, window_s: int
 ) -> dict[str, Any] | None:
-    """The limit from the middle of the ramp's bracket, in the exchange's unit (when the bracket is narrow)."""
+    """The limit the ramp's search measured while it was refused, else the middle of a narrow bracket, in the
+    exchange's unit."""
     unit = spec.unit if spec is not None else "requests"
-    value = limit_from_search(search, data, exchange, unit, window_s)
-    if value is None:
-        return None
     label = f"{unit}/s" if window_s == 1 else f"{unit}/{window_s}s"
-    method = (f"ramp search: between {search.highest_clean_rps:g} (clean) and {search.lowest_limited_rps:g} "
-              "requests/s (rate-limited)")
+    measured = search.measured_limit()
+    if measured is not None:
+        value, plateaus = measured
+        method = f"ramp search: let through while refusing (median of {plateaus} plateaus)"
+    else:
+        value = limit_from_search(search, data, exchange, unit, window_s)
+        if value is None:
+            return None
+        method = (f"ramp search: between {search.highest_clean_rps:.4g} (clean) and {search.lowest_limited_rps:.4g} "
+                  "requests/s (rate-limited)")
     return {"value": round(value, 1), "unit": label, "method": method, "window_s": window_s}
 
 

@@ -53,7 +53,7 @@ TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response
 RAMP_SUFFIX = "_ramp.csv"  # the ramp scenario's plateaus (loadgen/ramp.py)
 RAMP_TEXT = ("exchange", "role", "verdict")
 RAMP_NUMBERS = ("index", "target_rps", "started_at", "ended_at", "achieved_rps", "weight_per_request",
-                "rate_limited", "capacity_rps")
+                "rate_limited", "capacity_rps", "capacity_units")
 LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\] [^/]*/(\w+)/[^:]*: (.*)$")
 LOG_EVENTS = (  # (kind, text in Locust's message)
     ("cpu_warning", "CPU usage above"),

@@ -2,9 +2,10 @@
 
 Only probes are judged long enough to call a rate sustainable (a fixed window's whole window; for buckets and
 counters, long enough from an empty bucket), so the max safe rate of a ramp run is the highest clean probe's
-achieved rate. The limit lies between that probe and the lowest rate-limited plateau; in the exchange's own
-unit it is that rate times what each request draws on the limit (its weight, or the share of requests that
-count toward it: see `ExchangeAdapter.counts_toward_limit`).
+achieved rate. The limit itself is what the limit let through while it refused, as the search measured it in
+the limit's own units on plateaus well above it (the median of them); failing that, the middle of the bracket
+between the highest clean probe and the lowest rate-limited plateau, times what each request draws on the
+limit (its weight, or the share of requests that count toward it: see `ExchangeAdapter.counts_toward_limit`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from exchanges import get_adapter
 
 CLOSED = 0.05  # the search's own tolerance: the bracket is closed within 5%
 USABLE = 0.10  # a bracket this narrow still gives the limit within 5% at its middle
+SATURATED = 1.2  # a capacity counts when it was measured at a rate at least this far above it (a full limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,16 @@ class SearchResult:
         if self.best is None:
             return None
         return round(float(self.best["ended_at"]) - float(self.best["started_at"]))
+
+    def measured_limit(self) -> tuple[float, int] | None:
+        """The median capacity (the limit's units per window, or per second for buckets and counters) measured on
+        limited plateaus sent well above it, and how many there were."""
+        rows = self.plateaus
+        saturated = rows.loc[(rows["verdict"] == "rate_limited") & rows["capacity_units"].notna()
+                             & (rows["target_rps"] >= SATURATED * rows["capacity_rps"])]
+        if saturated.empty:
+            return None
+        return float(saturated["capacity_units"].median()), len(saturated)
 
     def summary(self) -> dict[str, Any]:
         ratio = self.ratio

@@ -57,8 +57,8 @@ MAX_MARGIN = 0.3
 
 CLEAN, RATE_LIMITED, SHORT, NOT_REACHED, INCOMPLETE = "clean", "rate_limited", "short", "not_reached", "incomplete"
 COLUMNS = ("exchange", "index", "role", "target_rps", "started_at", "ended_at", "verdict", "achieved_rps",
-           "requests", "weight_per_request", "rate_limited", "first_limited_at", "capacity_rps", "late_starts",
-           "skipped_starts")
+           "requests", "weight_per_request", "rate_limited", "first_limited_at", "capacity_rps", "capacity_units",
+           "late_starts", "skipped_starts")
 
 
 def settle_s(environment: Environment) -> int:
@@ -80,7 +80,8 @@ class Plateau:
     weight_per_request: float | None = None
     rate_limited: int = 0  # rate-limit and ban answers in its seconds
     first_limited_at: int | None = None  # the first second with one
-    capacity_rps: float | None = None  # limited plateaus: the limit's capacity it measured, in req/s
+    capacity_rps: float | None = None  # limited plateaus: the limit's capacity it measured, in req/s ...
+    capacity_units: float | None = None  # ... and in the limit's own units (a fixed window's per window, else per s)
     late_starts: int = 0
     skipped_starts: int = 0
 
@@ -257,7 +258,7 @@ class ExchangeSearch:
             self._count(plateau, table, now)
             if plateau.limited:
                 if plateau.capacity_rps is None:
-                    plateau.capacity_rps = self._capacity(plateau, table, settled)
+                    self._measure_capacity(plateau, table, settled)
                 continue
             if plateau.ended_at is not None and (final or last <= settled):
                 plateau.verdict = self._unlimited_verdict(plateau)
@@ -298,26 +299,28 @@ class ExchangeSearch:
             return NOT_REACHED
         return CLEAN if plateau.role == Role.PROBE else SHORT
 
-    def _capacity(self, plateau: Plateau, table: Any, settled: int) -> float | None:
-        """The limit's capacity in req/s, once the seconds it is measured on have arrived: what a fixed window
-        took before it refused, or what a bucket let through per second while it refused, in the units the
-        limit counts (the adapter's `limit_cost`), at the units per request of the exchange's mix."""
+    def _measure_capacity(self, plateau: Plateau, table: Any, settled: int) -> None:
+        """The limit's capacity, once the seconds it is measured on have arrived: what a fixed window took before
+        it refused, or what a bucket let through per second while it refused, in the units the limit counts (the
+        adapter's `limit_cost`); as a request rate, at the units per request of the exchange's mix."""
         hit = plateau.first_limited_at
         assert hit is not None
         if self.fixed_window:
             first, last, seconds_s = hit - hit % self.window_s, hit, self.window_s
             if last > settled:
-                return None
+                return
         else:
             measured = self._measured_through(plateau, table, settled)
             if measured is None:
-                return None
+                return
             first, last, seconds_s = hit + 1, measured, measured - hit
         per_request = self._units_per_request(table)
         if not per_request:
-            return None
+            return
         accepted = sum(self._accepted_units(s, per_request) for s in table.seconds_of(self.exchange, first, last))
-        return round(accepted / (seconds_s * per_request), 4) if accepted > 0 else None
+        if accepted > 0:
+            plateau.capacity_units = round(accepted if self.fixed_window else accepted / seconds_s, 4)
+            plateau.capacity_rps = round(accepted / (seconds_s * per_request), 4)
 
     def _accepted_units(self, second: SecondStats, per_request: float) -> float:
         refused = second.rate_limited + second.banned

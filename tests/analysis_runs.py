@@ -27,8 +27,8 @@ EXCHANGE_HEADER = [
 
 BLANK_BY_DEFAULT = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s")  # "" = not known
 RAMP_HEADER = ["exchange", "index", "role", "target_rps", "started_at", "ended_at", "verdict", "achieved_rps",
-               "requests", "weight_per_request", "rate_limited", "first_limited_at", "capacity_rps", "late_starts",
-               "skipped_starts"]
+               "requests", "weight_per_request", "rate_limited", "first_limited_at", "capacity_rps", "capacity_units",
+               "late_starts", "skipped_starts"]
 
 
 @dataclass
@@ -73,14 +73,16 @@ class RunBuilder:
         return self
 
     def plateau(self, role: str, rps: float, first: int, last: int, verdict: str, achieved: float | None = None,
-                weight_per_request: float = 1.0) -> RunBuilder:
-        """One plateau of the ramp's search over seconds first..last of the run."""
+                weight_per_request: float = 1.0, capacity: tuple[float, float] | None = None) -> RunBuilder:
+        """One plateau of the ramp's search over seconds first..last of the run; `capacity`: (in req/s, in the
+        limit's units) as a limited plateau measured it."""
         self.ramp.append({
             "exchange": self.exchange, "index": len(self.ramp) + 1, "role": role, "target_rps": rps,
             "started_at": START + first, "ended_at": START + last + 1, "verdict": verdict,
             "achieved_rps": rps if achieved is None else achieved, "requests": 0,
             "weight_per_request": weight_per_request, "rate_limited": 0, "first_limited_at": "",
-            "capacity_rps": "", "late_starts": 0, "skipped_starts": 0,
+            "capacity_rps": capacity[0] if capacity else "", "capacity_units": capacity[1] if capacity else "",
+            "late_starts": 0, "skipped_starts": 0,
         })
         return self
 

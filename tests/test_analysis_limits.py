@@ -240,3 +240,17 @@ def test_used_weight_headers_still_give_a_fixed_windows_limit_in_a_ramp_run(tmp_
     summary = analyse(builder.write(tmp_path / "run")).summary
     assert summary["estimated_limit"]["method"] == "used-weight headers"
     assert summary["max_safe_requests_per_s"] == 10 and summary["max_safe_window_s"] == 50
+
+
+def test_the_limit_is_what_the_search_measured_while_the_limit_refused(tmp_path):
+    """Kraken's IP counter sees a random 13 in 16 calls: a probe just below its rate can still be refused. The
+    capacities measured well above the limit (climb, drain) give it; a probe refused just below it does not."""
+    builder = RunBuilder(seconds=40, exchange="kraken").exchange_seconds(requests=4)
+    builder.plateau("climb", 16, 0, 5, "rate_limited", capacity=(3.7, 3.01))
+    builder.plateau("probe", 3.5, 6, 10, "rate_limited", capacity=(3.2, 2.6))  # refused by chance, not saturated
+    builder.plateau("probe", 3.0, 11, 30, "clean").plateau("drain", 7.0, 31, 35, "rate_limited", capacity=(3.68, 2.98))
+    summary = analyse_rate_limits(load_run(builder.entry("GET", "Ticker", 4).write(tmp_path / "run")), "kraken",
+                                  Thresholds()).summary
+    assert summary["estimated_limit"] == {"value": 3.0, "unit": "calls/s", "window_s": 1,
+                                          "method": "ramp search: let through while refusing (median of 2 plateaus)"}
+    assert summary["max_safe_requests_per_s"] == 3.0 and not summary["search"]["closed"]
