@@ -109,6 +109,12 @@ class Cluster:
         self._target_rps = rps
         self.distribute()
 
+    def drop_exchange_targets(self) -> None:
+        """A test ended: the next one starts with no exchange's target of its own (a web UI test after a ramp)."""
+        if self._exchange_rps:
+            self._exchange_rps.clear()
+            self.distribute()
+
     def set_exchange_rps(self, exchange: str, rps: float | None) -> None:
         """A cluster-wide target rate for `exchange`'s paced users alone (None: they follow the run's again)."""
         if rps is None:
@@ -154,6 +160,7 @@ def _attach(cluster: Cluster) -> None:
     runner = cluster.environment.runner
     cluster.environment.events.test_start.add_listener(lambda **_: cluster.restart())
     cluster.environment.events.test_stopping.add_listener(lambda **_: cluster.close())
+    cluster.environment.events.test_stop.add_listener(lambda **_: cluster.drop_exchange_targets())
     if isinstance(runner, WorkerRunner) and SHARE_MESSAGE not in runner.custom_messages:
         runner.register_message(SHARE_MESSAGE, lambda msg, **_: cluster.apply(_share_from(msg.data)))
     elif isinstance(runner, MasterRunner):

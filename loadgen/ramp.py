@@ -228,14 +228,23 @@ class ExchangeSearch:
         cluster_of(self.environment).set_exchange_rps(self.exchange, rps)
 
     def stop(self, reason: str, now: float) -> None:
+        """No more plateaus; a fixed window's probe already under way still fills its window."""
         self.stop_reason = reason
         if self._switch is not None:
             self._switch.kill(block=False)
-        for plateau in self.plateaus:
-            if plateau.ended_at is None or plateau.ended_at > now:
-                plateau.ended_at = max(now, plateau.started_at)
-        self._set_rate(0.0)
+        current = self.plateaus[-1] if self.plateaus else None
+        if current is not None and current.ended_at is not None and current.started_at <= now < current.ended_at:
+            self._switch = gevent.spawn_later(current.ended_at - now, self._set_rate, 0.0)
+        else:
+            for plateau in self.plateaus:
+                if plateau.ended_at is None or plateau.ended_at > now:
+                    plateau.ended_at = max(now, plateau.started_at)
+            self._set_rate(0.0)
         logger.info("ramp: %s: %s", self.exchange, reason)
+
+    @property
+    def last_end(self) -> float:
+        return max((p.ended_at or p.started_at for p in self.plateaus), default=0.0)
 
     # -- judging
 
@@ -243,7 +252,7 @@ class ExchangeSearch:
         """The last whole second whose counts have all arrived."""
         return int(now) - 1 - self.settle_s
 
-    def judge(self, now: float, final: bool = False) -> None:
+    def judge(self, now: float) -> None:
         table = metrics_hub(self.environment).table
         settled = self._settled_through(now)
         for plateau in self.plateaus:
@@ -260,7 +269,7 @@ class ExchangeSearch:
                 if plateau.capacity_rps is None:
                     self._measure_capacity(plateau, table, settled)
                 continue
-            if plateau.ended_at is not None and (final or last <= settled):
+            if plateau.ended_at is not None and last <= settled:
                 plateau.verdict = self._unlimited_verdict(plateau)
 
     def _limit_seconds(self, plateau: Plateau, now: float) -> tuple[int, int]:
@@ -425,14 +434,15 @@ class RampPlan:
         self.write_rows()
         if self.finishing_at is not None:
             settled = all(p.verdict for s in self.searches for p in s.plateaus)
-            if settled or now >= self.finishing_at + max(s.settle_s for s in self.searches) + 2:
+            last_counts = max((s.last_end + s.settle_s + 2 for s in self.searches), default=now)
+            if settled or now >= max(self.finishing_at, last_counts):
                 return None
         return self.load.tick()
 
     def outcome(self) -> dict[str, Any]:
         now = time.time()
         for search in self.searches:
-            search.judge(now, final=True)
+            search.judge(now)
             for plateau in search.plateaus:
                 plateau.verdict = plateau.verdict or INCOMPLETE  # the run ended before its counts all arrived
         self.write_rows()

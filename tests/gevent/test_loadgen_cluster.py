@@ -95,3 +95,13 @@ def test_an_exchange_with_a_target_of_its_own_gets_its_own_schedule_on_every_wor
     assert on_worker.pacer_for("binance") is on_worker.pacer and on_worker.pacer.rate == 0.0
     on_worker.apply(Share(0.5, 0.0))  # its target lifted: back to the run's schedule
     assert on_worker.pacer_for("kraken") is on_worker.pacer
+
+
+def test_exchange_targets_end_with_the_test():
+    environment = Environment(events=Events())
+    environment.create_local_runner()
+    cluster = Cluster(environment)
+    cluster.set_exchange_rps("coinbase", 0.0)
+    assert cluster.pacer_for("coinbase") is not cluster.pacer
+    cluster.drop_exchange_targets()
+    assert cluster.pacer_for("coinbase") is cluster.pacer
