@@ -83,8 +83,8 @@ class Cluster:
         self.share = share
         self.pacer.set_rate(share.rate)
         own = dict(share.exchange_rps)
-        for exchange in set(self._own_pacers) - set(own):  # back to the run's schedule
-            self._own_pacers.pop(exchange).set_rate(None)  # users waiting on it go on
+        for exchange in set(self._own_pacers) - set(own):  # back to the run's schedule: the test is ending
+            self._own_pacers.pop(exchange).close()  # users waiting on it stop, they do not send
         for exchange, rps in own.items():
             pacer = self._own_pacers.get(exchange)
             if pacer is None:
@@ -110,13 +110,15 @@ class Cluster:
         self.distribute()
 
     def drop_exchange_targets(self) -> None:
-        """A test ended: the next one starts with no exchange's target of its own (a web UI test after a ramp)."""
+        """A test ended: the next one starts with no exchange's target of its own (a web UI test after a ramp).
+        The master's test ends before its workers' users have stopped: those waiting for a start stop then."""
         if self._exchange_rps:
             self._exchange_rps.clear()
             self.distribute()
 
     def set_exchange_rps(self, exchange: str, rps: float | None) -> None:
-        """A cluster-wide target rate for `exchange`'s paced users alone (None: they follow the run's again)."""
+        """A cluster-wide target rate for `exchange`'s paced users alone (None: its schedule ends, and users
+        waiting on it stop; its users' next requests follow the run's schedule)."""
         if rps is None:
             self._exchange_rps.pop(exchange, None)
         else:

@@ -105,3 +105,21 @@ def test_exchange_targets_end_with_the_test():
     assert cluster.pacer_for("coinbase") is not cluster.pacer
     cluster.drop_exchange_targets()
     assert cluster.pacer_for("coinbase") is cluster.pacer
+
+
+def test_users_waiting_on_a_dropped_schedule_stop_instead_of_sending():
+    """A master's test ends before its workers stop their users: a worker that drops the exchange's schedule
+    (rate 0 at the end of a ramp) must not let the users waiting on it send all at once."""
+    import gevent
+
+    from loadgen.arrivals import PacerClosed
+
+    environment = Environment(events=Events())
+    environment.create_local_runner()
+    cluster = Cluster(environment)
+    cluster.set_exchange_rps("coinbase", 0.0)
+    waiting = gevent.spawn(cluster.pacer_for("coinbase").start)
+    gevent.sleep(0.01)
+    cluster.drop_exchange_targets()
+    waiting.join(timeout=1)
+    assert isinstance(waiting.exception, PacerClosed)
