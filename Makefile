@@ -33,17 +33,21 @@ $(DEV_STAMP): requirements-dev.txt $(STAMP)
 venv: $(STAMP)
 dev: $(DEV_STAMP)
 
+# The runner's options from the variables set; make echoes the command as one line.
+RUN_ARGS = --exchange "$(EXCHANGE)" --scenario "$(SCENARIO)" $(if $(DURATION),--duration "$(DURATION)") \
+	$(if $(USERS),--users "$(USERS)") $(if $(SIM_CONFIG),--sim-config "$(SIM_CONFIG)") \
+	$(if $(HOST),--host "$(HOST)") $(if $(WORKERS),--workers "$(WORKERS)") \
+	$(if $(THRESHOLDS),--thresholds-file "$(THRESHOLDS)")
+UI_ARGS = --exchange "$(EXCHANGE)" $(if $(SIM_CONFIG),--sim-config "$(SIM_CONFIG)") $(if $(HOST),--host "$(HOST)")
+
 ## make run: simulator + headless scenario + results/<run-id>/
+## (make reports any failure of the runner as its own exit code 2; the runner's own codes are in README)
 run: $(STAMP)
-	$(PY) -m loadgen run --exchange "$(EXCHANGE)" --scenario "$(SCENARIO)" \
-		$(if $(DURATION),--duration "$(DURATION)") $(if $(USERS),--users "$(USERS)") \
-		$(if $(SIM_CONFIG),--sim-config "$(SIM_CONFIG)") $(if $(HOST),--host "$(HOST)") \
-		$(if $(WORKERS),--workers "$(WORKERS)") $(if $(THRESHOLDS),--thresholds-file "$(THRESHOLDS)")
+	$(PY) -m loadgen run $(strip $(RUN_ARGS))
 
 ## make ui: simulator + Locust web UI on http://127.0.0.1:8089
 ui: $(STAMP)
-	$(PY) -m loadgen ui --exchange "$(EXCHANGE)" $(if $(SIM_CONFIG),--sim-config "$(SIM_CONFIG)") \
-		$(if $(HOST),--host "$(HOST)")
+	$(PY) -m loadgen ui $(strip $(UI_ARGS))
 
 ## make sim: only the simulator, in the foreground
 sim: $(STAMP)

@@ -15,7 +15,8 @@ import pandas as pd
 from analysis.client import ClientResult
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
-from analysis.timeline import PERCENTILE_WINDOW_S, is_ws
+from analysis.target import TargetResult
+from analysis.timeline import PERCENTILE_WINDOW_S, is_rest
 
 MIN_LEVEL_SECONDS = 2  # a user count held for a single second is a ramp step, not a load level
 MIN_KNEE_POINTS = 10
@@ -38,27 +39,33 @@ def analyse_capacity(
     deltas: pd.DataFrame,
     rest: pd.DataFrame,
     client: ClientResult,
+    target: TargetResult,
     limited_from_s: float | None,
     thresholds: Thresholds,
 ) -> CapacityResult:
     """`rest`: REST requests, failures and response time per second; `limited_from_s`: the first rate-limit
-    answer of any exchange (run time), to tell a rate limit from other ceilings."""
+    answer of any exchange (run time), to tell a rate limit from other ceilings; `client` and `target`: when
+    the load generator or the simulator was saturated, to tell their limits from the exchange's."""
     levels = load_levels(rest)
     points = knee_points(data, deltas, rest)
     findings: list[Finding] = []
     ceiling = throughput_ceiling(levels, thresholds)
     if ceiling is not None:
-        findings.append(ceiling_finding(ceiling, rest, client, limited_from_s))
+        findings.append(ceiling_finding(ceiling, rest, client, target, limited_from_s))
     knee = latency_knee(points, thresholds)
     if knee is not None:
-        findings.append(knee_finding(knee, data.start_s, client))
+        findings.append(knee_finding(knee, data.start_s, client, target))
     mean = mean_latency(data)
     if mean is not None and mean > thresholds.mean_latency_ms:
+        caveats = [text for suspect, text in (
+            (client.suspect(None), "the load generator was CPU-bound: partly Locust's own delay"),
+            (target.suspect(None), "the simulator was saturated: partly its own queueing"),
+        ) if suspect]
         findings.append(Finding(
             kind="high_mean_latency",
             severity=Severity.LOW,
             message=f"mean REST latency was {mean:.0f} ms (threshold {thresholds.mean_latency_ms:g} ms)"
-            + (" while the load generator was CPU-bound: partly Locust's own delay" if client.suspect(None) else ""),
+            + "".join(f"; {caveat}" for caveat in caveats),
             evidence={"mean_ms": round(mean, 1), "threshold_ms": thresholds.mean_latency_ms},
             recommendation=(
                 "Run the client close to the exchange (same region or cloud), reuse connections (keep-alive), "
@@ -121,14 +128,20 @@ def throughput_ceiling(levels: pd.DataFrame, thresholds: Thresholds) -> dict[str
 
 
 def ceiling_finding(
-    ceiling: dict[str, Any], rest: pd.DataFrame, client: ClientResult, limited_from_s: float | None
+    ceiling: dict[str, Any], rest: pd.DataFrame, client: ClientResult, target: TargetResult,
+    limited_from_s: float | None,
 ) -> Finding:
-    """The ceiling as a finding, with its cause (also added to `ceiling`): a rate limit, the generator, or
-    the exchange."""
+    """The ceiling as a finding, with its cause (also added to `ceiling`): a rate limit, the simulator, the
+    generator, or the exchange."""
     at_level = rest.index[rest["users"] >= ceiling["users"]]
     reached_s = float(at_level[0] - rest.index[0]) if len(at_level) else None
+    simulator = target.suspect(reached_s)
     if limited_from_s is not None and (reached_s is None or limited_from_s <= reached_s + PERCENTILE_WINDOW_S):
-        cause, why = "rate_limit", "the exchange's rate limit (rate-limit answers began by then)"
+        cause, why = "rate_limit", "the exchange's rate limit (rate-limit answers began by then)" + (
+            "; the simulator was saturated too, so the level may be the simulator's" if simulator else "")
+    elif simulator:
+        cause, why = "simulator", "the simulator (its one process was saturated), not the exchange" + (
+            "; the load generator's CPU was saturated too" if client.suspect(reached_s) else "")
     elif client.suspect(reached_s):
         cause, why = "load_generator", "the load generator (its CPU was saturated), not the exchange"
     else:
@@ -136,6 +149,8 @@ def ceiling_finding(
     ceiling.update(reached_at_s=reached_s, cause=cause)
     recommendation = {
         "rate_limit": "Plan for this ceiling: it is the exchange's limit; more users only add rate-limit answers.",
+        "simulator": "This is the simulator's capacity on this machine: lower the load or give the simulator a core "
+        "of its own; measure an exchange's ceiling against the exchange or its testnet.",
         "load_generator": "Add worker processes (make run WORKERS=N) and rerun to find the exchange's real ceiling.",
         "exchange": "Treat this as the exchange's capacity for this mix; spread load over keys/IPs only where "
         "the exchange's terms allow, and prefer WebSocket streams for market data.",
@@ -163,7 +178,7 @@ def knee_points(data: RunData, deltas: pd.DataFrame, rest: pd.DataFrame) -> pd.D
     cumulative = deltas["requests"]  # Locust's running total: one row per second, so `window` rows back
     before = cumulative.groupby([deltas["type"], deltas["name"]], observed=True).shift(window)
     samples = (cumulative - before).fillna(cumulative)
-    enough = ~is_ws(deltas["type"]) & deltas["p95"].notna() & (samples >= MIN_WINDOW_SAMPLES)
+    enough = is_rest(deltas["type"]) & deltas["p95"].notna() & (samples >= MIN_WINDOW_SAMPLES)
     rows = deltas.loc[enough, ["type", "name", "t", "p95", "p99"]]
     rows = rows.assign(load=rows["t"].map(load), users=rows["t"].map(users)).dropna(subset=["load"])
     return rows[columns].reset_index(drop=True)
@@ -212,24 +227,31 @@ def _knee_in(table: pd.DataFrame, thresholds: Thresholds) -> dict[str, Any] | No
     }
 
 
-def knee_finding(knee: dict[str, Any], start_s: float, client: ClientResult) -> Finding:
+def knee_finding(knee: dict[str, Any], start_s: float, client: ClientResult, target: TargetResult) -> Finding:
     time_s = round(knee.pop("t") - start_s, 1)
     knee["time_s"] = time_s
-    suspect = client.suspect(time_s)
-    knee["cause"] = "load_generator" if suspect else "exchange"
+    simulator, generator = target.suspect(time_s), client.suspect(time_s)
+    knee["cause"] = "simulator" if simulator else "load_generator" if generator else "exchange"
+    caveat = {
+        "simulator": "; the simulator was saturated then, so this is the simulator's latency, not the exchange's"
+        + ("; the load generator was CPU-bound too" if generator else ""),
+        "load_generator": "; the load generator was CPU-bound then, so this is not evidence of a slow exchange",
+        "exchange": "",
+    }[knee["cause"]]
     return Finding(
         kind="latency_knee",
         severity=Severity.LOW,
         message=(
             f"{knee['endpoint']}: p95 latency rose faster than load from about {knee['load_requests_per_s']:g} REST "
             f"requests/s ({knee['users']:g} users): {knee['p95_ms_before']:g} ms → {knee['p95_ms_at_knee']:g} ms "
-            "(10 s windows)"
-            + ("; the load generator was CPU-bound then, so this is not evidence of a slow exchange" if suspect else "")
+            "(10 s windows)" + caveat
         ),
         evidence=knee,
         recommendation=(
+            "Lower the load or give the simulator a core of its own: the knee is the simulator's, not the exchange's."
+            if simulator else
             "Add worker processes and rerun: the knee is the generator's, not the exchange's."
-            if suspect else
+            if generator else
             "Stay below this load for latency-sensitive work (quotes, cancels), or budget for the higher latency "
             "above it; the max safe rate and this knee together bound the useful request rate."
         ),
@@ -237,6 +259,6 @@ def knee_finding(knee: dict[str, Any], start_s: float, client: ClientResult) -> 
 
 
 def mean_latency(data: RunData) -> float | None:
-    totals = data.totals.loc[~is_ws(data.totals["type"])]
+    totals = data.totals.loc[is_rest(data.totals["type"])]
     timed = (totals["requests"] - totals["none_requests"]).sum()
     return float(totals["total_ms"].sum() / timed) if timed > 0 else None

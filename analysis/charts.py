@@ -22,7 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.pipeline import Analysis
-from analysis.timeline import is_ws
+from analysis.timeline import base_names, is_ws, run_exchanges
 from analysis.websocket import NON_STREAM_NAMES
 
 MAX_POINTS = 1000
@@ -286,7 +286,9 @@ def _top_entries(analysis: Analysis, websocket: bool) -> list[tuple[str, str]]:
     totals = analysis.data.totals
     rows = totals.loc[is_ws(totals["type"]) == websocket]
     if websocket:
-        rows = rows.loc[~rows["name"].isin(NON_STREAM_NAMES)]
+        names = rows["name"].astype(str)
+        bases = names.map(base_names(names, run_exchanges(analysis.data)))
+        rows = rows.loc[~bases.isin(NON_STREAM_NAMES)]
     rows = rows.sort_values("requests", ascending=False).head(TOP_ENDPOINTS)
     return [(str(r.type), str(r.name)) for r in rows.itertuples()]
 

@@ -3,7 +3,7 @@
 Sources: run.json (written by the runner at start and again at the end: a killed run has no
 `finished_at`, an interrupted one says `interrupted`), whether Locust's final totals exist, and
 `PREFIX_workers.json` from the master of a distributed run (which workers were lost, when, and what
-share of users and requests went with them).
+share of users and requests went with them, and whose final report never came).
 """
 
 from __future__ import annotations
@@ -46,7 +46,26 @@ def analyse_completeness(data: RunData) -> tuple[dict[str, Any], list[Finding]]:
                 "the totals. Check that worker's machine (CPU, memory, network) before trusting that part of the run."
             ),
         ))
-    summary = {"cut_short": cut, "workers_lost": len(lost)}
+    workers = (data.workers or {}).get("workers", [])
+    reported = sum(w.get("requests", 0) for w in workers) or 1
+    unreported = [w for w in workers if w.get("final_report") is False and w.get("lost_at_s") is None]
+    for worker in unreported:
+        share = worker.get("requests", 0) / reported
+        findings.append(Finding(
+            kind="worker_report_missing",
+            severity=Severity.MEDIUM,
+            message=(
+                f"worker {worker['id']}'s final report never came: what it sent after its last report is missing "
+                f"from the totals (it ran up to {worker.get('users', 0)} users and reported {share:.0%} of the "
+                "requests)"
+            ),
+            evidence={**worker, "request_share": round(share, 4)},
+            recommendation=(
+                "The master waited --stop-timeout plus 5 s for it. Check that worker's log and load: a worker too "
+                "busy to stop its users in time also measures late."
+            ),
+        ))
+    summary = {"cut_short": cut, "workers_lost": len(lost), "final_reports_missing": len(unreported)}
     return summary, findings
 
 
@@ -60,4 +79,4 @@ def cut_short(data: RunData) -> dict[str, Any] | None:
         how = "killed"  # the runner never got to record the end
     else:
         return None
-    return {"how": how, "ran_s": round(data.end_s - data.start_s, 1), "planned_s": manifest.get("duration_s")}
+    return {"how": how, "ran_s": round(data.measured_s, 1), "planned_s": manifest.get("duration_s")}

@@ -80,6 +80,8 @@ def build_document(report: dict[str, Any], charts: list[Chart]) -> list[Block]:
     if report["websocket"] is not None:
         blocks += websocket_blocks(report["websocket"])
     blocks += client_blocks(report["client"])
+    if report["simulator"] is not None:
+        blocks += simulator_blocks(report["simulator"])
     if "comparison" in report:
         blocks += comparison_blocks(report["comparison"])
     if charts:
@@ -99,7 +101,7 @@ def run_line(run: dict[str, Any]) -> str:
         f"up to {run['max_users']} users",
         f"{run['workers']} worker(s)" if run["workers"] and run["workers"] > 1 else None,
         f"{fmt(run['requests'])} REST requests ({fmt(run['requests_per_s'], '/s')}), {fmt(run['failures'])} failed",
-        f"{fmt(run['ws_events'])} WebSocket events" if run["ws_events"] else None,
+        f"{fmt(run['ws_messages'])} WebSocket messages" if run["ws_messages"] else None,
         "interrupted" if run["interrupted"] else None,
     ]
     return "; ".join(p for p in parts if p) + "."
@@ -151,13 +153,24 @@ def rate_limit_blocks(exchanges: dict[str, Any]) -> list[Block]:
     return [
         Heading(2, "Rate limits"),
         Paragraph(
-            "Onset: the first rate-limit answer (429, 418 or the exchange's own code), with the users then and the "
+            "Onset: the first rate-limit answer, as each exchange signals it (below), with the users then and the "
             "mean request rate over the limit's window before it. Max safe: the highest such mean over a span "
-            "with no rate-limit answer; in a ramp run, the highest clean probe of its limit search."
+            "with no rate-limit answer; in a ramp run, the highest clean probe of its limit search. Backed off: "
+            "whether the client stopped sending while limited (for the Retry-After, where the exchange sends one)."
         ),
+        Bullets([signals_line(name, entry["rate_limit"].get("signals")) for name, entry in exchanges.items()]),
         Table(["exchange", "onset", "users", "rate at onset", "used weight", "max safe", "estimated limit",
-               "published limit", "rate-limited / banned", "bans", "Retry-After honoured"], rows),
+               "published limit", "rate-limited / banned", "bans", "backed off"], rows),
     ]
+
+
+def signals_line(exchange: str, signals: dict[str, Any] | None) -> str:
+    """How one exchange signals its limits, in its own terms."""
+    if not signals:
+        return f"{exchange}: signals unknown"
+    banned = signals["banned"] or "none (no ban answer)"
+    retry_after = "with Retry-After" if signals["retry_after"] else "no Retry-After"
+    return f"{exchange}: rate limited = {signals['rate_limited']}; banned = {banned}; {retry_after}"
 
 
 def latency_blocks(report: dict[str, Any]) -> list[Block]:
@@ -218,10 +231,17 @@ def websocket_blocks(ws: dict[str, Any]) -> list[Block]:
         return [fmt(stats["attempts"]), fmt(stats["failures"]), fmt(t.get("p50")), fmt(t.get("p95")),
                 fmt(t.get("p99")), fmt(t.get("max"))]
 
+    connect_rows = [["connect", "all", *times(ws["connect"])], ["reconnect", "all", *times(ws["reconnect"])]]
+    by_exchange = ws.get("connects_by_exchange") or {}
+    if len(by_exchange) > 1:
+        connect_rows += [[kind, name, *times(stats[kind])] for name, stats in by_exchange.items()
+                         for kind in ("connect", "reconnect") if stats[kind]["attempts"]]
+    elif len(by_exchange) == 1:
+        (name,) = by_exchange
+        connect_rows = [[row[0], name, *row[2:]] for row in connect_rows]
     blocks: list[Block] = [
         Heading(2, "WebSocket"),
-        Table(["", "attempts", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"],
-              [["connect", *times(ws["connect"])], ["reconnect", *times(ws["reconnect"])]]),
+        Table(["", "exchange", "attempts", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"], connect_rows),
         Bullets([
             f"reconnects: {fmt(ws['reconnects'])}; storms: {len(ws['storms'])}",
             f"abnormal drops: {fmt(ws['drops'])}"
@@ -232,13 +252,15 @@ def websocket_blocks(ws: dict[str, Any]) -> list[Block]:
     rows = []
     for stream in ws["streams"]:
         latency = stream["latency_ms"] or {}
-        rows.append([stream["stream"], fmt(stream["messages"]), fmt(stream["per_s"], "/s"),
+        rows.append([stream["stream"], stream.get("exchange") or "—", fmt(stream["messages"]),
+                     fmt(stream["per_s"], "/s"),
                      fmt(latency.get("p50")), fmt(latency.get("p95")), fmt(latency.get("p99")),
                      fmt(stream["failures"])])
     if rows:
         blocks.append(Paragraph("Event latency: receive time minus the exchange's event time (clock offset "
                                 "corrected); streams without event times have none."))
-        blocks.append(Table(["stream", "messages", "rate", "latency p50 ms", "p95 ms", "p99 ms", "failures"], rows))
+        blocks.append(Table(["stream", "exchange", "messages", "rate", "latency p50 ms", "p95 ms", "p99 ms",
+                             "failures"], rows))
     return blocks
 
 
@@ -257,6 +279,19 @@ def client_blocks(client: dict[str, Any]) -> list[Block]:
                      f"({share(pacing['late_share'])}, worst {fmt(pacing['max_lag_ms'], ' ms')}), "
                      f"skipped {fmt(pacing['skipped_starts'])}")
     return [Heading(2, "Load generator"), Bullets(items)]
+
+
+def simulator_blocks(simulator: dict[str, Any]) -> list[Block]:
+    items = [
+        f"CPU: {share(simulator['cpu_share_mean'])} of one core on average, at most "
+        f"{share(simulator['cpu_share_max'])}",
+        f"event-loop lag: per-second median at most {fmt(simulator['loop_lag_p50_ms_max'], ' ms')}, "
+        f"highest {fmt(simulator['loop_lag_max_ms'], ' ms')}",
+        f"saturated: {fmt(simulator['saturated_s'], ' s')} from {fmt(simulator['saturated_from_s'], ' s')}, "
+        f"serving {fmt(simulator['saturated_requests_per_s'], ' requests/s')}" if simulator["saturated"]
+        else "saturated: never",
+    ]
+    return [Heading(2, "Simulator (the target)"), Bullets(items)]
 
 
 def comparison_blocks(comparison: dict[str, Any]) -> list[Block]:

@@ -1,9 +1,11 @@
-"""Rate limiting per exchange: onset, max safe rate, the effective limit, bans and Retry-After.
+"""Rate limiting per exchange: onset, max safe rate, the effective limit, bans and backing off.
 
 Reads the suite's per-exchange history (requests, weight, used-weight headers, rate-limit and ban
-answers per second). How each exchange counts its limit (unit, window, fixed window or bucket)
-comes from its adapter (`limit_unit`, `limit_kind`); the window actually enforced is inferred from
-the used-weight resets where the exchange reports its usage, so a non-default limit is found too.
+answers per second). How each exchange counts its limit (unit, window, fixed window or bucket) and
+how it signals one (HTTP 429 or an error in a 200 body, a ban answer, Retry-After or none) come from
+its adapter (`limit_unit`, `limit_kind`, `published_limit`, `limit_signals`); the window actually
+enforced is inferred from the used-weight resets where the exchange reports its usage, so a
+non-default limit is found too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.bans import LATE_ANSWER_S, ban_episodes, retry_after_behaviour
+from analysis.exchange_rules import limit_signals, published_limit, signals_json
 from analysis.limit_estimate import LimitSpec, accepted_on, estimate_limit, limit_spec, limit_window
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
@@ -23,7 +26,7 @@ from analysis.taxonomy import RATE_LIMIT_KINDS, failure_table
 from analysis.timeline import (
     entry_deltas,
     entry_exchanges,
-    is_ws,
+    is_rest,
     run_exchanges,
     seconds,
     trailing_mean,
@@ -77,7 +80,10 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
         estimate = search_estimate(search, data, exchange, spec, window_s) or estimate
     bans = ban_episodes(frame, data.start_s, data.end_s)
     retry_after = retry_after_behaviour(frame)
-    client = client_limit(frame)
+    client = client_limit(frame, spec)
+    # limit_spec finds a published limit only among windows of its unit's interval; the adapter's
+    # published_limit also covers limits that are not windows (Kraken's decaying counter).
+    published = spec.published if spec is not None and spec.published is not None else published_limit(exchange)
     summary = {
         "onset": onset,
         "max_safe_requests_per_s": max_safe,
@@ -87,7 +93,8 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
         "estimated_limit": estimate,
         "limit_window_s": window_s,
         "limit_window_source": window_source,
-        "published_limit": {"value": spec.published, "unit": spec.label()} if spec and spec.published else None,
+        "published_limit": {"value": published, "unit": spec.label()} if spec and published else None,
+        "signals": signals_json(exchange),  # how this exchange answers a client over its limits
         "client_limit": client,
         "answers": {**answers, "share": round(share, 4)},
         "bans": bans,
@@ -153,7 +160,7 @@ def locust_requests(data: RunData, exchange: str) -> pd.Series:
     """REST requests per second of `exchange` as Locust counted them (when the suite's history is missing)."""
     deltas = entry_deltas(data.history)
     mapping = entry_exchanges(deltas["name"].astype(str).unique(), run_exchanges(data))
-    rows = ~is_ws(deltas["type"]) & (deltas["name"].astype(str).map(mapping) == exchange)
+    rows = is_rest(deltas["type"]) & (deltas["name"].astype(str).map(mapping) == exchange)
     return deltas["d_requests"].where(rows, 0.0).groupby(deltas["t"]).sum()
 
 
@@ -178,18 +185,20 @@ def max_safe_rate(rate: pd.Series, limited: pd.Series, window_s: int) -> float |
     return None if candidates.empty else round(float(candidates.max()), 2)
 
 
-def client_limit(frame: pd.DataFrame) -> dict[str, Any] | None:
-    """The limit the suite's polite users were told (--weight-limit / --weight-window-s)."""
+def client_limit(frame: pd.DataFrame, spec: LimitSpec | None) -> dict[str, Any] | None:
+    """The limit the suite's polite users were told (--weight-limit / --weight-window-s), in the exchange's
+    unit (weight, requests, calls)."""
     limit, window = frame["weight_limit"].dropna(), frame["weight_window_s"].dropna()
     limit, window = limit[limit > 0], window[window > 0]
     if limit.empty or window.empty:
         return None
     window_s = int(window.iloc[-1])
-    return {"value": float(limit.iloc[-1]), "unit": f"weight/{window_s}s" if window_s != 1 else "weight/s",
+    unit = spec.unit if spec is not None else "weight"
+    return {"value": float(limit.iloc[-1]), "unit": f"{unit}/{window_s}s" if window_s != 1 else f"{unit}/s",
             "window_s": window_s}
 
 
-# --- Bans and Retry-After ------------------------------------------------------------------------
+# --- Bans and backing off ------------------------------------------------------------------------
 
 
 def limited_endpoints(data: RunData, exchange: str) -> dict[str, int]:
@@ -206,8 +215,13 @@ def rate_limit_findings(
     exchange: str, summary: dict[str, Any], endpoints: dict[str, int], thresholds: Thresholds, spec: LimitSpec | None
 ) -> list[Finding]:
     findings: list[Finding] = []
+    signals = limit_signals(exchange)
     onset, answers, estimate = summary["onset"], summary["answers"], summary["estimated_limit"]
     safe = summary["max_safe_requests_per_s"]
+    wait_advice = (
+        "honour Retry-After" if signals.retry_after
+        else f"back off exponentially with jitter after its rate-limit errors ({exchange} sends no Retry-After)"
+    )
     if onset is not None:
         share = answers["share"]
         severity = (
@@ -222,21 +236,21 @@ def rate_limit_findings(
             exchange=exchange,
             severity=severity,
             message=(
-                f"{exchange} began answering rate-limit errors at {onset['time_s']:g} s, with {onset['users']} users "
-                f"sending {onset['requests_per_s']:g} requests/s (mean of the last {onset['window_s']} s{used}); "
-                f"{answers['rate_limited'] + answers['banned']} rate-limit answers, {share:.1%} of requests"
-                f"{limit_text}"
+                f"{exchange} began answering rate-limit errors ({signals.rate_limited}) at {onset['time_s']:g} s, "
+                f"with {onset['users']} users sending {onset['requests_per_s']:g} requests/s (mean of the last "
+                f"{onset['window_s']} s{used}); {answers['rate_limited'] + answers['banned']} rate-limit answers, "
+                f"{share:.1%} of requests{limit_text}"
             ),
             evidence={"onset": onset, "answers": answers, "endpoints": endpoints,
                       "max_safe_requests_per_s": safe, "estimated_limit": estimate},
             recommendation=(
                 f"Keep {exchange} traffic under {safe:g} requests/s"
                 + (f" ({estimate['value']:g} {estimate['unit']})" if estimate else "")
-                + " with a client-side limiter (the suite's --mode polite with --weight-limit/--weight-window-s), "
-                "honour Retry-After, cache and batch REST calls, and take market data from WebSocket streams "
+                + f" with a client-side limiter (the suite's --mode polite with --weight-limit/--weight-window-s), "
+                f"{wait_advice}, cache and batch REST calls, and take market data from WebSocket streams "
                 "instead of polling."
                 if safe is not None else
-                "Add a client-side limiter below the exchange's limit and honour Retry-After."
+                f"Add a client-side limiter below the exchange's limit and {wait_advice}."
             ),
         ))
     for ban in summary["bans"]:
@@ -246,37 +260,60 @@ def rate_limit_findings(
             exchange=exchange,
             severity=Severity.HIGH,
             message=(
-                f"{exchange} banned the client (HTTP 418 or equivalent) at {ban['start_s']:g} s for at least "
-                f"{ban['length_s']} s{ongoing}; {ban['answers']} requests were refused"
+                f"{exchange} banned the client ({signals.banned or 'a ban answer'}) at {ban['start_s']:g} s for at "
+                f"least {ban['length_s']} s{ongoing}; {ban['answers']} requests were refused"
             ),
             evidence=ban,
-            recommendation=(
-                "A ban follows requests sent while rate-limited: stop on the first 429, wait for its Retry-After, "
-                "and keep a client-side limiter under the exchange's limit. Bans escalate for repeat offenders "
-                "(Binance: 2 minutes up to 3 days)."
+            recommendation=signals.ban_advice or (
+                "A ban follows requests sent while rate-limited: stop on the first rate-limit answer, wait as the "
+                "exchange says, and keep a client-side limiter under its limit."
             ),
         ))
     retry = summary["retry_after"]
     if retry["honoured"] is False:
-        findings.append(Finding(
+        findings.append(backoff_finding(exchange, retry, bool(summary["bans"])))
+    mismatch = limit_mismatch(exchange, summary["client_limit"], estimate, spec)
+    if mismatch is not None:
+        findings.append(mismatch)
+    return findings
+
+
+def backoff_finding(exchange: str, retry: dict[str, Any], banned: bool) -> Finding:
+    """The client kept sending while rate-limited: Retry-After ignored where the exchange sends one, else no
+    backoff after its rate-limit errors."""
+    signals = limit_signals(exchange)
+    late = (
+        f"{retry['answers_after_told_to_wait']} rate-limit answers came more than {LATE_ANSWER_S} s into their "
+        f"episode and the client recorded {retry['client_waits']} waits (expected with --mode probe, which keeps "
+        "its pace on purpose)"
+    )
+    if signals.retry_after:
+        return Finding(
             kind="retry_after_ignored",
             exchange=exchange,
-            severity=Severity.HIGH if summary["bans"] else Severity.MEDIUM,
-            message=(
-                f"{exchange}: Retry-After was not honoured: {retry['answers_after_told_to_wait']} rate-limit answers "
-                f"came more than {LATE_ANSWER_S} s into their episode and the client recorded "
-                f"{retry['client_waits']} waits (expected with --mode probe, which keeps its pace on purpose)"
-            ),
+            severity=Severity.HIGH if banned else Severity.MEDIUM,
+            message=f"{exchange}: Retry-After was not honoured: {late}",
             evidence=retry,
             recommendation=(
                 "Pause every sender sharing the IP or key until Retry-After has passed (the suite's --mode polite "
                 "does), and back off exponentially with jitter when the answer carries none."
             ),
-        ))
-    mismatch = limit_mismatch(exchange, summary["client_limit"], estimate, spec)
-    if mismatch is not None:
-        findings.append(mismatch)
-    return findings
+        )
+    return Finding(
+        kind="no_backoff_after_rate_limit",
+        exchange=exchange,
+        severity=Severity.HIGH if banned else Severity.MEDIUM,
+        message=(
+            f"{exchange}: the client did not back off after rate-limit errors ({signals.rate_limited}, "
+            f"with no Retry-After): {late}"
+        ),
+        evidence=retry,
+        recommendation=(
+            f"{exchange} says neither how long to wait nor when its limit frees up: after its first rate-limit "
+            "error pause every sender sharing the IP or key with exponential backoff and jitter (the suite's "
+            "--mode polite does), and stay under its published limit."
+        ),
+    )
 
 
 def limit_mismatch(

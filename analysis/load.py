@@ -49,6 +49,20 @@ EXCHANGE_COUNTS = (
 )  # summed per exchange and second (late data in distributed runs arrives as extra rows)
 EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s", "start_lag_max_ms")
 EXCHANGE_REQUIRED = (*EXCHANGE_KEYS, "requests", "rate_limited", "banned")
+TOTALS_COLUMNS = ("type", "name", "requests", "failures", "none_requests", "total_ms", "histogram")
+SIMULATOR_HISTORY = "simulator_history.csv"  # the simulator's own load per second (loadgen/sim_history.py)
+# CSV column -> field of a row under "process" in /__sim/stats (simulator/load_monitor.py), also its name here;
+# loadgen/sim_history.py writes the file with these columns.
+SIMULATOR_COLUMNS = {
+    "timestamp": "t",
+    "span_s": "span_s",
+    "cpu_share": "cpu_share",
+    "loop_lag_p50_ms": "lag_p50_ms",
+    "loop_lag_max_ms": "lag_max_ms",
+    "lag_samples": "lag_samples",
+    "requests": "requests",
+    "ws_messages": "ws_messages",
+}
 TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response_time", "response_times")
 RAMP_SUFFIX = "_ramp.csv"  # the ramp scenario's plateaus (loadgen/ramp.py)
 RAMP_TEXT = ("exchange", "role", "verdict")
@@ -73,7 +87,7 @@ class RunData:
     history: pd.DataFrame  # per entry and second: t, users, type, name, requests, failures (cumulative), p50..p100
     users: pd.Series  # Locust's user count per second (index t)
     full_history: bool  # --csv-full-history: per-entry rows with 10 s windowed percentiles
-    totals: pd.DataFrame  # per entry: type, name, requests, failures, none_requests, total_ms, histogram
+    totals: pd.DataFrame  # per entry: TOTALS_COLUMNS
     failures: pd.DataFrame  # type, name, error, count, first_seen, last_seen
     exceptions: pd.DataFrame  # count, message
     exchange_history: pd.DataFrame | None  # per exchange and second: t, exchange, counters (see EXCHANGE_COUNTS)
@@ -81,6 +95,10 @@ class RunData:
     simulator_stats: dict[str, Any] | None
     log_events: pd.DataFrame  # t, kind, message
     workers: dict[str, Any] | None = None  # PREFIX_workers.json of a distributed run's master
+    # per second of the simulator's own load (t, span_s, cpu_share, lag_p50_ms, lag_max_ms, ...); None: no
+    # simulator_history.csv (a run against an external host, or an older run)
+    simulator_history: pd.DataFrame | None = None
+    run_duration_s: float | None = None  # the test's start to its stop, from PREFIX_exchange.json (None: unknown)
     ramp: pd.DataFrame | None = None  # the ramp's plateaus: exchange, role, target_rps, verdict, ... (RAMP_*)
     notes: list[str] = field(default_factory=list)  # what the data could not tell, for the report
 
@@ -91,6 +109,12 @@ class RunData:
     @property
     def end_s(self) -> float:
         return float(self.users.index.max())
+
+    @property
+    def measured_s(self) -> float:
+        """How long the test ran: its start to its stop as the suite recorded them (the figure the run's summary
+        and CI gates use), else the span of Locust's history."""
+        return self.run_duration_s if self.run_duration_s else self.end_s - self.start_s
 
 
 def load_run(run_dir: Path) -> RunData:
@@ -125,8 +149,17 @@ def load_run(run_dir: Path) -> RunData:
     exceptions_path = Path(f"{prefix}_exceptions.csv")
     manifest = read_json_object(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
     exchange_json = Path(f"{prefix}_exchange.json")
-    exchange_totals = read_json_object(exchange_json).get("exchanges", {}) if exchange_json.exists() else {}
+    suite_totals = read_json_object(exchange_json) if exchange_json.exists() else {}
+    exchange_totals = suite_totals.get("exchanges", {})
+    run_window = suite_totals.get("run") if isinstance(suite_totals.get("run"), dict) else {}
+    run_duration = run_window.get("duration_s")
     simulator_path = run_dir / "simulator_stats.json"
+    simulator_history_path = run_dir / SIMULATOR_HISTORY
+    simulator_history = read_simulator_history(simulator_history_path) if simulator_history_path.exists() else None
+    if simulator_history is not None and simulator_history.empty:
+        notes.append(f"{SIMULATOR_HISTORY} has no rows (the run ended before the first second was saved): "
+                     "whether the simulator was saturated is unknown")
+        simulator_history = None
     log_path = run_dir / "locust.log"
     return RunData(
         run_dir=run_dir,
@@ -142,6 +175,8 @@ def load_run(run_dir: Path) -> RunData:
         simulator_stats=read_json_object(simulator_path) if simulator_path.exists() else None,
         log_events=read_log_events(log_path, _log_utc_offset(manifest)) if log_path.exists() else _empty_log(),
         workers=read_json_object(workers_path) if (workers_path := Path(f"{prefix}_workers.json")).exists() else None,
+        simulator_history=simulator_history,
+        run_duration_s=float(run_duration) if isinstance(run_duration, int | float) and run_duration > 0 else None,
         ramp=read_ramp(ramp_path) if (ramp_path := Path(f"{prefix}{RAMP_SUFFIX}")).exists() else None,
         notes=notes,
     )
@@ -195,7 +230,7 @@ def read_stats(path: Path) -> pd.DataFrame:
     frame["none_requests"] = 0
     frame["total_ms"] = frame["avg_ms"] * frame["requests"]
     frame["histogram"] = [{} for _ in range(len(frame))]
-    return frame[["type", "name", "requests", "failures", "none_requests", "total_ms", "histogram"]]
+    return frame[list(TOTALS_COLUMNS)]
 
 
 def read_failures(path: Path) -> pd.DataFrame:
@@ -247,6 +282,19 @@ def read_ramp(path: Path) -> pd.DataFrame:
         {c: c for c in (*RAMP_TEXT, *RAMP_NUMBERS)},
         dtypes={**dict.fromkeys(RAMP_TEXT, "str"), **dict.fromkeys(RAMP_NUMBERS, "float64")},
         na_columns=RAMP_NUMBERS,
+    )
+
+
+def read_simulator_history(path: Path) -> pd.DataFrame:
+    """The simulator's own load, one row per second (see SIMULATOR_COLUMNS); lag is empty for a row without
+    wake-ups."""
+    lags = ("loop_lag_p50_ms", "loop_lag_max_ms")
+    return read_csv(
+        path,
+        SIMULATOR_COLUMNS,
+        dtypes={"timestamp": "float64", "span_s": "float64", "cpu_share": "float64", **dict.fromkeys(lags, "float64"),
+                "lag_samples": "int64", "requests": "int64", "ws_messages": "int64"},
+        na_columns=lags,
     )
 
 
@@ -371,8 +419,7 @@ def read_totals(path: Path) -> pd.DataFrame:
             })
         except (TypeError, ValueError):
             raise AnalysisError(f"{path}: entry {index} has a value that is not a number") from None
-    columns = ["type", "name", "requests", "failures", "none_requests", "total_ms", "histogram"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=list(TOTALS_COLUMNS))
 
 
 # --- locust.log ---------------------------------------------------------------------------------

@@ -72,6 +72,9 @@ class Thresholds:
     reconnect_storm_count: int = 5  # this many WebSocket reconnects ...
     reconnect_storm_window_s: int = 10  # ... within this many seconds: a reconnect storm
     late_start_share: float = 0.05  # paced (open-model) requests started late above this share: the generator lagged
+    sim_cpu_share: float = 0.9  # a second in which the simulator used at least this share of one core ...
+    sim_loop_lag_ms: float = 50.0  # ... or its event loop's median lag was at least this: a saturated second
+    sim_saturated_s: int = 5  # saturated seconds in a row before the simulator counts as saturated
     regression_share: float = 0.10  # --compare: worse by more than this share is a regression
 
     @classmethod

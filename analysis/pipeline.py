@@ -16,11 +16,20 @@ from analysis.histogram import merge, percentiles
 from analysis.limits import RateLimitResult, analyse_rate_limits
 from analysis.load import RunData, load_run
 from analysis.model import Finding, Thresholds, by_severity
+from analysis.target import TargetResult, analyse_target
 from analysis.taxonomy import analyse_errors
-from analysis.timeline import entry_deltas, entry_exchanges, is_ws, rest_seconds, run_exchanges
-from analysis.websocket import WebSocketResult, analyse_websocket
+from analysis.timeline import (
+    base_names,
+    entry_deltas,
+    entry_exchanges,
+    is_rest,
+    is_ws,
+    rest_seconds,
+    run_exchanges,
+)
+from analysis.websocket import CONNECT_NAMES, NON_STREAM_NAMES, WebSocketResult, analyse_websocket
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -36,6 +45,7 @@ class Analysis:
     capacity: CapacityResult
     websocket: WebSocketResult
     client: ClientResult
+    target: TargetResult
 
     @cached_property
     def entry_rows(self) -> dict[tuple[str, str], pd.DataFrame]:
@@ -51,16 +61,18 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
     deltas = entry_deltas(data.history)
     rest = rest_seconds(data, deltas)
     client = analyse_client(data, thresholds)
+    target = analyse_target(data, thresholds)
     rate_limits = {ex: analyse_rate_limits(data, ex, thresholds) for ex in run_exchanges(data)}
     onsets = [r.summary["onset"]["time_s"] for r in rate_limits.values() if r.summary["onset"] is not None]
-    capacity = analyse_capacity(data, deltas, rest, client, min(onsets) if onsets else None, thresholds)
+    capacity = analyse_capacity(data, deltas, rest, client, target, min(onsets) if onsets else None, thresholds)
     errors, error_findings = analyse_errors(data, thresholds)
-    websocket = analyse_websocket(data, client, thresholds)
+    websocket = analyse_websocket(data, client, target, thresholds)
     completeness, completeness_findings = analyse_completeness(data)
     findings = by_severity([
         *completeness_findings,
         *(f for r in rate_limits.values() for f in r.findings),
         *client.findings,
+        *target.findings,
         *capacity.findings,
         *error_findings,
         *websocket.findings,
@@ -74,19 +86,23 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
         "errors": errors,
         "websocket": websocket.summary,
         "client": client.summary,
+        "simulator": target.summary,
         "completeness": completeness,
         "findings": [f.to_json() for f in findings],
         "thresholds": thresholds.to_json(),
         "notes": data.notes + run_notes(data),
     }
-    return Analysis(data, report, findings, rest, deltas, rate_limits, capacity, websocket, client)
+    return Analysis(data, report, findings, rest, deltas, rate_limits, capacity, websocket, client, target)
 
 
 def run_section(data: RunData, rest: pd.DataFrame) -> dict[str, Any]:
     manifest, totals = data.manifest, data.totals
-    ws = is_ws(totals["type"])
-    duration = data.end_s - data.start_s
-    requests = int(totals.loc[~ws, "requests"].sum())
+    ws, rest_rows = is_ws(totals["type"]), is_rest(totals["type"])
+    duration = data.measured_s
+    requests = int(totals.loc[rest_rows, "requests"].sum())
+    names = totals["name"].astype(str)
+    bases = names.map(base_names(names, run_exchanges(data)))  # side-by-side rows carry their exchange
+    streams = ws & ~bases.isin(NON_STREAM_NAMES)
     return {
         "run_id": manifest.get("run_id", data.run_dir.name),
         "run_dir": str(data.run_dir),
@@ -100,9 +116,10 @@ def run_section(data: RunData, rest: pd.DataFrame) -> dict[str, Any]:
         "max_users": int(rest["users"].max()) if len(rest) else 0,
         "workers": manifest.get("workers", 1),
         "requests": requests,
-        "failures": int(totals.loc[~ws, "failures"].sum()),
+        "failures": int(totals.loc[rest_rows, "failures"].sum()),
         "requests_per_s": round(requests / duration, 2) if duration > 0 else None,
-        "ws_events": int(totals.loc[ws, "requests"].sum()),
+        "ws_messages": int((totals.loc[streams, "requests"] - totals.loc[streams, "failures"]).sum()),
+        "ws_connects": int(totals.loc[ws & bases.isin(CONNECT_NAMES), "requests"].sum()),
         "ws_failures": int(totals.loc[ws, "failures"].sum()),
         "interrupted": bool(manifest.get("interrupted", False)),
         "full_history": data.full_history,
@@ -112,9 +129,9 @@ def run_section(data: RunData, rest: pd.DataFrame) -> dict[str, Any]:
 def latency_section(data: RunData) -> dict[str, Any]:
     """Whole-run REST latency (exact: merged histograms) and one row per entry."""
     totals = data.totals
-    rest = totals.loc[~is_ws(totals["type"])]
+    rest = totals.loc[is_rest(totals["type"])]
     timed = (rest["requests"] - rest["none_requests"]).sum()
-    duration = max(data.end_s - data.start_s, 1.0)
+    duration = max(data.measured_s, 1.0)
     mapping = entry_exchanges(totals["name"].astype(str), run_exchanges(data))
     endpoints = []
     for row in totals.itertuples():

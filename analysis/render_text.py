@@ -15,7 +15,7 @@ def summary_text(report: dict[str, Any], written: list[Path]) -> str:
     lines = [f"analysis of {run['run_id']}: {run_line(run)}"]
     for exchange, entry in report["exchanges"].items():
         limit = entry["rate_limit"]
-        onset, estimate = limit["onset"], limit["estimated_limit"]
+        onset, estimate, published = limit["onset"], limit["estimated_limit"], limit["published_limit"]
         if onset is None:
             safe = fmt(limit["max_safe_requests_per_s"], " requests/s")
             lines.append(f"  {exchange}: no rate limiting; up to {safe} sustained over {limit['max_safe_window_s']} s")
@@ -25,6 +25,7 @@ def summary_text(report: dict[str, Any], written: list[Path]) -> str:
                 f"{fmt(onset['requests_per_s'], ' requests/s')}; max safe "
                 f"{fmt(limit['max_safe_requests_per_s'], ' requests/s')}"
                 + (f"; effective limit ≈ {fmt(estimate['value'])} {estimate['unit']}" if estimate else "")
+                + (f" (published {fmt(published['value'])} {published['unit']})" if published else "")
             )
     findings = report["findings"]
     counts = {s: sum(1 for f in findings if f["severity"] == s) for s in ("high", "medium", "low")}

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
-from analysis.timeline import entry_exchanges, is_ws, run_exchanges
+from analysis.timeline import entry_exchanges, is_rest, is_ws, run_exchanges
 from exchanges.base import FailureKind
 
 KINDS = frozenset(k.value for k in FailureKind)
@@ -46,7 +46,7 @@ COMMON_ERRORS = (
         "pool to the concurrency; never resend an order blindly: its status is unknown, query it first",
     ),
     CommonError(
-        "invalid_key_or_signature", "401 invalid API key / signature",
+        "invalid_key_or_signature", "Invalid API key / signature (HTTP 401 or the exchange's own code)",
         frozenset({FailureKind.AUTH.value, FailureKind.TIMESTAMP.value}),
         "a wrong key or secret, missing permissions or IP whitelist, a signature over other bytes than those sent, "
         "or a clock outside the exchange's receive window",
@@ -54,10 +54,11 @@ COMMON_ERRORS = (
         "synchronised (NTP) and the receive window small",
     ),
     CommonError(
-        "rate_limit", "429 rate limit", RATE_LIMIT_KINDS,
+        "rate_limit", "Rate limit (HTTP 429 or the exchange's own signal)", RATE_LIMIT_KINDS,
         "more requests or request weight than the exchange allows per window",
-        "a client-side limiter under the limit, honour Retry-After, cache and batch requests, "
-        "WebSocket streams instead of polling for market data",
+        "a client-side limiter under the limit, honour Retry-After where the exchange sends one and back off "
+        "with jitter where it does not, cache and batch requests, WebSocket streams instead of polling for "
+        "market data",
     ),
     CommonError(
         "gateway_error", "502/503 gateway errors", frozenset({FailureKind.SERVER_ERROR.value}),
@@ -152,7 +153,7 @@ def analyse_errors(data: RunData, thresholds: Thresholds) -> tuple[dict[str, Any
     """(report.json's "errors" section, findings) for everything but rate limits and WebSocket kinds."""
     failures = failure_table(data)
     totals = data.totals
-    rest_requests = int(totals.loc[~is_ws(totals["type"]), "requests"].sum())
+    rest_requests = int(totals.loc[is_rest(totals["type"]), "requests"].sum())
     ws_requests = int(totals.loc[is_ws(totals["type"]), "requests"].sum())
     start = data.start_s
     by_kind: dict[str, Any] = {}

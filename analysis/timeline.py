@@ -11,6 +11,9 @@ from analysis.load import RunData
 from exchanges import NAMES as KNOWN_EXCHANGES
 
 WS_TYPE = "WS"  # the suite's request type for WebSocket connects, messages and drops
+# REST requests are the entries with an HTTP method; other types (WS, and the suite's bookkeeping rows
+# such as PACE late starts or BREAKER transitions) are not requests sent to the exchange's REST API.
+REST_TYPES = ("GET", "POST", "PUT", "DELETE", "PATCH")
 PERCENTILE_WINDOW_S = 10  # Locust's --csv-full-history percentiles cover the last ~10 s
 NAME_SEPARATORS = (":", "/", " ", ".")
 
@@ -25,18 +28,26 @@ def run_exchanges(data: RunData) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def exchange_of(name: str, exchanges: Iterable[str]) -> str | None:
-    """The exchange a Locust entry name belongs to.
+def split_name(name: str, exchanges: Iterable[str]) -> tuple[str | None, str]:
+    """(the exchange a Locust entry belongs to, its name without that exchange's prefix).
 
-    A name prefixed with an exchange ("coinbase:ticker", "kraken/Depth") belongs to that exchange;
-    any other name belongs to the run's exchange when there is exactly one, else to none."""
+    A name prefixed with an exchange ("coinbase:ticker", "kraken/Depth", "binance open") belongs to that
+    exchange, as side-by-side runs name every row; any other name belongs to the run's exchange when there
+    is exactly one, else to none."""
     known = list(dict.fromkeys([*exchanges, *KNOWN_EXCHANGES]))
     lowered = name.lower()
     for exchange in known:
-        if any(lowered.startswith(f"{exchange.lower()}{sep}") for sep in NAME_SEPARATORS):
-            return exchange
+        for separator in NAME_SEPARATORS:
+            prefix = f"{exchange.lower()}{separator}"
+            if lowered.startswith(prefix) and len(name) > len(prefix):
+                return exchange, name[len(prefix):]
     run_side = list(dict.fromkeys(exchanges))
-    return run_side[0] if len(run_side) == 1 else None
+    return (run_side[0] if len(run_side) == 1 else None), name
+
+
+def exchange_of(name: str, exchanges: Iterable[str]) -> str | None:
+    """The exchange a Locust entry name belongs to (see `split_name`)."""
+    return split_name(name, exchanges)[0]
 
 
 def entry_exchanges(names: Iterable[str], exchanges: list[str]) -> dict[str, str | None]:
@@ -44,8 +55,17 @@ def entry_exchanges(names: Iterable[str], exchanges: list[str]) -> dict[str, str
     return {name: exchange_of(name, exchanges) for name in dict.fromkeys(names)}
 
 
+def base_names(names: Iterable[str], exchanges: list[str]) -> dict[str, str]:
+    """Each distinct name without its exchange's prefix ("binance:connect" -> "connect")."""
+    return {name: split_name(name, exchanges)[1] for name in dict.fromkeys(names)}
+
+
 def is_ws(types: pd.Series) -> pd.Series:
     return types.eq(WS_TYPE)  # compares codes, not strings, on the history's categorical column
+
+
+def is_rest(types: pd.Series) -> pd.Series:
+    return types.isin(REST_TYPES)
 
 
 def seconds(data: RunData) -> pd.RangeIndex:
@@ -77,7 +97,7 @@ def per_second(frame: pd.DataFrame, column: str, rows: pd.Series, index: pd.Rang
 def rest_seconds(data: RunData, deltas: pd.DataFrame) -> pd.DataFrame:
     """REST requests, failures and summed response time per second, as Locust counted them."""
     index = seconds(data)
-    rest = ~is_ws(deltas["type"])
+    rest = is_rest(deltas["type"])
     return pd.DataFrame({
         "requests": per_second(deltas, "d_requests", rest, index),
         "failures": per_second(deltas, "d_failures", rest, index),

@@ -3,7 +3,8 @@ and reconnect storms, sequence gaps and checksum failures.
 
 The suite reports WebSocket events with request type "WS": `connect` and `reconnect` (connect time),
 `connection` (drops), one entry per stream (response time = event latency, or none), and failures
-`ws_drop` / `ws_gap`. Per-second reconnects, drops and gaps come from the exchange history.
+`ws_drop` / `ws_gap`; in a side-by-side run every name carries its exchange ("kraken:connect"), and
+each row is attributed to it. Per-second reconnects, drops and gaps come from the exchange history.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from typing import Any
 import pandas as pd
 
 from analysis.client import ClientResult
-from analysis.histogram import percentiles
+from analysis.exchange_rules import limit_signals
+from analysis.histogram import merge, percentiles
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
+from analysis.target import TargetResult
 from analysis.taxonomy import failure_table
-from analysis.timeline import is_ws, seconds
+from analysis.timeline import base_names, entry_exchanges, is_ws, run_exchanges, seconds
 
 CONNECT_NAMES = ("connect", "reconnect")
-NON_STREAM_NAMES = frozenset({*CONNECT_NAMES, "connection", "subscription", "message"})
+NON_STREAM_NAMES = frozenset({*CONNECT_NAMES, "connection", "subscription", "message", "error"})
 
 
 @dataclass
@@ -31,18 +34,29 @@ class WebSocketResult:
     per_second: pd.DataFrame  # reconnects, drops, gaps per second (for charts)
 
 
-def analyse_websocket(data: RunData, client: ClientResult, thresholds: Thresholds) -> WebSocketResult:
+def analyse_websocket(
+    data: RunData, client: ClientResult, target: TargetResult, thresholds: Thresholds
+) -> WebSocketResult:
     totals = data.totals.loc[is_ws(data.totals["type"])]
     per_second = ws_seconds(data)
     if totals.empty:
         return WebSocketResult(None, [], per_second)
-    duration = max(data.end_s - data.start_s, 1.0)
+    duration = max(data.measured_s, 1.0)
+    exchanges = run_exchanges(data)
+    names = totals["name"].astype(str)
+    totals = totals.assign(exchange=names.map(entry_exchanges(names, exchanges)),
+                           base=names.map(base_names(names, exchanges)))
     connects = {name: connect_stats(totals, name) for name in CONNECT_NAMES}
+    by_exchange = {
+        str(exchange): {name: connect_stats(rows, name) for name in CONNECT_NAMES}
+        for exchange, rows in totals.groupby("exchange", sort=True)
+    }
     streams = []
-    for row in totals.loc[~totals["name"].isin(NON_STREAM_NAMES)].itertuples():
+    for row in totals.loc[~totals["base"].isin(NON_STREAM_NAMES)].itertuples():
         timed = row.requests - row.none_requests
         streams.append({
             "stream": row.name,
+            "exchange": row.exchange,
             "messages": int(row.requests - row.failures),
             "per_s": round((row.requests - row.failures) / duration, 2),
             "failures": int(row.failures),
@@ -50,12 +64,15 @@ def analyse_websocket(data: RunData, client: ClientResult, thresholds: Threshold
         })
     failures = failure_table(data)
     ws_failures = failures.loc[failures["ws"]]
+    ws_failures = ws_failures.assign(base=ws_failures["name"].astype(str).map(
+        base_names(ws_failures["name"].astype(str), exchanges)))
     drops = ws_failures.loc[ws_failures["kind"] == "ws_drop"]
     gaps = ws_failures.loc[ws_failures["kind"] == "ws_gap"]
     storms = reconnect_storms(per_second["reconnects"], data.start_s, thresholds)
     summary = {
         "connect": connects["connect"],
         "reconnect": connects["reconnect"],
+        "connects_by_exchange": by_exchange,  # the same per exchange (side-by-side runs name them apart)
         "streams": streams,
         "reconnects": int(per_second["reconnects"].sum()) or connects["reconnect"]["attempts"],
         "drops": int(drops["count"].sum()),
@@ -65,15 +82,17 @@ def analyse_websocket(data: RunData, client: ClientResult, thresholds: Threshold
         "gaps_by_reason": _by_reason(gaps),  # sequence gaps and checksum mismatches
         "storms": storms,
     }
-    return WebSocketResult(summary, ws_findings(summary, ws_failures, client, thresholds), per_second)
+    return WebSocketResult(summary, ws_findings(summary, ws_failures, client, target, thresholds), per_second)
 
 
 def connect_stats(totals: pd.DataFrame, name: str) -> dict[str, Any]:
-    rows = totals.loc[totals["name"] == name]
+    """Connect (or reconnect) attempts, failures and times over the rows named `name` once their exchange's
+    prefix is left out (one per exchange in a side-by-side run; histograms merged)."""
+    rows = totals.loc[totals["base"] == name]
     if rows.empty:
         return {"attempts": 0, "failures": 0, "time_ms": None}
-    row = rows.iloc[0]
-    return {"attempts": int(row.requests), "failures": int(row.failures), "time_ms": percentiles(row.histogram)}
+    return {"attempts": int(rows["requests"].sum()), "failures": int(rows["failures"].sum()),
+            "time_ms": percentiles(merge(rows["histogram"]))}
 
 
 def ws_seconds(data: RunData) -> pd.DataFrame:
@@ -114,21 +133,25 @@ def _by_reason(failures: pd.DataFrame) -> dict[str, int]:
 
 
 def ws_findings(
-    summary: dict[str, Any], ws_failures: pd.DataFrame, client: ClientResult, thresholds: Thresholds
+    summary: dict[str, Any], ws_failures: pd.DataFrame, client: ClientResult, target: TargetResult,
+    thresholds: Thresholds,
 ) -> list[Finding]:
     findings = []
-    connect_failures = ws_failures.loc[ws_failures["name"].isin(CONNECT_NAMES)]
-    if len(connect_failures):
-        by_kind = {str(k): int(v) for k, v in connect_failures.groupby("kind")["count"].sum().items()}
+    connect_failures = ws_failures.loc[ws_failures["base"].isin(CONNECT_NAMES)]
+    for exchange, rows in connect_failures.groupby(connect_failures["exchange"].fillna(""), sort=True):
+        by_kind = {str(k): int(v) for k, v in rows.groupby("kind")["count"].sum().items()}
+        limit = limit_signals(str(exchange)).ws_connect_limit if exchange else ""
         findings.append(Finding(
             kind="ws_connect_failures",
+            exchange=str(exchange) or None,
             severity=Severity.MEDIUM,
-            message=f"{int(connect_failures['count'].sum())} WebSocket connection attempts failed ({by_kind})",
-            evidence={"by_kind": by_kind,
-                      "errors": {str(r.error): int(r.count) for r in connect_failures.itertuples()}},
+            message=f"{int(rows['count'].sum())} WebSocket connection attempts"
+            + (f" to {exchange}" if exchange else "") + f" failed ({by_kind})",
+            evidence={"by_kind": by_kind, "errors": {str(r.error): int(r.count) for r in rows.itertuples()}},
             recommendation=(
-                "Respect the exchange's connection-attempt limits (Binance: 300 per 5 minutes per IP): reconnect "
-                "with exponential backoff and jitter, and put many streams on one connection."
+                "Respect the exchange's connection-attempt limits"
+                + (f" ({exchange}: {limit})" if limit else "")
+                + ": reconnect with exponential backoff and jitter, and put many streams on one connection."
             ),
         ))
     if summary["drops"]:
@@ -187,6 +210,8 @@ def ws_findings(
                 f"WebSocket event latency p95 above {thresholds.ws_latency_p95_ms:g} ms on {len(slow)} streams "
                 f"(worst {worst['stream']}: p95 {worst['latency_ms']['p95']:g} ms)"
                 + ("; the load generator was CPU-bound, so part of it is Locust's own delay" if suspect else "")
+                + ("; the simulator was saturated, so part of it is the simulator's own delay"
+                   if target.suspect(None) else "")
             ),
             evidence={"streams": {s["stream"]: s["latency_ms"] for s in slow}},
             recommendation=(

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import psutil
 
-from loadgen.credentials import SIMULATOR_KEYS_VAR
 from loadgen.processes import SimulatorProcess, child_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +38,7 @@ def run(duration_s: int) -> dict:
         workdir = Path(tmp)
         (workdir / "sim.toml").write_text(SOAK_LIMITS)
         with SimulatorProcess(workdir / "sim.log", workdir / "sim.toml") as sim:
-            env = child_env({SIMULATOR_KEYS_VAR: "1", "SOAK_DURATION_S": str(duration_s)})
+            env = child_env({"SOAK_DURATION_S": str(duration_s)})
             cmd = [
                 sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "bench" / "soak_locustfile.py"), "--headless",
                 "--host", f"{sim.base_url}/binance", "--ws-host", f"{sim.base_url.replace('http', 'ws')}/binance",

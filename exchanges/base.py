@@ -65,6 +65,32 @@ class WindowLimit:
     interval_s: int
 
 
+@dataclass(frozen=True, slots=True)
+class LimitSignals:
+    """How an exchange tells a client it went over a limit, in its own terms: reports and findings name these
+    signals, never one exchange's HTTP statuses for all of them."""
+
+    rate_limited: str  # its rate-limit answers, e.g. "HTTP 429 (codes -1003, -1015)"
+    banned: str | None = None  # its ban answers, e.g. "HTTP 418"; None where it has none
+    retry_after: bool = False  # its REST rate-limit answers carry a Retry-After header (seconds to wait)
+    ban_advice: str = ""  # what brings a ban there, how long one lasts and how to avoid it
+    ws_connect_limit: str = ""  # its limit on WebSocket connection attempts, as published
+
+
+_LIMIT_UNIT = re.compile(r"^\s*([A-Za-z_ ]+?)\s*/\s*(\d*)\s*(s|sec|m|min|h)?\s*$")
+_UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_limit_unit(limit_unit: str) -> tuple[str, int] | None:
+    """An adapter's `limit_unit` as (what it counts, per how many seconds): "weight/60s" -> ("weight", 60),
+    "calls/s" -> ("calls", 1); None when it is not of that form."""
+    match = _LIMIT_UNIT.match(limit_unit)
+    if match is None:
+        return None
+    unit, count, scale = match.groups()
+    return unit.strip(), (int(count) if count else 1) * _UNIT_SECONDS[scale]
+
+
 class LimitKind(enum.StrEnum):
     """How an exchange counts the request limit named by `ExchangeAdapter.limit_unit` (read by results analysis)."""
 
@@ -241,6 +267,8 @@ class ExchangeAdapter:
     user_key_vars: tuple[str, ...]
     limit_unit: str  # how the exchange counts its request limit, for reports: "weight/60s", "requests/s"
     limit_kind: LimitKind = LimitKind.FIXED_WINDOW  # how that limit counts: a fixed window, a token bucket, ...
+    published_limit: float | None = None  # that limit as the exchange publishes it, in `limit_unit`; None: none
+    limit_signals: LimitSignals = LimitSignals("HTTP 429")  # how it answers a client over its limits
     time_endpoint: str = "time"  # the endpoint whose answer parse_server_time reads (the clock offset)
     recv_window_default_ms: int | None = None  # signed requests' validity window, where the exchange has one
     recv_window_max_ms: int | None = None
@@ -250,6 +278,13 @@ class ExchangeAdapter:
             return self.endpoints[name]
         except KeyError:
             raise ValueError(f"{self.name}: unknown endpoint {name!r}") from None
+
+    def published_rate_per_s(self) -> float | None:
+        """The published limit per second, in `limit_unit`'s units (6000 weight/60s: 100); None when unknown."""
+        parsed = parse_limit_unit(self.limit_unit)
+        if self.published_limit is None or parsed is None:
+            return None
+        return self.published_limit / parsed[1]
 
     def counts_toward_limit(self, endpoint: Endpoint) -> bool:
         """Whether `endpoint` draws on the limit `limit_unit` names (others have limits of their own)."""

@@ -24,6 +24,7 @@ from exchanges.base import (
     ExchangeAdapter,
     FailureKind,
     Hosts,
+    LimitSignals,
     SignedRequest,
     StreamMessage,
     SymbolRules,
@@ -412,6 +413,19 @@ class BinanceAdapter(ExchangeAdapter):
     ws_limits = WS_LIMITS
     user_key_vars = USER_KEY_VARS
     limit_unit = f"weight/{RATE_LIMITS['request_weight'].interval_s}s"
+    published_limit = float(RATE_LIMITS["request_weight"].limit)
+    limit_signals = LimitSignals(
+        rate_limited="HTTP 429 (codes -1003, -1015)",
+        banned="HTTP 418",
+        retry_after=True,
+        ban_advice=(
+            "Binance bans an IP (HTTP 418) that keeps sending after 429s, from 2 minutes up to 3 days for repeat "
+            "offenders: stop on the first 429, wait for its Retry-After, and keep a client-side limiter under "
+            "the weight limit."
+        ),
+        ws_connect_limit=f"{WS_LIMITS.connection_attempts} connection attempts per "
+        f"{WS_LIMITS.connection_window_s // 60} minutes per IP",
+    )
     recv_window_default_ms = RECV_WINDOW_DEFAULT_MS
     recv_window_max_ms = RECV_WINDOW_MAX_MS
 

@@ -27,6 +27,7 @@ from exchanges.base import (
     FailureKind,
     Hosts,
     LimitKind,
+    LimitSignals,
     SignedRequest,
     StreamError,
     StreamMessage,
@@ -529,6 +530,12 @@ class CoinbaseAdapter(ExchangeAdapter):
     user_key_vars = USER_KEY_VARS
     limit_unit = "requests/s"
     limit_kind = LimitKind.TOKEN_BUCKET
+    published_limit = TOKEN_BUCKETS[PUBLIC].rate_per_s  # the public bucket's sustained rate, per IP
+    limit_signals = LimitSignals(
+        rate_limited=f'HTTP 429 {{"message": "{RATE_LIMIT_MESSAGES[PUBLIC]}"}} (or Private)',
+        ws_connect_limit=f"{WS_LIMITS.connections_per_s:g} connection requests per second per IP, "
+        f"burst {WS_LIMITS.connection_burst}",
+    )
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         return classify(status, headers, body)

@@ -36,6 +36,7 @@ from exchanges.base import (
     FailureKind,
     Hosts,
     LimitKind,
+    LimitSignals,
     SignedRequest,
     StreamError,
     StreamMessage,
@@ -573,6 +574,17 @@ class KrakenAdapter(ExchangeAdapter):
     user_key_vars = USER_KEY_VARS
     limit_unit = "calls/s"  # the public per-IP counter drains at this many calls per second
     limit_kind = LimitKind.DECAYING_COUNTER
+    published_limit = PUBLIC_LIMIT.decay_per_s  # "a frequency of 1 per second (or less)" stays within it
+    limit_signals = LimitSignals(
+        rate_limited=f"{RATE_LIMIT_EXCEEDED}, {TOO_MANY_REQUESTS} or {TRADING_RATE_LIMIT} in an HTTP 200 body",
+        banned=f"{TEMPORARY_LOCKOUT} in an HTTP 200 body",
+        ban_advice=(
+            f"Kraken locks out private calls ({TEMPORARY_LOCKOUT}, typically a few minutes) after repeated invalid "
+            "keys or signatures, not for sending too fast: fix the key and the signature (see the auth errors) "
+            "before sending more."
+        ),
+        ws_connect_limit="a per-IP cap on connection attempts that Kraken does not publish (Cloudflare's)",
+    )
     time_endpoint = "Time"
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:

@@ -78,4 +78,4 @@ class BurstUser(ExchangeRestUser):
             if type(e).__name__ not in self._logged:
                 self._logged.add(type(e).__name__)
                 logger.exception("%s: sending an order failed", self.adapter.name)
-            fire(self.environment, "ORDER", "burst", None, verdict=unexpected(e))
+            fire(self.environment, "ORDER", self.stats_prefix + "burst", None, verdict=unexpected(e))

@@ -1,7 +1,8 @@
 """`python -m loadgen run|ui`: the simulator (or a named host), Locust, and a results directory.
 
 `make run` and `make ui` call this. Every child process it starts is stopped again, on success,
-failure and Ctrl-C alike. Bad input gets one line on stderr and exit code 2.
+failure, Ctrl-C and SIGTERM alike (in order, results written: loadgen/stopping.py). Bad input gets
+one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -22,19 +22,19 @@ from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
 from analysis import AnalysisError, analyse_run
+from analysis.load import SIMULATOR_HISTORY as HISTORY_FILE
 from exchanges import NAMES, get_adapter
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen.credentials import SIMULATOR_KEYS_VAR
 from loadgen.gate_reports import failed_checks
 from loadgen.processes import (
     LocustWorkers,
     ProcessError,
     SimulatorProcess,
-    TerminalInterrupt,
     child_env,
     run_teed,
 )
 from loadgen.scenarios import SCENARIOS, Scenario, get_scenario, spike_fit_error_in_args
+from loadgen.stopping import STOP, Interrupted
 from loadgen.summary import print_summary
 from loadgen.thresholds import EXIT_THRESHOLD_FAILED, ThresholdError, gate_settings
 
@@ -214,12 +214,6 @@ def strip_separator(args: list[str]) -> list[str]:
     return args[1:] if args[:1] == ["--"] else args
 
 
-def user_env(target: Target) -> dict[str, str]:
-    """On the simulator the users sign with its demo keys (a user's real keys never go there);
-    elsewhere they read the environment or `.env` themselves."""
-    return {SIMULATOR_KEYS_VAR: "1"} if target.kind == TargetKind.SIMULATOR else {}
-
-
 def command_run(args: argparse.Namespace) -> int:
     selection = resolve_exchange(args.exchange)
     locustfile = selection.locustfile
@@ -259,7 +253,7 @@ def command_run(args: argparse.Namespace) -> int:
     ]
     if args.host:
         return _run_locust(locustfile, target, headless, run_dir, manifest, None, topology)
-    with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
+    with SimulatorProcess(run_dir / "simulator.log", args.sim_config, history_path=run_dir / HISTORY_FILE) as sim:
         target = simulator_target(selection, sim)
         return _run_locust(locustfile, target, headless, run_dir, manifest, sim, topology)
 
@@ -338,13 +332,14 @@ def _run_locust(
     manifest |= {"target": target.kind.value, "host": target.rest_base, "ws_host": target.ws_base}
     write_json(run_dir / "run.json", manifest)
     cmd = locust_command(locustfile, target, [*topology.master_args(), *locust_args])
-    env = child_env(user_env(target))
+    env = child_env()  # on the simulator, the users find it and sign with its demo account themselves
     try:
         with LocustWorkers(topology.worker_command(locustfile), topology.local_workers, run_dir, env, REPO_ROOT):
             if topology.remote_workers:
                 print(f"waiting for {topology.remote_workers} workers on {topology.master_bind_host}:"
                       f"{topology.master_port}")
             code = run_teed(cmd, run_dir / "locust.log", env, cwd=REPO_ROOT)
+            STOP.defer()  # Locust has ended: a signal from now on must not cut its results short
     except KeyboardInterrupt:
         finish_run(run_dir, manifest, simulator, exit_code=None)
         print(f"interrupted; results so far: {run_dir}", file=sys.stderr)
@@ -371,7 +366,7 @@ def finish_run(run_dir: Path, manifest: dict, simulator: SimulatorProcess | None
     write_json(run_dir / "run.json", manifest)
     if simulator is not None:
         try:
-            write_json(run_dir / "simulator_stats.json", simulator.stats())
+            write_json(run_dir / "simulator_stats.json", simulator.final_stats())
         except OSError as exc:
             print(f"warning: could not read the simulator's stats: {exc}", file=sys.stderr)
     print_summary(run_dir)
@@ -398,8 +393,8 @@ def command_ui(args: argparse.Namespace) -> int:
     run_dir = new_run_dir(args.results_dir, selection.name, "ui")
     ui_args = [
         "--web-host", "127.0.0.1", "--web-port", str(args.web_port), "--class-picker",
-        "--csv", str(run_dir / "locust"), "--csv-full-history", "--exit-code-on-error", "0",
-        *strip_separator(args.locust_args),
+        "--csv", str(run_dir / "locust"), "--csv-full-history", "--json-file", str(run_dir / "totals"),
+        "--exit-code-on-error", "0", "--stop-timeout", "10", *strip_separator(args.locust_args),
     ]
     manifest = {"run_id": run_dir.name, "exchange": selection.name, "exchanges": [a.name for a in selection.adapters],
                 "scenario": "ui", "workers": 1,
@@ -407,14 +402,10 @@ def command_ui(args: argparse.Namespace) -> int:
                 "sim_config": str(args.sim_config) if args.sim_config else None}
     target = resolve_target(selection, args.host, args.ws_host, args.allow_production) if args.host else None
     print(f"Locust web UI: http://127.0.0.1:{args.web_port} (Ctrl-C to stop); results in {run_dir}")
-    try:
-        if target is not None:
-            return _run_locust(locustfile, target, ui_args, run_dir, manifest, simulator=None)
-        with SimulatorProcess(run_dir / "simulator.log", args.sim_config) as sim:
-            return _run_locust(locustfile, simulator_target(selection, sim), ui_args, run_dir, manifest, sim)
-    except KeyboardInterrupt:  # Ctrl-C is how a web UI session ends
-        print("web UI stopped; every process it started has been stopped")
-        return 0
+    if target is not None:
+        return _run_locust(locustfile, target, ui_args, run_dir, manifest, simulator=None)
+    with SimulatorProcess(run_dir / "simulator.log", args.sim_config, history_path=run_dir / HISTORY_FILE) as sim:
+        return _run_locust(locustfile, simulator_target(selection, sim), ui_args, run_dir, manifest, sim)
 
 
 def simulator_target(selection: Selection, sim: SimulatorProcess) -> Target:
@@ -462,30 +453,22 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def _raise_terminal_interrupt(signum: int, frame: object) -> None:
-    raise TerminalInterrupt()
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGINT, _raise_terminal_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    STOP.install()
     try:
         load_dotenv_file(REPO_ROOT / ".env")
-        return {"run": command_run, "ui": command_ui}[args.command](args)
+        code = {"run": command_run, "ui": command_ui}[args.command](args)
+        return STOP.exit_code or code  # a signal that came while the results were written
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ProcessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted: every process this run started has been stopped", file=sys.stderr)
-        return 130
+    except Interrupted as exc:
+        print(f"interrupted ({exc}): every process this run started has been stopped", file=sys.stderr)
+        return exc.exit_code
     except (OSError, subprocess.SubprocessError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""API keys for signed users: from the environment, else from a `.env` file (which never overrides it).
+"""API keys for signed users: the simulator's demo account on the built-in simulator, else the exchange's
+real keys from the environment, else from a `.env` file (which never overrides it).
 
 The values never appear in a repr, str, log line or exception: errors name the missing variables only.
 """
@@ -12,10 +13,6 @@ from dataclasses import dataclass, field
 from dotenv import dotenv_values, find_dotenv
 
 from exchanges.base import ExchangeAdapter
-
-# Set to 1 when the users target the built-in simulator: they then sign with its demo account's
-# keys (from the adapter), and a user's real keys are never sent there.
-SIMULATOR_KEYS_VAR = "USE_SIMULATOR_KEYS"
 
 
 class MissingCredentials(Exception):
@@ -63,12 +60,13 @@ def load_credentials(
     return Credentials(values[key_var], values[secret_var], values.get(passphrase_var or "", ""))
 
 
-def credentials_for(adapter: ExchangeAdapter) -> Credentials:
-    """The keys (and passphrase) `adapter`'s signed users sign with: the simulator's demo account when
-    USE_SIMULATOR_KEYS=1, else the exchange's variables from the environment or `.env`."""
+def credentials_for(adapter: ExchangeAdapter, on_simulator: bool) -> Credentials:
+    """The keys (and passphrase) `adapter`'s signed users sign with: the simulator's demo account when their
+    host is the built-in simulator (loadgen/simulator_probe.py; a user's real keys never go there), else
+    the exchange's variables from the environment or `.env`."""
     key_var, secret_var, *passphrase = adapter.user_key_vars
     passphrase_var = passphrase[0] if passphrase else None
-    if os.environ.get(SIMULATOR_KEYS_VAR) == "1":
+    if on_simulator:
         demo = adapter.simulator_user_env()
         return Credentials(demo[key_var], demo[secret_var], demo.get(passphrase_var or "", ""))
     return load_credentials(adapter.name, key_var, secret_var, passphrase_var=passphrase_var)

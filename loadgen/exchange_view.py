@@ -89,7 +89,7 @@ class ExchangeView:
         entries = self.environment.stats.entries.values()
         latency = {
             name: merged_histogram(
-                e.response_times for e in entries if e.method == WS_METHOD and e.name in catalog.stream_names
+                e.response_times for e in entries if e.method == WS_METHOD and catalog.is_stream(e.name)
             )
             for name, catalog in catalogs.items()
         }

@@ -1,9 +1,16 @@
 """Locust's snapshot CSV files with the final numbers.
 
-While a run lasts, Locust rewrites `PREFIX_stats.csv`, `PREFIX_failures.csv` and
-`PREFIX_exceptions.csv` once a second, but not at the end, so they miss the last second's requests
-and failures (Locust issue #2299). At `quit` (after the final stats are in, before Locust closes
-its files) the suite rewrites them from the final stats, each atomically.
+Two things in Locust 2.47's shutdown would leave `PREFIX_stats.csv` and `PREFIX_failures.csv`
+wrong, and this module undoes both on a master or a single process:
+- While a run lasts, Locust rewrites `PREFIX_stats.csv`, `PREFIX_failures.csv` and
+  `PREFIX_exceptions.csv` once a second, but not at the end, so they miss the last second's
+  requests and failures (Locust issue #2299). At `quit` the suite rewrites them from the final
+  stats, each atomically.
+- `--json`/`--json-file` export the stats with `RequestStats.serialize_stats`, which resets every
+  per-request entry (not the total) as it goes: the way a worker hands its stats to the master.
+  The export runs before `quit` fires, so the rewrite, and anything else that reads the entries
+  then, would see zeros while the Aggregated row kept its count. Outside workers the suite makes
+  that export leave the entries as they are.
 """
 
 from __future__ import annotations
@@ -15,17 +22,28 @@ from collections.abc import Callable
 
 from locust.env import Environment
 from locust.runners import WorkerRunner
-from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+from locust.stats import PERCENTILES_TO_REPORT, RequestStats, StatsCSV, StatsEntryDict
 
 _INSTALLED: weakref.WeakSet[Environment] = weakref.WeakSet()
 
 
 def install(environment: Environment) -> None:
-    """Rewrite the snapshot CSVs at quit; once per environment, not on workers (they write none)."""
+    """Keep the entries through the JSON export and rewrite the snapshot CSVs at quit; once per
+    environment, not on workers (they write no files and must reset what they report)."""
     if isinstance(environment.runner, WorkerRunner) or environment in _INSTALLED:
         return
     _INSTALLED.add(environment)
+    keep_entries_on_export(environment.stats)
     environment.events.quit.add_listener(lambda **_: rewrite(environment))
+
+
+def keep_entries_on_export(stats: RequestStats) -> None:
+    """Make `stats.serialize_stats` (used only by Locust's JSON export outside workers) not reset the entries."""
+
+    def serialize_stats() -> list[StatsEntryDict]:
+        return [e.serialize() for e in stats.entries.values() if not (e.num_requests == 0 and e.num_failures == 0)]
+
+    stats.serialize_stats = serialize_stats  # type: ignore[method-assign]
 
 
 def rewrite(environment: Environment) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from exchanges.base import LimitSignals
 from loadgen.measure import Outcome
 
 JUNIT_SUITE = "exchange-stress-test thresholds"
@@ -25,6 +26,7 @@ class RunOverview:
     p95_ms: float | None
     p99_ms: float | None
     exchanges: Mapping[str, Mapping[str, float | int | None]]  # per-exchange counters (loadgen.metrics totals)
+    limit_signals: Mapping[str, LimitSignals] = field(default_factory=dict)  # how each exchange signals its limits
 
 
 def verdict_line(outcomes: Sequence[Outcome]) -> str:
@@ -91,15 +93,22 @@ def markdown_summary(overview: RunOverview, outcomes: Sequence[Outcome]) -> str:
     if overview.exchanges:
         lines += [
             "",
-            "| Exchange | Requests | Rate limited (429) | Banned (418) | WS messages | WS reconnects | WS drops "
-            "| WS gaps |",
+            "| Exchange | Requests | Rate limited | Banned | WS messages | WS reconnects | WS drops | WS gaps |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for name, t in sorted(overview.exchanges.items()):
             cells = [t.get(k) for k in ("requests", "rate_limited", "banned", "ws_messages", "ws_reconnects",
                                          "ws_drops", "ws_gaps")]
             lines.append(f"| {_cell(name)} | " + " | ".join(_num(c, '.0f') for c in cells) + " |")
+        signals = [f"{name}: {_signals(overview.limit_signals[name])}"
+                   for name in sorted(overview.exchanges) if name in overview.limit_signals]
+        if signals:
+            lines += ["", "_Rate limited / banned, as each exchange signals them: " + "; ".join(signals) + "._"]
     return "\n".join(lines) + "\n"
+
+
+def _signals(signals: LimitSignals) -> str:
+    return f"{_cell(signals.rate_limited)} / {_cell(signals.banned or 'no ban answer')}"
 
 
 def _cell(text: str) -> str:

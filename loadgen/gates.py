@@ -23,7 +23,7 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import WorkerRunner
 
-from loadgen import run_snapshot
+from loadgen import run_end, run_snapshot
 from loadgen.gate_reports import RunOverview, junit_xml, markdown_summary, verdict_line
 from loadgen.measure import Outcome, Scope, evaluate, measure, resolve_scope
 from loadgen.metrics import COUNT_FIELDS
@@ -134,6 +134,7 @@ class Gates:
     # -- at the end
 
     def finish(self) -> None:
+        run_end.settle(self.environment)
         try:
             outcomes = self.check()
         except OptionError as exc:  # the web UI's last test had options that do not parse
@@ -183,6 +184,7 @@ class Gates:
             p95_ms=overall("p95"),
             p99_ms=overall("p99"),
             exchanges=run.exchanges,
+            limit_signals={adapter.name: adapter.limit_signals for adapter in run_snapshot.exchanges()},
         )
         Path(f"{prefix}{SUMMARY_SUFFIX}").write_text(markdown_summary(overview, outcomes), encoding="utf-8")
 

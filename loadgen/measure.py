@@ -14,48 +14,78 @@ from dataclasses import dataclass, field
 from loadgen.thresholds import Metric, Source, Threshold, ThresholdError, Unit
 
 WS_METHOD = "WS"
+EXCHANGE_SEPARATOR = ":"
+
+
+def exchange_prefix(exchange: str) -> str:
+    """What goes before every row name an exchange's users report when several exchanges share a run
+    ("binance:" in "binance:time", "binance:connect"), so that Locust keeps same-named rows apart."""
+    return f"{exchange}{EXCHANGE_SEPARATOR}"
 
 
 @dataclass(frozen=True, slots=True)
 class ExchangeCatalog:
-    """The request names one exchange's users report to Locust in this run."""
+    """The request names one exchange's users report to Locust in this run. Names are the exchange's own
+    ("depth", "connect"); Locust's rows carry them plain, or after `exchange_prefix` in a side-by-side run
+    ("binance:depth"): both forms belong to this exchange."""
 
     name: str
     rest_names: frozenset[str]  # endpoint names ("depth", "order GET")
     stream_names: frozenset[str]  # stream message entries ("btcusdt@trade")
     ws_names: frozenset[str] = frozenset()  # timed WebSocket entries other than messages ("connect")
 
-    def owns(self, request: str) -> bool:
-        return request in self.rest_names or request in self.stream_names or request in self.ws_names
+    def base_name(self, row_name: str) -> str:
+        """A Locust row name without this exchange's prefix."""
+        return row_name.removeprefix(exchange_prefix(self.name))
+
+    def row_names(self, names: Iterable[str]) -> frozenset[str]:
+        """Every Locust row name under which this exchange may report `names`: plain and prefixed."""
+        prefix = exchange_prefix(self.name)
+        return frozenset(n for name in names for n in (name, prefix + name))
+
+    def owns(self, row_name: str) -> bool:
+        """Whether a Locust row (plain or prefixed) or a request name is this exchange's."""
+        base = self.base_name(row_name)
+        return base in self.rest_names or base in self.stream_names or base in self.ws_names
+
+    def is_stream(self, row_name: str) -> bool:
+        return self.base_name(row_name) in self.stream_names
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
     exchange: str | None = None
-    request: str | None = None
+    request: str | None = None  # the exchange's own name of the request ("depth"), never a prefixed row name
 
     def label(self) -> str:
         return " ".join(p for p in (self.exchange, self.request) if p) or "run"
 
 
 def resolve_scope(threshold: Threshold, catalogs: Mapping[str, ExchangeCatalog]) -> Scope:
-    """What `threshold`'s scope names in this run; a ThresholdError for an unknown or unfit name."""
+    """What `threshold`'s scope names in this run; a ThresholdError for an unknown or unfit name.
+
+    A scope names an exchange ("binance"), a request ("depth": that of every exchange that has one), an
+    exchange and one of its requests ("binance depth"), or a row as a side-by-side run names it in Locust
+    ("binance:depth", the same as "binance depth")."""
     text = threshold.scope
     if not text:
         return Scope()
+    owners = [c for c in catalogs.values() if c.owns(text)]
+    prefixed = [c for c in owners if c.base_name(text) != text]
+    first, _, rest = text.partition(" ")
     if text in catalogs:
         scope = Scope(exchange=text)
-    elif any(c.owns(text) for c in catalogs.values()):
+    elif prefixed:
+        scope = Scope(prefixed[0].name, prefixed[0].base_name(text))
+    elif owners:
         scope = Scope(request=text)
+    elif first in catalogs and rest and catalogs[first].owns(rest) and catalogs[first].base_name(rest) == rest:
+        scope = Scope(first, rest)
     else:
-        first, _, rest = text.partition(" ")
-        if first in catalogs and rest and catalogs[first].owns(rest):
-            scope = Scope(first, rest)
-        else:
-            raise ThresholdError(
-                f"threshold {threshold.text}: {text!r} is not an exchange or request of this run "
-                f"(exchanges: {', '.join(sorted(catalogs)) or 'none'}; requests: {_some_names(catalogs)})"
-            )
+        raise ThresholdError(
+            f"threshold {threshold.text}: {text!r} is not an exchange or request of this run "
+            f"(exchanges: {', '.join(sorted(catalogs)) or 'none'}; requests: {_some_names(catalogs)})"
+        )
     metric = threshold.metric
     if scope.request is not None and metric.source is Source.EXCHANGE:
         raise ThresholdError(f"threshold {threshold.text}: {metric.name} can be scoped to an exchange only")
@@ -88,7 +118,7 @@ class EntryStats:
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    duration_s: float  # first to last request
+    duration_s: float  # the test's start to its stop (loadgen.run_end.RunWindow)
     entries: tuple[EntryStats, ...]
     exchanges: Mapping[str, Mapping[str, float | int | None]] = field(default_factory=dict)  # per-exchange totals
 
@@ -130,21 +160,25 @@ def measure(metric: Metric, scope: Scope, catalogs: Mapping[str, ExchangeCatalog
 def select_entries(
     source: Source, scope: Scope, catalogs: Mapping[str, ExchangeCatalog], entries: Iterable[EntryStats]
 ) -> list[EntryStats]:
-    """The entries a REQUESTS or STREAMS metric reads in `scope`.
+    """The entries a REQUESTS or STREAMS metric reads in `scope`, whether their names carry their exchange's
+    prefix (a side-by-side run) or not.
 
     Without a request name, REQUESTS reads the REST entries and STREAMS the stream message entries, of one
-    exchange or all (not the suite's other rows: WS connects, late starts, breaker changes). An exchange
-    scope cannot be measured when Locust merged one of its entries with another exchange's (the same
-    request name): that is a ThresholdError."""
+    exchange or all (not the suite's other rows: WS connects, late starts, breaker changes); with one, that
+    request's entries, of the scope's exchange or of every exchange that has it. An exchange scope cannot be
+    measured when Locust merged one of its entries with another exchange's (the same name, unprefixed):
+    that is a ThresholdError."""
+    chosen_catalogs = [catalogs[scope.exchange]] if scope.exchange is not None else list(catalogs.values())
     if scope.request is not None:
+        names = frozenset(n for c in chosen_catalogs for n in c.row_names([scope.request]))
         streams_only = source is Source.STREAMS
-        chosen = [e for e in entries if e.name == scope.request and (not streams_only or e.method == WS_METHOD)]
+        chosen = [e for e in entries if e.name in names and (not streams_only or e.method == WS_METHOD)]
     elif source is Source.STREAMS:
-        streams = _names(catalogs, scope.exchange, "stream_names")
-        chosen = [e for e in entries if e.method == WS_METHOD and e.name in streams]
+        names = frozenset(n for c in chosen_catalogs for n in c.row_names(c.stream_names))
+        chosen = [e for e in entries if e.method == WS_METHOD and e.name in names]
     else:
-        rest = _names(catalogs, scope.exchange, "rest_names")
-        chosen = [e for e in entries if e.method != WS_METHOD and e.name in rest]
+        names = frozenset(n for c in chosen_catalogs for n in c.row_names(c.rest_names))
+        chosen = [e for e in entries if e.method != WS_METHOD and e.name in names]
     if scope.exchange is not None:
         for entry in chosen:
             shared = sorted(n for n, c in catalogs.items() if n != scope.exchange and c.owns(entry.name))
@@ -154,11 +188,6 @@ def select_entries(
                     f"{', '.join(shared)}; scope the threshold to a request name the exchanges do not share"
                 )
     return chosen
-
-
-def _names(catalogs: Mapping[str, ExchangeCatalog], exchange: str | None, attribute: str) -> frozenset[str]:
-    chosen = [catalogs[exchange]] if exchange is not None else catalogs.values()
-    return frozenset(n for c in chosen for n in getattr(c, attribute))
 
 
 def merged_histogram(histograms: Iterable[Mapping[int, int]]) -> dict[int, int]:
@@ -193,7 +222,7 @@ def _entries_value(metric: Metric, entries: list[EntryStats], duration_s: float)
         case "avg":
             return sum(e.total_response_time for e in entries) / timed if timed else None
         case "max":
-            return max(e.max_response_time for e in entries) if timed else None
+            return float(max(e.max_response_time for e in entries)) if timed else None
         case "rps":
             return requests / duration_s if duration_s > 0 else None
         case "requests":

@@ -23,6 +23,8 @@ import gevent
 from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
+from loadgen import run_end
+
 logger = logging.getLogger(__name__)
 
 # Counters summed when seconds from several processes are merged.
@@ -438,10 +440,14 @@ class MetricsHub:
             return
         path = Path(f"{prefix}_exchange.json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"exchanges": self.table.totals()}, indent=2) + "\n", encoding="utf-8")
+        window = run_end.run_window(self.environment)
+        run = {"started_at": window.started_at, "stopped_at": window.stopped_at,
+               "duration_s": round(window.duration_s(), 3)}
+        path.write_text(json.dumps({"run": run, "exchanges": self.table.totals()}, indent=2) + "\n", encoding="utf-8")
 
     def finish(self) -> None:
-        """At quit: take the last counts, write every remaining history row and the totals."""
+        """At quit, once the run is settled: take the last counts, write every remaining history row and the totals."""
+        run_end.settle(self.environment)
         if not isinstance(self.environment.runner, MasterRunner):
             self.merge_own()
         self.write_history(int(time.time()))

@@ -109,12 +109,13 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
      "(default: the scenario's; none: users keep their own wait times)"),
     ("--late-start-ms", "50", "A paced request starting this many ms after its intended time counts as a late start"),
     ("--max-start-lag-s", "1", "Scheduled starts further behind than this are skipped (counted, never sent)"),
-    ("--backoff", "auto", "On 429/418 pause all users of the exchange: Retry-After or exponential backoff with "
-     "jitter (on), only the server's Retry-After (retry-after), or not (off); auto: on in polite mode, "
-     "retry-after in the ramp scenario, else off"),
+    ("--backoff", "auto", "On a rate-limit or ban answer (429/418, Kraken's HTTP-200 errors) pause all users of the "
+     "exchange: its Retry-After where it sends one, else exponential backoff with jitter (on); only a Retry-After "
+     "(retry-after); or not (off). auto: on in polite mode, retry-after in the ramp scenario, else off"),
     ("--backoff-base-s", "1", "First backoff ceiling in seconds; it doubles per rate-limit answer in a row"),
     ("--backoff-cap-s", "60", "Largest backoff in seconds (a server's longer Retry-After still wins)"),
-    ("--on-ban", "stop-user", "With backoff on, a ban (418) stops the user (stop-user) or the run (stop-run)"),
+    ("--on-ban", "stop-user", "With backoff on, a ban (Binance 418, Kraken's lockout) stops the user (stop-user) or "
+     "the run (stop-run)"),
     ("--breaker", "off", "on: a circuit breaker per exchange refuses requests while the exchange is failing"),
     ("--breaker-failures", "5", "Unhealthy answers in a row (5xx, timeouts, resets, 429/418) that open the breaker"),
     ("--breaker-open-s", "30", "Seconds the breaker stays open before it lets one trial request through"),

@@ -1,4 +1,8 @@
-"""Child processes the runner starts and always stops: the simulator and Locust."""
+"""Child processes the runner starts and always stops: the simulator and Locust.
+
+Each runs in a session of its own, so that signals reach the runner alone (which stops them in
+order, see loadgen/stopping.py), and gets SIGTERM when the runner dies, even by SIGKILL (Linux).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from loadgen.sim_history import SimulatorHistory
+
 READY_PREFIX = "simulator ready on "
 PR_SET_PDEATHSIG = 1  # prctl(2)
+POLL_TIMEOUT_S = 5.0  # one poll of the simulator's per-second load; the run's end waits for at most one
+# Loaded here, not in the forked child before exec, where loading a library could deadlock.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 class ProcessError(RuntimeError):
@@ -25,12 +34,18 @@ class ProcessError(RuntimeError):
 
 
 class SimulatorProcess:
-    """`python -m simulator` on a free loopback port, logging to a file; a context manager."""
+    """`python -m simulator` on a free loopback port, logging to a file; a context manager.
 
-    def __init__(self, log_path: Path, config: Path | None = None, ready_timeout_s: float = 20.0) -> None:
+    With `history_path`, the simulator's own load per second is saved there while it runs (see
+    loadgen/sim_history.py); `final_stats()` completes it."""
+
+    def __init__(self, log_path: Path, config: Path | None = None, ready_timeout_s: float = 20.0,
+                 history_path: Path | None = None) -> None:
         self.log_path = log_path
         self.config = config
         self.ready_timeout_s = ready_timeout_s
+        self.history_path = history_path
+        self.history: SimulatorHistory | None = None
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
@@ -52,6 +67,10 @@ class SimulatorProcess:
                     raise ProcessError(f"simulator exited before it was ready: {self._last_log_line()}")
                 if line.startswith(READY_PREFIX):
                     self.base_url = line[len(READY_PREFIX) :].split()[0]
+                    if self.history_path is not None:
+                        self.history = SimulatorHistory(lambda since: self.stats(since, POLL_TIMEOUT_S),
+                                                        self.history_path)
+                        self.history.start()
                     return self
         except queue.Empty:
             self.stop()
@@ -63,11 +82,19 @@ class SimulatorProcess:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def stats(self) -> dict:
-        with urllib.request.urlopen(f"{self.base_url}/__sim/stats", timeout=10) as resp:
+    def stats(self, since: float | None = None, timeout_s: float = 10.0) -> dict:
+        """`/__sim/stats`; with `since` (epoch seconds), every per-second row that started after then."""
+        query = "" if since is None else f"?since={since}"
+        with urllib.request.urlopen(f"{self.base_url}/__sim/stats{query}", timeout=timeout_s) as resp:
             return json.load(resp)
 
+    def final_stats(self) -> dict:
+        """The stats at the end of a run; with a history, its last rows are written from the same answer."""
+        return self.stats() if self.history is None else self.history.finish()
+
     def stop(self) -> None:
+        if self.history is not None:
+            self.history.close()
         if self.proc is not None:
             stop_process(self.proc)
 
@@ -82,11 +109,10 @@ class SimulatorProcess:
 def _terminate_with_parent() -> None:
     """In the child, before exec: on Linux, get SIGTERM when the runner dies, even by SIGKILL.
 
-    The simulator runs in a session of its own (so that Ctrl-C reaches Locust, not it, and its stats
-    can still be read); without this, a killed runner would leave it running."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    The children run in sessions of their own, out of reach of a terminal's Ctrl-C; without this, a
+    killed runner would leave them running. Locust answers that SIGTERM by writing its results."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _pump(stream: IO[str] | None, log: IO[str], lines: queue.Queue[str | None]) -> None:
@@ -101,22 +127,22 @@ def _pump(stream: IO[str] | None, log: IO[str], lines: queue.Queue[str | None]) 
 
 
 def run_teed(cmd: Sequence[str], log_path: Path, env: dict[str, str], cwd: Path, grace_s: float = 30.0) -> int:
-    """Run a command in the foreground, its output shown and also written to `log_path`.
+    """Run Locust (its master, in a distributed run), its output shown and also written to `log_path`.
 
-    On Ctrl-C the terminal has already sent SIGINT to the child too (same process group), and
-    Locust answers it by writing its results; on an interrupt that did not come from the
-    terminal (SIGTERM to the runner) the child is sent SIGINT. Either way it gets `grace_s`
-    to finish before it is killed.
+    When the runner is interrupted (any exception, SIGINT and SIGTERM included), Locust is sent
+    SIGINT, as a terminal's Ctrl-C would: it stops its users, collects its workers' last reports,
+    writes its results and exits. It gets `grace_s` to do so before it is killed.
     """
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(
-            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env, cwd=cwd
+            list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            bufsize=1, env=env, cwd=cwd, start_new_session=True, preexec_fn=_terminate_with_parent,
         )
         try:
             _copy_output(proc, log)
             return proc.wait()
-        except BaseException as exc:
-            if not isinstance(exc, TerminalInterrupt) and proc.poll() is None:
+        except BaseException:
+            if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
             killer = threading.Timer(grace_s, proc.kill)
             killer.start()
@@ -126,10 +152,6 @@ def run_teed(cmd: Sequence[str], log_path: Path, env: dict[str, str], cwd: Path,
             finally:
                 killer.cancel()
             raise
-
-
-class TerminalInterrupt(KeyboardInterrupt):
-    """Ctrl-C at the terminal: every process in the foreground group got SIGINT already."""
 
 
 def _copy_output(proc: subprocess.Popen[str], log: IO[str]) -> None:
@@ -157,7 +179,8 @@ def stop_process(proc: subprocess.Popen, first_signal: int = signal.SIGTERM, gra
 class LocustWorkers:
     """`count` Locust worker processes for a master; each logs to `worker-<n>.log`; a context manager.
 
-    Workers quit by themselves when their master does; any still running on exit are stopped.
+    Workers quit by themselves when their master tells them to, after sending it their last report;
+    any still running on exit are stopped.
     """
 
     def __init__(self, cmd: Sequence[str], count: int, log_dir: Path, env: dict[str, str], cwd: Path) -> None:
@@ -172,16 +195,19 @@ class LocustWorkers:
         try:
             for n in range(1, self.count + 1):
                 with (self.log_dir / f"worker-{n}.log").open("w", encoding="utf-8") as log:
-                    self.procs.append(
-                        subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd)
-                    )
+                    self.procs.append(subprocess.Popen(
+                        self.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                        cwd=self.cwd, start_new_session=True, preexec_fn=_terminate_with_parent,
+                    ))
         except BaseException:
             self.stop(grace_s=0)
             raise
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        # Interrupted, the master has ended already: a worker it told to quit is gone within a second,
+        # one it never told (the master was stopped while waiting for workers) would wait for good.
+        self.stop(grace_s=15.0 if exc_type is None else 5.0)
 
     def stop(self, grace_s: float = 15.0) -> None:
         deadline = time.monotonic() + grace_s
@@ -192,8 +218,8 @@ class LocustWorkers:
                 stop_process(proc)
 
 
-def child_env(extra: dict[str, str]) -> dict[str, str]:
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(extra)
+    env.update(extra or {})
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env

@@ -128,7 +128,8 @@ class ExchangeSearch:
         self.fixed_window = adapter.limit_kind is LimitKind.FIXED_WINDOW
         self.weight_units = adapter.limit_unit.startswith("weight")
         self.window_s = limits.weight_window_s
-        published_rps = limits.weight_limit / limits.weight_window_s  # one unit of weight taken as one request
+        # The published limit as a request rate, one unit of weight taken as one request.
+        published_rps = adapter.published_rate_per_s() or limits.weight_limit / limits.weight_window_s
         self.rules = Rules(settings.start_rps or published_rps, settings.max_rps, drains=not self.fixed_window)
         self.min_probe_s = settings.min_probe_s
         self.settle_s = settle_s(environment)

@@ -86,8 +86,9 @@ class ExchangeRestUser(FastHttpUser):
     abstract = True
     adapter: ClassVar[ExchangeAdapter]
     needs_credentials: ClassVar[bool] = False  # signed endpoints: load keys at start, refuse to run without
-    # Prepended to request names: with several exchanges in one run, 'binance:time' and 'coinbase:time'
-    # stay apart in Locust's stats (keyed by method and name).
+    # Prepended to every row name its users report (requests, WebSocket rows, late starts): with several
+    # exchanges in one run, 'binance:time' and 'coinbase:time' stay apart in Locust's stats (keyed by method
+    # and name). locustfiles/all.py sets it to `loadgen.measure.exchange_prefix`.
     stats_prefix: ClassVar[str] = ""
     open_model: ClassVar[bool] = False
 
@@ -144,7 +145,6 @@ class ExchangeRestUser(FastHttpUser):
             return self._in_burst(start, Reply(BREAKER_OPEN, 0, b"", None, now, now, intended_at, sent=False))
         self._wait_for_room(weight)
         path, headers, body = self._encode(endpoint, fields)
-        runtime.metrics.request(weight, self.adapter.limit_cost(endpoint, weight))
         parsed = None
         context = {} if intended_at is None else {"intended_start": intended_at}
         sent_at = time.time()
@@ -159,6 +159,8 @@ class ExchangeRestUser(FastHttpUser):
                 parsed = parse(body)
             except Exception as e:  # the answer is not what the exchange documents
                 verdict = Verdict(False, FailureKind.PROTOCOL, message=f"unreadable answer ({type(e).__name__})")
+        runtime.metrics.request(weight, self.adapter.limit_cost(endpoint, weight))  # counted where Locust counts
+        # it: a request cut off by a stop is in neither
         self.environment.events.request.fire(  # the keys FastHttpSession gives its request event
             request_type=endpoint.method,
             name=self.stats_prefix + endpoint.name,
@@ -230,9 +232,9 @@ class ExchangeRestUser(FastHttpUser):
         late = start.lag_s > cluster.late_after_s
         self.runtime.metrics.paced_start(start.lag_s * 1000.0, late, start.skipped)
         if late:
-            fire(self.environment, PACE_REQUEST_TYPE, "late_start", start.lag_s * 1000.0)
+            fire(self.environment, PACE_REQUEST_TYPE, self.stats_prefix + "late_start", start.lag_s * 1000.0)
         for _ in range(start.skipped):
-            fire(self.environment, PACE_REQUEST_TYPE, "skipped_start", None)
+            fire(self.environment, PACE_REQUEST_TYPE, self.stats_prefix + "skipped_start", None)
         return start
 
     def _in_burst(self, start: Start | None, reply: Reply) -> Reply:

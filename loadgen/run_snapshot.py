@@ -9,6 +9,7 @@ from locust.env import Environment
 from locust.stats import StatsError
 
 from exchanges.base import ExchangeAdapter, FailureKind
+from loadgen import run_end
 from loadgen.measure import EntryStats, ExchangeCatalog, RunStats
 from loadgen.metrics import metrics_hub
 from loadgen.options import parse_settings
@@ -59,8 +60,12 @@ def run_stats(environment: Environment) -> RunStats:
         )
         for e in stats.entries.values()
     )
-    last = stats.total.last_request_timestamp
-    duration_s = max(0.0, last - stats.total.start_time) if last else 0.0
+    window = run_end.run_window(environment)  # the test's start to its stop, as every run file says
+    if window.started_at is not None:
+        duration_s = window.duration_s()
+    else:  # no test was started through the runner (stats fed by hand): Locust's own span
+        last = stats.total.last_request_timestamp
+        duration_s = max(0.0, last - stats.total.start_time) if last else 0.0
     hub = metrics_hub(environment)
     hub.merge_own()
     return RunStats(duration_s, entries, hub.table.totals())

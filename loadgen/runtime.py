@@ -22,7 +22,7 @@ from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import final_csv, options, workers
+from loadgen import final_csv, locust_stop, options, run_end, workers
 from loadgen.backoff import Backoff
 from loadgen.breaker import BreakerState, CircuitBreaker
 from loadgen.cluster import cluster_of
@@ -39,6 +39,7 @@ from loadgen.options import (
 )
 from loadgen.pacing import RetryAfterGate, WeightLimiter
 from loadgen.reporting import fire
+from loadgen.simulator_probe import is_simulator
 from loadgen.spike import bursts_of
 
 logger = logging.getLogger(__name__)
@@ -58,12 +59,14 @@ class ExchangeRuntime:
     gate: RetryAfterGate
     breaker: CircuitBreaker | None  # None unless --breaker on
     cache: dict[str, Any] = field(default_factory=dict)  # per-process lookups shared by users (symbol rules)
+    on_simulator: bool = False  # the host is the built-in simulator (asked at test start when keys are needed)
     _credentials: Credentials | None = None
 
     def credentials(self) -> Credentials:
-        """The exchange's API key and secret, loaded once per process; MissingCredentials otherwise."""
+        """The exchange's API key and secret (the simulator's demo account there), loaded once per process
+        and test; MissingCredentials otherwise."""
         if self._credentials is None:
-            self._credentials = credentials_for(self.adapter)
+            self._credentials = credentials_for(self.adapter, self.on_simulator)
         return self._credentials
 
 
@@ -76,7 +79,9 @@ def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
     options.register()
     hooks.init.add_listener(lambda environment, **_: workers.track(environment))
     hooks.init.add_listener(lambda environment, **_: final_csv.install(environment))
+    hooks.init.add_listener(lambda environment, **_: run_end.install(environment))
     hooks.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
+    hooks.init.add_listener(lambda environment, **_: locust_stop.install(environment))
     hooks.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
     # The CI gates and the web UI additions read this module's runtimes, hence the late import.
     from loadgen import gates, run_snapshot, webui
@@ -221,8 +226,9 @@ def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
         parse_pacing(environment.parsed_options)
         check_live_orders(adapter, settings, adapter.base_on(environment.host))
         check_production(environment, adapter, settings, adapter.base_on(environment.host))
-        if needs_credentials(environment, adapter):
-            credentials_for(adapter)
+        rest_base = adapter.base_on(environment.host)
+        if needs_credentials(environment, adapter) and rest_base:  # without a host yet: at test start
+            credentials_for(adapter, is_simulator(adapter, rest_base))
     except (OptionError, MissingCredentials) as e:
         logger.error("%s", e)
         sys.exit(1)
@@ -244,4 +250,10 @@ def _on_test_start(adapter: ExchangeAdapter, environment: Environment) -> None:
         abort_run(environment, str(e))
         return
     configure_pacing(environment, pacing)
-    build_runtime(environment, adapter, settings)
+    runtime = build_runtime(environment, adapter, settings)
+    if needs_credentials(environment, adapter) and not isinstance(environment.runner, MasterRunner):
+        rest_base = adapter.base_on(environment.host)
+        runtime.on_simulator = is_simulator(adapter, rest_base)
+        if runtime.on_simulator:
+            logger.info("%s: %s is the built-in simulator: signed requests use its demo account",
+                        adapter.name, rest_base)

@@ -32,6 +32,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.util.timespan import parse_timespan
 
+from loadgen import run_end
 from loadgen.cluster import cluster_of
 from loadgen.gates import EXIT_USAGE
 from loadgen.metrics import SecondStats, metrics_hub
@@ -129,8 +130,12 @@ class ScenarioShape(LoadTestShape):
                 abort_run(environment, str(e))
                 return None
             events_ = environment.events
-            events_.quitting.add_listener(lambda **_: write_json(environment, "scenario", self.plan_outcome()))
+            events_.quitting.add_listener(lambda **_: self.write_outcome(environment))
         return self.plan.tick()
+
+    def write_outcome(self, environment: Environment) -> None:
+        run_end.settle(environment)
+        write_json(environment, "scenario", self.plan_outcome())
 
     def plan_outcome(self) -> dict[str, Any]:
         return self.plan.outcome() if self.plan is not None else {}

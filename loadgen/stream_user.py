@@ -75,6 +75,7 @@ class StreamUser(ExchangeRestUser):
             stall_timeout_s=self.stall_timeout_s,
             backoff=Backoff(base_s=self.reconnect_base_s, cap_s=self.reconnect_cap_s),
             subscribe_messages=self.adapter.subscribe_messages(streams),
+            name_prefix=self.stats_prefix,
         )
         self.subscription.start()
 
@@ -132,4 +133,4 @@ class StreamUser(ExchangeRestUser):
 
     def _report_gap(self, stream: str, verdict: Verdict = GAP) -> None:
         self.runtime.metrics.ws_gap()
-        fire(self.environment, REQUEST_TYPE, stream, None, verdict=verdict)
+        fire(self.environment, REQUEST_TYPE, self.stats_prefix + stream, None, verdict=verdict)

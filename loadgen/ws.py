@@ -1,6 +1,7 @@
 """One WebSocket connection kept open for a user, built on websocket-client under gevent.
 
-It reports to Locust (request_type "WS"): the connect time as "connect" (first) or "reconnect",
+It reports to Locust (request_type "WS", names after the exchange's prefix in side-by-side runs): the
+connect time as "connect" (first) or "reconnect",
 every data message under its stream name with the event latency as response time (logged in bulk,
 see `loadgen.stream_stats`), and failures: `ws_drop` for an abnormal close, a lost connection (1006)
 or a stalled stream, and whatever the caller reports (e.g. `ws_gap`). It answers server pings,
@@ -51,6 +52,7 @@ class StreamSubscription:
     `on_message` gets every decoded data message; `on_connect(reconnected)` runs after each successful
     connect (a reconnect means messages were missed: e.g. restart local books there). `subscribe_messages`
     are sent right after each connect, for exchanges that subscribe by message rather than by URL.
+    `name_prefix` goes before the name of every row it reports (its exchange's, in a side-by-side run).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class StreamSubscription:
         stall_timeout_s: float = 60.0,
         backoff: Backoff | None = None,
         subscribe_messages: Sequence[str] = (),
+        name_prefix: str = "",
     ) -> None:
         self.environment = environment
         self.adapter = adapter
@@ -78,6 +81,7 @@ class StreamSubscription:
         self.stall_timeout_s = stall_timeout_s
         self.backoff = backoff or Backoff(base_s=0.5, cap_s=30.0)
         self.subscribe_messages = tuple(subscribe_messages)
+        self.name_prefix = name_prefix
         self.connected_once = False
         self._greenlet: gevent.Greenlet | None = None
         self._ws: websocket.WebSocket | None = None
@@ -146,7 +150,7 @@ class StreamSubscription:
         except (OSError, websocket.WebSocketException) as e:
             self._fail(name, self.adapter.classify_exception(e), (time.perf_counter() - started) * 1000)
             return False
-        fire(self.environment, REQUEST_TYPE, name, (time.perf_counter() - started) * 1000)
+        fire(self.environment, REQUEST_TYPE, self.name_prefix + name, (time.perf_counter() - started) * 1000)
         if self.connected_once:
             self.metrics.ws_reconnect()
         reconnected, self.connected_once = self.connected_once, True
@@ -189,7 +193,7 @@ class StreamSubscription:
             if message is None:
                 return
             latency_ms = event_latency_ms(received_ms, message.event_time_ms, self.clock_offset_ms)
-            self._stats.log(REQUEST_TYPE, message.stream, latency_ms, len(data))
+            self._stats.log(REQUEST_TYPE, self.name_prefix + message.stream, latency_ms, len(data))
             self.metrics.ws_message()
             self.backoff.reset()
             self.on_message(message)
@@ -204,7 +208,7 @@ class StreamSubscription:
         self._fail("connection", verdict)
 
     def _fail(self, name: str, verdict: Verdict, response_time_ms: float | None = None) -> None:
-        fire(self.environment, REQUEST_TYPE, name, response_time_ms, verdict=verdict)
+        fire(self.environment, REQUEST_TYPE, self.name_prefix + name, response_time_ms, verdict=verdict)
 
     def _close(self) -> None:
         ws, self._ws = self._ws, None

@@ -4,11 +4,13 @@
     locust -f locustfiles/all.py --host http://127.0.0.1:PORT -u 30   # the simulator's root
 
 With --host at the simulator's root, each exchange's users reach its own mount (/binance, /coinbase,
-/kraken), and their REST request names carry the exchange ("coinbase:time"), so that same-named
-endpoints of different exchanges stay apart in Locust's stats. Options such as --symbols and
---streams name one exchange's instruments, so leave them at their per-exchange defaults here.
+/kraken), and every row their users report carries the exchange ("coinbase:time", "kraken:connect",
+"binance:btcusdt@trade"), so that same-named rows of different exchanges stay apart in Locust's stats.
+Options such as --symbols and --streams name one exchange's instruments, so leave them at their
+per-exchange defaults here.
 """
 
+from loadgen.measure import exchange_prefix
 from locustfiles.binance import BinanceBurstTrader, BinanceRestPoller, BinanceWsSubscriber
 from locustfiles.coinbase import CoinbaseBurstTrader, CoinbaseRestPoller, CoinbaseWsSubscriber
 from locustfiles.kraken import KrakenBurstTrader, KrakenRestPoller, KrakenWsSubscriber
@@ -21,7 +23,7 @@ __all__ = [
 
 def _name_requests_by_exchange(*user_classes: type) -> None:
     for user_class in user_classes:  # a function: a module-level loop variable would be one more user class
-        user_class.stats_prefix = f"{user_class.adapter.name}:"
+        user_class.stats_prefix = exchange_prefix(user_class.adapter.name)
 
 
 _name_requests_by_exchange(

@@ -1,5 +1,6 @@
 """The simulator's aiohttp application: every registered exchange mounted under its prefix, market tick loops,
-and the simulator's own endpoints `GET /__sim/health` and `GET /__sim/stats`.
+the monitor of its own load, and the simulator's own endpoints `GET /__sim/health`, `GET /__sim/stats` and
+`GET /__sim/identity`.
 
 Adding an exchange means adding a module with a class like `BinanceSim` and one line in `EXCHANGES`.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -18,7 +20,9 @@ from aiohttp import web
 from simulator.binance import BinanceSim
 from simulator.coinbase import CoinbaseSim
 from simulator.config import SimulatorConfig
+from simulator.identity import IDENTITY_PATH, identity_document
 from simulator.kraken import KrakenSim
+from simulator.load_monitor import LoadMonitor
 from simulator.stats import ExchangeStats
 
 log = logging.getLogger(__name__)
@@ -47,18 +51,23 @@ EXCHANGES: dict[str, Callable[[SimulatorConfig, Clock], SimulatedExchange]] = {
 
 SIMS = web.AppKey("sims", list[SimulatedExchange])
 _TICK_TASKS = web.AppKey("tick_tasks", list[asyncio.Task[None]])
+MONITOR = web.AppKey("monitor", LoadMonitor)
 
 
 def build_app(config: SimulatorConfig, clock: Clock = time.time) -> web.Application:
     app = web.Application()
     sims = [make(config, clock) for make in EXCHANGES.values()]
     app[SIMS] = sims
+    app[MONITOR] = _monitor(sims)
     app.router.add_get("/__sim/health", _health)
     app.router.add_get("/__sim/stats", _stats)
+    app.router.add_get(IDENTITY_PATH, _identity)
     for sim in sims:
         sim.mount(app)
     app.on_startup.append(_start_ticking)
     app.on_cleanup.append(_stop_ticking)
+    app.on_startup.append(_start_monitor)
+    app.on_cleanup.append(_stop_monitor)
     return app
 
 
@@ -66,8 +75,24 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "exchanges": [sim.name for sim in request.app[SIMS]]})
 
 
+async def _identity(request: web.Request) -> web.Response:
+    return web.json_response(identity_document({sim.name: sim.prefix for sim in request.app[SIMS]}))
+
+
 async def _stats(request: web.Request) -> web.Response:
-    return web.json_response({"exchanges": {sim.name: sim.stats.to_json() for sim in request.app[SIMS]}})
+    """Every exchange's counters, and under "process" the simulator's own load per second (`?since=EPOCH_S`:
+    every kept row that started after then; without it, the last 10)."""
+    since = request.query.get("since")
+    try:
+        after = None if since is None else float(since)
+    except ValueError:
+        after = math.nan
+    if after is not None and not math.isfinite(after):
+        return web.json_response({"error": f"since must be epoch seconds, got {since!r}"}, status=400)
+    return web.json_response({
+        "exchanges": {sim.name: sim.stats.to_json() for sim in request.app[SIMS]},
+        "process": request.app[MONITOR].to_json(after),
+    })
 
 
 async def _start_ticking(app: web.Application) -> None:
@@ -80,6 +105,21 @@ async def _stop_ticking(app: web.Application) -> None:
     for task in app[_TICK_TASKS]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _monitor(sims: list[SimulatedExchange]) -> LoadMonitor:
+    def counts() -> tuple[int, int]:
+        return sum(s.stats.requests_total for s in sims), sum(s.stats.ws["messages_sent"] for s in sims)
+
+    return LoadMonitor(counts)
+
+
+async def _start_monitor(app: web.Application) -> None:
+    app[MONITOR].start()
+
+
+async def _stop_monitor(app: web.Application) -> None:
+    await app[MONITOR].stop()
 
 
 async def _tick_loop(sim: SimulatedExchange) -> None:

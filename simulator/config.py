@@ -48,12 +48,15 @@ class FaultsConfig:
     reset_rate: float = 0.0  # share of requests whose connection is reset without an answer
     ws_drop_per_min: float = 0.0  # expected abnormal WebSocket closes per connection and minute
     ws_stall_per_min: float = 0.0  # expected stalls per connection and minute: open, but silent from then on
+    # Test/diagnostic: CPU time every request burns in the event loop, to saturate the simulator on purpose.
+    cpu_burn_ms: float = 0.0
     seed: int = 42
 
     @property
     def http_active(self) -> bool:
         """Whether any HTTP fault is configured (if not, requests take no fault path at all)."""
-        return self.error_rate > 0 or self.latency_ms > 0 or self.latency_jitter_ms > 0 or self.reset_rate > 0
+        return (self.error_rate > 0 or self.latency_ms > 0 or self.latency_jitter_ms > 0 or self.reset_rate > 0
+                or self.cpu_burn_ms > 0)
 
 
 @dataclass(frozen=True, slots=True)

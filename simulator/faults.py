@@ -1,4 +1,5 @@
-"""Injected faults: gateway errors, added latency and connection resets, decided per request by a seeded RNG.
+"""Injected faults: gateway errors, added latency and connection resets, decided per request by a seeded RNG;
+and, for tests and diagnostics, CPU burnt in every request to saturate the simulator itself.
 
 Faults act in front of the exchange, like a load balancer would: a faulted request uses no rate
 limit and carries no exchange headers. `FaultInjector.wrap` returns the handler unchanged when no
@@ -13,6 +14,7 @@ import math
 import random
 import socket
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -64,6 +66,9 @@ class FaultInjector:
             return handler
 
         async def faulty(request: web.Request) -> web.StreamResponse:
+            if self.config.cpu_burn_ms > 0:
+                self.stats.faults["cpu_burn"] += 1
+                burn_cpu(self.config.cpu_burn_ms / 1000.0)
             if self.reset_now():
                 self.stats.requests_total += 1
                 self.stats.by_endpoint[endpoint] += 1
@@ -79,6 +84,13 @@ class FaultInjector:
             return await handler(request)
 
         return faulty
+
+
+def burn_cpu(seconds: float) -> None:
+    """Keep this thread busy until it has used `seconds` of CPU time, blocking the event loop meanwhile."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
 
 
 def reset_connection(request: web.Request) -> None:

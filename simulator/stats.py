@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-FAULT_KEYS = ("http_5xx", "reset", "latency", "ws_drop", "ws_stall")
+FAULT_KEYS = ("http_5xx", "reset", "latency", "ws_drop", "ws_stall", "cpu_burn")
 WS_KEYS = ("connections_open", "connections_total", "messages_sent")
 
 

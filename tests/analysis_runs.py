@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.load import SIMULATOR_COLUMNS, SIMULATOR_HISTORY
+
 START = 1_800_000_000  # epoch seconds of a made-up run; a multiple of 10 and 60, like real limit windows
 PERCENTILES = ["50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"]
 HISTORY_HEADER = [
@@ -56,6 +58,7 @@ class RunBuilder:
     log_lines: list[str] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
     ramp: list[dict[str, Any]] = field(default_factory=list)  # the ramp scenario's plateaus (RAMP_HEADER)
+    simulator_rows: list[dict[str, Any]] | None = None  # None: no simulator_history.csv (an external host)
 
     def entry(self, type_: str, name: str, per_second: int | list[int], failures: int | list[int] = 0,
               latency_ms: float | list[float | None] | None = 5.0) -> RunBuilder:
@@ -86,6 +89,17 @@ class RunBuilder:
         })
         return self
 
+    def simulator_seconds(self, cpu_share: float | list[float] = 0.2, lag_p50_ms: float | list[float] = 0.5,
+                          requests: int | list[int] = 10) -> RunBuilder:
+        """The simulator's own load, one row per second of the run (as loadgen/sim_history.py writes it)."""
+        cpu, lag, count = (_series(v, self.seconds) for v in (cpu_share, lag_p50_ms, requests))
+        self.simulator_rows = [
+            {"t": START + i + 0.05, "span_s": 1.0, "cpu_share": cpu[i], "lag_p50_ms": lag[i],
+             "lag_max_ms": lag[i] * 3, "lag_samples": 20, "requests": count[i], "ws_messages": 0}
+            for i in range(self.seconds)
+        ]
+        return self
+
     def failure(self, method: str, name: str, error: str, count: int, first: int = 0, last: int = 0) -> RunBuilder:
         self.failures.append((method, name, error, count, first, last))
         return self
@@ -114,6 +128,9 @@ class RunBuilder:
         if self.exchange is not None:
             manifest.setdefault("exchange", self.exchange)
         (run_dir / "run.json").write_text(json.dumps(manifest))
+        if self.simulator_rows is not None:
+            _write_csv(run_dir / SIMULATOR_HISTORY, list(SIMULATOR_COLUMNS),
+                       [[row[f] for f in SIMULATOR_COLUMNS.values()] for row in self.simulator_rows])
         if self.log_lines:
             (run_dir / "locust.log").write_text("\n".join(self.log_lines) + "\n")
         return run_dir

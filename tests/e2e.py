@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from exchanges import get_adapter
-from loadgen.credentials import SIMULATOR_KEYS_VAR
 from loadgen.processes import SimulatorProcess, child_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,34 @@ def simulator(tmp_path: Path, config_toml: str | None = None) -> Iterator[Simula
         config.write_text(config_toml, encoding="utf-8")
     with SimulatorProcess(tmp_path / "simulator.log", config) as sim:
         yield sim
+
+
+@contextmanager
+def http_server(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Iterator[tuple[str, list]]:
+    """A tiny HTTP server on 127.0.0.1 that answers every GET alike; its base URL and the paths asked."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @dataclass
@@ -65,6 +94,6 @@ def run_locust(
     ]
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout_s, cwd=REPO_ROOT,
-        env=child_env({SIMULATOR_KEYS_VAR: "1"}),
+        env=child_env(),
     )
     return LocustRun(proc.returncode, proc.stdout + proc.stderr, run_dir)

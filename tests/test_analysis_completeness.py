@@ -45,3 +45,16 @@ def test_each_lost_worker_is_a_finding_with_its_share(tmp_path):
     (finding,) = [f for f in analysis.findings if f.kind == "worker_lost"]
     assert "w1 was lost at 12 s with 4 users (50% of users, 25% of the requests" in finding.message
     assert analysis.report["completeness"]["workers_lost"] == 1
+
+
+def test_a_worker_whose_final_report_never_came_is_a_finding_with_its_share(tmp_path):
+    run_dir = RunBuilder(seconds=20).entry("GET", "depth", 10).write(tmp_path / "run")
+    silent = {"id": "w1", "first_seen_s": 0.1, "requests": 30, "users": 4, "final_report": False, "lost_at_s": None}
+    fine = {**silent, "id": "w2", "requests": 90, "final_report": True}
+    prefix = next(run_dir.glob("*_stats_history.csv")).name.removesuffix("_stats_history.csv")
+    (run_dir / f"{prefix}_workers.json").write_text(json.dumps({"workers": [silent, fine]}))
+    analysis = analyse(run_dir)
+    (finding,) = [f for f in analysis.findings if f.kind == "worker_report_missing"]
+    assert "w1's final report never came" in finding.message and "25% of the requests" in finding.message
+    assert analysis.report["completeness"]["final_reports_missing"] == 1
+    assert not [f for f in analysis.findings if f.kind == "worker_lost"]

@@ -254,3 +254,57 @@ def test_the_limit_is_what_the_search_measured_while_the_limit_refused(tmp_path)
     assert summary["estimated_limit"] == {"value": 3.0, "unit": "calls/s", "window_s": 1,
                                           "method": "ramp search: let through while refusing (median of 2 plateaus)"}
     assert summary["max_safe_requests_per_s"] == 3.0 and not summary["search"]["closed"]
+
+
+# --- Each exchange in its own terms ---------------------------------------------------------------
+
+
+def kraken_probe_run(tmp_path, lockout: bool = False):
+    """A Kraken poller that keeps its pace while the public counter refuses calls (HTTP 200 errors)."""
+    seconds = 30
+    refused = [0] * 5 + [4] * 25
+    locked = [0] * 20 + [6] * 10 if lockout else [0] * seconds
+    builder = RunBuilder(seconds=seconds, exchange="kraken")
+    builder.entry("GET", "Ticker", 6, failures=[r + b for r, b in zip(refused, locked, strict=True)])
+    builder.exchange_seconds(requests=6, rate_limited=refused, banned=locked)
+    builder.failure("GET", "Ticker", "rate_limited: EGeneral:Too many requests HTTP 200", sum(refused), 5, 29)
+    return analyse_rate_limits(load_run(builder.write(tmp_path / "run")), "kraken", Thresholds())
+
+
+def test_an_exchange_without_retry_after_is_judged_on_backing_off_not_on_retry_after(tmp_path):
+    result = kraken_probe_run(tmp_path)
+    assert result.summary["signals"] == {
+        "rate_limited": "EAPI:Rate limit exceeded, EGeneral:Too many requests or EOrder:Rate limit exceeded in an "
+                        "HTTP 200 body",
+        "banned": "EGeneral:Temporary lockout in an HTTP 200 body",
+        "retry_after": False,
+    }
+    found = {f.kind: f for f in result.findings}
+    assert "retry_after_ignored" not in found
+    backoff = found["no_backoff_after_rate_limit"]
+    assert backoff.severity is Severity.MEDIUM and backoff.exchange == "kraken"
+    assert "HTTP 200 body, with no Retry-After" in backoff.message
+    assert "429" not in backoff.message + backoff.recommendation
+    onset = found["rate_limit_onset"]
+    assert "(EAPI:Rate limit exceeded" in onset.message and "kraken sends no Retry-After" in onset.recommendation
+    assert "honour Retry-After" not in onset.recommendation
+
+
+def test_the_published_limit_is_given_in_the_exchanges_own_unit(tmp_path):
+    assert kraken_probe_run(tmp_path).summary["published_limit"] == {"value": 1.0, "unit": "calls/s"}
+
+
+def test_a_ban_is_worded_as_the_exchange_bans(tmp_path):
+    ban = next(f for f in kraken_probe_run(tmp_path, lockout=True).findings if f.kind == "ip_ban")
+    assert "(EGeneral:Temporary lockout in an HTTP 200 body)" in ban.message and "418" not in ban.message
+    assert "invalid keys or signatures" in ban.recommendation and "Binance" not in ban.recommendation
+    binance = analyse(fixed_window_run(tmp_path, seconds=60, ramp_from=14, ban_after=40).write(tmp_path / "b"))
+    ban = next(f for f in binance.findings if f.kind == "ip_ban")
+    assert "(HTTP 418)" in ban.message and "2 minutes up to 3 days" in ban.recommendation
+
+
+def test_the_client_limit_is_in_the_exchanges_unit(tmp_path):
+    builder = RunBuilder(seconds=10, exchange="kraken").entry("GET", "Ticker", 1)
+    builder.exchange_seconds(requests=1, weight_limit=15, weight_window_s=15)
+    summary = analyse_rate_limits(load_run(builder.write(tmp_path / "run")), "kraken", Thresholds()).summary
+    assert summary["client_limit"] == {"value": 15.0, "unit": "calls/15s", "window_s": 15}

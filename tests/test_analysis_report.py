@@ -122,3 +122,37 @@ def test_a_ramp_run_charts_the_plateaus_tried(tmp_path, capsys):
     assert report["exchanges"]["coinbase"]["rate_limit"]["max_safe_requests_per_s"] == 8
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "![Limit search: the plateaus tried, per exchange](search.png)" in markdown
+
+
+def test_a_side_by_side_run_attributes_every_row_to_its_exchange(tmp_path):
+    builder = RunBuilder(seconds=10, exchange=None, manifest={"exchanges": ["binance", "coinbase", "kraken"]})
+    for name in ("binance:time", "coinbase:time", "kraken:Time"):
+        builder.entry("GET", name, 2)
+    builder.entry("WS", "binance:connect", [1] + [0] * 9, latency_ms=10.0)
+    builder.entry("WS", "kraken:connect", [2] + [0] * 9, latency_ms=30.0)
+    builder.entry("WS", "binance:btcusdt@trade", 20, latency_ms=3.0)
+    builder.entry("WS", "kraken:trade:BTC/USD", 10, latency_ms=4.0)
+    builder.entry("WS", "kraken:connection", [0] * 5 + [1] + [0] * 4, failures=[0] * 5 + [1] + [0] * 4,
+                  latency_ms=None)
+    builder.failure("WS", "kraken:connect", "connection: ConnectionRefusedError", 1, first=5, last=5)
+    for exchange in ("binance", "coinbase", "kraken"):
+        for i in range(10):
+            builder.exchange_second(i, exchange=exchange, requests=2)
+    run_dir = builder.write(tmp_path / "run")
+    assert main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert set(report["exchanges"]) == {"binance", "coinbase", "kraken"}
+    endpoints = {e["name"]: e["exchange"] for e in report["latency"]["endpoints"]}
+    assert endpoints["coinbase:time"] == "coinbase" and endpoints["kraken:Time"] == "kraken"
+    ws = report["websocket"]
+    assert ws["connect"]["attempts"] == 3 and ws["connect"]["time_ms"]["max"] == 30
+    assert {name: c["connect"]["attempts"] for name, c in ws["connects_by_exchange"].items()} == {
+        "binance": 1, "kraken": 2}
+    assert {s["stream"]: s["exchange"] for s in ws["streams"]} == {
+        "binance:btcusdt@trade": "binance", "kraken:trade:BTC/USD": "kraken"}  # no bookkeeping row is a stream
+    connect_failure = next(f for f in report["findings"] if f["kind"] == "ws_connect_failures")
+    assert connect_failure["exchange"] == "kraken" and "Binance" not in connect_failure["recommendation"]
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "| connect | kraken | 2 |" in markdown and "| binance:btcusdt@trade | binance |" in markdown
+    assert "| kraken | not reached |" in markdown and "| 1 calls/s |" in markdown  # Kraken's published limit
+    assert "- kraken: rate limited = EAPI:Rate limit exceeded" in markdown and "Retry-After honoured" not in markdown

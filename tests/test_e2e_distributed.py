@@ -128,7 +128,6 @@ def test_a_worker_in_another_network_namespace(tmp_path):
         with socket.socket() as probe:
             probe.bind((host_ip, 0))
             master_port = probe.getsockname()[1]
-        env = dict(os.environ, USE_SIMULATOR_KEYS="1")
         locustfile = str(REPO_ROOT / "locustfiles" / "binance.py")
         master = subprocess.Popen(
             [sys.executable, "-m", "locust", "-f", locustfile, "--master", "--headless", "-u", "4", "-r", "4",
@@ -137,11 +136,11 @@ def test_a_worker_in_another_network_namespace(tmp_path):
              "--host", f"{sim_url}/binance", "--ws-host", f"{sim_url.replace('http', 'ws')}/binance",
              "--json-file", str(tmp_path / "totals"), "--exit-code-on-error", "0", "--only-summary",
              "BinanceRestPoller", "BinanceWsSubscriber"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT, env=env)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT)
         worker = subprocess.Popen(
             ["ip", "netns", "exec", ns, sys.executable, "-m", "locust", "-f", locustfile, "--worker",
              "--master-host", host_ip, "--master-port", str(master_port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT, env=env)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT)
         out, _ = master.communicate(timeout=90)
         assert master.returncode == 0, out
         worker.wait(timeout=30)

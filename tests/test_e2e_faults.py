@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -152,8 +151,7 @@ def test_a_subscriber_survives_a_hundred_drops_and_resyncs_a_clean_book(tmp_path
          "-u", "1", "-r", "1", "-t", "24s", "--host", base, "--ws-host", base.replace("http", "ws"),
          "--streams", "depth@100ms", "--symbols", "BTCUSDT", "--csv", str(tmp_path / "locust"),
          "--exit-code-on-error", "0", "--only-summary"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "USE_SIMULATOR_KEYS": "1"})
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sim = _start_simulator(port, storm)
     try:
         deadline = time.monotonic() + 18

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,30 @@ def test_live_orders_meet_the_trading_counter(tmp_path: Path) -> None:
     limited = sum(n for (_, error), n in failures(run.run_dir).items()
                   if error == "rate_limited: EOrder:Rate limit exceeded HTTP 200")
     assert limited == served["by_error"]["EOrder:Rate limit exceeded"] > 0
+
+
+def test_a_default_kraken_run_is_reported_in_krakens_own_terms(tmp_path: Path) -> None:
+    """Kraken signals rate limits with errors in HTTP 200 bodies and sends no Retry-After: no finding or column
+    may say otherwise, and its published limit is shown in its unit."""
+    cmd = [sys.executable, "-m", "loadgen", "run", "--results-dir", str(tmp_path / "results"), "--exchange", "kraken",
+           "--duration", "12"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run_dir,) = [p for p in (tmp_path / "results").iterdir() if p.is_dir()]
+    report = json.loads((run_dir / "analysis" / "report.json").read_text())
+    kinds = {f["kind"] for f in report["findings"]}
+    assert "rate_limit_onset" in kinds  # the default pace goes over Kraken's public limit ...
+    assert "retry_after_ignored" not in kinds and "no_backoff_after_rate_limit" in kinds  # ... and keeps it up
+    limit = report["exchanges"]["kraken"]["rate_limit"]
+    assert limit["published_limit"] == {"value": 1.0, "unit": "calls/s"}
+    assert limit["signals"]["retry_after"] is False
+    markdown = (run_dir / "analysis" / "report.md").read_text()
+    assert "| 1 calls/s |" in markdown and "Retry-After honoured" not in markdown
+    assert "- kraken: rate limited = EAPI:Rate limit exceeded" in markdown
+    assert "Retry-After was not honoured" not in markdown + proc.stdout
+    summary = (run_dir / "locust_summary.md").read_text()
+    assert "| Exchange | Requests | Rate limited | Banned |" in summary and "(429)" not in summary
+    assert "kraken: EAPI:Rate limit exceeded" in summary
+    with (run_dir / "locust_failures.csv").open() as f:
+        limited = sum(int(r["Occurrences"]) for r in csv.DictReader(f) if r["Error"].startswith("rate_limited:"))
+    assert limited > 0 and re.search(rf"\| kraken \| \d+ \| {limited} \| 0 \|", summary), summary

@@ -79,7 +79,7 @@ def locust_ui(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> 
         cmd = [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "locustfiles" / "binance.py"),
                "--host", rest_base, *args]
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "USE_SIMULATOR_KEYS": "1", **(env or {})})
+                                env={**os.environ, **(env or {})})
         try:
             yield proc
         finally:

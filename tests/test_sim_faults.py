@@ -60,5 +60,7 @@ def test_partial_error_rate_is_seeded_and_leaves_the_rest_alone(http: requests.S
 def test_no_faults_by_default(http: requests.Session) -> None:
     with SimServer() as sim:
         assert all(http.get(f"{sim.api}/ping", timeout=10).status_code == 200 for _ in range(10))
-        assert faults_of(http, sim) == {"http_5xx": 0, "reset": 0, "latency": 0, "ws_drop": 0, "ws_stall": 0}
+        assert faults_of(http, sim) == {
+            "http_5xx": 0, "reset": 0, "latency": 0, "ws_drop": 0, "ws_stall": 0, "cpu_burn": 0,
+        }
         assert sim.binance.faults.rng is not None

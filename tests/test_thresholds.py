@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from exchanges.binance import ADAPTER as BINANCE_ADAPTER
+from exchanges.kraken import ADAPTER as KRAKEN_ADAPTER
 from loadgen.gate_reports import RunOverview, junit_xml, markdown_summary
 from loadgen.measure import (
     EntryStats,
@@ -230,6 +232,51 @@ def test_an_exchange_scope_over_a_merged_entry_is_an_error_not_a_wrong_number():
     assert values("p95[book]<100", catalogs=TWO, run=run) == [4]
 
 
+# A side-by-side run (locustfiles/all.py): every row carries its exchange's prefix.
+SIDE_BY_SIDE = RunStats(
+    duration_s=10.0,
+    entries=(
+        entry("GET", "binance:depth", {5: 90, 100: 10}, failures=4, rate_limited=3, banned=1),
+        entry("GET", "binance:time", {2: 10}),
+        entry("GET", "coinbase:time", {3: 20}),
+        entry("GET", "coinbase:book", {7: 60}, failures=6, rate_limited=6),
+        entry("WS", "binance:btcusdt@trade", {1: 900, 40: 100}),
+        entry("WS", "coinbase:matches:BTC-USD", {2: 500}),
+        entry("WS", "binance:connect", {30: 2}),
+        entry("WS", "coinbase:connect", {50: 1}),
+        entry("PACE", "binance:late_start", {900: 5}),
+    ),
+    exchanges={"binance": {"ws_gaps": 2, "ws_reconnects": 1, "late_starts": 5, "paced_starts": 50},
+               "coinbase": {"ws_gaps": 1, "ws_reconnects": 0, "late_starts": 0, "paced_starts": 50}},
+)
+
+
+def test_side_by_side_scopes_resolve_whatever_the_prefix():
+    assert resolve_scope(parse_threshold("p95[binance:depth]<1"), TWO) == Scope("binance", "depth")
+    assert resolve_scope(parse_threshold("p95[coinbase connect]<1"), TWO) == Scope("coinbase", "connect")
+    assert resolve_scope(parse_threshold("p95[coinbase:matches:BTC-USD]<1"), TWO) == Scope("coinbase",
+                                                                                            "matches:BTC-USD")
+    with pytest.raises(ThresholdError, match="not an exchange or request"):
+        resolve_scope(parse_threshold("p95[coinbase:depth]<1"), TWO)
+
+
+def test_side_by_side_runs_are_measured_whole_per_exchange_and_per_request():
+    def measured(*texts: str) -> list[float | None]:
+        return values(*texts, catalogs=TWO, run=SIDE_BY_SIDE)
+
+    # the whole run: every exchange's REST rows, none of the other rows
+    assert measured("requests<1", "failures<1", "rate_limited<1", "banned<1") == [190, 10, 10, 1]
+    assert measured("p50<1", "max<1", "rps<1") == [5, 100, 19.0]
+    assert measured("p95[binance]<1", "requests[binance]<1", "requests[coinbase]<1") == [100, 110, 80]
+    assert measured("fail_ratio[coinbase]<1", "rate_limited_ratio[binance]<1") == [0.075, 4 / 110]
+    # a request of every exchange that has it, of one exchange, or named as Locust names it
+    assert measured("requests[time]<1", "p95[coinbase time]<1", "p99[binance:depth]<1") == [30, 3, 100]
+    assert measured("p95[connect]<1", "p95[binance connect]<1", "max[coinbase connect]<1") == [50, 30, 50]
+    assert measured("ws_event_latency_p95<1", "ws_event_latency_p99[coinbase]<1") == [40, 2]
+    assert measured("ws_event_latency_p95[btcusdt@trade]<1") == [40]
+    assert measured("ws_gaps<1", "ws_gaps[coinbase]<1", "late_start_ratio<1") == [3, 1, 0.05]
+
+
 def test_values_are_formatted_with_units():
     assert format_value(metric_named("p95"), 12.0) == "12 ms"
     assert format_value(metric_named("avg"), 2.345) == "2.3 ms"
@@ -273,6 +320,20 @@ def test_markdown_summary_lists_thresholds_and_the_run():
     assert "| 60 s | 1200 | 3 | 19.9 | 4 | 12 | - |" in text
     assert "| binance | 1200 | 2 | 0 | 9000 | 1 | 0 | 3 |" in text
     assert "Threshold" not in markdown_summary(overview, [])
+
+
+def test_the_summary_names_each_exchanges_own_limit_signals():
+    counts = {"requests": 100, "rate_limited": 7, "banned": 0, "ws_messages": 0, "ws_reconnects": 0,
+              "ws_drops": 0, "ws_gaps": 0}
+    overview = RunOverview("Load test: binance, kraken", 10.0, 200, 7, 20.0, 1.0, 2.0, 3.0,
+                           {"binance": counts, "kraken": counts},
+                           {"binance": BINANCE_ADAPTER.limit_signals, "kraken": KRAKEN_ADAPTER.limit_signals})
+    text = markdown_summary(overview, [])
+    assert "| Exchange | Requests | Rate limited | Banned |" in text
+    assert "(429)" not in text and "(418)" not in text  # no HTTP status claimed for every exchange
+    assert "binance: HTTP 429 (codes -1003, -1015) / HTTP 418" in text
+    assert "kraken: EAPI:Rate limit exceeded, EGeneral:Too many requests or EOrder:Rate limit exceeded in an HTTP " \
+           "200 body / EGeneral:Temporary lockout in an HTTP 200 body" in text
 
 
 def test_the_documented_examples_parse(tmp_path: Path):

@@ -90,6 +90,24 @@ def test_thresholds_that_hold_exit_0_even_with_failed_requests(tmp_path):
     assert "✅ all 3 thresholds passed" in (tmp_path / "locust_summary.md").read_text()
 
 
+def test_rows_named_as_a_side_by_side_run_names_them_are_measured(tmp_path):
+    env = environment(tmp_path, threshold=["p95<200", "rps>0", "requests[binance]==4", "p99[binance depth]<200",
+                                           "max[binance:depth]<200", "p95[binance connect]<100",
+                                           "ws_event_latency_p95[binance]<100", "rate_limited==1"])
+    requests(env, "binance:depth", [5, 7, 120])
+    requests(env, "binance:depth", [3], RATE_LIMITED)
+    fire(env, "WS", "binance:connect", 30)
+    fire(env, "WS", "binance:btcusdt@trade", 12)
+    env.events.quitting.fire(environment=env)
+    assert env.process_exit_code == 0
+    cases = {c.get("name"): c.find("system-out").text for c in ET.parse(tmp_path / "locust_junit.xml").iter("testcase")}
+    assert cases["requests[binance]==4"] == "scope: binance; measured: 4"
+    assert cases["max[binance:depth]<200"] == "scope: binance depth; measured: 120 ms"
+    assert cases["p95[binance connect]<100"] == "scope: binance connect; measured: 30 ms"
+    assert cases["ws_event_latency_p95[binance]<100"] == "scope: binance; measured: 12 ms"
+    assert "| 4 | 1 |" in (tmp_path / "locust_summary.md").read_text()  # requests, failures
+
+
 def test_a_failed_threshold_exits_3_and_logs_its_measured_value(tmp_path, caplog):
     env = environment(tmp_path, threshold=["p95<10", "rate_limited_ratio<0.001"])
     requests(env, "depth", [5] * 10 + [120])

@@ -58,14 +58,14 @@ class ScriptedServer:
         self.server.stop()
 
 
-def subscription(url: str, on_message=None, on_connect=None):
+def subscription(url: str, on_message=None, on_connect=None, name_prefix: str = ""):
     environment = Environment(parsed_options=Namespace(csv_prefix=None))
     environment.create_local_runner()
     metrics = ExchangeMetrics("binance")
     sub = StreamSubscription(
         environment, ADAPTER, url, metrics,
         on_message=on_message or (lambda m: None), on_connect=on_connect or (lambda r: None),
-        backoff=Backoff(base_s=0.01, cap_s=0.02),
+        backoff=Backoff(base_s=0.01, cap_s=0.02), name_prefix=name_prefix,
     )
     return sub, environment, metrics
 
@@ -109,6 +109,19 @@ def test_messages_pings_a_drop_and_the_reconnect_are_all_reported():
     assert failures(environment) == {("connection", "ws_drop: 1006 connection lost"): 1}
     assert totals(metrics) == {"ws_messages": 3, "ws_pings": 1, "ws_drops": 1, "ws_reconnects": 1}
     assert not sub.running
+
+
+def test_side_by_side_every_row_carries_the_exchange():
+    now = time.time() * 1000
+    server = ScriptedServer([([frame(TEXT, trade(now)), frame(TEXT, b"not json")], "drop"), ([], "hold")])
+    sub, environment, _ = subscription(server.url, name_prefix="binance:")
+    sub.start()
+    wait_until(lambda: environment.stats.get("binance:reconnect", "WS").num_requests == 1)
+    sub.stop()
+    server.stop()
+    names = {name for name, _ in environment.stats.entries}
+    assert names == {"binance:btcusdt@trade", "binance:connect", "binance:reconnect", "binance:message",
+                     "binance:connection"}
 
 
 def test_close_codes_other_than_normal_are_drops():
