@@ -363,8 +363,9 @@ class ExchangeSearch:
         return sum(s.limit_units for s in seconds) / requests if requests else None
 
     def _margin(self) -> float | None:
-        """Fixed windows: room below the capacity for the window's total to vary with the request mix (two
-        standard deviations of a window's total, from the per-second spread seen so far)."""
+        """Fixed windows: room below the capacity for the request mix. A window's total at a request rate varies
+        with the mix, and the units per request that turned the capacity into that rate were themselves measured
+        on a sample of it: two standard deviations of both together, from the per-request spread seen so far."""
         if not self.fixed_window:
             return None
         table = metrics_hub(self.environment).table
@@ -373,9 +374,10 @@ class ExchangeSearch:
         if capacity is None or not per_request:
             return None
         seconds = [s for s in self._exchange_seconds(table) if s.requests]
-        variance = sum((s.limit_units - s.requests * per_request) ** 2 for s in seconds) / sum(
-            s.requests for s in seconds)
-        noise = NOISE_SIGMAS * math.sqrt(variance) / (per_request * math.sqrt(capacity * self.window_s))
+        sampled = sum(s.requests for s in seconds)
+        variance = sum((s.limit_units - s.requests * per_request) ** 2 for s in seconds) / sampled
+        relative = variance / per_request**2  # of one request's units
+        noise = NOISE_SIGMAS * math.sqrt(relative / (capacity * self.window_s) + relative / sampled)
         return min(MAX_MARGIN, max(self.rules.margin, noise))
 
     def trials(self) -> list[Trial]:

@@ -240,6 +240,7 @@ def limit_in_requests(run_dir: Path, exchange: str, limit_per_s: float) -> float
     if adapter.limit_unit.startswith("weight"):
         with (run_dir / "locust_ramp.csv").open(newline="") as f:
             clean = [r for r in csv.DictReader(f) if r["exchange"] == exchange and r["verdict"] == "clean"]
+        assert clean, f"{exchange}: no clean probe"
         return limit_per_s / float(max(clean, key=lambda r: float(r["target_rps"]))["weight_per_request"])
     counted = drawn = 0
     for entry in json.loads((run_dir / "totals.json").read_text()):
