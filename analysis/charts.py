@@ -47,6 +47,7 @@ def draw_all(analysis: Analysis) -> list[Chart]:
         ("latency_throughput.png", "Latency vs throughput", latency_load_chart),
         ("errors.png", "Error breakdown", errors_chart),
         ("weight.png", "Used weight against the limit", weight_chart),
+        ("search.png", "Limit search: the plateaus tried, per exchange", search_chart),
         ("websocket.png", "WebSocket message rate and event latency", websocket_chart),
     ]
     charts = []
@@ -225,6 +226,37 @@ def weight_chart(analysis: Analysis) -> Figure | None:
     axis.set_xlabel(label)
     axis.set_ylabel("used weight in the current window")
     _legend(axis)
+    return figure
+
+
+VERDICT_COLORS = {"clean": "tab:green", "rate_limited": "tab:red"}  # any other verdict: grey
+
+
+def search_chart(analysis: Analysis) -> Figure | None:
+    """Each plateau of the ramp's search as a bar at its target rate over its time, coloured by verdict, with the
+    exchange's max safe rate; one panel per exchange."""
+    ramp = analysis.data.ramp
+    if ramp is None or ramp.empty:
+        return None
+    exchanges = list(dict.fromkeys(ramp["exchange"]))
+    scale, label = time_scale(analysis)
+    figure, axes = _subplots(len(exchanges), 1, figsize=(10, 3 * len(exchanges)), sharex=True, squeeze=False)
+    for axis, exchange in zip(axes[:, 0], exchanges, strict=True):
+        rows = ramp.loc[ramp["exchange"] == exchange]
+        for row in rows.itertuples():
+            start = (row.started_at - analysis.data.start_s) / scale
+            end = ((row.ended_at if row.ended_at == row.ended_at else row.started_at) - analysis.data.start_s) / scale
+            probe = row.role == "probe"  # probes are long enough to judge a sustained rate: drawn thicker
+            axis.hlines(row.target_rps, start, max(end, start), colors=VERDICT_COLORS.get(str(row.verdict), "grey"),
+                        linewidth=5 if probe else 2, label=f"{row.role}: {row.verdict}")
+        result = analysis.rate_limits.get(exchange)
+        safe = result.summary["max_safe_requests_per_s"] if result is not None else None
+        if safe is not None:
+            axis.axhline(safe, color="tab:green", linestyle=":", label=f"max safe {safe:g} req/s")
+        axis.set_yscale("log")
+        axis.set_ylabel(f"{exchange} target req/s")
+        _legend(axis)
+    axes[-1, 0].set_xlabel(label)
     return figure
 
 

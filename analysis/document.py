@@ -155,8 +155,8 @@ def rate_limit_blocks(exchanges: dict[str, Any]) -> list[Block]:
         Paragraph(
             "Onset: the first rate-limit answer, as each exchange signals it (below), with the users then and the "
             "mean request rate over the limit's window before it. Max safe: the highest such mean over a span "
-            "with no rate-limit answer. Backed off: whether the client stopped sending while limited (for the "
-            "Retry-After, where the exchange sends one)."
+            "with no rate-limit answer; in a ramp run, the highest clean probe of its limit search. Backed off: "
+            "whether the client stopped sending while limited (for the Retry-After, where the exchange sends one)."
         ),
         Bullets([signals_line(name, entry["rate_limit"].get("signals")) for name, entry in exchanges.items()]),
         Table(["exchange", "onset", "users", "rate at onset", "used weight", "max safe", "estimated limit",

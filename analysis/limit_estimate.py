@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +12,7 @@ from analysis.load import RunData
 from analysis.model import Thresholds
 from analysis.timeline import entry_deltas, is_rest
 from exchanges import get_adapter
-from exchanges.base import LimitKind
-
-UNIT_PATTERN = re.compile(r"^\s*([A-Za-z_ ]+?)\s*/\s*(\d*)\s*(s|sec|m|min|h)?\s*$")
-UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+from exchanges.base import LimitKind, parse_limit_unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +35,14 @@ def limit_spec(exchange: str) -> LimitSpec | None:
         adapter = get_adapter(exchange)
     except ValueError:
         return None
-    match = UNIT_PATTERN.match(str(getattr(adapter, "limit_unit", "")))
-    if match is None:
+    parsed = parse_limit_unit(str(getattr(adapter, "limit_unit", "")))
+    if parsed is None:
         return None
-    unit, count, scale = match.groups()
-    interval_s = (int(count) if count else 1) * UNIT_SECONDS[scale]
+    unit, interval_s = parsed
     published = next(
         (float(w.limit) for w in getattr(adapter, "rate_limits", {}).values() if w.interval_s == interval_s), None
     )
-    return LimitSpec(unit.strip(), interval_s, getattr(adapter, "limit_kind", LimitKind.FIXED_WINDOW), published)
+    return LimitSpec(unit, interval_s, getattr(adapter, "limit_kind", LimitKind.FIXED_WINDOW), published)
 
 
 def limit_window(frame: pd.DataFrame, spec: LimitSpec | None, thresholds: Thresholds) -> tuple[int, str]:

@@ -21,6 +21,7 @@ from analysis.exchange_rules import limit_signals, published_limit, signals_json
 from analysis.limit_estimate import LimitSpec, accepted_on, estimate_limit, limit_spec, limit_window
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
+from analysis.ramp_search import SearchResult, limit_from_search, ramp_search
 from analysis.taxonomy import RATE_LIMIT_KINDS, failure_table
 from analysis.timeline import (
     entry_deltas,
@@ -66,11 +67,17 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
             "used_weight": None if pd.isna(used) else int(used),
             "window_s": min(sustain_s, int(onset_t - frame.index[0]) + 1),  # fewer seconds early in the run
         }
-    max_safe = max_safe_rate(frame["rate"], limited, sustain_s)
+    search = ramp_search(data, exchange)
+    if search is not None:  # a ramp run: only its probes were judged long enough to call a rate sustainable
+        max_safe, safe_window_s = search.max_safe_rps, search.max_safe_window_s or sustain_s
+    else:
+        max_safe, safe_window_s = max_safe_rate(frame["rate"], limited, sustain_s), sustain_s
     endpoints = limited_endpoints(data, exchange)
     if onset_t is not None and spec is not None and spec.kind is not LimitKind.FIXED_WINDOW:
         frame["accepted_limited_endpoints"] = accepted_on(data, endpoints, frame.index)
     estimate = estimate_limit(frame, spec, window_s, has_usage) if onset_t is not None else None
+    if search is not None and (estimate is None or not estimate["method"].startswith("used-weight")):
+        estimate = search_estimate(search, data, exchange, spec, window_s) or estimate
     bans = ban_episodes(frame, data.start_s, data.end_s)
     retry_after = retry_after_behaviour(frame)
     client = client_limit(frame, spec)
@@ -80,7 +87,8 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
     summary = {
         "onset": onset,
         "max_safe_requests_per_s": max_safe,
-        "max_safe_window_s": sustain_s,
+        "max_safe_window_s": safe_window_s,
+        "search": search.summary() if search is not None else None,
         "limit_reached": onset is not None,
         "estimated_limit": estimate,
         "limit_window_s": window_s,
@@ -96,6 +104,26 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
     }
     findings = rate_limit_findings(exchange, summary, endpoints, thresholds, spec)
     return RateLimitResult(summary, findings, frame, window_s)
+
+
+def search_estimate(
+    search: SearchResult, data: RunData, exchange: str, spec: LimitSpec | None, window_s: int
+) -> dict[str, Any] | None:
+    """The limit the ramp's search measured while it was refused, else the middle of a narrow bracket, in the
+    exchange's unit."""
+    unit = spec.unit if spec is not None else "requests"
+    label = f"{unit}/s" if window_s == 1 else f"{unit}/{window_s}s"
+    measured = search.measured_limit()
+    if measured is not None:
+        value, plateaus = measured
+        method = f"ramp search: let through while refusing (median of {plateaus} plateaus)"
+    else:
+        value = limit_from_search(search, data, exchange, unit, window_s)
+        if value is None:
+            return None
+        method = (f"ramp search: between {search.highest_clean_rps:.4g} (clean) and {search.lowest_limited_rps:.4g} "
+                  "requests/s (rate-limited)")
+    return {"value": round(value, 1), "unit": label, "method": method, "window_s": window_s}
 
 
 # --- Per-second data ------------------------------------------------------------------------------

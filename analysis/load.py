@@ -64,6 +64,10 @@ SIMULATOR_COLUMNS = {
     "ws_messages": "ws_messages",
 }
 TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response_time", "response_times")
+RAMP_SUFFIX = "_ramp.csv"  # the ramp scenario's plateaus (loadgen/ramp.py)
+RAMP_TEXT = ("exchange", "role", "verdict")
+RAMP_NUMBERS = ("index", "target_rps", "started_at", "ended_at", "achieved_rps", "weight_per_request",
+                "rate_limited", "capacity_rps", "capacity_units")
 LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\] [^/]*/(\w+)/[^:]*: (.*)$")
 LOG_EVENTS = (  # (kind, text in Locust's message)
     ("cpu_warning", "CPU usage above"),
@@ -95,6 +99,7 @@ class RunData:
     # simulator_history.csv (a run against an external host, or an older run)
     simulator_history: pd.DataFrame | None = None
     run_duration_s: float | None = None  # the test's start to its stop, from PREFIX_exchange.json (None: unknown)
+    ramp: pd.DataFrame | None = None  # the ramp's plateaus: exchange, role, target_rps, verdict, ... (RAMP_*)
     notes: list[str] = field(default_factory=list)  # what the data could not tell, for the report
 
     @property
@@ -172,6 +177,7 @@ def load_run(run_dir: Path) -> RunData:
         workers=read_json_object(workers_path) if (workers_path := Path(f"{prefix}_workers.json")).exists() else None,
         simulator_history=simulator_history,
         run_duration_s=float(run_duration) if isinstance(run_duration, int | float) and run_duration > 0 else None,
+        ramp=read_ramp(ramp_path) if (ramp_path := Path(f"{prefix}{RAMP_SUFFIX}")).exists() else None,
         notes=notes,
     )
 
@@ -267,6 +273,16 @@ def read_exchange_history(path: Path) -> pd.DataFrame:
         if column not in merged:
             merged[column] = np.nan
     return merged
+
+
+def read_ramp(path: Path) -> pd.DataFrame:
+    """The ramp's plateaus, one row each (empty numbers: not measured)."""
+    return read_csv(
+        path,
+        {c: c for c in (*RAMP_TEXT, *RAMP_NUMBERS)},
+        dtypes={**dict.fromkeys(RAMP_TEXT, "str"), **dict.fromkeys(RAMP_NUMBERS, "float64")},
+        na_columns=RAMP_NUMBERS,
+    )
 
 
 def read_simulator_history(path: Path) -> pd.DataFrame:

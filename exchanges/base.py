@@ -77,6 +77,20 @@ class LimitSignals:
     ws_connect_limit: str = ""  # its limit on WebSocket connection attempts, as published
 
 
+_LIMIT_UNIT = re.compile(r"^\s*([A-Za-z_ ]+?)\s*/\s*(\d*)\s*(s|sec|m|min|h)?\s*$")
+_UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_limit_unit(limit_unit: str) -> tuple[str, int] | None:
+    """An adapter's `limit_unit` as (what it counts, per how many seconds): "weight/60s" -> ("weight", 60),
+    "calls/s" -> ("calls", 1); None when it is not of that form."""
+    match = _LIMIT_UNIT.match(limit_unit)
+    if match is None:
+        return None
+    unit, count, scale = match.groups()
+    return unit.strip(), (int(count) if count else 1) * _UNIT_SECONDS[scale]
+
+
 class LimitKind(enum.StrEnum):
     """How an exchange counts the request limit named by `ExchangeAdapter.limit_unit` (read by results analysis)."""
 
@@ -264,6 +278,24 @@ class ExchangeAdapter:
             return self.endpoints[name]
         except KeyError:
             raise ValueError(f"{self.name}: unknown endpoint {name!r}") from None
+
+    def published_rate_per_s(self) -> float | None:
+        """The published limit per second, in `limit_unit`'s units (6000 weight/60s: 100); None when unknown."""
+        parsed = parse_limit_unit(self.limit_unit)
+        if self.published_limit is None or parsed is None:
+            return None
+        return self.published_limit / parsed[1]
+
+    def counts_toward_limit(self, endpoint: Endpoint) -> bool:
+        """Whether `endpoint` draws on the limit `limit_unit` names (others have limits of their own)."""
+        return True
+
+    def limit_cost(self, endpoint: Endpoint, weight: int) -> int:
+        """What one request to `endpoint` of `weight` draws on the limit `limit_unit` names: its weight where that
+        limit counts weight, else one; nothing where the endpoint has limits of its own."""
+        if not self.counts_toward_limit(endpoint):
+            return 0
+        return weight if self.limit_unit.startswith("weight") else 1
 
     def target_kind(self, base_url: str) -> TargetKind:
         """Classify a REST or WebSocket base URL as simulator, testnet, production or other."""

@@ -540,6 +540,9 @@ class CoinbaseAdapter(ExchangeAdapter):
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         return classify(status, headers, body)
 
+    def counts_toward_limit(self, endpoint: Endpoint) -> bool:
+        return bucket_of(endpoint) == PUBLIC  # limit_unit is the public bucket's
+
     def sign_request(
         self,
         api_key: str,

@@ -590,6 +590,10 @@ class KrakenAdapter(ExchangeAdapter):
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         return classify(status, headers, body)
 
+    def counts_toward_limit(self, endpoint: Endpoint) -> bool:
+        """limit_unit is the public per-IP counter's: Trades and OHLC count per IP and pair, signed calls per key."""
+        return not endpoint.signed and endpoint.name not in PER_PAIR_PUBLIC
+
     def ws_base_for(self, rest_base: str) -> str:
         """Kraken's WebSocket v2 endpoint for its own REST host; elsewhere (the simulator) `<base>/ws/v2`."""
         if self.target_kind(rest_base) is TargetKind.PRODUCTION:

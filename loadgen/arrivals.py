@@ -24,6 +24,10 @@ def _wait(event: Event, timeout: float | None) -> bool:
     return bool(event.wait(timeout))
 
 
+class PacerClosed(Exception):
+    """The test is stopping: no more starts (users waiting for one stop instead of sending late)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Start:
     """One paced start: when the schedule meant it to happen and how much later it did."""
@@ -42,7 +46,9 @@ class ArrivalPacer:
     `max_lag_s` in the past are skipped (counted, never sent), so a generator that fell behind does
     not catch up in a burst. `set_rate` takes effect at the next start; rate 0 pauses; None turns
     pacing off (users fall back to their own wait times). `grant` lets a number of starts go at once,
-    before any scheduled one (a burst).
+    before any scheduled one (a burst). `pause_for` holds the schedule (the exchange said Retry-After):
+    it resumes at the pause's end at the same rate, and the starts it passed over are neither late nor
+    skipped, so users held during the pause do not send together when it ends.
     """
 
     def __init__(
@@ -62,6 +68,8 @@ class ArrivalPacer:
         self._changed = Event()
         self._rate: float | None = None
         self._last: float | None = None  # the last start handed out, on `clock`
+        self._paused_until = -math.inf  # on `clock`: no start before this
+        self._closed = False
         self._grants: deque[tuple[float, int]] = deque()  # (granted at, burst) of starts to hand out at once
 
     @property
@@ -84,9 +92,26 @@ class ArrivalPacer:
         changed.set()  # the user sleeping for the next start recomputes it
 
     def restart(self) -> None:
-        """Forget the schedule and any grants (a new test): the next start is immediate."""
+        """Forget the schedule, any pause and any grants (a new test): the next start is immediate."""
         self._last = None
+        self._paused_until = -math.inf
+        self._closed = False
         self._grants.clear()
+
+    def close(self) -> None:
+        """The test is stopping: users waiting for a start, and any that ask for one, get `PacerClosed`, so that
+        a stopping test does not wait for starts that a paused schedule would never give."""
+        self._closed = True
+        changed, self._changed = self._changed, Event()
+        changed.set()
+
+    def pause_for(self, seconds: float) -> None:
+        """No scheduled start for `seconds` from now (a longer pause already set stands)."""
+        until = self._clock() + seconds
+        if until > self._paused_until:
+            self._paused_until = until
+            changed, self._changed = self._changed, Event()
+            changed.set()  # the user sleeping for the next start recomputes it
 
     def grant(self, count: int, burst: int) -> None:
         """Let `count` starts go at once, tagged with `burst`, whatever the rate."""
@@ -102,10 +127,12 @@ class ArrivalPacer:
         return left - len(self._grants)
 
     def start(self) -> Start:
-        """Wait for the next scheduled start and take it."""
+        """Wait for the next scheduled start and take it (PacerClosed once the test is stopping)."""
         skipped = 0
         with self._queue:
             while True:
+                if self._closed:
+                    raise PacerClosed()
                 if self._grants:
                     granted_at, burst = self._grants.popleft()
                     lag = max(0.0, self._clock() - granted_at)
@@ -119,6 +146,7 @@ class ArrivalPacer:
                 interval = 1.0 / rate
                 now = self._clock()
                 slot = now if self._last is None else self._last + interval
+                slot = max(slot, self._paused_until)  # a pause moves the schedule; nothing was missed
                 if now - slot > self.max_lag_s:
                     missed = math.ceil((now - slot - self.max_lag_s) / interval)
                     skipped += missed

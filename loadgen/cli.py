@@ -33,7 +33,7 @@ from loadgen.processes import (
     child_env,
     run_teed,
 )
-from loadgen.scenarios import SCENARIOS, Scenario, get_scenario
+from loadgen.scenarios import SCENARIOS, Scenario, get_scenario, spike_fit_error_in_args
 from loadgen.stopping import STOP, Interrupted
 from loadgen.summary import print_summary
 from loadgen.thresholds import EXIT_THRESHOLD_FAILED, ThresholdError, gate_settings
@@ -223,6 +223,10 @@ def command_run(args: argparse.Namespace) -> int:
     duration_s = parse_duration(args.duration) if args.duration else scenario.duration_s
     users = args.users or scenario.users
     spawn_rate = args.spawn_rate or min(scenario.spawn_rate, users)
+    if scenario.name == "spike":  # bursts that cannot fit into the run time are refused before anything starts
+        error = spike_fit_error_in_args(users, spawn_rate, duration_s, strip_separator(args.locust_args))
+        if error:
+            raise UsageError(error)
     check_sim_config(args.sim_config, args.host)
     gates = gate_args(args)
     topology = resolve_topology(args)

@@ -50,6 +50,8 @@ COUNT_FIELDS = (
     "failover_wins",  # failover price requests this exchange answered first
 )
 SECONDS_FIELDS = ("retry_after_wait_s", "weight_wait_s")
+# Summed like the counters, but kept in memory only (the ramp's search reads them; no file has them).
+INTERNAL_COUNTS = ("limit_units",)  # what the requests drew on the limit the adapter's limit_unit names
 HISTORY_COLUMNS = (
     "timestamp",
     "exchange",
@@ -88,6 +90,7 @@ class SecondStats:
 
     __slots__ = (
         *COUNT_FIELDS,
+        *INTERNAL_COUNTS,
         *SECONDS_FIELDS,
         "second",
         "used_weight_last",
@@ -98,7 +101,7 @@ class SecondStats:
 
     def __init__(self, second: int) -> None:
         self.second = second
-        for name in COUNT_FIELDS:
+        for name in (*COUNT_FIELDS, *INTERNAL_COUNTS):
             setattr(self, name, 0)
         for name in SECONDS_FIELDS:
             setattr(self, name, 0.0)
@@ -118,7 +121,7 @@ class SecondStats:
             self.used_weight_last, self.used_weight_last_at = value, at
 
     def merge(self, other: SecondStats) -> None:
-        for name in (*COUNT_FIELDS, *SECONDS_FIELDS):
+        for name in (*COUNT_FIELDS, *INTERNAL_COUNTS, *SECONDS_FIELDS):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.used_weight_max is not None and (
             self.used_weight_max is None or other.used_weight_max > self.used_weight_max
@@ -168,10 +171,11 @@ class ExchangeMetrics:
             self._current = current
         return current
 
-    def request(self, weight: int) -> None:
+    def request(self, weight: int, limit_units: int = 0) -> None:
         s = self._now()
         s.requests += 1
         s.weight_requested += weight
+        s.limit_units += limit_units
 
     def used_weight(self, value: int) -> None:
         now = self._clock()
@@ -271,15 +275,23 @@ class MetricsTable:
     def __init__(self) -> None:
         self.exchanges: dict[str, ExchangeTable] = {}
         self.all_exchanges: dict[int, SecondStats] = {}  # every exchange together, per second, kept for the run
+        self.by_exchange: dict[str, dict[int, SecondStats]] = {}  # each exchange per second, kept for the run
 
-    def span(self, first_second: int, last_second: int) -> SecondStats:
-        """Every exchange's counts from `first_second` through `last_second`, summed (what has arrived so far)."""
+    def span(self, first_second: int, last_second: int, exchange: str | None = None) -> SecondStats:
+        """The counts from `first_second` through `last_second`, summed (what has arrived so far): one
+        exchange's, or every exchange's together."""
+        seconds = self.all_exchanges if exchange is None else self.by_exchange.get(exchange, {})
         total = SecondStats(first_second)
         for second in range(first_second, last_second + 1):
-            part = self.all_exchanges.get(second)
+            part = seconds.get(second)
             if part is not None:
                 total.merge(part)
         return total
+
+    def seconds_of(self, exchange: str, first_second: int, last_second: int) -> list[SecondStats]:
+        """One exchange's seconds from `first_second` through `last_second` that have counts (arrived so far)."""
+        seconds = self.by_exchange.get(exchange, {})
+        return [seconds[t] for t in range(first_second, last_second + 1) if t in seconds]
 
     def merge(
         self, exchange: str, weight_limit: int | None, weight_window_s: int | None, seconds: Iterable[SecondStats]
@@ -290,10 +302,11 @@ class MetricsTable:
         for incoming in seconds:
             if table.first_second is None or incoming.second < table.first_second:
                 table.first_second = incoming.second
-            overall = self.all_exchanges.get(incoming.second)
-            if overall is None:
-                overall = self.all_exchanges[incoming.second] = SecondStats(incoming.second)
-            overall.merge(incoming)
+            for kept in (self.all_exchanges, self.by_exchange.setdefault(exchange, {})):
+                second = kept.get(incoming.second)
+                if second is None:
+                    second = kept[incoming.second] = SecondStats(incoming.second)
+                second.merge(incoming)
             existing = table.pending.get(incoming.second)
             if existing is None:
                 table.pending[incoming.second] = incoming

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from locust import events
 
 from exchanges.base import ExchangeAdapter
+from loadgen.scenarios import SCENARIOS
 
 WEIGHT_LIMIT_KEY = "request_weight"  # the adapter's RATE_LIMITS entry polite users stay under
 MAX_ORDER_BURST = 1000
@@ -44,6 +45,13 @@ class Switch(enum.StrEnum):
     OFF = "off"
 
 
+class BackoffChoice(enum.StrEnum):
+    AUTO = "auto"  # on in polite mode, retry-after in scenarios that search a limit (ramp), else off
+    ON = "on"  # the server's Retry-After or an exponential backoff with jitter, whichever is longer
+    OFF = "off"
+    RETRY_AFTER = "retry-after"  # the server's Retry-After when it gives one, nothing of its own
+
+
 class OptionError(ValueError):
     """A bad option value; the message is one line naming the option."""
 
@@ -62,6 +70,7 @@ class LoadSettings:
     weight_window_s: int
     recv_window_ms: int | None
     backoff: bool  # pause every user of the exchange on 429 (Retry-After or exponential backoff with jitter)
+    honour_retry_after: bool  # ... or at least for the server's Retry-After (--backoff retry-after)
     backoff_base_s: float
     backoff_cap_s: float
     on_ban: BanAction  # what a user with backoff does on a ban (418) instead of waiting it out
@@ -101,7 +110,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--late-start-ms", "50", "A paced request starting this many ms after its intended time counts as a late start"),
     ("--max-start-lag-s", "1", "Scheduled starts further behind than this are skipped (counted, never sent)"),
     ("--backoff", "auto", "On a rate-limit or ban answer (429/418, Kraken's HTTP-200 errors) pause all users of the "
-     "exchange: its Retry-After where it sends one, else exponential backoff with jitter (auto: on in polite mode)"),
+     "exchange: its Retry-After where it sends one, else exponential backoff with jitter (on); only a Retry-After "
+     "(retry-after); or not (off). auto: on in polite mode, retry-after in the ramp scenario, else off"),
     ("--backoff-base-s", "1", "First backoff ceiling in seconds; it doubles per rate-limit answer in a row"),
     ("--backoff-cap-s", "60", "Largest backoff in seconds (a server's longer Retry-After still wins)"),
     ("--on-ban", "stop-user", "With backoff on, a ban (Binance 418, Kraken's lockout) stops the user (stop-user) or "
@@ -139,6 +149,7 @@ def parse_settings(options: Any, adapter: ExchangeAdapter, host: str | None) -> 
     symbols = _list(_text(options, "symbols")) or adapter.default_symbols
     streams = _list(_text(options, "streams")) or adapter.default_streams
     mode = _choice(options, "mode", Mode)
+    backoff = _backoff(options, mode)
     base_s = _float(options, "backoff_base_s", 0.0, math.inf, low_open=True)
     cap_s = _float(options, "backoff_cap_s", 0.0, math.inf, low_open=True)
     if cap_s < base_s:
@@ -155,7 +166,8 @@ def parse_settings(options: Any, adapter: ExchangeAdapter, host: str | None) -> 
         weight_limit=_int(options, "weight_limit", limit_default.limit if limit_default else None, 1, None),
         weight_window_s=_int(options, "weight_window_s", limit_default.interval_s if limit_default else None, 1, None),
         recv_window_ms=_recv_window(options, adapter),
-        backoff=_switch(options, "backoff", auto=mode is Mode.POLITE),
+        backoff=backoff is BackoffChoice.ON,
+        honour_retry_after=backoff in (BackoffChoice.ON, BackoffChoice.RETRY_AFTER),
         backoff_base_s=base_s,
         backoff_cap_s=cap_s,
         on_ban=_choice(options, "on_ban", BanAction),
@@ -218,6 +230,16 @@ def _choice(options: Any, dest: str, choices: type[E]) -> E:
 def _switch(options: Any, dest: str, auto: bool) -> bool:
     value = _choice(options, dest, Switch)
     return auto if value is Switch.AUTO else value is Switch.ON
+
+
+def _backoff(options: Any, mode: Mode) -> BackoffChoice:
+    choice = _choice(options, "backoff", BackoffChoice)
+    if choice is not BackoffChoice.AUTO:
+        return choice
+    if mode is Mode.POLITE:
+        return BackoffChoice.ON
+    scenario = SCENARIOS.get(_text(options, "scenario"))
+    return BackoffChoice.RETRY_AFTER if scenario is not None and scenario.searches_limit else BackoffChoice.OFF
 
 
 def _int(options: Any, dest: str, default: int | None, low: int, high: int | None) -> int:

@@ -95,6 +95,10 @@ class RetryAfterGate:
         else:
             self._until = now + self._backoff.next_delay(retry_after_s)
 
+    def hold_for(self, seconds: float) -> None:
+        """Pause for exactly the server's wait (`--backoff retry-after`): no backoff of its own."""
+        self._until = max(self._until, self._clock() + seconds)
+
     def clear(self) -> None:
         self._backoff.reset()
 

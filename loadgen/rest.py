@@ -14,7 +14,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 
 from exchanges.base import Endpoint, ExchangeAdapter, FailureKind, Verdict
-from loadgen.arrivals import Start
+from loadgen.arrivals import PacerClosed, Start
 from loadgen.cluster import cluster_of
 from loadgen.credentials import Credentials, MissingCredentials
 from loadgen.options import BanAction, Mode
@@ -76,7 +76,8 @@ class ExchangeRestUser(FastHttpUser):
     In `probe` mode requests go out at the user's own pace whatever the answers. In `polite` mode every
     request first waits for room in the (cluster-wide) weight budget. With backoff on (polite mode's
     default), requests wait out the exchange's shared Retry-After pause and a ban stops the user or the
-    run. With the breaker on, requests to a failing exchange are refused without being sent.
+    run; with `--backoff retry-after` (the ramp's default) they wait only as long as a Retry-After says.
+    With the breaker on, requests to a failing exchange are refused without being sent.
 
     Classes with `open_model` take every request's start from the cluster-wide schedule when the run has
     a target rate (their wait time should then be `unless_paced(...)`).
@@ -158,7 +159,8 @@ class ExchangeRestUser(FastHttpUser):
                 parsed = parse(body)
             except Exception as e:  # the answer is not what the exchange documents
                 verdict = Verdict(False, FailureKind.PROTOCOL, message=f"unreadable answer ({type(e).__name__})")
-        runtime.metrics.request(weight)  # counted where Locust counts it: a request cut off by a stop is in neither
+        runtime.metrics.request(weight, self.adapter.limit_cost(endpoint, weight))  # counted where Locust counts
+        # it: a request cut off by a stop is in neither
         self.environment.events.request.fire(  # the keys FastHttpSession gives its request event
             request_type=endpoint.method,
             name=self.stats_prefix + endpoint.name,
@@ -220,9 +222,13 @@ class ExchangeRestUser(FastHttpUser):
         if not self.open_model:
             return None
         cluster = cluster_of(self.environment)
-        if not cluster.pacer.active:
+        pacer = cluster.pacer_for(self.adapter.name)
+        if not pacer.active:
             return None
-        start = cluster.pacer.start()
+        try:
+            start = pacer.start()
+        except PacerClosed:  # the test is stopping: this request is never sent
+            raise StopUser() from None
         late = start.lag_s > cluster.late_after_s
         self.runtime.metrics.paced_start(start.lag_s * 1000.0, late, start.skipped)
         if late:
@@ -263,12 +269,23 @@ class ExchangeRestUser(FastHttpUser):
             runtime.metrics.rate_limited()
             if backoff:
                 runtime.gate.hold(verdict.retry_after_s)
+            elif runtime.settings.honour_retry_after and verdict.retry_after_s is not None:
+                runtime.gate.hold_for(verdict.retry_after_s)
+            self._pause_schedule()
         elif verdict.kind is FailureKind.BANNED:
             runtime.metrics.banned(verdict.retry_after_s)
             if backoff:
                 self._stop_for_ban(verdict)
             else:  # probe mode too: the limit is found; wait the ban out rather than extend it
                 runtime.gate.hold(verdict.retry_after_s)
+                self._pause_schedule()
+
+    def _pause_schedule(self) -> None:
+        """While the exchange's users are held, its schedule waits too: no starts pile up behind the pause to go
+        out together when it ends, and none count as skipped."""
+        held_s = self.runtime.gate.remaining_s()
+        if held_s > 0:
+            cluster_of(self.environment).pacer_for(self.adapter.name).pause_for(held_s)
 
     def _stop_for_ban(self, verdict: Verdict) -> None:
         """A ban is not waited out (it only grows if the IP keeps sending): stop this user, or the run."""

@@ -128,7 +128,7 @@ def new_breaker(environment: Environment, name: str, settings: LoadSettings) -> 
 def configure_pacing(environment: Environment, pacing: PacingSettings) -> None:
     """Apply the pacing options of a test start; without a scenario shape, --target-rps is the cluster target."""
     cluster = cluster_of(environment)
-    cluster.pacer.max_lag_s = pacing.max_lag_s
+    cluster.set_max_lag(pacing.max_lag_s)
     cluster.late_after_s = pacing.late_after_s
     if environment.shape_class is None:
         cluster.set_target_rps(pacing.target_rps)

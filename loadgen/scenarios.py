@@ -1,12 +1,32 @@
 """Named run presets: how many users, how fast they arrive, for how long, and at what total request rate.
 
 Scenarios with `shaped` run as the `ScenarioShape` load shape (loadgen/shapes.py), which reads its
-defaults from here; `default` is a plain Locust run of every user class.
+defaults and options from here; `default` is a plain Locust run of every user class. Nothing here
+imports Locust, so the runner can check a plan before it starts anything.
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 from dataclasses import dataclass
+
+# The shape's Locust options: (flag, default, help). Defaults are text, as typed on a command line.
+SCENARIO_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("--scenario", "", "Shaped scenario: light|medium|heavy|stress|ramp|spike (with locustfiles/scenario_shape.py)"),
+    ("--ramp-start-rps", "", "ramp: each exchange's first plateau in req/s (default: its published limit, "
+     "one unit of weight taken as one request)"),
+    ("--ramp-max-rps", "2000", "ramp: the highest rate tried per exchange"),
+    ("--ramp-plateau-s", "5", "ramp: the shortest probe plateau, buckets and counters (fixed windows probe whole "
+     "windows)"),
+    ("--spike-cycles", "5", "spike: number of bursts"),
+    ("--spike-pause-min-s", "5", "spike: shortest pause after a burst"),
+    ("--spike-pause-max-s", "15", "spike: longest pause after a burst"),
+    ("--spike-timeout-s", "30", "spike: longest wait for a burst's answers"),
+)
+BURST_LEAD_S = 0.5  # bursts are announced this long before they start, so every worker starts together
+BURST_ANSWER_S = 1.0  # the time each burst is given for its answers when bursts are fitted into a run time
+SPIKE_SETTLE_S = 1.0  # after every user is up, the first burst is announced this much later
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +38,9 @@ class Scenario:
     description: str
     target_rps: float | None = None  # total request rate of the open-model users; None: closed model
     shaped: bool = False
+    # Searches each exchange's limit: its users honour a server's Retry-After by default (--backoff auto),
+    # because a probe that gets banned learns nothing for minutes.
+    searches_limit: bool = False
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -36,8 +59,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("stress", 500, 500, 60, "REST pollers at 500 req/s in total (open model)", 500, shaped=True),
         Scenario(
             "ramp", 100, 100, 600,
-            "find the limit: the total rate rises in plateaus until the exchange answers with rate limits",
-            shaped=True,
+            "find the limit: a search per exchange, in plateaus of request rate, for the highest rate its limit "
+            "sustains",
+            shaped=True, searches_limit=True,
         ),
         Scenario(
             "spike", 100, 100, 600,
@@ -53,3 +77,38 @@ def get_scenario(name: str) -> Scenario:
         return SCENARIOS[name]
     except KeyError:
         raise ValueError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})") from None
+
+
+def spike_min_s(users: int, spawn_rate: float, cycles: int, pause_min_s: float) -> float:
+    """The shortest a spike plan can take: spawning, then each burst with its lead and answer time, and the
+    shortest pause between bursts."""
+    return (users / spawn_rate + SPIKE_SETTLE_S + cycles * (BURST_LEAD_S + BURST_ANSWER_S)
+            + (cycles - 1) * pause_min_s)
+
+
+def spike_fit_error(users: int, spawn_rate: float, cycles: int, pause_min_s: float, run_time_s: float,
+                    flag: str) -> str | None:
+    """One line saying why a spike plan cannot fit into `run_time_s` (given with `flag`), or None when it can."""
+    needed = spike_min_s(users, spawn_rate, cycles, pause_min_s)
+    if needed <= run_time_s:
+        return None
+    return (f"spike: {cycles} bursts of {users} users with pauses of at least {pause_min_s:g} s take at least "
+            f"{math.ceil(needed)} s, more than the run time {run_time_s:g} s ({flag}): give a longer run time, "
+            "fewer --spike-cycles or a shorter --spike-pause-min-s")
+
+
+def spike_fit_error_in_args(users: int, spawn_rate: float, run_time_s: float, locust_args: list[str]) -> str | None:
+    """`spike_fit_error` for the spike options among Locust command-line arguments (their defaults otherwise);
+    None too when they are not numbers (the plan itself refuses those)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    for flag, default, _ in SCENARIO_OPTIONS:
+        if flag.startswith("--spike-"):
+            parser.add_argument(flag, default=default)
+    known, _ = parser.parse_known_args(locust_args)
+    try:
+        cycles, pause_min_s = int(known.spike_cycles), float(known.spike_pause_min_s)
+    except ValueError:
+        return None
+    if cycles < 1 or not math.isfinite(pause_min_s) or pause_min_s < 0:
+        return None
+    return spike_fit_error(users, spawn_rate, cycles, pause_min_s, run_time_s, "--duration")

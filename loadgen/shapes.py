@@ -2,11 +2,11 @@
 
 - light, medium, heavy, stress: a constant total request rate (`--target-rps`, default the preset's)
   from `-u` open-model users for `-t` (defaults from loadgen/scenarios.py).
-- ramp: the total rate rises from `--ramp-start-rps` by `--ramp-step-rps` every `--ramp-plateau-s`
-  until a plateau draws rate-limit answers; the highest clean plateau is the result. With
-  `--adaptive` the rate drops to `--ramp-backoff` of a rate-limited plateau and climbs again.
+- ramp: a search per exchange for the highest request rate its limit sustains (loadgen/ramp.py), within
+  the run time `-t`.
 - spike: `-u` users each send one request at the same moment, then a pause drawn from
-  `--spike-pause-min-s`..`--spike-pause-max-s`, `--spike-cycles` times.
+  `--spike-pause-min-s`..`--spike-pause-max-s`, `--spike-cycles` times, within the run time `-t` when one
+  is given (pauses are shortened to fit; a plan that cannot fit is refused at start with exit code 2).
 
 Load it beside an exchange's locustfile: `locust -f locustfiles/binance.py,locustfiles/scenario_shape.py
 --scenario ramp`. Results besides Locust's: `PREFIX_scenario.json` (the plan and its outcome),
@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import random
+import sys
 import time
 import weakref
 from dataclasses import asdict, dataclass, field
@@ -28,34 +29,28 @@ from typing import Any, Protocol
 
 from locust import LoadTestShape, User, events
 from locust.env import Environment
-from locust.runners import MasterRunner
+from locust.runners import WorkerRunner
 from locust.util.timespan import parse_timespan
 
 from loadgen import run_end
 from loadgen.cluster import cluster_of
-from loadgen.metrics import DISTRIBUTED_SETTLE_S, LOCAL_SETTLE_S, SecondStats, metrics_hub
+from loadgen.gates import EXIT_USAGE
+from loadgen.metrics import SecondStats, metrics_hub
 from loadgen.options import OptionError, parse_pacing
+from loadgen.ramp import RampPlan, RampSettings
 from loadgen.runtime import abort_run
-from loadgen.scenarios import SCENARIOS, Scenario
+from loadgen.scenarios import (
+    BURST_ANSWER_S,
+    BURST_LEAD_S,
+    SCENARIO_OPTIONS,
+    SCENARIOS,
+    SPIKE_SETTLE_S,
+    Scenario,
+    spike_fit_error,
+)
 from loadgen.spike import bursts_of
 
 logger = logging.getLogger(__name__)
-
-REACHED_SHARE = 0.95  # a plateau whose paced starts stay below this share of its target was not reached
-BURST_LEAD_S = 0.5  # bursts are announced this long before they start, so every worker starts together
-
-SCENARIO_OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("--scenario", "", "Shaped scenario: light|medium|heavy|stress|ramp|spike (with locustfiles/scenario_shape.py)"),
-    ("--ramp-start-rps", "10", "ramp: total request rate of the first plateau"),
-    ("--ramp-step-rps", "10", "ramp: how much each plateau adds"),
-    ("--ramp-plateau-s", "10", "ramp: seconds per plateau (at least the exchange's limit window for a sustained rate)"),
-    ("--ramp-max-rps", "2000", "ramp: the highest rate tried"),
-    ("--ramp-backoff", "0.5", "adaptive ramp: the rate after a rate-limited plateau, as a share of its rate"),
-    ("--spike-cycles", "5", "spike: number of bursts"),
-    ("--spike-pause-min-s", "5", "spike: shortest pause after a burst"),
-    ("--spike-pause-max-s", "15", "spike: longest pause after a burst"),
-    ("--spike-timeout-s", "30", "spike: longest wait for a burst's answers"),
-)
 
 Tick = tuple[int, float, list[type[User]]] | None
 
@@ -64,10 +59,6 @@ Tick = tuple[int, float, list[type[User]]] | None
 def _add_arguments(parser: Any, **_: Any) -> None:
     for flag, default, help_text in SCENARIO_OPTIONS:
         parser.add_argument(flag, type=str, default=default, help=help_text, include_in_web_ui=True)
-    parser.add_argument(
-        "--adaptive", action="store_true", default=False, include_in_web_ui=True,
-        help="ramp: back off on rate limits and probe upward again, for the whole run time",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +81,29 @@ def _remember_common_options(environment: Environment, **_: Any) -> None:
     run_time = getattr(options, "run_time", None)
     if isinstance(run_time, str):
         run_time = parse_timespan(run_time)
-    _GIVEN[environment] = CommonOptions(
+    given = _GIVEN[environment] = CommonOptions(
         getattr(options, "num_users", None), getattr(options, "spawn_rate", None), run_time
     )
+    if getattr(options, "headless", False) and not isinstance(environment.runner, WorkerRunner):
+        _refuse_a_spike_that_cannot_fit(options, given)
+
+
+def _refuse_a_spike_that_cannot_fit(options: Any, given: CommonOptions) -> None:
+    """A spike whose bursts cannot fit into the run time -t, even with the shortest pauses: one line, exit 2,
+    before any load (the web UI instead fits what it can: its run time may change per test)."""
+    scenario = SCENARIOS.get(str(getattr(options, "scenario", "") or "").strip())
+    if scenario is None or scenario.name != "spike" or given.run_time_s is None:
+        return
+    try:
+        settings = SpikeSettings.parse(options)
+    except OptionError:
+        return  # the plan says what is wrong with them, at its start
+    users = given.users or scenario.users
+    error = spike_fit_error(users, given.spawn_rate or min(scenario.spawn_rate, users), settings.cycles,
+                            settings.pause_min_s, given.run_time_s, "-t/--run-time")
+    if error:
+        logger.error("%s", error)
+        sys.exit(EXIT_USAGE)
 
 
 class Plan(Protocol):
@@ -150,7 +161,7 @@ def build_plan(environment: Environment) -> Plan:
     if name == "ramp":
         return RampPlan(environment, load, duration_s, RampSettings.parse(options))
     if name == "spike":
-        return SpikePlan(environment, load, SpikeSettings.parse(options))
+        return SpikePlan(environment, load, SpikeSettings.parse(options), given.run_time_s)
     target = parse_pacing(options).target_rps or scenario.target_rps
     return ConstantRatePlan(environment, scenario, load, duration_s, target or 0.0)
 
@@ -175,11 +186,6 @@ class Load:
 
     def tick(self) -> Tick:
         return self.users, self.spawn_rate, self.classes
-
-
-def _settle_s(environment: Environment) -> int:
-    """Seconds until every process's counts for a second have reached this process's metrics table."""
-    return (DISTRIBUTED_SETTLE_S if isinstance(environment.runner, MasterRunner) else LOCAL_SETTLE_S) + 1
 
 
 def _steady(environment: Environment, first_second: int, last_second: int) -> tuple[SecondStats, int]:
@@ -225,171 +231,6 @@ class ConstantRatePlan:
         return out
 
 
-# -- ramp -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RampSettings:
-    start_rps: float
-    step_rps: float
-    plateau_s: float
-    max_rps: float
-    adaptive: bool
-    backoff: float
-
-    @classmethod
-    def parse(cls, options: Any) -> RampSettings:
-        backoff = _number(options, "ramp_backoff", 0.0)
-        if not 0 < backoff < 1:
-            raise OptionError(f"--ramp-backoff: must be between 0 and 1, got {backoff:g}")
-        return cls(
-            start_rps=_number(options, "ramp_start_rps", 0.001),
-            step_rps=_number(options, "ramp_step_rps", 0.001),
-            plateau_s=_number(options, "ramp_plateau_s", 1.0),
-            max_rps=_number(options, "ramp_max_rps", 0.001),
-            adaptive=bool(getattr(options, "adaptive", False)),
-            backoff=backoff,
-        )
-
-
-@dataclass(slots=True)
-class Plateau:
-    index: int
-    target_rps: float
-    started_at: float  # wall-clock seconds
-    ended_at: float | None = None
-    verdict: str = ""  # "clean", "rate_limited" or "not_reached" once judged
-    achieved_rps: float | None = None
-    rate_limited: int = 0  # 429 and 418 answers
-    late_starts: int = 0
-    skipped_starts: int = 0
-
-    @property
-    def seconds(self) -> tuple[int, int]:
-        """The whole seconds the plateau is judged on: after its first, before its last."""
-        end = self.ended_at if self.ended_at is not None else time.time()
-        return int(self.started_at) + 1, int(end) - 1
-
-
-class RampPlan:
-    """Raises the total rate in plateaus; judges each plateau on its own seconds of the metrics table."""
-
-    def __init__(self, environment: Environment, load: Load, duration_s: float, settings: RampSettings) -> None:
-        self.environment, self.load, self.duration_s, self.settings = environment, load, duration_s, settings
-        self.plateaus: list[Plateau] = []
-        self.started_at: float | None = None
-        self.stop_reason = ""
-        self.csv_rows_written = 0
-
-    def tick(self) -> Tick:
-        now = time.time()
-        if self.started_at is None:
-            self.started_at = now
-            self._begin(self.settings.start_rps, now)
-        self._judge(now)
-        current = self.plateaus[-1]
-        if not self.stop_reason and now - self.started_at >= self.duration_s:
-            self.stop_reason = "run time over"
-        if not self.stop_reason and now - current.started_at >= self.settings.plateau_s:
-            following = current.target_rps + self.settings.step_rps
-            if following > self.settings.max_rps:
-                if not self.settings.adaptive:
-                    self.stop_reason = f"reached --ramp-max-rps {self.settings.max_rps:g} without rate limits"
-                following = current.target_rps
-            if not self.stop_reason:
-                self._begin(following, now)
-        if self.stop_reason:
-            return self._finish(now)
-        return self.load.tick()
-
-    def _begin(self, rps: float, now: float) -> None:
-        if self.plateaus:
-            self.plateaus[-1].ended_at = now
-        self.plateaus.append(Plateau(len(self.plateaus) + 1, rps, now))
-        cluster_of(self.environment).set_target_rps(rps)
-        logger.info("ramp: plateau %d at %g req/s", len(self.plateaus), rps)
-
-    def _judge(self, now: float) -> None:
-        """Rate limits in any plateau's seconds make it rate_limited at once; an ended plateau whose seconds
-        have all arrived is judged clean or not reached."""
-        settle_s = _settle_s(self.environment)
-        for plateau in self.plateaus:
-            if plateau.verdict:
-                continue
-            first, last = plateau.seconds
-            counts, seconds = _steady(self.environment, first, last)
-            plateau.rate_limited = counts.rate_limited + counts.banned
-            plateau.late_starts, plateau.skipped_starts = counts.late_starts, counts.skipped_starts
-            plateau.achieved_rps = counts.paced_starts / seconds
-            if plateau.rate_limited:
-                plateau.verdict = "rate_limited"
-                self._on_rate_limited(plateau, now)
-            elif plateau.ended_at is not None and now >= last + 1 + settle_s:
-                reached = plateau.achieved_rps >= REACHED_SHARE * plateau.target_rps and not plateau.skipped_starts
-                plateau.verdict = "clean" if reached else "not_reached"
-                if not reached and not self.stop_reason:
-                    self.stop_reason = (
-                        f"the load generator could not reach {plateau.target_rps:g} req/s "
-                        f"({plateau.achieved_rps:.1f} achieved): add users (-u) or workers"
-                    )
-        self._write_rows()
-
-    def _on_rate_limited(self, plateau: Plateau, now: float) -> None:
-        if self.stop_reason:
-            return
-        if not self.settings.adaptive:
-            self.stop_reason = f"rate limits at {plateau.target_rps:g} req/s"
-            return
-        current = self.plateaus[-1]
-        if current is plateau or current.target_rps >= plateau.target_rps:
-            lower = max(self.settings.start_rps, plateau.target_rps * self.settings.backoff)
-            logger.info("ramp: rate limits at %g req/s; backing off to %g", plateau.target_rps, lower)
-            self._begin(lower, now)
-
-    def _finish(self, now: float) -> Tick:
-        current = self.plateaus[-1]
-        if current.ended_at is None:
-            current.ended_at = now
-            cluster_of(self.environment).set_target_rps(0.0)  # no more load while the last counts arrive
-        if current.verdict or now >= current.seconds[1] + 1 + _settle_s(self.environment):
-            if not current.verdict:
-                self._judge(now)
-            self._write_rows(final=True)
-            return None
-        return self.load.tick()  # let the last plateau's counts arrive before it is judged
-
-    def highest_clean(self) -> Plateau | None:
-        clean = [p for p in self.plateaus if p.verdict == "clean"]
-        return max(clean, key=lambda p: p.target_rps) if clean else None
-
-    def _write_rows(self, final: bool = False) -> None:
-        judged = [p for p in self.plateaus if p.verdict or final]
-        prefix = csv_prefix(self.environment)
-        if prefix is None or (not final and len(judged) == self.csv_rows_written):
-            return
-        path = Path(f"{prefix}_ramp.csv")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(asdict(self.plateaus[0])))
-            writer.writeheader()
-            writer.writerows(asdict(p) for p in judged)
-        self.csv_rows_written = len(judged)
-
-    def outcome(self) -> dict[str, Any]:
-        for plateau in self.plateaus:
-            plateau.verdict = plateau.verdict or "incomplete"  # the run ended before its counts all arrived
-        self._write_rows(final=True)
-        best = self.highest_clean()
-        if best is not None:
-            logger.info("ramp: highest clean plateau %g req/s (%s)", best.target_rps, self.stop_reason)
-        return {
-            "scenario": "ramp", "users": self.load.users, "settings": asdict(self.settings),
-            "stop_reason": self.stop_reason or "run time over",
-            "highest_clean_rps": best.target_rps if best is not None else None,
-            "plateaus": [asdict(p) for p in self.plateaus],
-        }
-
-
 # -- spike ----------------------------------------------------------------------------------------
 
 
@@ -415,43 +256,74 @@ BURST_COLUMNS = ("cycle", "started_at", "size", "sent", "succeeded", "rate_limit
 
 @dataclass(slots=True)
 class SpikePlan:
-    """Spawns the users, holds their requests (target rate 0), then lets one request per user go at once."""
+    """Spawns the users, holds their requests (target rate 0), then lets one request per user go at once.
+
+    With a run time (`run_time_s`) the bursts fit into it: each pause is drawn no longer than leaves room
+    for the bursts still to come (each given BURST_LEAD_S + BURST_ANSWER_S, and the shortest pause between
+    them), and the plan ends when the run time does, whatever it has not done yet (said in the outcome)."""
 
     environment: Environment
     load: Load
     settings: SpikeSettings
+    run_time_s: float | None = None
     rng: random.Random = field(default_factory=random.Random)
     cycle: int = 0
     fired_at: float = 0.0
     next_at: float | None = None  # when the next burst fires; None until every user is up
     rows: list[dict[str, Any]] = field(default_factory=list)
+    started_at: float | None = None
+    stop_reason: str = ""
+
+    @property
+    def deadline(self) -> float | None:
+        if self.run_time_s is None or self.started_at is None:
+            return None
+        return self.started_at + self.run_time_s
 
     def tick(self) -> Tick:
         now = time.time()
+        if self.started_at is None:
+            self.started_at = now
+        deadline = self.deadline if self.deadline is not None else math.inf
         bursts = bursts_of(self.environment)
         if self.cycle == 0 and self.next_at is None:
             cluster_of(self.environment).set_target_rps(0.0)  # paced users wait for bursts
             if self.environment.runner.user_count >= self.load.users:
-                self.next_at = now + 1.0
+                self.next_at = now + SPIKE_SETTLE_S
         if self.cycle and not self._recorded(self.cycle):
             result = bursts.result(self.cycle)
-            if result is None and now - self.fired_at < self.settings.timeout_s + 5.0:
+            if result is None and now < min(self.fired_at + self.settings.timeout_s + 5.0, deadline):
                 return self.load.tick()
             self._record(result or bursts.so_far(self.cycle), now)
         if self.cycle >= self.settings.cycles:
             return None
+        if now >= deadline:
+            self.stop_reason = f"run time over after {self.cycle} of {self.settings.cycles} bursts"
+            logger.warning("spike: %s", self.stop_reason)
+            return None
         if self.next_at is not None and now >= self.next_at:
             self.cycle += 1
             self.fired_at = now + BURST_LEAD_S
-            bursts.fire(self.cycle, self.fired_at, self.settings.timeout_s)
+            timeout_s = min(self.settings.timeout_s, max(0.1, deadline - self.fired_at))
+            bursts.fire(self.cycle, self.fired_at, timeout_s)
             self.next_at = None
         return self.load.tick()
 
     def _recorded(self, cycle: int) -> bool:
         return bool(self.rows) and self.rows[-1]["cycle"] == cycle
 
+    def _pause(self, now: float) -> float:
+        """A random pause, no longer than leaves room for the bursts still to come before the deadline."""
+        low, high = self.settings.pause_min_s, self.settings.pause_max_s
+        deadline = self.deadline
+        if deadline is not None:
+            to_come = self.settings.cycles - self.cycle
+            room = deadline - now - to_come * (BURST_LEAD_S + BURST_ANSWER_S) - (to_come - 1) * low
+            high = max(low, min(high, room))
+        return self.rng.uniform(low, high)
+
     def _record(self, tally: Any, now: float) -> None:
-        pause = self.rng.uniform(self.settings.pause_min_s, self.settings.pause_max_s)
+        pause = self._pause(now)
         duration = tally.duration_ms
         row = {
             "cycle": tally.cycle, "started_at": round(self.fired_at, 3), "size": tally.size, "sent": tally.sent,
@@ -473,7 +345,11 @@ class SpikePlan:
                 writer.writerows(self.rows)
 
     def outcome(self) -> dict[str, Any]:
-        return {"scenario": "spike", "users": self.load.users, "settings": asdict(self.settings), "bursts": self.rows}
+        return {
+            "scenario": "spike", "users": self.load.users, "settings": asdict(self.settings),
+            "run_time_s": self.run_time_s, "stop_reason": self.stop_reason or f"{len(self.rows)} bursts done",
+            "bursts": self.rows,
+        }
 
 
 # -- files ----------------------------------------------------------------------------------------

@@ -28,6 +28,9 @@ EXCHANGE_HEADER = [
 ]
 
 BLANK_BY_DEFAULT = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s")  # "" = not known
+RAMP_HEADER = ["exchange", "index", "role", "target_rps", "started_at", "ended_at", "verdict", "achieved_rps",
+               "requests", "weight_per_request", "rate_limited", "first_limited_at", "capacity_rps", "capacity_units",
+               "late_starts", "skipped_starts"]
 
 
 @dataclass
@@ -54,6 +57,7 @@ class RunBuilder:
     exceptions: list[tuple[int, str]] = field(default_factory=list)
     log_lines: list[str] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
+    ramp: list[dict[str, Any]] = field(default_factory=list)  # the ramp scenario's plateaus (RAMP_HEADER)
     simulator_rows: list[dict[str, Any]] | None = None  # None: no simulator_history.csv (an external host)
 
     def entry(self, type_: str, name: str, per_second: int | list[int], failures: int | list[int] = 0,
@@ -69,6 +73,20 @@ class RunBuilder:
     def exchange_seconds(self, **columns: list[Any] | Any) -> RunBuilder:
         for i in range(self.seconds):
             self.exchange_second(i, **{k: (v[i] if isinstance(v, list) else v) for k, v in columns.items()})
+        return self
+
+    def plateau(self, role: str, rps: float, first: int, last: int, verdict: str, achieved: float | None = None,
+                weight_per_request: float = 1.0, capacity: tuple[float, float] | None = None) -> RunBuilder:
+        """One plateau of the ramp's search over seconds first..last of the run; `capacity`: (in req/s, in the
+        limit's units) as a limited plateau measured it."""
+        self.ramp.append({
+            "exchange": self.exchange, "index": len(self.ramp) + 1, "role": role, "target_rps": rps,
+            "started_at": START + first, "ended_at": START + last + 1, "verdict": verdict,
+            "achieved_rps": rps if achieved is None else achieved, "requests": 0,
+            "weight_per_request": weight_per_request, "rate_limited": 0, "first_limited_at": "",
+            "capacity_rps": capacity[0] if capacity else "", "capacity_units": capacity[1] if capacity else "",
+            "late_starts": 0, "skipped_starts": 0,
+        })
         return self
 
     def simulator_seconds(self, cpu_share: float | list[float] = 0.2, lag_p50_ms: float | list[float] = 0.5,
@@ -101,6 +119,8 @@ class RunBuilder:
             rows = [[row.get(c, "" if c in BLANK_BY_DEFAULT else 0) for c in
                      EXCHANGE_HEADER] for row in self.exchange_rows]
             _write_csv(Path(f"{prefix}_exchange_history.csv"), EXCHANGE_HEADER, rows)
+        if self.ramp:
+            _write_csv(Path(f"{prefix}_ramp.csv"), RAMP_HEADER, [[row[c] for c in RAMP_HEADER] for row in self.ramp])
         (run_dir / "totals.json").write_text(json.dumps(self._totals()))
         manifest = {"run_id": run_dir.name, "scenario": "test", "users": max(users), "duration_s": self.seconds,
                     "workers": 1, "started_at": "2027-01-15T08:00:00+0000",

@@ -122,3 +122,8 @@ def test_history_without_full_history_is_analysed_with_a_note(tmp_path, capsys):
     assert report["run"]["full_history"] is False
     assert any("cumulative" in note for note in report["notes"])
     assert report["capacity"]["latency_knee"] is None
+
+
+def test_ramp_plateaus_without_their_columns(run_dir, capsys):
+    (run_dir / "locust_ramp.csv").write_text("exchange,index,target_rps\nbinance,1,10\n")
+    assert_one_line_error(capsys, [run_dir], "locust_ramp.csv", "missing columns", "verdict")

@@ -183,6 +183,79 @@ def test_only_refused_endpoints_count_towards_a_counters_rate(tmp_path, monkeypa
     assert summary["estimated_limit"]["value"] == pytest.approx(2.0, abs=0.1)
 
 
+def bucket_search_run(exchange: str, entries: dict[str, int], limit_rps: float) -> RunBuilder:
+    """A ramp run's search against a bucket of `limit_rps` (requests/s of the whole mix): a climb that is
+    rate-limited, a clean probe just below the limit, a drain, and a rate-limited probe just above it."""
+    below, above = limit_rps * 0.976, limit_rps * 1.024
+    plan = [("climb", 2 * limit_rps, 0, 4, "rate_limited"), ("probe", below, 5, 20, "clean"),
+            ("drain", 2 * limit_rps, 21, 23, "rate_limited"), ("probe", above, 24, 27, "rate_limited")]
+    builder = RunBuilder(seconds=28, exchange=exchange)
+    requests, limited = [0] * 28, [0] * 28
+    for role, rps, first, last, verdict in plan:
+        builder.plateau(role, rps, first, last, verdict)
+        for second in range(first, last + 1):
+            requests[second] = round(rps)
+            limited[second] = max(0, round(rps - limit_rps)) if verdict == "rate_limited" else 0
+    builder.exchange_seconds(requests=requests, rate_limited=limited)
+    for name, per_second in entries.items():  # the mix: what share of the requests each endpoint has
+        builder.entry("GET", name, per_second)
+    return builder
+
+
+def test_a_ramp_run_reports_its_highest_clean_probe_and_the_limit_between_the_bracket(tmp_path):
+    builder = bucket_search_run("coinbase", {"ticker": 10, "book": 3}, limit_rps=6.0)
+    summary = analyse_rate_limits(load_run(builder.write(tmp_path / "run")), "coinbase", Thresholds()).summary
+    assert summary["max_safe_requests_per_s"] == pytest.approx(6.0 * 0.976, abs=0.01)
+    assert summary["max_safe_window_s"] == 16  # the probe's length, not the sustain window
+    assert summary["search"] == {"plateaus": 4, "highest_clean_rps": pytest.approx(5.856),
+                                 "lowest_limited_rps": pytest.approx(6.144), "closed": True}
+    estimate = summary["estimated_limit"]
+    assert estimate["unit"] == "requests/s" and estimate["method"].startswith("ramp search: between 5.856")
+    assert estimate["value"] == pytest.approx(6.0, abs=0.05)
+
+
+def test_the_search_limit_counts_only_the_requests_that_draw_on_it(tmp_path):
+    """Kraken counts Trades and OHLC per pair: its IP counter sees 13 of every 16 poller calls."""
+    builder = bucket_search_run("kraken", {"Ticker": 10, "Depth": 3, "Trades": 1, "OHLC": 2}, limit_rps=3 * 16 / 13)
+    summary = analyse_rate_limits(load_run(builder.write(tmp_path / "run")), "kraken", Thresholds()).summary
+    assert summary["estimated_limit"]["unit"] == "calls/s"
+    assert summary["estimated_limit"]["value"] == pytest.approx(3.0, rel=0.03)
+
+
+def test_a_ramp_run_without_a_clean_probe_has_no_max_safe_rate(tmp_path):
+    """Climbs are too short to call a rate sustainable, however clean the seconds before a limit were."""
+    builder = RunBuilder(seconds=12, exchange="coinbase").exchange_seconds(
+        requests=[10] * 6 + [20] * 6, rate_limited=[0] * 9 + [5] * 3)
+    builder.plateau("climb", 10, 0, 5, "short").plateau("climb", 20, 6, 11, "rate_limited")
+    summary = analyse_rate_limits(load_run(builder.entry("GET", "ticker", 10).write(tmp_path / "run")), "coinbase",
+                                  Thresholds()).summary
+    assert summary["max_safe_requests_per_s"] is None
+    assert summary["search"] == {"plateaus": 2, "highest_clean_rps": None, "lowest_limited_rps": 20.0,
+                                 "closed": False}
+
+
+def test_used_weight_headers_still_give_a_fixed_windows_limit_in_a_ramp_run(tmp_path):
+    builder = fixed_window_run(tmp_path)
+    builder.plateau("climb", 11, 50, 59, "rate_limited", weight_per_request=4).plateau("probe", 10, 0, 49, "clean")
+    summary = analyse(builder.write(tmp_path / "run")).summary
+    assert summary["estimated_limit"]["method"] == "used-weight headers"
+    assert summary["max_safe_requests_per_s"] == 10 and summary["max_safe_window_s"] == 50
+
+
+def test_the_limit_is_what_the_search_measured_while_the_limit_refused(tmp_path):
+    """Kraken's IP counter sees a random 13 in 16 calls: a probe just below its rate can still be refused. The
+    capacities measured well above the limit (climb, drain) give it; a probe refused just below it does not."""
+    builder = RunBuilder(seconds=40, exchange="kraken").exchange_seconds(requests=4)
+    builder.plateau("climb", 16, 0, 5, "rate_limited", capacity=(3.7, 3.01))
+    builder.plateau("probe", 3.5, 6, 10, "rate_limited", capacity=(3.2, 2.6))  # refused by chance, not saturated
+    builder.plateau("probe", 3.0, 11, 30, "clean").plateau("drain", 7.0, 31, 35, "rate_limited", capacity=(3.68, 2.98))
+    summary = analyse_rate_limits(load_run(builder.entry("GET", "Ticker", 4).write(tmp_path / "run")), "kraken",
+                                  Thresholds()).summary
+    assert summary["estimated_limit"] == {"value": 3.0, "unit": "calls/s", "window_s": 1,
+                                          "method": "ramp search: let through while refusing (median of 2 plateaus)"}
+    assert summary["max_safe_requests_per_s"] == 3.0 and not summary["search"]["closed"]
+
+
 # --- Each exchange in its own terms ---------------------------------------------------------------
 
 

@@ -111,6 +111,19 @@ def test_compare_with_a_bad_baseline_names_it(tmp_path, capsys):
     assert "nope: no such directory" in capsys.readouterr().err
 
 
+def test_a_ramp_run_charts_the_plateaus_tried(tmp_path, capsys):
+    builder = RunBuilder(seconds=20, exchange="coinbase").entry("GET", "ticker", 8)
+    builder.exchange_seconds(requests=[16] * 4 + [8] * 16, rate_limited=[6] * 4 + [0] * 16)
+    builder.plateau("climb", 16, 0, 3, "rate_limited").plateau("probe", 8, 4, 19, "clean")
+    run_dir = builder.write(tmp_path / "run")
+    assert main([str(run_dir), "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert "search.png" in {c["file"] for c in report["charts"]}
+    assert report["exchanges"]["coinbase"]["rate_limit"]["max_safe_requests_per_s"] == 8
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "![Limit search: the plateaus tried, per exchange](search.png)" in markdown
+
+
 def test_a_side_by_side_run_attributes_every_row_to_its_exchange(tmp_path):
     builder = RunBuilder(seconds=10, exchange=None, manifest={"exchanges": ["binance", "coinbase", "kraken"]})
     for name in ("binance:time", "coinbase:time", "kraken:Time"):

@@ -7,12 +7,14 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from exchanges import NAMES
+from exchanges import NAMES, get_adapter
 from exchanges.binance import ADAPTER
 from loadgen.processes import child_env
 from tests.e2e import REPO_ROOT, run_locust, simulator
@@ -189,14 +191,102 @@ def test_spike_records_every_burst(tmp_path):
     assert 1.0 <= float(bursts[0]["pause_after_s"]) <= 2.0 and bursts[-1]["pause_after_s"] == ""
 
 
-def test_ramp_reports_the_highest_clean_plateau(tmp_path):
-    config = tmp_path / "limit.toml"
-    config.write_text(f"[binance.rate_limits]\nrequest_weight = {{ limit = 200, interval_s = 1 }}\n{NO_BANS}")
-    proc = runner("run", "--scenario", "ramp", "--users", "30", "--sim-config", str(config), "--",
-                  "--ramp-start-rps", "20", "--ramp-step-rps", "20", "--ramp-plateau-s", "3", results=tmp_path)
+def test_spike_fits_into_the_run_time_it_is_given(tmp_path):
+    """Pauses of up to 30 s would take a minute or more; in a 20 s run they are drawn shorter, so that the three
+    bursts fit and the run ends on time."""
+    proc = runner("run", "--scenario", "spike", "--users", "20", "--duration", "20", "--", "--spike-cycles", "3",
+                  "--spike-pause-min-s", "2", "--spike-pause-max-s", "30", results=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    scenario = json.loads((only_run_dir(tmp_path) / "locust_scenario.json").read_text())
-    verdicts = [p["verdict"] for p in scenario["plateaus"]]
-    assert "rate_limited" in verdicts and verdicts[0] == "clean"
-    limited = min(p["target_rps"] for p in scenario["plateaus"] if p["verdict"] == "rate_limited")
-    assert scenario["highest_clean_rps"] is not None and scenario["highest_clean_rps"] < limited
+    run_dir = only_run_dir(tmp_path)
+    scenario = json.loads((run_dir / "locust_scenario.json").read_text())
+    assert [b["cycle"] for b in scenario["bursts"]] == [1, 2, 3] and scenario["run_time_s"] == 20
+    pauses = [b["pause_after_s"] for b in scenario["bursts"][:-1]]
+    assert all(2 <= p <= 30 for p in pauses) and sum(pauses) < 20 - 3 * 1.5
+    run = json.loads((run_dir / "run.json").read_text())
+    started, finished = (datetime.strptime(run[k], "%Y-%m-%dT%H:%M:%S%z") for k in ("started_at", "finished_at"))
+    assert run["duration_s"] == 20 and (finished - started).total_seconds() <= 20 + 8  # start-up and shutdown
+
+
+def test_a_spike_that_cannot_fit_is_refused_before_anything_starts(tmp_path):
+    proc = runner("run", "--scenario", "spike", "--duration", "10", results=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: spike: 5 bursts of 100 users with pauses of at least 5 s take at least 30 s, more than the run time "
+        "10 s (--duration): give a longer run time, fewer --spike-cycles or a shorter --spike-pause-min-s"
+    )
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # no run directory, no simulator
+
+
+# -- the ramp's limit search --------------------------------------------------------------------
+
+
+def ramp(tmp_path: Path, exchange: str, limits: str, duration_s: int, *locust_args: str) -> tuple[dict, Path]:
+    """A ramp run on the simulator with `limits` (its TOML); report.json's exchanges and the run directory."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config = tmp_path / "limits.toml"
+    config.write_text(limits)
+    proc = runner("run", "--exchange", exchange, "--scenario", "ramp", "--duration", str(duration_s),
+                  "--sim-config", str(config), "--", *locust_args, results=tmp_path / "results")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path / "results")
+    return json.loads((run_dir / "analysis" / "report.json").read_text())["exchanges"], run_dir
+
+
+def limit_in_requests(run_dir: Path, exchange: str, limit_per_s: float) -> float:
+    """The configured limit as a request rate of the search's own traffic: the limit's units per second over
+    what each request drew on it (a weight limit: the clean probe's weight per request; a limit that only some
+    endpoints draw on, such as Kraken's IP counter: the share of requests to those)."""
+    adapter = get_adapter(exchange)
+    if adapter.limit_unit.startswith("weight"):
+        with (run_dir / "locust_ramp.csv").open(newline="") as f:
+            clean = [r for r in csv.DictReader(f) if r["exchange"] == exchange and r["verdict"] == "clean"]
+        assert clean, f"{exchange}: no clean probe"
+        return limit_per_s / float(max(clean, key=lambda r: float(r["target_rps"]))["weight_per_request"])
+    counted = drawn = 0
+    for entry in json.loads((run_dir / "totals.json").read_text()):
+        endpoint = adapter.endpoints.get(entry["name"].removeprefix(f"{exchange}:"))
+        if endpoint is not None:
+            counted += entry["num_requests"]
+            drawn += entry["num_requests"] if adapter.counts_toward_limit(endpoint) else 0
+    return limit_per_s / (drawn / counted)
+
+
+def assert_limit_found(rate_limit: dict, configured: float, limit_rps: float) -> None:
+    """The issue's bounds: the estimate within 10% of the configured limit in the exchange's unit; max safe a
+    number at or below the limit (as a request rate) and at least 70% of it; and no ban on the way."""
+    assert rate_limit["estimated_limit"]["value"] == pytest.approx(configured, rel=0.10), rate_limit
+    safe = rate_limit["max_safe_requests_per_s"]
+    assert safe is not None and 0.70 * limit_rps <= safe <= limit_rps * 1.005, (safe, limit_rps)
+    assert rate_limit["bans"] == [] and rate_limit["answers"]["banned"] == 0
+
+
+def test_ramp_finds_a_small_bucket_and_finds_it_again(tmp_path):
+    """A Coinbase public bucket of 6 req/s, far below the first plateau: found twice, the same within 10%."""
+    limits = "[coinbase.rate_limits]\npublic = { rate_per_s = 6, burst = 15 }\n"
+    found = []
+    for attempt in ("first", "second"):
+        exchanges, run_dir = ramp(tmp_path / attempt, "coinbase", limits, 90, "--ramp-start-rps", "20")
+        rate_limit = exchanges["coinbase"]["rate_limit"]
+        assert_limit_found(rate_limit, 6.0, limit_in_requests(run_dir, "coinbase", 6.0))
+        assert rate_limit["search"]["closed"], rate_limit["search"]
+        found.append((rate_limit["estimated_limit"]["value"], rate_limit["max_safe_requests_per_s"]))
+    (first_limit, first_safe), (second_limit, second_safe) = found
+    assert second_limit == pytest.approx(first_limit, rel=0.10) and second_safe == pytest.approx(first_safe, rel=0.10)
+
+
+def test_ramp_finds_every_exchanges_untuned_limit_in_one_run(tmp_path):
+    """Three limits nobody tuned for, searched side by side: Binance 20,000 weight a minute (the search starts
+    from the published 6,000), a Coinbase bucket of 300 req/s and a Kraken counter draining 3 calls/s. Binance's
+    windows are whole minutes: the run starts at :27, so that its limited climb ends in the first minute and
+    its probe fills the next."""
+    limits = (
+        "[binance.rate_limits]\nrequest_weight = { limit = 20000, interval_s = 60 }\n"
+        "[coinbase.rate_limits]\npublic = { rate_per_s = 300, burst = 300 }\n"
+        "[kraken.rate_limits]\npublic = { max_counter = 15.0, decay_per_s = 3.0 }\n"
+    )
+    time.sleep((27 - time.time()) % 60)
+    exchanges, run_dir = ramp(tmp_path, "all", limits, 95)
+    for exchange, configured in (("binance", 20000.0), ("coinbase", 300.0), ("kraken", 3.0)):
+        per_s = configured / 60 if exchange == "binance" else configured
+        assert_limit_found(exchanges[exchange]["rate_limit"], configured, limit_in_requests(run_dir, exchange, per_s))
+    assert exchanges["coinbase"]["rate_limit"]["search"]["closed"]  # Kraken's may still be open: see docs/scenarios.md

@@ -127,3 +127,43 @@ def test_granted_starts_go_at_once_tagged_with_their_burst_and_untaken_ones_are_
     assert [(s.burst, s.lag_s, s.skipped) for s in starts] == [(7, 0.0, 0), (7, 0.0, 0)]
     assert p.withdraw(7) == 1
     assert p.withdraw(7) == 0
+
+
+def test_a_pause_moves_the_schedule_without_late_or_skipped_starts():
+    clock = FakeClock()
+    p = pacer(clock, rate=10.0, max_lag_s=0.5)
+    p.start()
+    p.pause_for(5.0)  # Retry-After 5 s: the users are held, and so is the schedule
+    start = p.start()
+    assert start.intended_at - clock.wall() == 0.0 and clock.now == pytest.approx(505.0)
+    assert start.skipped == 0 and start.lag_s == 0.0
+    assert p.start().intended_at - clock.wall() == 0.0 and clock.now == pytest.approx(505.1)  # on at the same rate
+    p.pause_for(1.0)
+    p.pause_for(0.2)  # a shorter pause does not cut a longer one short
+    p.start()
+    assert clock.now == pytest.approx(506.1)
+
+
+def test_a_closed_pacer_gives_no_more_starts_until_the_next_test():
+    from loadgen.arrivals import PacerClosed
+
+    clock = FakeClock()
+    p = pacer(clock, rate=0.0)  # paused: a user waiting here would wait for ever
+    p.close()
+    with pytest.raises(PacerClosed):
+        p.start()
+    p.restart()
+    p.set_rate(5.0)
+    assert p.start().skipped == 0
+
+
+def test_a_user_waiting_on_a_paused_pacer_is_released_when_the_test_stops():
+    from loadgen.arrivals import PacerClosed
+
+    p = ArrivalPacer()
+    p.set_rate(0.0)
+    waiter = gevent.spawn(p.start)
+    gevent.sleep(0.01)
+    p.close()
+    waiter.join(timeout=1)
+    assert isinstance(waiter.exception, PacerClosed)

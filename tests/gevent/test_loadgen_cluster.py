@@ -4,7 +4,7 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import STATE_MISSING, STATE_RUNNING, MasterRunner, WorkerNode, WorkerNodes, WorkerRunner
 
-from loadgen.cluster import SHARE_MESSAGE, Cluster, Share
+from loadgen.cluster import SHARE_MESSAGE, Cluster, Share, _share_from
 from loadgen.pacing import WeightLimiter
 
 
@@ -46,7 +46,7 @@ def test_the_master_splits_over_live_workers_and_resplits_when_one_goes_missing(
     cluster, runner = master_with("w1", "w2", "w3")
     cluster.set_target_rps(90.0)
     assert sorted(runner.sent, key=lambda m: m[2]) == [
-        (SHARE_MESSAGE, {"fraction": 1 / 3, "total_rps": 90.0}, w) for w in ("w1", "w2", "w3")
+        (SHARE_MESSAGE, {"fraction": 1 / 3, "total_rps": 90.0, "exchange_rps": {}}, w) for w in ("w1", "w2", "w3")
     ]
     runner.sent.clear()
     cluster.distribute()
@@ -54,7 +54,7 @@ def test_the_master_splits_over_live_workers_and_resplits_when_one_goes_missing(
     runner.clients["w3"].state = STATE_MISSING
     cluster.distribute()
     assert sorted(runner.sent, key=lambda m: m[2]) == [
-        (SHARE_MESSAGE, {"fraction": 0.5, "total_rps": 90.0}, w) for w in ("w1", "w2")
+        (SHARE_MESSAGE, {"fraction": 0.5, "total_rps": 90.0, "exchange_rps": {}}, w) for w in ("w1", "w2")
     ]
     runner.sent.clear()
     runner.clients["w4"] = WorkerNode("w4", state=STATE_RUNNING)  # a new worker joins
@@ -77,3 +77,49 @@ def test_a_worker_applies_its_share_to_the_pacer_and_the_weight_limiters():
     later = WeightLimiter(1.0, 60)  # a runtime built at the next test start gets the current share at once
     cluster.attach_limiter("binance", later, 4800.0)
     assert later.budget == 1200.0
+
+
+def test_an_exchange_with_a_target_of_its_own_gets_its_own_schedule_on_every_worker():
+    cluster, runner = master_with("w1", "w2")
+    cluster.set_target_rps(0.0)
+    cluster.set_exchange_rps("kraken", 6.0)
+    assert {m[2]: m[1] for m in runner.sent if m[1]["exchange_rps"]} == {
+        w: {"fraction": 0.5, "total_rps": 0.0, "exchange_rps": {"kraken": 6.0}} for w in ("w1", "w2")
+    }
+    environment = Environment(events=Events())
+    worker = environment.runner = WorkerRunner.__new__(WorkerRunner)
+    worker.environment, worker.greenlet = environment, None
+    on_worker = Cluster(environment)
+    on_worker.apply(_share_from(runner.sent[-1][1]))
+    assert on_worker.pacer_for("kraken").rate == 3.0  # half of the exchange's own target
+    assert on_worker.pacer_for("binance") is on_worker.pacer and on_worker.pacer.rate == 0.0
+    on_worker.apply(Share(0.5, 0.0))  # its target lifted: back to the run's schedule
+    assert on_worker.pacer_for("kraken") is on_worker.pacer
+
+
+def test_exchange_targets_end_with_the_test():
+    environment = Environment(events=Events())
+    environment.create_local_runner()
+    cluster = Cluster(environment)
+    cluster.set_exchange_rps("coinbase", 0.0)
+    assert cluster.pacer_for("coinbase") is not cluster.pacer
+    cluster.drop_exchange_targets()
+    assert cluster.pacer_for("coinbase") is cluster.pacer
+
+
+def test_users_waiting_on_a_dropped_schedule_stop_instead_of_sending():
+    """A master's test ends before its workers stop their users: a worker that drops the exchange's schedule
+    (rate 0 at the end of a ramp) must not let the users waiting on it send all at once."""
+    import gevent
+
+    from loadgen.arrivals import PacerClosed
+
+    environment = Environment(events=Events())
+    environment.create_local_runner()
+    cluster = Cluster(environment)
+    cluster.set_exchange_rps("coinbase", 0.0)
+    waiting = gevent.spawn(cluster.pacer_for("coinbase").start)
+    gevent.sleep(0.01)
+    cluster.drop_exchange_targets()
+    waiting.join(timeout=1)
+    assert isinstance(waiting.exception, PacerClosed)

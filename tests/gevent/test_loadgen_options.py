@@ -102,3 +102,19 @@ def test_live_orders_only_go_to_the_simulator_or_a_testnet(host, allowed):
         with pytest.raises(OptionError, match="--order-endpoint live refused"):
             check_live_orders(ADAPTER, live, host)
     check_live_orders(ADAPTER, parse_settings(options(), ADAPTER, host), host)  # order/test: always fine
+
+
+@pytest.mark.parametrize(
+    ("values", "backoff", "retry_after"),
+    [
+        ({}, False, False),  # probe mode keeps its pace
+        ({"mode": "polite"}, True, True),
+        ({"scenario": "ramp"}, False, True),  # the limit search honours a server's Retry-After, nothing more
+        ({"scenario": "ramp", "backoff": "off"}, False, False),
+        ({"backoff": "retry-after"}, False, True),
+        ({"backoff": "on"}, True, True),
+    ],
+)
+def test_backoff_auto_is_on_when_polite_and_retry_after_in_the_ramp(values, backoff, retry_after):
+    s = parse_settings(options(**values), ADAPTER, HOST)
+    assert (s.backoff, s.honour_retry_after) == (backoff, retry_after)

@@ -97,3 +97,13 @@ def test_gate_answers_in_flight_during_a_pause_do_not_escalate_the_backoff():
     gate.wait()
     gate.clear()
     assert backoff.attempt == 0
+
+
+def test_gate_holds_for_exactly_the_servers_wait_with_backoff_retry_after():
+    clock = FakeClock()
+    backoff = Backoff(base_s=4.0, cap_s=8.0, rng=random.Random(8))
+    gate = RetryAfterGate(backoff, clock=clock, sleep=clock.sleep)
+    gate.hold_for(0.5)
+    assert gate.remaining_s() == pytest.approx(0.5) and backoff.attempt == 0  # no backoff of its own
+    gate.hold_for(0.2)  # an answer in flight does not shorten it
+    assert gate.remaining_s() == pytest.approx(0.5)

@@ -28,3 +28,17 @@ def test_tallies_from_two_processes_add_up():
         total.add(BurstTally(**msgpack.loads(msgpack.dumps(asdict(part)))))
     assert (total.size, total.sent, total.succeeded, total.rate_limited) == (5, 2, 1, 1)
     assert total.duration_ms == pytest.approx(300.0)
+
+
+def test_pauses_are_drawn_short_enough_for_the_bursts_still_to_come():
+    import random
+
+    from loadgen.shapes import Load, SpikePlan, SpikeSettings
+
+    plan = SpikePlan(None, Load(20, 20.0, []), SpikeSettings(3, 2.0, 30.0, 30.0), run_time_s=20,
+                     rng=random.Random(1), started_at=1000.0)
+    plan.cycle = 1  # two bursts to come, 1.5 s each, and one pause of at least 2 s between them
+    assert all(2.0 <= plan._pause(1003.0) <= 20 - 3 - 2 * 1.5 - 2 for _ in range(50))
+    plan.cycle = 2
+    assert all(plan._pause(1017.0) == pytest.approx(2.0) for _ in range(5))  # no room left: the shortest
+    assert SpikePlan(None, Load(20, 20.0, []), SpikeSettings(3, 2.0, 30.0, 30.0)).deadline is None  # no run time
