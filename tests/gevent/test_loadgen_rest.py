@@ -95,11 +95,12 @@ def test_each_answer_is_counted_once_with_a_distinct_failure_text(server):
     stats = user.environment.stats
     assert stats.total.num_requests == 4 and stats.total.num_failures == 3
     assert stats.get("ticker/price", "GET").num_requests == 1
-    totals = {}
-    for s in user.runtime.metrics.drain():
+    totals, used = {}, None
+    for s in user.runtime.metrics.drain():  # the requests may straddle a second
         for field in ("requests", "weight_requested", "rate_limited", "banned"):
             totals[field] = totals.get(field, 0) + getattr(s, field)
-        used = s.used_weight_max
+        if s.used_weight_max is not None:
+            used = max(used or 0, s.used_weight_max)
     assert totals == {"requests": 4, "weight_requested": 2 + 5 + 25 + 2, "rate_limited": 1, "banned": 1}
     assert used == 6001
 
