@@ -261,6 +261,7 @@ UNKNOWN_ASSET = "EQuery:Unknown asset"
 INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
 UNKNOWN_METHOD = "EGeneral:Unknown method"
 INTERNAL_ERROR = "EGeneral:Internal error"
+SERVICE_BUSY = "EService:Busy"  # the service is overloaded: the request was not processed
 
 RATE_LIMIT_ERRORS = (RATE_LIMIT_EXCEEDED, TOO_MANY_REQUESTS, TRADING_RATE_LIMIT, "EOrder:Domain rate limit exceeded")
 THROTTLED_PREFIX = "EService:Throttled"  # "EService: Throttled: <unix ts>": too many concurrent requests

@@ -60,6 +60,19 @@ class FaultsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CapacityConfig:
+    """The venue's capacity (`simulator.capacity`): one FIFO server per queue; 0 rates mean unlimited."""
+
+    requests_per_s: float = 0.0  # service rate of the REST gateway (0: unlimited, no queue at all)
+    queue: int = 200  # requests waiting (beyond the one in service) before new ones are refused (venue's busy answer)
+    timeout_ms: float = 0.0  # a request that would wait longer is answered 504 after this long (0: no timeout)
+    orders_per_s: float = 0.0  # service rate of a separate order queue (0: orders share the REST gateway's)
+    # A WebSocket consumer whose oldest unsent event is older than this is disconnected (0: off).
+    ws_backlog_s: float = 0.0
+    seed: int = 42  # seeds the service times
+
+
+@dataclass(frozen=True, slots=True)
 class BinanceConfig:
     seed: int = 42  # the market's random walk
     tick_ms: int = 100  # one market step (trades, book changes) every tick_ms
@@ -67,6 +80,7 @@ class BinanceConfig:
     bans: BanConfig = BanConfig()
     ws: WsLimits = WS_LIMITS
     faults: FaultsConfig = FaultsConfig()
+    capacity: CapacityConfig = CapacityConfig()
     balances: Mapping[str, float] = field(default_factory=default_balances)  # the demo account's start
 
 
@@ -78,6 +92,7 @@ class CoinbaseConfig:
     rate_limits: Mapping[str, TokenBucketLimit] = field(default_factory=lambda: dict(TOKEN_BUCKETS))
     ws: CoinbaseWsLimits = COINBASE_WS_LIMITS
     faults: FaultsConfig = FaultsConfig()
+    capacity: CapacityConfig = CapacityConfig()
     balances: Mapping[str, float] = field(default_factory=coinbase_default_balances)  # the demo profile's start
 
 
@@ -99,6 +114,7 @@ class KrakenConfig:
     lockout: Lockout = LOCKOUT
     ws: KrakenWsLimits = KRAKEN_WS_LIMITS
     faults: FaultsConfig = FaultsConfig()
+    capacity: CapacityConfig = CapacityConfig()
     balances: Mapping[str, float] = field(default_factory=kraken_default_balances)  # the demo account's start
 
 
@@ -189,6 +205,7 @@ def _check(config: SimulatorConfig) -> None:
     _require(binance.bans.first_ban_s >= 1, "binance.bans.first_ban_s must be at least 1")
     _require(binance.bans.max_ban_s >= binance.bans.first_ban_s, "binance.bans.max_ban_s must be >= first_ban_s")
     _check_faults("binance", binance.faults)
+    _check_capacity("binance", binance.capacity)
     for item in fields(binance.ws):
         _require(getattr(binance.ws, item.name) > 0, f"binance.ws.{item.name} must be positive")
     coinbase = config.coinbase
@@ -197,6 +214,7 @@ def _check(config: SimulatorConfig) -> None:
         _require(bucket.rate_per_s > 0, f"coinbase.rate_limits.{name}.rate_per_s must be positive")
         _require(bucket.burst >= 1, f"coinbase.rate_limits.{name}.burst must be at least 1")
     _check_faults("coinbase", coinbase.faults)
+    _check_capacity("coinbase", coinbase.capacity)
     for item in fields(coinbase.ws):
         _require(getattr(coinbase.ws, item.name) > 0, f"coinbase.ws.{item.name} must be positive")
     _check_kraken(config.kraken)
@@ -215,6 +233,7 @@ def _check_kraken(kraken: KrakenConfig) -> None:
     for item in fields(kraken.lockout):
         _require(getattr(kraken.lockout, item.name) > 0, f"kraken.lockout.{item.name} must be positive")
     _check_faults("kraken", kraken.faults)
+    _check_capacity("kraken", kraken.capacity)
     for item in fields(kraken.ws):
         _require(getattr(kraken.ws, item.name) > 0, f"kraken.ws.{item.name} must be positive")
 
@@ -224,6 +243,12 @@ def _check_faults(exchange: str, faults: FaultsConfig) -> None:
     _require(faults.reset_rate <= 1, f"{exchange}.faults.reset_rate must be between 0 and 1")
     for status in faults.error_statuses:
         _require(status in _SERVER_ERRORS, f"{exchange}.faults.error_statuses must be HTTP 5xx statuses, got {status}")
+
+
+def _check_capacity(exchange: str, capacity: CapacityConfig) -> None:
+    queued = capacity.requests_per_s > 0 or capacity.orders_per_s > 0
+    _require(capacity.timeout_ms == 0 or queued,
+             f"{exchange}.capacity.timeout_ms needs requests_per_s or orders_per_s (no queue to time out in)")
 
 
 _SERVER_ERRORS = frozenset(s.value for s in HTTPStatus if 500 <= s.value <= 599)

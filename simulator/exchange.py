@@ -1,4 +1,4 @@
-"""What every simulated exchange shares: its config and clock, stats, injected faults, and a cache of
+"""What every simulated exchange shares: its config and clock, stats, injected faults, capacity, and a cache of
 answers computed from the market, valid until the market changes (the next tick or a user's order)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from simulator.capacity import Capacity
 from simulator.faults import FaultInjector
 from simulator.market import Market
 from simulator.stats import ExchangeStats
@@ -24,6 +25,7 @@ class ExchangeSim:
         self.clock = clock  # seconds since the epoch; every time the exchange reports comes from it
         self.stats = ExchangeStats()
         self.faults = FaultInjector(config.faults, self.stats)
+        self.capacity = Capacity(config.capacity, self.stats)
         self.cache: dict[Hashable, Any] = {}
 
     @property

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol
 
 FAULT_KEYS = ("http_5xx", "reset", "latency", "ws_drop", "ws_stall", "cpu_burn")
 WS_KEYS = ("connections_open", "connections_total", "messages_sent")
+
+
+class QueueCounters(Protocol):
+    """A capacity queue's counters (`simulator.capacity.ServiceQueue`)."""
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 class ExchangeStats:
@@ -15,7 +21,8 @@ class ExchangeStats:
     `by_status` keys are status codes as strings ("200", "429"); `by_endpoint` keys are the adapter's
     endpoint names ("ticker/price", "order DELETE"); `by_error` counts error answers by the exchange's
     error text, for exchanges whose errors share one status (Kraken answers them with HTTP 200). The
-    WebSocket server owns the `ws` counter.
+    WebSocket server owns the `ws` counter. `capacity` holds the venue's capacity queues by name ("rest",
+    "orders"); it is empty when no capacity is configured.
     """
 
     def __init__(self) -> None:
@@ -27,6 +34,7 @@ class ExchangeStats:
         self.ws: Counter[str] = Counter(dict.fromkeys(WS_KEYS, 0))
         self.rate_limited = 0  # rate-limit answers (429, or the exchange's own rate-limit error)
         self.bans = 0  # IP bans imposed (each answered 418)
+        self.capacity: dict[str, QueueCounters] = {}
 
     def record(self, endpoint: str, status: int) -> None:
         """Count one answered request."""
@@ -44,4 +52,5 @@ class ExchangeStats:
             "ws": {**dict.fromkeys(WS_KEYS, 0), **self.ws},
             "rate_limited": self.rate_limited,
             "bans": self.bans,
+            "capacity": {name: queue.to_json() for name, queue in self.capacity.items()},
         }

@@ -4,7 +4,9 @@ The pipeline answers like Binance: a banned IP gets 418; each request is charged
 (REQUEST_WEIGHT) and one RAW_REQUESTS unit per IP, and breaking a limit answers 429 -1003 (then
 418 and a ban for clients that keep going); signed endpoints check the API key, signature and
 timestamp; every answer carries X-MBX-USED-WEIGHT-<interval>, order placements the ORDERS counts.
-Endpoints in FREE_WHEN_SUCCESSFUL are charged only when they fail.
+Endpoints in FREE_WHEN_SUCCESSFUL are charged only when they fail. In front of the pipeline: the capacity
+queue (`simulator.capacity`; when full, 503 -1008 "Server is currently overloaded ..."), and in front of
+that the injected faults.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -70,18 +73,34 @@ NOT_FOUND = "not_found"  # by_endpoint key of requests to unknown routes
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _API_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _UNKNOWN_ERROR = BinanceError(-1000, "An unknown error occurred while processing the request.", 500)
+OVERLOADED = BinanceError(
+    -1008, "Server is currently overloaded with other requests. Please try again in a few minutes.", 503)
+# What waits in the order queue when `[binance.capacity] orders_per_s` gives order entry its own capacity.
+ORDER_ENTRY = frozenset({"order", "order/test", "order DELETE"})
 
 
 def add_routes(app: web.Application, sim: BinanceSim) -> None:
     for name, handler in HANDLERS.items():
         endpoint = ENDPOINTS[name]
-        pipeline = sim.faults.wrap(_pipeline(sim, endpoint, handler), name)
+        pipeline = _gateway(sim, _pipeline(sim, endpoint, handler), name)
         app.router.add_route(endpoint.method, sim.prefix + endpoint.path, pipeline)
 
 
 def add_not_found(app: web.Application, sim: BinanceSim) -> None:
     """A JSON 404 for any other path under the exchange's prefix (register it last)."""
-    app.router.add_route("*", sim.prefix + "/{tail:.*}", sim.faults.wrap(_not_found(sim), NOT_FOUND))
+    app.router.add_route("*", sim.prefix + "/{tail:.*}", _gateway(sim, _not_found(sim), NOT_FOUND))
+
+
+def _gateway(sim: BinanceSim, handler: Callable[[web.Request], Any], name: str) -> Callable[[web.Request], Any]:
+    """`handler` behind the capacity queue, behind the injected faults (the load balancer in front)."""
+    queued = sim.capacity.wrap(handler, name, partial(_overloaded, sim), order=name in ORDER_ENTRY)
+    return sim.faults.wrap(queued, name)
+
+
+def _overloaded(sim: BinanceSim, name: str) -> web.Response:
+    """The answer to a request the full capacity queue refuses."""
+    sim.stats.record(name, OVERLOADED.status)
+    return web.Response(body=_error_body(OVERLOADED), status=OVERLOADED.status, headers={"Content-Type": JSON_TYPE})
 
 
 def _pipeline(sim: BinanceSim, endpoint: Endpoint, handler: Handler) -> Callable[[web.Request], Any]:

@@ -373,7 +373,8 @@ class StreamServer:
     def __init__(self, sim: BinanceSim) -> None:
         self.sim = sim
         self.stats = sim.stats
-        self.fanout = FanOut(sim.stats.ws)
+        self.fanout = FanOut(sim.stats.ws, publish_delay_s=sim.capacity.publish_delay,
+                             backlog_limit_s=sim.config.capacity.ws_backlog_s)
         self.feeds: dict[str, SymbolFeed] = {}
         self.streams: dict[str, Stream] = {}
         self.connections: dict[Connection, None] = {}

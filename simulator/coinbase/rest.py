@@ -6,7 +6,9 @@ endpoints the client IP's, private ones the profile's, `/fills` its own), and an
 -PASSPHRASE, -TIMESTAMP (within 30 s of the server's clock) and -SIGN: base64 HMAC-SHA256 with the
 base64-decoded secret over timestamp + method + request path (with its query) + body, where the request
 path is the exchange's own, without the simulator's `/coinbase` mount point (what a client given the
-simulator's base URL signs). Every error is `{"message": "..."}` with Coinbase's status.
+simulator's base URL signs). Every error is `{"message": "..."}` with Coinbase's status. In front of the
+pipeline: the capacity queue (`simulator.capacity`; when full, 503 `{"message": "service unavailable"}`),
+and in front of that the injected faults.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -43,6 +46,9 @@ log = logging.getLogger(__name__)
 JSON_TYPE = "application/json; charset=utf-8"
 NOT_FOUND_ENDPOINT = "not_found"  # by_endpoint key of requests to unknown routes
 AUTH_HEADERS = ("CB-ACCESS-KEY", "CB-ACCESS-SIGN", "CB-ACCESS-TIMESTAMP", "CB-ACCESS-PASSPHRASE")
+OVERLOADED = CoinbaseError("service unavailable", 503)
+# What waits in the order queue when `[coinbase.capacity] orders_per_s` gives order entry its own capacity.
+ORDER_ENTRY = frozenset({"orders", "orders DELETE", "order DELETE"})
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -125,15 +131,27 @@ CACHE_MAX_ENTRIES = 10_000
 def add_routes(app: web.Application, sim: CoinbaseSim) -> None:
     for name, handler in HANDLERS.items():
         endpoint = ENDPOINTS[name]
-        pipeline = sim.faults.wrap(_pipeline(sim, endpoint, handler), name)
+        pipeline = _gateway(sim, _pipeline(sim, endpoint, handler), name)
         app.router.add_route(endpoint.method, sim.prefix + endpoint.path, pipeline)
 
 
 def add_not_found(app: web.Application, sim: CoinbaseSim) -> None:
     """404 NotFound for any other path or method under the exchange's prefix (register it last)."""
-    handler = sim.faults.wrap(_not_found(sim), NOT_FOUND_ENDPOINT)
+    handler = _gateway(sim, _not_found(sim), NOT_FOUND_ENDPOINT)
     app.router.add_route("*", sim.prefix, handler)
     app.router.add_route("*", sim.prefix + r"/{tail:[\s\S]*}", handler)  # any character, newlines too
+
+
+def _gateway(sim: CoinbaseSim, handler: Callable[[web.Request], Any], name: str) -> Callable[[web.Request], Any]:
+    """`handler` behind the capacity queue, behind the injected faults (the load balancer in front)."""
+    queued = sim.capacity.wrap(handler, name, partial(_overloaded, sim), order=name in ORDER_ENTRY)
+    return sim.faults.wrap(queued, name)
+
+
+def _overloaded(sim: CoinbaseSim, name: str) -> web.Response:
+    """The answer to a request the full capacity queue refuses."""
+    sim.stats.record(name, OVERLOADED.status)
+    return web.Response(body=_error(OVERLOADED.message), status=OVERLOADED.status, headers={"Content-Type": JSON_TYPE})
 
 
 def _pipeline(sim: CoinbaseSim, endpoint: Endpoint, handler: Handler) -> Callable[[web.Request], Any]:

@@ -231,7 +231,8 @@ class FeedServer(FanOut):
     """All feed connections of one simulated Coinbase, and the channels they listen to."""
 
     def __init__(self, sim: CoinbaseSim) -> None:
-        super().__init__(sim.stats.ws)
+        super().__init__(sim.stats.ws, publish_delay_s=sim.capacity.publish_delay,
+                         backlog_limit_s=sim.config.capacity.ws_backlog_s)
         self.sim = sim
         self.stats = sim.stats
         self.feeds: dict[str, ProductFeed] = {}

@@ -6,6 +6,8 @@ are charged to the caller's public counter. Private methods (POST, form or JSON 
 in Kraken's order: lockout, `API-Key`, `API-Sign` over the URI path (without the simulator's
 prefix, as clients sign it) and SHA-256 of nonce + body, nonce, then the key's call counter.
 Counters in `sim.stats`: `by_status`, `by_endpoint`, `by_error` (errors by text) and `rate_limited`.
+In front of the pipeline: the capacity queue (`simulator.capacity`; when full, `EService:Busy` with HTTP
+200), and in front of that the injected faults.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -29,6 +32,7 @@ from exchanges.kraken import (
     INVALID_NONCE,
     INVALID_SIGNATURE,
     RATE_LIMIT_EXCEEDED,
+    SERVICE_BUSY,
     TEMPORARY_LOCKOUT,
     TOO_MANY_REQUESTS,
     TRADING_ENDPOINTS,
@@ -71,6 +75,8 @@ CACHE_MAX_ENTRIES = 10_000
 JSON_TYPE = "application/json; charset=utf-8"
 NOT_FOUND = "not_found"  # by_endpoint key of requests to unknown routes
 MAX_NONCE = 2**64 - 1
+# What waits in the order queue when `[kraken.capacity] orders_per_s` gives order entry its own capacity.
+ORDER_ENTRY = TRADING_ENDPOINTS
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -78,18 +84,29 @@ def add_routes(app: web.Application, sim: KrakenSim) -> None:
     prefix = sim.prefix
     for name, handler in PUBLIC_HANDLERS.items():
         endpoint = ENDPOINTS[name]
-        pipeline = sim.faults.wrap(_public_pipeline(sim, endpoint, handler), name)
+        pipeline = _gateway(sim, _public_pipeline(sim, endpoint, handler), name)
         app.router.add_route("GET", prefix + endpoint.path, pipeline)
         app.router.add_route("POST", prefix + endpoint.path, pipeline)  # Kraken takes public calls by POST too
     for name, private_handler in PRIVATE_HANDLERS.items():
         endpoint = ENDPOINTS[name]
-        pipeline = sim.faults.wrap(_private_pipeline(sim, endpoint, private_handler), name)
+        pipeline = _gateway(sim, _private_pipeline(sim, endpoint, private_handler), name)
         app.router.add_route("POST", prefix + endpoint.path, pipeline)
 
 
 def add_not_found(app: web.Application, sim: KrakenSim) -> None:
     """`EGeneral:Unknown method` (404) for any other path under the exchange's prefix (register it last)."""
-    app.router.add_route("*", sim.prefix + "/{tail:.*}", sim.faults.wrap(_not_found(sim), NOT_FOUND))
+    app.router.add_route("*", sim.prefix + "/{tail:.*}", _gateway(sim, _not_found(sim), NOT_FOUND))
+
+
+def _gateway(sim: KrakenSim, handler: Callable[[web.Request], Any], name: str) -> Callable[[web.Request], Any]:
+    """`handler` behind the capacity queue, behind the injected faults (the load balancer in front)."""
+    queued = sim.capacity.wrap(handler, name, partial(_overloaded, sim), order=name in ORDER_ENTRY)
+    return sim.faults.wrap(queued, name)
+
+
+def _overloaded(sim: KrakenSim, name: str) -> web.Response:
+    """The answer to a request the full capacity queue refuses (HTTP 200, as Kraken's other errors)."""
+    return _answer(sim, name, error_envelope(SERVICE_BUSY), error=SERVICE_BUSY)
 
 
 def envelope(result: Any) -> bytes:

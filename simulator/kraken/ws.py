@@ -229,7 +229,8 @@ class StreamServer:
     def __init__(self, sim: KrakenSim) -> None:
         self.sim = sim
         self.stats = sim.stats
-        self.fanout = FanOut(sim.stats.ws)
+        self.fanout = FanOut(sim.stats.ws, publish_delay_s=sim.capacity.publish_delay,
+                             backlog_limit_s=sim.config.capacity.ws_backlog_s)
         self.connections: dict[Connection, None] = {}
         self.feeds: dict[tuple[str, str, object], Feed] = {}
         self.symbol_feeds: dict[str, dict[tuple[str, str, object], Feed]] = {pair_id: {} for pair_id in PAIRS}

@@ -1,0 +1,80 @@
+"""The capacity model in the running simulator: bursts of concurrent requests, each venue's busy answer, the
+order queue, and the stats counters against what the client saw."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import aiohttp
+import requests
+
+from tests.simserver import SimServer
+
+
+async def _burst(url: str, count: int, method: str = "GET") -> list[tuple[int, str]]:
+    """`count` requests at once, each on its own connection."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as session:
+        async def one() -> tuple[int, str]:
+            async with session.request(method, url, timeout=aiohttp.ClientTimeout(total=60)) as answer:
+                return answer.status, await answer.text()
+
+        return await asyncio.gather(*(one() for _ in range(count)))
+
+
+def _stats(sim: SimServer, venue: str) -> dict[str, Any]:
+    return requests.get(f"{sim.url}/__sim/stats", timeout=10).json()["exchanges"][venue]
+
+
+def test_a_burst_beyond_the_queue_is_refused_and_counted_as_the_client_saw_it() -> None:
+    with SimServer({"binance": {"capacity": {"requests_per_s": 100, "queue": 50}}}) as sim:
+        answers = asyncio.run(_burst(f"{sim.api}/ping", 300))
+        stats = _stats(sim, "binance")
+    statuses = Counter(status for status, _ in answers)
+    rest = stats["capacity"]["rest"]
+    assert set(statuses) == {200, 503}
+    assert statuses[200] == rest["served"] >= 51 and statuses[503] == rest["refused"] > 0  # 1 in service + 50 wait
+    assert rest["timed_out"] == 0 and rest["max_waiting"] == 50 and rest["requests_per_s"] == 100
+    assert rest["wait_ms_mean"] > 0
+    assert stats["requests_total"] == 300 == stats["by_endpoint"]["ping"]
+    assert stats["by_status"] == {str(s): n for s, n in statuses.items()}
+    refusal = next(text for status, text in answers if status == 503)
+    assert refusal == ('{"code":-1008,"msg":"Server is currently overloaded with other requests. '
+                       'Please try again in a few minutes."}')
+
+
+def test_each_venue_refuses_in_its_own_shape() -> None:
+    config = {venue: {"capacity": {"requests_per_s": 20, "queue": 0}} for venue in ("coinbase", "kraken")}
+    with SimServer(config) as sim:
+        coinbase = asyncio.run(_burst(f"{sim.url}/coinbase/time", 20))
+        kraken = asyncio.run(_burst(f"{sim.url}/kraken/0/public/Time", 20))
+        coinbase_stats, kraken_stats = _stats(sim, "coinbase"), _stats(sim, "kraken")
+    assert (503, '{"message":"service unavailable"}') in coinbase
+    assert Counter(s for s, _ in coinbase)[503] == coinbase_stats["capacity"]["rest"]["refused"] > 0
+    busy = [text for _, text in kraken if "EService" in text]
+    assert {status for status, _ in kraken} == {200} and busy and set(busy) == {'{"error":["EService:Busy"]}'}
+    assert kraken_stats["by_error"] == {"EService:Busy": len(busy)} and kraken_stats["by_status"] == {"200": 20}
+    assert kraken_stats["capacity"]["rest"]["refused"] == len(busy)
+
+
+def test_orders_wait_in_their_own_queue_behind_the_faults() -> None:
+    config = {"binance": {"capacity": {"requests_per_s": 1000, "orders_per_s": 50}}}
+    with SimServer(config) as sim, requests.Session() as http:
+        for _ in range(5):
+            http.get(f"{sim.api}/ping", timeout=10)
+            http.post(f"{sim.api}/order/test", timeout=10)  # unsigned: refused by the pipeline, after the queue
+        capacity = _stats(sim, "binance")["capacity"]
+    assert capacity["rest"]["served"] == 5 and capacity["orders"]["served"] == 5
+    assert capacity["orders"]["requests_per_s"] == 50
+    faulty = {"binance": {"capacity": {"requests_per_s": 1000}, "faults": {"error_rate": 1.0}}}
+    with SimServer(faulty) as sim, requests.Session() as http:
+        assert http.get(f"{sim.api}/ping", timeout=10).status_code in (502, 503, 504)
+        stats = _stats(sim, "binance")
+    assert stats["capacity"]["rest"]["served"] == 0 and stats["faults"]["http_5xx"] == 1  # the load balancer's answer
+
+
+def test_without_a_capacity_the_stats_show_none() -> None:
+    with SimServer() as sim:
+        assert requests.get(f"{sim.api}/ping", timeout=10).status_code == 200
+        assert all(_stats(sim, venue)["capacity"] == {} for venue in ("binance", "coinbase", "kraken"))
