@@ -4,13 +4,23 @@ order queue, and the stats counters against what the client saw."""
 from __future__ import annotations
 
 import asyncio
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tomllib
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import requests
 
 from tests.simserver import SimServer
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "simulator" / "examples" / "capacity.toml"
 
 
 async def _burst(url: str, count: int, method: str = "GET") -> list[tuple[int, str]]:
@@ -78,3 +88,42 @@ def test_without_a_capacity_the_stats_show_none() -> None:
     with SimServer() as sim:
         assert requests.get(f"{sim.api}/ping", timeout=10).status_code == 200
         assert all(_stats(sim, venue)["capacity"] == {} for venue in ("binance", "coinbase", "kraken"))
+
+
+def test_the_example_config_saturates_every_venue_before_any_rate_limit() -> None:
+    """simulator/examples/capacity.toml: 400 concurrent requests per venue (each venue's queue holds 200) find
+    the capacity: refusals, and not one rate-limit answer."""
+    data = tomllib.loads(EXAMPLE.read_text())
+    paths = {"binance": "/binance/api/v3/depth?symbol=BTCUSDT", "coinbase": "/coinbase/products/BTC-USD/book",
+             "kraken": "/kraken/0/public/Depth?pair=XBTUSD"}
+    with SimServer(data) as sim:
+        seen = {venue: asyncio.run(_burst(sim.url + path, 400)) for venue, path in paths.items()}
+        stats = {venue: _stats(sim, venue) for venue in paths}
+    for venue, answers in seen.items():
+        rest = stats[venue]["capacity"]["rest"]
+        assert rest["requests_per_s"] == data[venue]["capacity"]["requests_per_s"] and rest["queue"] == 200
+        assert rest["served"] > 200 and rest["refused"] > 0 and rest["served"] + rest["refused"] == 400
+        assert stats[venue]["rate_limited"] == 0 and stats[venue]["bans"] == 0
+        refusals = [status for status, text in answers if status == 503 or "EService:Busy" in text]
+        assert len(refusals) == rest["refused"] and all(status == 200 for status, _ in answers if status != 503)
+
+
+def test_the_documented_command_serves_the_example_config() -> None:
+    """docs/simulator.md's Capacity command as typed, on a free port instead of 8000."""
+    docs = (ROOT / "docs" / "simulator.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## Capacity"):]
+    section = section[:section.index("\n## ")]
+    (command,) = re.findall(r"```sh\n(.*?)\n```", section, re.S)
+    argv = shlex.split(command)
+    assert argv[:3] == [".venv/bin/python", "-m", "simulator"] and argv[argv.index("--port") + 1] == "8000"
+    argv[0], argv[argv.index("--port") + 1] = sys.executable, "0"
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        ready = proc.stdout.readline() if proc.stdout else ""
+        assert ready.startswith("simulator ready on "), ready
+        url = ready.split()[3]
+        answers = asyncio.run(_burst(f"{url}/binance/api/v3/ping", 300))
+        assert {status for status, _ in answers} == {200, 503}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
