@@ -4,11 +4,13 @@ order queue, and the stats counters against what the client saw."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import shlex
 import signal
 import subprocess
 import sys
+import time
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -127,3 +129,30 @@ def test_the_documented_command_serves_the_example_config() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
+
+
+def test_market_data_goes_out_late_and_in_order_while_the_gateway_is_saturated() -> None:
+    """A burst fills a 50-deep queue at 50 requests/s: for about a second every request waits about a
+    second, and so does every depth event (sent in order, `U` following the last `u`)."""
+
+    async def watch(url: str) -> tuple[list[dict[str, Any]], list[float]]:
+        events: list[dict[str, Any]] = []
+        arrived: list[float] = []
+        async with aiohttp.ClientSession() as session, \
+                session.ws_connect(f"{url}/binance/ws/btcusdt@depth@100ms") as ws:
+            await ws.receive_json(timeout=10)  # the market is ticking
+            burst = asyncio.create_task(_burst(f"{url}/binance/api/v3/ping", 100))
+            while not burst.done():
+                msg = await ws.receive_json(timeout=10)
+                arrived.append(time.time())
+                events.append(msg)
+            await burst
+        return events, arrived
+
+    with SimServer({"binance": {"capacity": {"requests_per_s": 50, "queue": 50}}}) as sim:
+        events, arrived = asyncio.run(watch(sim.url))
+        served = _stats(sim, "binance")["capacity"]["rest"]["served"]
+    assert served >= 51 and events
+    assert all(b["U"] == a["u"] + 1 for a, b in itertools.pairwise(events))  # none lost, none reordered
+    late_s = max(t - e["E"] / 1000 for e, t in zip(events, arrived, strict=True))
+    assert late_s > 0.5  # the queue's wait is about 50 requests x 20 ms = 1 s
