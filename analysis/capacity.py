@@ -227,7 +227,7 @@ def search_ceiling(rows: pd.DataFrame, start_s: float, client: ClientResult,
         "requests_per_s": requests_per_s,
         "cause": cause,
         "why": why,
-        "offered_rps": float(first["target_rps"]),
+        "offered_rps": round(float(first["target_rps"]), 2),
         "highest_clean_rps": float(clean["target_rps"].max()) if len(clean) else None,
         "max_offered_rps": float(rows["target_rps"].max()),
         "saturated_plateaus": len(saturated),
@@ -242,14 +242,14 @@ def search_ceiling_finding(ceiling: dict[str, Any]) -> Finding:
     exchange, rate, cause = ceiling["exchange"], ceiling["requests_per_s"], ceiling["cause"]
     served = "nothing" if rate is None else f"≈{rate:g} successful requests/s"
     if cause == "rate_limit":
-        message = (f"{exchange}: a rate limit answered at {ceiling['offered_rps']:g} requests/s offered, before the "
+        message = (f"{exchange}: a rate limit answered at {ceiling['offered_rps']:.4g} requests/s offered, before the "
                    f"exchange stopped keeping up: the rate limit is the first bottleneck ({served} served cleanly "
                    "below it)")
     else:
         refused = ceiling["overload_answers"]
         message = (
-            f"{exchange}: throughput stopped at {served} from {ceiling['offered_rps']:g} requests/s offered"
-            + (f" and stayed there up to {ceiling['max_offered_rps']:g}" if ceiling["confirmed"] else
+            f"{exchange}: throughput stopped at {served} from {ceiling['offered_rps']:.4g} requests/s offered"
+            + (f" and stayed there up to {ceiling['max_offered_rps']:.4g}" if ceiling["confirmed"] else
                " (not confirmed by a second saturated plateau)")
             + (f"; {refused} answers refused or timed out" if refused else "")
             + f"; limited by {ceiling['why']}"
