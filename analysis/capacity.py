@@ -6,6 +6,7 @@ last 10 s, so each one is set against the REST request rate and the users of tho
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +50,14 @@ def analyse_capacity(
     levels = load_levels(rest)
     points = knee_points(data, deltas, rest)
     findings: list[Finding] = []
-    ceiling = throughput_ceiling(levels, thresholds)
-    if ceiling is not None:
-        findings.append(ceiling_finding(ceiling, rest, client, target, limited_from_s))
+    searched = search_ceilings(data, client, target)
+    if searched:
+        findings.extend(search_ceiling_finding(c) for c in searched)
+        ceiling = min(searched, key=lambda c: math.inf if c["requests_per_s"] is None else c["requests_per_s"])
+    else:
+        ceiling = throughput_ceiling(levels, thresholds)
+        if ceiling is not None:
+            findings.append(ceiling_finding(ceiling, rest, client, target, limited_from_s))
     knee = latency_knee(points, thresholds)
     if knee is not None:
         findings.append(knee_finding(knee, data.start_s, client, target))
@@ -76,6 +82,9 @@ def analyse_capacity(
         "rest_mean_ms": None if mean is None else round(mean, 1),
         "throughput_ceiling": ceiling,
         "latency_knee": knee,
+        "first_bottleneck": None if ceiling is None else {
+            key: ceiling.get(key) for key in ("exchange", "cause", "requests_per_s")},
+        "searched": searched,  # the capacity scenario's ceiling per exchange ([]: not a capacity run)
         "load_levels": [
             {"users": int(u), "seconds": int(r.seconds), "requests_per_s": round(r.requests_per_s, 2),
              "ok_per_s": round(r.ok_per_s, 2)}
@@ -135,26 +144,10 @@ def ceiling_finding(
     generator, or the exchange."""
     at_level = rest.index[rest["users"] >= ceiling["users"]]
     reached_s = float(at_level[0] - rest.index[0]) if len(at_level) else None
-    simulator = target.suspect(reached_s)
-    if limited_from_s is not None and (reached_s is None or limited_from_s <= reached_s + PERCENTILE_WINDOW_S):
-        cause, why = "rate_limit", "the exchange's rate limit (rate-limit answers began by then)" + (
-            "; the simulator was saturated too, so the level may be the simulator's" if simulator else "")
-    elif simulator:
-        cause, why = "simulator", "the simulator (its one process was saturated), not the exchange" + (
-            "; the load generator's CPU was saturated too" if client.suspect(reached_s) else "")
-    elif client.suspect(reached_s):
-        cause, why = "load_generator", "the load generator (its CPU was saturated), not the exchange"
-    else:
-        cause, why = "exchange", "the exchange or the network: latency, not the client, set the pace"
-    ceiling.update(reached_at_s=reached_s, cause=cause)
-    recommendation = {
-        "rate_limit": "Plan for this ceiling: it is the exchange's limit; more users only add rate-limit answers.",
-        "simulator": "This is the simulator's capacity on this machine: lower the load or give the simulator a core "
-        "of its own; measure an exchange's ceiling against the exchange or its testnet.",
-        "load_generator": "Add worker processes (make run WORKERS=N) and rerun to find the exchange's real ceiling.",
-        "exchange": "Treat this as the exchange's capacity for this mix; spread load over keys/IPs only where "
-        "the exchange's terms allow, and prefer WebSocket streams for market data.",
-    }[cause]
+    rate_limited = limited_from_s is not None and (
+        reached_s is None or limited_from_s <= reached_s + PERCENTILE_WINDOW_S)
+    cause, why = bottleneck_cause(reached_s, rate_limited, client, target)
+    ceiling.update(method="user_levels", reached_at_s=reached_s, cause=cause)
     return Finding(
         kind="throughput_ceiling",
         severity=Severity.LOW,
@@ -163,7 +156,114 @@ def ceiling_finding(
             f"(≈{ceiling['ok_per_s']:g} requests/s up to {ceiling['max_users']} users); limited by {why}"
         ),
         evidence=ceiling,
-        recommendation=recommendation,
+        recommendation=CEILING_RECOMMENDATIONS[cause],
+    )
+
+
+CEILING_RECOMMENDATIONS = {
+    "rate_limit": "Plan for this ceiling: it is the exchange's limit; more users only add rate-limit answers.",
+    "simulator": "This is the simulator's capacity on this machine: lower the load or give the simulator a core "
+    "of its own; measure an exchange's ceiling against the exchange or its testnet.",
+    "load_generator": "Add worker processes (make run WORKERS=N) and rerun to find the exchange's real ceiling.",
+    "exchange": "Treat this as the exchange's capacity for this mix: keep the sustained rate well below it (latency "
+    "climbs before it, see the latency knee), spread load over keys/IPs only where the exchange's terms allow, and "
+    "prefer WebSocket streams for market data.",
+}
+
+
+def bottleneck_cause(reached_s: float | None, rate_limited: bool, client: ClientResult,
+                     target: TargetResult) -> tuple[str, str]:
+    """What set a ceiling reached at run time `reached_s`: (cause, why in words). `rate_limited`: rate-limit answers
+    had begun by then."""
+    simulator = target.suspect(reached_s)
+    if rate_limited:
+        return "rate_limit", "the exchange's rate limit (rate-limit answers began by then)" + (
+            "; the simulator was saturated too, so the level may be the simulator's" if simulator else "")
+    if simulator:
+        return "simulator", "the simulator (its one process was saturated), not the exchange" + (
+            "; the load generator's CPU was saturated too" if client.suspect(reached_s) else "")
+    if client.suspect(reached_s):
+        return "load_generator", "the load generator (its CPU was saturated), not the exchange"
+    return "exchange", "the exchange or the network: its answers, not the client, set the pace"
+
+
+def search_ceilings(data: RunData, client: ClientResult, target: TargetResult) -> list[dict[str, Any]]:
+    """The capacity scenario's ceiling per exchange, from its plateaus (`PREFIX_capacity.csv`): where the successful
+    answers per second stopped following the offered rate, and what they stayed at as it grew."""
+    plateaus = data.capacity_search
+    if plateaus is None or plateaus.empty:
+        return []
+    ceilings = []
+    for exchange, rows in plateaus.groupby("exchange", sort=False):
+        ceiling = search_ceiling(rows.sort_values("index"), data.start_s, client, target)
+        if ceiling is not None:
+            ceilings.append({"exchange": str(exchange), **ceiling})
+    return ceilings
+
+
+def search_ceiling(rows: pd.DataFrame, start_s: float, client: ClientResult,
+                   target: TargetResult) -> dict[str, Any] | None:
+    saturated = rows.loc[rows["verdict"] == "saturated"]
+    limited = rows.loc[rows["verdict"] == "rate_limited"]
+    clean = rows.loc[rows["verdict"] == "clean"]
+    first = saturated.iloc[0] if len(saturated) else limited.iloc[0] if len(limited) else None
+    if first is None:
+        return None
+    rate_limited = len(limited) > 0 and (saturated.empty or limited["index"].min() < saturated["index"].min())
+    if rate_limited:
+        first = limited.iloc[0]
+    reached_s = round(float(first["started_at"]) - start_s, 1)
+    cause, why = bottleneck_cause(reached_s, rate_limited, client, target)
+    seconds = rows["last_second"] - rows["first_second"] + 1
+    if rate_limited:  # what was served cleanly is all that is known to be sustainable
+        measured = clean.tail(1)
+    else:
+        flat = saturated.tail(2)
+        measured = flat if len(flat) == 2 else saturated.tail(1)
+    requests_per_s = (round(float(measured["ok_answers"].sum() / seconds[measured.index].sum()), 2)
+                      if len(measured) and seconds[measured.index].sum() > 0 else None)
+    return {
+        "method": "capacity_search",
+        "requests_per_s": requests_per_s,
+        "cause": cause,
+        "why": why,
+        "offered_rps": round(float(first["target_rps"]), 2),
+        "highest_clean_rps": float(clean["target_rps"].max()) if len(clean) else None,
+        "max_offered_rps": float(rows["target_rps"].max()),
+        "saturated_plateaus": len(saturated),
+        "confirmed": not rate_limited and len(measured) == 2,
+        "overload_answers": int(saturated["overload_answers"].sum()),
+        "skipped_starts": int(saturated["skipped_starts"].sum()),
+        "reached_at_s": reached_s,
+    }
+
+
+def search_ceiling_finding(ceiling: dict[str, Any]) -> Finding:
+    exchange, rate, cause = ceiling["exchange"], ceiling["requests_per_s"], ceiling["cause"]
+    served = "nothing" if rate is None else f"≈{rate:g} successful requests/s"
+    if cause == "rate_limit":
+        message = (f"{exchange}: a rate limit answered at {ceiling['offered_rps']:.4g} requests/s offered, before the "
+                   f"exchange stopped keeping up: the rate limit is the first bottleneck ({served} served cleanly "
+                   "below it)")
+    else:
+        refused = ceiling["overload_answers"]
+        message = (
+            f"{exchange}: throughput stopped at {served} from {ceiling['offered_rps']:.4g} requests/s offered"
+            + (f" and stayed there up to {ceiling['max_offered_rps']:.4g}" if ceiling["confirmed"] else
+               " (not confirmed by a second saturated plateau)")
+            + (f"; {refused} answers refused or timed out" if refused else "")
+            + f"; limited by {ceiling['why']}"
+        )
+    evidence = {k: v for k, v in ceiling.items() if k != "why"}
+    return Finding(
+        kind="throughput_ceiling",
+        severity=Severity.MEDIUM if cause in ("exchange", "rate_limit") else Severity.LOW,
+        message=message,
+        evidence=evidence,
+        recommendation=(
+            "Run --scenario ramp to measure the rate limit; " + CEILING_RECOMMENDATIONS[cause][0].lower()
+            + CEILING_RECOMMENDATIONS[cause][1:] if cause == "rate_limit" else CEILING_RECOMMENDATIONS[cause]
+        ),
     )
 
 

@@ -48,6 +48,7 @@ def draw_all(analysis: Analysis) -> list[Chart]:
         ("errors.png", "Error breakdown", errors_chart),
         ("weight.png", "Used weight against the limit", weight_chart),
         ("search.png", "Limit search: the plateaus tried, per exchange", search_chart),
+        ("capacity.png", "Capacity search: offered vs served per plateau, ceiling marked", capacity_chart),
         ("websocket.png", "WebSocket message rate and event latency", websocket_chart),
     ]
     charts = []
@@ -156,7 +157,7 @@ def users_chart(analysis: Analysis) -> Figure | None:
     axis.plot(levels.index, levels["requests_per_s"], marker="o", label="REST requests/s")
     axis.plot(levels.index, levels["ok_per_s"], marker="o", label="successful requests/s")
     ceiling = analysis.capacity.summary["throughput_ceiling"]
-    if ceiling is not None:
+    if ceiling is not None and "users" in ceiling:
         axis.axvline(ceiling["users"], color="tab:red", linestyle="--", label=f"ceiling ({ceiling['users']} users)")
     axis.set_xlabel("users")
     axis.set_ylabel("mean per second at that user count")
@@ -176,9 +177,13 @@ def latency_load_chart(analysis: Analysis) -> Figure | None:
         bins = pd.qcut(rows["load"], q=min(20, rows["load"].nunique()), duplicates="drop")
         table = rows.groupby(bins, observed=True)[["load", "p95"]].median()
         axis.plot(table["load"], table["p95"], marker=".", label=f"{method} {name}")
-    knee = analysis.capacity.summary["latency_knee"]
+    knee, ceiling = analysis.capacity.summary["latency_knee"], analysis.capacity.summary["throughput_ceiling"]
     if knee is not None:
-        axis.axvline(knee["load_requests_per_s"], color="tab:red", linestyle="--", label="latency knee")
+        axis.axvline(knee["load_requests_per_s"], color="tab:orange", linestyle="--",
+                     label=f"latency knee ({knee['load_requests_per_s']:g}/s)")
+    if ceiling is not None and ceiling.get("requests_per_s") is not None:
+        axis.axvline(ceiling["requests_per_s"], color="tab:red", linestyle="-",
+                     label=f"throughput ceiling ({ceiling['requests_per_s']:g}/s, {ceiling['cause']})")
     axis.set_xlabel("REST requests/s (10 s window)")
     axis.set_ylabel("p95 ms (10 s window, median per load bin)")
     _legend(axis)
@@ -257,6 +262,31 @@ def search_chart(analysis: Analysis) -> Figure | None:
         axis.set_ylabel(f"{exchange} target req/s")
         _legend(axis)
     axes[-1, 0].set_xlabel(label)
+    return figure
+
+
+def capacity_chart(analysis: Analysis) -> Figure | None:
+    """Each plateau of the capacity search: the rate offered against the successful answers served per second, on a
+    line of perfect service, with the throughput ceiling found; one line per exchange."""
+    plateaus = analysis.data.capacity_search
+    if plateaus is None or plateaus.empty:
+        return None
+    judged = plateaus.loc[plateaus["served_rps"].notna()]
+    figure, axis = _subplots(figsize=(6, 4))
+    top = float(judged["target_rps"].max()) if len(judged) else 1.0
+    axis.plot([0, top], [0, top], color="lightgrey", linestyle=":", label="served = offered")
+    for exchange, rows in judged.groupby("exchange", sort=False):
+        axis.plot(rows["target_rps"], rows["served_rps"], marker="o", label=f"{exchange} served")
+        for row in rows.loc[rows["verdict"] != "clean"].itertuples():
+            axis.annotate(str(row.verdict), (row.target_rps, row.served_rps), fontsize=7, xytext=(3, -9),
+                          textcoords="offset points")
+    for ceiling in analysis.capacity.summary["searched"]:
+        if ceiling["requests_per_s"] is not None:
+            axis.axhline(ceiling["requests_per_s"], color="tab:red", linestyle="--",
+                         label=f"{ceiling['exchange']} ceiling {ceiling['requests_per_s']:g}/s ({ceiling['cause']})")
+    axis.set_xlabel("offered req/s (plateau target)")
+    axis.set_ylabel("successful answers/s")
+    _legend(axis)
     return figure
 
 

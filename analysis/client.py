@@ -78,19 +78,26 @@ def analyse_client(data: RunData, thresholds: Thresholds) -> ClientResult:
         ))
     pacing = pacing_lag(data)
     if pacing is not None and (pacing["late_share"] > thresholds.late_start_share or pacing["skipped_starts"]):
+        # Without a CPU-bound generator, a start is late only because every user was still waiting on an answer.
+        cpu_bound = saturated_from is not None and pacing["first_late_s"] >= saturated_from - 10
+        pacing["cause"] = "generator_cpu" if cpu_bound else "users_waiting_on_answers"
+        starts = (f"{pacing['late_starts']} of {pacing['paced_starts']} paced requests started late "
+                  f"({pacing['late_share']:.1%}, worst {pacing['max_lag_ms']:g} ms) and {pacing['skipped_starts']} "
+                  f"were skipped, from {pacing['first_late_s']:g} s")
         findings.append(Finding(
             kind="client_pacing_lag",
-            severity=Severity.MEDIUM,
+            severity=Severity.MEDIUM if cpu_bound else Severity.LOW,
             message=(
-                f"the load generator could not keep the asked rate: {pacing['late_starts']} of "
-                f"{pacing['paced_starts']} paced requests started late ({pacing['late_share']:.1%}, worst "
-                f"{pacing['max_lag_ms']:g} ms) and {pacing['skipped_starts']} were skipped, from "
-                f"{pacing['first_late_s']:g} s"
+                f"the load generator could not keep the asked rate (its CPU was saturated): {starts}" if cpu_bound
+                else f"the asked rate was not sent because every user was waiting on an answer: {starts}; the "
+                "generator's CPU was not saturated, so the answers slowed down (see the latency and any ceiling)"
             ),
             evidence=pacing,
             recommendation=(
-                "Add users or worker processes, or lower the target rate: the asked load was not sent, so "
-                "throughput and latency from then on understate what the exchange would have seen."
+                "Add worker processes or lower the target rate: the asked load was not sent, so throughput and "
+                "latency from then on understate what the exchange would have seen." if cpu_bound else
+                "Add users (-u) to keep the asked rate at this latency; where the exchange itself stopped keeping up "
+                "(a throughput ceiling with cause exchange), more users only lengthen its queue."
             ),
         ))
     waits = own_waits(data)

@@ -173,6 +173,24 @@ def signals_line(exchange: str, signals: dict[str, Any] | None) -> str:
     return f"{exchange}: rate limited = {signals['rate_limited']}; banned = {banned}; {retry_after}"
 
 
+def ceiling_lines(capacity: dict[str, Any]) -> list[str]:
+    """The throughput ceiling: one line per exchange the capacity scenario searched, else the one of user levels."""
+    searched = capacity.get("searched") or []
+    if searched:
+        return [
+            f"throughput ceiling, {c['exchange']}: {fmt(c['requests_per_s'], ' requests/s')} served from "
+            f"{fmt(c['offered_rps'], ' requests/s')} offered (cause: {c['cause']}"
+            + ("" if c["confirmed"] or c["cause"] == "rate_limit" else "; not confirmed") + ")"
+            for c in searched
+        ]
+    ceiling = capacity["throughput_ceiling"]
+    if ceiling is None:
+        return ["throughput ceiling: none (throughput kept growing with the load, or the load did not vary enough "
+                "to tell)"]
+    return [f"throughput ceiling: {fmt(ceiling['ok_per_s'], ' requests/s')} at {ceiling['users']} users "
+            f"(cause: {ceiling['cause']})"]
+
+
 def latency_blocks(report: dict[str, Any]) -> list[Block]:
     latency, capacity = report["latency"], report["capacity"]
     rest = latency["rest"]
@@ -184,11 +202,9 @@ def latency_blocks(report: dict[str, Any]) -> list[Block]:
             f"max {fmt(rest['max'], ' ms')}."
         ),
     ]
-    ceiling, knee = capacity["throughput_ceiling"], capacity["latency_knee"]
+    knee = capacity["latency_knee"]
     blocks.append(Bullets([
-        f"throughput ceiling: {fmt(ceiling['ok_per_s'], ' requests/s')} at {ceiling['users']} users "
-        f"(cause: {ceiling['cause']})" if ceiling else "throughput ceiling: none (throughput kept growing with "
-        "users, or the user count did not vary enough to tell)",
+        *ceiling_lines(capacity),
         f"latency knee: {knee['endpoint']} from {fmt(knee['load_requests_per_s'], ' requests/s')} "
         f"(p95 {fmt(knee['p95_ms_before'], ' ms')} → {fmt(knee['p95_ms_at_knee'], ' ms')})"
         if knee else "latency knee: none found",

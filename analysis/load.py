@@ -68,6 +68,10 @@ RAMP_SUFFIX = "_ramp.csv"  # the ramp scenario's plateaus (loadgen/ramp.py)
 RAMP_TEXT = ("exchange", "role", "verdict")
 RAMP_NUMBERS = ("index", "target_rps", "started_at", "ended_at", "achieved_rps", "weight_per_request",
                 "rate_limited", "capacity_rps", "capacity_units")
+CAPACITY_SUFFIX = "_capacity.csv"  # the capacity scenario's plateaus (loadgen/capacity_search.py)
+CAPACITY_TEXT = ("exchange", "verdict")
+CAPACITY_NUMBERS = ("index", "target_rps", "started_at", "ended_at", "first_second", "last_second", "requests",
+                    "ok_answers", "served_rps", "overload_answers", "rate_limited", "late_starts", "skipped_starts")
 LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\] [^/]*/(\w+)/[^:]*: (.*)$")
 LOG_EVENTS = (  # (kind, text in Locust's message)
     ("cpu_warning", "CPU usage above"),
@@ -100,6 +104,7 @@ class RunData:
     simulator_history: pd.DataFrame | None = None
     run_duration_s: float | None = None  # the test's start to its stop, from PREFIX_exchange.json (None: unknown)
     ramp: pd.DataFrame | None = None  # the ramp's plateaus: exchange, role, target_rps, verdict, ... (RAMP_*)
+    capacity_search: pd.DataFrame | None = None  # the capacity scenario's plateaus (CAPACITY_*)
     notes: list[str] = field(default_factory=list)  # what the data could not tell, for the report
 
     @property
@@ -177,7 +182,10 @@ def load_run(run_dir: Path) -> RunData:
         workers=read_json_object(workers_path) if (workers_path := Path(f"{prefix}_workers.json")).exists() else None,
         simulator_history=simulator_history,
         run_duration_s=float(run_duration) if isinstance(run_duration, int | float) and run_duration > 0 else None,
-        ramp=read_ramp(ramp_path) if (ramp_path := Path(f"{prefix}{RAMP_SUFFIX}")).exists() else None,
+        ramp=read_plateaus(ramp_path, RAMP_TEXT, RAMP_NUMBERS)
+        if (ramp_path := Path(f"{prefix}{RAMP_SUFFIX}")).exists() else None,
+        capacity_search=read_plateaus(search_path, CAPACITY_TEXT, CAPACITY_NUMBERS)
+        if (search_path := Path(f"{prefix}{CAPACITY_SUFFIX}")).exists() else None,
         notes=notes,
     )
 
@@ -275,13 +283,13 @@ def read_exchange_history(path: Path) -> pd.DataFrame:
     return merged
 
 
-def read_ramp(path: Path) -> pd.DataFrame:
-    """The ramp's plateaus, one row each (empty numbers: not measured)."""
+def read_plateaus(path: Path, text: tuple[str, ...], numbers: tuple[str, ...]) -> pd.DataFrame:
+    """A search's plateaus, one row each: `text` columns as strings, `numbers` as floats (empty: not measured)."""
     return read_csv(
         path,
-        {c: c for c in (*RAMP_TEXT, *RAMP_NUMBERS)},
-        dtypes={**dict.fromkeys(RAMP_TEXT, "str"), **dict.fromkeys(RAMP_NUMBERS, "float64")},
-        na_columns=RAMP_NUMBERS,
+        {c: c for c in (*text, *numbers)},
+        dtypes={**dict.fromkeys(text, "str"), **dict.fromkeys(numbers, "float64")},
+        na_columns=numbers,
     )
 
 

@@ -35,6 +35,8 @@ class FailureKind(enum.StrEnum):
 
 
 RATE_LIMIT_KINDS = frozenset({FailureKind.RATE_LIMITED, FailureKind.BANNED})
+# Answers of an exchange that could not keep up: a gateway or engine error, or no answer in time.
+OVERLOAD_KINDS = frozenset({FailureKind.SERVER_ERROR, FailureKind.TIMEOUT})
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,6 +178,7 @@ ERROR_KINDS: dict[int, FailureKind] = {
     -1003: FailureKind.RATE_LIMITED,  # TOO_MANY_REQUESTS
     -1015: FailureKind.RATE_LIMITED,  # TOO_MANY_ORDERS
     -1007: FailureKind.TIMEOUT,  # backend timeout, execution status unknown
+    -1008: FailureKind.SERVER_ERROR,  # SERVER_BUSY: overloaded, try again later
     -1021: FailureKind.TIMESTAMP,  # INVALID_TIMESTAMP
     -1022: FailureKind.AUTH,  # INVALID_SIGNATURE
     -2014: FailureKind.AUTH,  # BAD_API_KEY_FMT

@@ -265,6 +265,8 @@ SERVICE_BUSY = "EService:Busy"  # the service is overloaded: the request was not
 
 RATE_LIMIT_ERRORS = (RATE_LIMIT_EXCEEDED, TOO_MANY_REQUESTS, TRADING_RATE_LIMIT, "EOrder:Domain rate limit exceeded")
 THROTTLED_PREFIX = "EService:Throttled"  # "EService: Throttled: <unix ts>": too many concurrent requests
+# The service cannot take the request now (overloaded or offline): like a 5xx, its execution status is unknown.
+SERVICE_ERRORS = ("EService:Busy", "EService:Unavailable")
 
 
 def error_kind(error: str) -> FailureKind:
@@ -273,6 +275,8 @@ def error_kind(error: str) -> FailureKind:
         return FailureKind.RATE_LIMITED
     if error == TEMPORARY_LOCKOUT:
         return FailureKind.BANNED
+    if error in SERVICE_ERRORS:
+        return FailureKind.SERVER_ERROR
     if error == INVALID_NONCE:
         return FailureKind.TIMESTAMP
     if error in (INVALID_KEY, INVALID_SIGNATURE, "EGeneral:Permission denied"):

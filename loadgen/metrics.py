@@ -51,7 +51,11 @@ COUNT_FIELDS = (
 )
 SECONDS_FIELDS = ("retry_after_wait_s", "weight_wait_s")
 # Summed like the counters, but kept in memory only (the ramp's search reads them; no file has them).
-INTERNAL_COUNTS = ("limit_units",)  # what the requests drew on the limit the adapter's limit_unit names
+INTERNAL_COUNTS = (
+    "limit_units",  # what the requests drew on the limit the adapter's limit_unit names
+    "ok_answers",  # REST answers that succeeded ...
+    "overload_answers",  # ... and those that said the exchange could not keep up (5xx, timeouts: OVERLOAD_KINDS)
+)
 HISTORY_COLUMNS = (
     "timestamp",
     "exchange",
@@ -171,11 +175,14 @@ class ExchangeMetrics:
             self._current = current
         return current
 
-    def request(self, weight: int, limit_units: int = 0) -> None:
+    def request(self, weight: int, limit_units: int = 0, ok: bool = True, overloaded: bool = False) -> None:
+        """One REST request, counted when its answer came (`ok`: it succeeded; `overloaded`: see OVERLOAD_KINDS)."""
         s = self._now()
         s.requests += 1
         s.weight_requested += weight
         s.limit_units += limit_units
+        s.ok_answers += ok
+        s.overload_answers += overloaded
 
     def used_weight(self, value: int) -> None:
         now = self._clock()

@@ -13,7 +13,7 @@ from locust import FastHttpUser
 from locust.env import Environment
 from locust.exception import StopUser
 
-from exchanges.base import Endpoint, ExchangeAdapter, FailureKind, Verdict
+from exchanges.base import OVERLOAD_KINDS, Endpoint, ExchangeAdapter, FailureKind, Verdict
 from loadgen.arrivals import PacerClosed, Start
 from loadgen.cluster import cluster_of
 from loadgen.credentials import Credentials, MissingCredentials
@@ -159,8 +159,9 @@ class ExchangeRestUser(FastHttpUser):
                 parsed = parse(body)
             except Exception as e:  # the answer is not what the exchange documents
                 verdict = Verdict(False, FailureKind.PROTOCOL, message=f"unreadable answer ({type(e).__name__})")
-        runtime.metrics.request(weight, self.adapter.limit_cost(endpoint, weight))  # counted where Locust counts
-        # it: a request cut off by a stop is in neither
+        # Counted where Locust counts it: a request cut off by a stop is in neither.
+        runtime.metrics.request(weight, self.adapter.limit_cost(endpoint, weight), verdict.ok,
+                                verdict.kind in OVERLOAD_KINDS)
         self.environment.events.request.fire(  # the keys FastHttpSession gives its request event
             request_type=endpoint.method,
             name=self.stats_prefix + endpoint.name,

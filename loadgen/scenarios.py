@@ -13,12 +13,17 @@ from dataclasses import dataclass
 
 # The shape's Locust options: (flag, default, help). Defaults are text, as typed on a command line.
 SCENARIO_OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("--scenario", "", "Shaped scenario: light|medium|heavy|stress|ramp|spike (with locustfiles/scenario_shape.py)"),
+    ("--scenario", "", "Shaped scenario: light|medium|heavy|stress|ramp|capacity|spike (with "
+     "locustfiles/scenario_shape.py)"),
     ("--ramp-start-rps", "", "ramp: each exchange's first plateau in req/s (default: its published limit, "
      "one unit of weight taken as one request)"),
     ("--ramp-max-rps", "2000", "ramp: the highest rate tried per exchange"),
     ("--ramp-plateau-s", "5", "ramp: the shortest probe plateau, buckets and counters (fixed windows probe whole "
      "windows)"),
+    ("--capacity-start-rps", "20", "capacity: each exchange's first plateau in req/s"),
+    ("--capacity-max-rps", "5000", "capacity: the highest rate tried per exchange"),
+    ("--capacity-step", "1.5", "capacity: each plateau's rate is the last one's times this"),
+    ("--capacity-plateau-s", "5", "capacity: the shortest plateau in seconds (saturated ones are held longer)"),
     ("--spike-cycles", "5", "spike: number of bursts"),
     ("--spike-pause-min-s", "5", "spike: shortest pause after a burst"),
     ("--spike-pause-max-s", "15", "spike: longest pause after a burst"),
@@ -34,7 +39,7 @@ class Scenario:
     name: str
     users: int
     spawn_rate: float  # users started per second
-    duration_s: int  # shaped scenarios that end by themselves (ramp, spike): the longest they may take
+    duration_s: int  # shaped scenarios that end by themselves (ramp, capacity, spike): the longest they may take
     description: str
     target_rps: float | None = None  # total request rate of the open-model users; None: closed model
     shaped: bool = False
@@ -62,6 +67,12 @@ SCENARIOS: dict[str, Scenario] = {
             "find the limit: a search per exchange, in plateaus of request rate, for the highest rate its limit "
             "sustains",
             shaped=True, searches_limit=True,
+        ),
+        Scenario(
+            "capacity", 200, 200, 600,
+            "find the capacity: per exchange, plateaus of request rate growing by 1.5x until the exchange stops "
+            "keeping up (answers slow down or are refused), ended once more load brings no more throughput",
+            shaped=True,
         ),
         Scenario(
             "spike", 100, 100, 600,

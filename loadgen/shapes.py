@@ -4,13 +4,15 @@
   from `-u` open-model users for `-t` (defaults from loadgen/scenarios.py).
 - ramp: a search per exchange for the highest request rate its limit sustains (loadgen/ramp.py), within
   the run time `-t`.
+- capacity: per exchange, plateaus of request rate growing until the exchange stops keeping up
+  (loadgen/capacity_search.py), within the run time `-t`.
 - spike: `-u` users each send one request at the same moment, then a pause drawn from
   `--spike-pause-min-s`..`--spike-pause-max-s`, `--spike-cycles` times, within the run time `-t` when one
   is given (pauses are shortened to fit; a plan that cannot fit is refused at start with exit code 2).
 
 Load it beside an exchange's locustfile: `locust -f locustfiles/binance.py,locustfiles/scenario_shape.py
 --scenario ramp`. Results besides Locust's: `PREFIX_scenario.json` (the plan and its outcome),
-`PREFIX_ramp.csv` (one row per plateau) and `PREFIX_bursts.csv` (one row per burst).
+`PREFIX_ramp.csv` and `PREFIX_capacity.csv` (one row per plateau) and `PREFIX_bursts.csv` (one row per burst).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from locust.runners import WorkerRunner
 from locust.util.timespan import parse_timespan
 
 from loadgen import run_end
+from loadgen.capacity_search import CapacityPlan, CapacitySettings
 from loadgen.cluster import cluster_of
 from loadgen.gates import EXIT_USAGE
 from loadgen.metrics import SecondStats, metrics_hub
@@ -160,6 +163,8 @@ def build_plan(environment: Environment) -> Plan:
     duration_s = given.run_time_s or scenario.duration_s
     if name == "ramp":
         return RampPlan(environment, load, duration_s, RampSettings.parse(options))
+    if name == "capacity":
+        return CapacityPlan(environment, load, duration_s, CapacitySettings.parse(options))
     if name == "spike":
         return SpikePlan(environment, load, SpikeSettings.parse(options), given.run_time_s)
     target = parse_pacing(options).target_rps or scenario.target_rps

@@ -127,7 +127,9 @@ def test_paced_starts_that_came_late_or_were_skipped(tmp_path):
     (builder_dir / "locust_exchange_history.csv").write_text(_with_columns(builder_dir, builder))
     lag = findings(builder_dir)["client_pacing_lag"]
     assert lag.evidence == {"paced_starts": 200, "late_starts": 40, "skipped_starts": 5, "late_share": 0.2,
-                            "max_lag_ms": 250.0, "first_late_s": 10.0}
+                            "max_lag_ms": 250.0, "first_late_s": 10.0, "cause": "users_waiting_on_answers"}
+    assert lag.severity == "low"  # no CPU warning: the users were all waiting on answers, not the generator's CPU
+    assert "every user was waiting on an answer" in lag.message
 
 
 def _with_columns(run_dir, builder) -> str:

@@ -96,6 +96,7 @@ def _body(code, msg="m"):
         (400, {}, _body(-2010, "Account has insufficient balance for requested action."),
          FailureKind.ORDER_REJECTED, "-2010"),
         (503, {}, b"<html>busy</html>", FailureKind.SERVER_ERROR, None),
+        (503, {}, _body(-1008, "Server is currently overloaded with other requests."), FailureKind.SERVER_ERROR, None),
         (400, {}, b"not json", FailureKind.EXCHANGE_ERROR, None),
     ],
 )

@@ -103,7 +103,9 @@ def envelope(*errors: str, result: object = None) -> bytes:
         ("EGeneral:Temporary lockout", FailureKind.BANNED),
         ("EOrder:Insufficient funds", FailureKind.ORDER_REJECTED),
         ("EQuery:Unknown asset pair", FailureKind.BAD_REQUEST),
-        ("EService:Unavailable", FailureKind.EXCHANGE_ERROR),
+        ("EService:Unavailable", FailureKind.SERVER_ERROR),
+        ("EService:Busy", FailureKind.SERVER_ERROR),
+        ("EGeneral:Internal error", FailureKind.EXCHANGE_ERROR),
     ],
 )
 def test_errors_with_http_200_are_failures_classified_from_the_body(error, kind):
