@@ -261,12 +261,12 @@ UNKNOWN_ASSET = "EQuery:Unknown asset"
 INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
 UNKNOWN_METHOD = "EGeneral:Unknown method"
 INTERNAL_ERROR = "EGeneral:Internal error"
-SERVICE_BUSY = "EService:Busy"  # the service is overloaded: the request was not processed
+SERVICE_BUSY = "EService:Busy"  # the service is overloaded (the simulator's answer when its capacity queue is full)
 
 RATE_LIMIT_ERRORS = (RATE_LIMIT_EXCEEDED, TOO_MANY_REQUESTS, TRADING_RATE_LIMIT, "EOrder:Domain rate limit exceeded")
 THROTTLED_PREFIX = "EService:Throttled"  # "EService: Throttled: <unix ts>": too many concurrent requests
 # The service cannot take the request now (overloaded or offline): like a 5xx, its execution status is unknown.
-SERVICE_ERRORS = ("EService:Busy", "EService:Unavailable")
+SERVICE_ERRORS = (SERVICE_BUSY, "EService:Unavailable")
 
 
 def error_kind(error: str) -> FailureKind:
