@@ -56,7 +56,8 @@ def test_a_rate_limit_before_any_saturation_is_the_first_bottleneck():
     ceiling = search_ceiling(rows, START, IDLE_CLIENT, IDLE_TARGET)
     assert ceiling is not None
     assert ceiling["cause"] == "rate_limit" and ceiling["requests_per_s"] == 100.0
-    assert "the rate limit is the first bottleneck" in search_ceiling_finding({"exchange": "binance", **ceiling}).message
+    finding = search_ceiling_finding({"exchange": "binance", **ceiling})
+    assert "the rate limit is the first bottleneck" in finding.message
 
 
 @pytest.mark.parametrize("verdict", ["clean", ""])
