@@ -107,3 +107,23 @@ def test_without_a_capacity_no_ceiling_no_knee_and_no_false_bottleneck(tmp_path)
     assert not kinds & {"throughput_ceiling", "latency_knee", "client_pacing_lag", "high_mean_latency",
                         "server_errors", "timeouts", "simulator_saturated", "client_cpu_saturated"}, kinds
     check_run_figures(run_dir, output=output)
+
+
+def test_a_rate_limit_below_the_capacity_is_reported_as_the_first_bottleneck(tmp_path):
+    config = ("[coinbase.capacity]\nrequests_per_s = 1000\n"
+              "[coinbase.rate_limits]\npublic = { rate_per_s = 60, burst = 60 }\n")
+    (tmp_path / "both.toml").write_text(config)
+    run_dir, output = run([sys.executable, "-m", "loadgen", "run", "--exchange", "coinbase", "--scenario", "capacity",
+                           "--sim-config", str(tmp_path / "both.toml"), "--results-dir", str(tmp_path / "results")])
+    capacity = capacity_section(run_dir)
+    ceiling = capacity["throughput_ceiling"]
+    assert ceiling is not None and ceiling["cause"] == "rate_limit", capacity
+    assert capacity["first_bottleneck"]["cause"] == "rate_limit"
+    # The limit answered above its rate; below, a bucket's burst may hide it for a plateau (the ramp measures it).
+    assert ceiling["offered_rps"] > 60 and ceiling["offered_rps"] > ceiling["requests_per_s"] > 0
+    outcome = json.loads((run_dir / "locust_scenario.json").read_text())["exchanges"]["coinbase"]
+    assert "rate limit" in outcome["stop_reason"] and outcome["capacity_rps"] is None
+    served = json.loads((run_dir / "simulator_stats.json").read_text())["exchanges"]["coinbase"]
+    assert served["capacity"]["rest"]["refused"] == 0 and served["rate_limited"] > 0
+    assert "the rate limit is the first bottleneck" in output
+    check_run_figures(run_dir, output=output)
