@@ -151,7 +151,7 @@ def latency_chart(analysis: Analysis) -> Figure | None:
 
 def users_chart(analysis: Analysis) -> Figure | None:
     levels = analysis.capacity.levels
-    if levels.empty:
+    if len(levels) < 2:  # one user count (a rate search, a constant load) has nothing to compare
         return None
     figure, axis = _subplots(figsize=(6, 4))
     axis.plot(levels.index, levels["requests_per_s"], marker="o", label="REST requests/s")
