@@ -50,7 +50,10 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
     has_usage = bool(frame["used_weight_max"].notna().any())
     window_s, window_source = limit_window(frame, spec, thresholds)
     fixed_window = spec is None or spec.kind is LimitKind.FIXED_WINDOW
-    sustain_s = max(1, min(window_s if fixed_window else thresholds.sustain_window_s, len(frame)))
+    # A run shorter than the window: its whole seconds when its duration is known (its history has a row more for
+    # the partial second it started in), else its history's.
+    whole_s = min(len(frame), max(1, int(data.run_duration_s))) if data.run_duration_s else len(frame)
+    sustain_s = max(1, min(window_s if fixed_window else thresholds.sustain_window_s, whole_s))
     frame["rate"] = trailing_mean(frame["requests"], sustain_s)
     requests = float(frame["requests"].sum())
     answers = {"rate_limited": int(frame["rate_limited"].sum()), "banned": int(frame["banned"].sum())}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import analysis.limits as limits
@@ -136,6 +138,13 @@ def test_no_rate_limiting_reports_a_null_onset_and_the_highest_clean_rate(tmp_pa
     assert summary["onset"] is None and summary["estimated_limit"] is None and not summary["limit_reached"]
     assert summary["max_safe_window_s"] == 30  # Binance's 60 s window, cut to the run's length
     assert summary["max_safe_requests_per_s"] == pytest.approx(6.0)
+
+
+def test_a_run_shorter_than_the_window_is_sustained_over_its_own_seconds_not_its_history_rows(tmp_path):
+    builder = RunBuilder(seconds=11).exchange_seconds(requests=[5] * 11)  # a 10 s run: 11 history rows
+    run_dir = builder.entry("GET", "depth", 5).write(tmp_path / "run")
+    (run_dir / "locust_exchange.json").write_text(json.dumps({"run": {"duration_s": 10.02}, "exchanges": {}}))
+    assert analyse(run_dir).summary["max_safe_window_s"] == 10
 
 
 def test_onset_from_the_failures_csv_without_the_suites_history(tmp_path):
