@@ -21,20 +21,17 @@ Results: `PREFIX_capacity.csv` (one row per plateau, every exchange) and `PREFIX
 
 from __future__ import annotations
 
-import csv
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from locust.env import Environment
 
 from loadgen.cluster import cluster_of
 from loadgen.metrics import metrics_hub
-from loadgen.options import OptionError
-from loadgen.ramp import settle_s
+from loadgen.options import OptionError, number_option
+from loadgen.ramp import settle_s, write_plateaus
 
 logger = logging.getLogger(__name__)
 
@@ -58,25 +55,14 @@ class CapacitySettings:
 
     @classmethod
     def parse(cls, options: Any) -> CapacitySettings:
-        start = _number(options, "capacity_start_rps", 0.0)
-        settings = cls(start, _number(options, "capacity_max_rps", 0.0), _number(options, "capacity_step", 1.0),
-                       int(_number(options, "capacity_plateau_s", 1.0, integer=True)))
+        start = number_option(options, "capacity_start_rps", 0.0, above=True)
+        settings = cls(start, number_option(options, "capacity_max_rps", 0.0, above=True),
+                       number_option(options, "capacity_step", 1.0, above=True),
+                       int(number_option(options, "capacity_plateau_s", 1, integer=True)))
         if settings.max_rps < start:
             raise OptionError(f"--capacity-max-rps: must be at least --capacity-start-rps ({start:g}), "
                               f"got {settings.max_rps:g}")
         return settings
-
-
-def _number(options: Any, dest: str, above: float, integer: bool = False) -> float:
-    text = str(getattr(options, dest, "") or "").strip()
-    flag = "--" + dest.replace("_", "-")
-    try:
-        value = int(text) if integer else float(text)
-    except ValueError:
-        raise OptionError(f"{flag}: expected {'a whole number' if integer else 'a number'}, got {text!r}") from None
-    if not math.isfinite(value) or value <= above:
-        raise OptionError(f"{flag}: must be a number above {above:g}, got {text}")
-    return value
 
 
 @dataclass(slots=True)
@@ -245,14 +231,4 @@ class CapacityPlan:
 
     def write_rows(self) -> None:
         """PREFIX_capacity.csv: every plateau of every exchange so far, in the order they started."""
-        options = self.environment.parsed_options
-        prefix = getattr(options, "csv_prefix", None) if options is not None else None
-        if prefix is None:
-            return
-        rows = sorted((p for s in self.searches for p in s.plateaus), key=lambda p: (p.started_at, p.exchange))
-        path = Path(f"{prefix}_capacity.csv")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows({k: v for k, v in asdict(p).items() if k in COLUMNS} for p in rows)
+        write_plateaus(self.environment, "capacity", [p for s in self.searches for p in s.plateaus], COLUMNS)

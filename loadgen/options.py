@@ -143,6 +143,19 @@ def add_arguments(parser: Any, **_: Any) -> None:
     )
 
 
+def number_option(options: Any, dest: str, low: float, *, integer: bool = False, above: bool = False) -> float:
+    """A scenario's number option: at least `low` (above it, with `above`); OptionError in one line otherwise."""
+    text = str(getattr(options, dest, "") or "").strip()
+    flag = "--" + dest.replace("_", "-")
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise OptionError(f"{flag}: expected {'a whole number' if integer else 'a number'}, got {text!r}") from None
+    if not math.isfinite(value) or value < low or (above and value == low):
+        raise OptionError(f"{flag}: must be {'a number above' if above else 'at least'} {low:g}, got {text}")
+    return value
+
+
 def parse_settings(options: Any, adapter: ExchangeAdapter, host: str | None) -> LoadSettings:
     """Validate the options for `adapter`; `host` is the REST base (for the default --ws-host)."""
     limit_default = adapter.rate_limits.get(WEIGHT_LIMIT_KEY) if getattr(adapter, "rate_limits", None) else None

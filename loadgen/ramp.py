@@ -456,14 +456,19 @@ class RampPlan:
 
     def write_rows(self) -> None:
         """PREFIX_ramp.csv: every plateau of every exchange so far, in the order they started."""
-        options = self.environment.parsed_options
-        prefix = getattr(options, "csv_prefix", None) if options is not None else None
-        if prefix is None:
-            return
-        rows = sorted((p for s in self.searches for p in s.plateaus), key=lambda p: (p.started_at, p.exchange))
-        path = Path(f"{prefix}_ramp.csv")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(asdict(p) for p in rows)
+        write_plateaus(self.environment, "ramp", [p for s in self.searches for p in s.plateaus], COLUMNS)
+
+
+def write_plateaus(environment: Environment, name: str, plateaus: list[Any], columns: tuple[str, ...]) -> None:
+    """PREFIX_<name>.csv: a search's plateaus (dataclasses with `started_at` and `exchange`) in the order they
+    started, with `columns` of their fields; nothing without --csv."""
+    options = environment.parsed_options
+    prefix = getattr(options, "csv_prefix", None) if options is not None else None
+    if prefix is None:
+        return
+    path = Path(f"{prefix}_{name}.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(asdict(p) for p in sorted(plateaus, key=lambda p: (p.started_at, p.exchange)))

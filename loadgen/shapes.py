@@ -39,7 +39,7 @@ from loadgen.capacity_search import CapacityPlan, CapacitySettings
 from loadgen.cluster import cluster_of
 from loadgen.gates import EXIT_USAGE
 from loadgen.metrics import SecondStats, metrics_hub
-from loadgen.options import OptionError, parse_pacing
+from loadgen.options import OptionError, number_option, parse_pacing
 from loadgen.ramp import RampPlan, RampSettings
 from loadgen.runtime import abort_run
 from loadgen.scenarios import (
@@ -171,18 +171,6 @@ def build_plan(environment: Environment) -> Plan:
     return ConstantRatePlan(environment, scenario, load, duration_s, target or 0.0)
 
 
-def _number(options: Any, dest: str, low: float, integer: bool = False) -> float:
-    text = str(getattr(options, dest, "") or "").strip()
-    flag = "--" + dest.replace("_", "-")
-    try:
-        value = int(text) if integer else float(text)
-    except ValueError:
-        raise OptionError(f"{flag}: expected {'a whole number' if integer else 'a number'}, got {text!r}") from None
-    if not math.isfinite(value) or value < low:
-        raise OptionError(f"{flag}: must be at least {low:g}, got {text}")
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class Load:
     users: int
@@ -248,11 +236,11 @@ class SpikeSettings:
 
     @classmethod
     def parse(cls, options: Any) -> SpikeSettings:
-        low, high = _number(options, "spike_pause_min_s", 0.0), _number(options, "spike_pause_max_s", 0.0)
+        low, high = number_option(options, "spike_pause_min_s", 0.0), number_option(options, "spike_pause_max_s", 0.0)
         if high < low:
             raise OptionError(f"--spike-pause-max-s: must be at least --spike-pause-min-s ({low:g}), got {high:g}")
-        return cls(int(_number(options, "spike_cycles", 1, integer=True)), low, high,
-                   _number(options, "spike_timeout_s", 0.1))
+        return cls(int(number_option(options, "spike_cycles", 1, integer=True)), low, high,
+                   number_option(options, "spike_timeout_s", 0.1))
 
 
 BURST_COLUMNS = ("cycle", "started_at", "size", "sent", "succeeded", "rate_limited", "failed", "duration_ms",
