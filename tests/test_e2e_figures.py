@@ -1,7 +1,11 @@
 """End to end: one run, one set of figures, on every kind of run.
 
 Each kind of run leaves Locust's CSVs, totals.json, the suite's files, the analysis report and the
-simulator's counts; `tests.figures.check_run_figures` asserts they all agree exactly.
+simulator's counts; `tests.figures.check_run_figures` asserts they all agree exactly. The runs of other
+tests are checked the same way, so that no kind of run is made twice: the default run
+(tests/test_e2e_runner.py), all exchanges side by side (there, and with limits, bans and drops in
+tests/test_e2e_gates.py), two workers (tests/test_e2e_distributed.py) and a shaped scenario
+(tests/test_e2e_scenarios.py).
 """
 
 from __future__ import annotations
@@ -31,18 +35,6 @@ def run(results: Path, *args: str, timeout: float = 180) -> tuple[Path, str]:
     assert proc.returncode == 0, out
     (run_dir,) = [p for p in results.iterdir() if p.is_dir()]
     return run_dir, out
-
-
-@pytest.mark.parametrize("args", [
-    pytest.param(["--duration", "10"], id="default"),
-    pytest.param(["--scenario", "light", "--duration", "12"], id="shaped-scenario"),
-    pytest.param(["--workers", "2", "--duration", "10"], id="two-workers"),
-    pytest.param(["--exchange", "all", "--duration", "10"], id="all-exchanges"),
-])
-def test_every_file_of_a_run_tells_the_same_figures(tmp_path, args):
-    run_dir, out = run(tmp_path, *args)
-    figures = check_run_figures(run_dir, output=out)
-    assert figures.requests > 20 and figures.aggregated >= figures.requests
 
 
 def test_ten_workers_count_every_request_the_simulator_served(tmp_path):

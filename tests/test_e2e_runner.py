@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from loadgen.summary import HTTP_METHODS
+from tests.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -57,6 +58,8 @@ def test_run_writes_results_and_counts_reconcile_with_the_simulator(tmp_path):
     assert {"ticker/price", "Aggregated"} <= names  # --csv-full-history: one row per endpoint
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["target"] == "simulator" and manifest["locust_exit_code"] == 0
+    figures = check_run_figures(run_dir, output=proc.stdout + proc.stderr)  # every file tells the same figures
+    assert figures.requests > 20 and figures.aggregated >= figures.requests
 
 
 def test_small_weight_limit_produces_429_then_bans(tmp_path):
@@ -181,6 +184,8 @@ def test_all_exchanges_side_by_side_reconcile_per_exchange(tmp_path):
             for name in ("binance", "coinbase", "kraken")}  # request names carry their exchange here
     assert sent == {name: served[name]["requests_total"] for name in sent}
     assert sum(sent.values()) == sum(e["num_requests"] for e in totals if e["method"] in HTTP_METHODS)
+    figures = check_run_figures(run_dir, output=proc.stdout + proc.stderr)  # every file tells the same figures
+    assert figures.requests > 20 and figures.aggregated >= figures.requests
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [

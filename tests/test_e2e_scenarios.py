@@ -18,6 +18,7 @@ from exchanges import NAMES, get_adapter
 from exchanges.binance import ADAPTER
 from loadgen.processes import child_env
 from tests.e2e import REPO_ROOT, run_locust, simulator
+from tests.figures import check_run_figures
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +85,8 @@ def test_a_scenario_holds_its_total_rate_within_5_percent(tmp_path):
     scenario = json.loads((run_dir / "locust_scenario.json").read_text())
     assert scenario["scenario"] == "light" and scenario["target_rps"] == 100
     assert scenario["steady"]["achieved_rps"] == pytest.approx(100, rel=0.05)
+    figures = check_run_figures(run_dir, output=proc.stdout + proc.stderr)  # every file tells the same figures
+    assert figures.requests > 20 and figures.aggregated >= figures.requests
 
 
 def test_the_target_is_the_total_over_two_worker_processes(tmp_path):
