@@ -114,7 +114,7 @@ def headless(compose: list[str], tmp_path: Path, workers: int, *up_options: str,
     master's log appended to its output (Compose v2 may not attach in time to a master that exits at once),
     and the run's directory."""
     results = results_dir(tmp_path)
-    settings = {"RESULTS_DIR": str(results), "WORKERS": str(workers), "DURATION": "6", "USERS": "4", **env}
+    settings = {"RESULTS_DIR": str(results), "WORKERS": str(workers), "DURATION": "4", "USERS": "4", **env}
     project = Project(compose, [HEADLESS, INTERNAL], settings)
     try:
         proc = project.run("up", "--scale", f"worker={workers}", "--exit-code-from", "master", *up_options)

@@ -195,19 +195,20 @@ def test_spike_records_every_burst(tmp_path):
 
 
 def test_spike_fits_into_the_run_time_it_is_given(tmp_path):
-    """Pauses of up to 30 s would take a minute or more; in a 20 s run they are drawn shorter, so that the three
-    bursts fit and the run ends on time."""
-    proc = runner("run", "--scenario", "spike", "--users", "20", "--duration", "20", "--", "--spike-cycles", "3",
-                  "--spike-pause-min-s", "2", "--spike-pause-max-s", "30", results=tmp_path)
+    """Pauses of up to 30 s would take a minute or more; in a 14 s run (the plan needs at least 10.5 s) they are
+    drawn shorter, so that the three bursts fit and the run ends on time."""
+    run_s = 14
+    proc = runner("run", "--scenario", "spike", "--users", "20", "--duration", str(run_s), "--", "--spike-cycles",
+                  "3", "--spike-pause-min-s", "2", "--spike-pause-max-s", "30", results=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = only_run_dir(tmp_path)
     scenario = json.loads((run_dir / "locust_scenario.json").read_text())
-    assert [b["cycle"] for b in scenario["bursts"]] == [1, 2, 3] and scenario["run_time_s"] == 20
+    assert [b["cycle"] for b in scenario["bursts"]] == [1, 2, 3] and scenario["run_time_s"] == run_s
     pauses = [b["pause_after_s"] for b in scenario["bursts"][:-1]]
-    assert all(2 <= p <= 30 for p in pauses) and sum(pauses) < 20 - 3 * 1.5
+    assert all(2 <= p <= 30 for p in pauses) and sum(pauses) < run_s - 3 * 1.5
     run = json.loads((run_dir / "run.json").read_text())
     started, finished = (datetime.strptime(run[k], "%Y-%m-%dT%H:%M:%S%z") for k in ("started_at", "finished_at"))
-    assert run["duration_s"] == 20 and (finished - started).total_seconds() <= 20 + 8  # start-up and shutdown
+    assert run["duration_s"] == run_s and (finished - started).total_seconds() <= run_s + 8  # start-up and shutdown
 
 
 def test_a_spike_that_cannot_fit_is_refused_before_anything_starts(tmp_path):
