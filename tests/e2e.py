@@ -1,21 +1,38 @@
-"""Helpers for end-to-end tests: a real simulator process and real headless Locust runs."""
+"""Helpers for end-to-end tests: a real simulator process, real headless Locust and runner runs, canary keys."""
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psutil
+
 from exchanges import get_adapter
 from loadgen.processes import SimulatorProcess, child_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The simulator's demo-account variables per exchange (the users sign with them on the simulator); value is base64.
+SIMULATOR_KEY_VARS: dict[str, dict[str, bool]] = {
+    "binance": {"SIM_BINANCE_API_KEY": False, "SIM_BINANCE_API_SECRET": False},
+    "coinbase": {"SIM_COINBASE_API_KEY": False, "SIM_COINBASE_API_SECRET": True, "SIM_COINBASE_API_PASSPHRASE": False},
+    "kraken": {"SIM_KRAKEN_API_KEY": False, "SIM_KRAKEN_API_SECRET": True},
+}
+
+
+def canary(label: str, b64: bool = False) -> str:
+    raw = f"CANARY{label}{secrets.token_hex(12)}"
+    return base64.b64encode(raw.encode() * 2).decode() if b64 else raw
 
 
 @contextmanager
@@ -97,3 +114,38 @@ def run_locust(
         env=child_env(),
     )
     return LocustRun(proc.returncode, proc.stdout + proc.stderr, run_dir)
+
+
+@dataclass
+class RunnerResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    run_dir: Path  # the run's directory (the results directory when the run made none)
+    process_list: list[str]  # every process's command line, sampled each second while the run was on
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def loadgen_run(results: Path, *args: str, env: dict[str, str] | None = None, timeout_s: float = 180) -> RunnerResult:
+    """`python -m loadgen run --results-dir RESULTS ARGS` (what `make run` runs), bounded in time, with what `ps`
+    showed while it ran."""
+    results.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "loadgen", "run", "--results-dir", str(results), *args]
+    out_path, err_path = results.parent / f"{results.name}.stdout", results.parent / f"{results.name}.stderr"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=err, text=True)
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout_s
+        while proc.poll() is None and time.monotonic() < deadline:
+            for p in psutil.process_iter(["cmdline"]):
+                seen.append(" ".join(p.info["cmdline"] or []))
+            time.sleep(1)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    runs = [p for p in results.iterdir() if p.is_dir()]
+    run_dir = runs[0] if len(runs) == 1 else results
+    return RunnerResult(proc.returncode, out_path.read_text(), err_path.read_text(), run_dir, seen)

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from loadgen.summary import HTTP_METHODS
+from tests.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -56,6 +57,8 @@ def test_master_and_two_workers_reconcile_with_the_simulator(tmp_path):
     assert exchange["requests"] == sent  # the suite's own counters are aggregated at the master too
     assert json.loads((run_dir / "run.json").read_text())["workers"] == 2
     assert (run_dir / "worker-1.log").is_file() and (run_dir / "worker-2.log").is_file()
+    figures = check_run_figures(run_dir, output=out)  # every file tells the same figures
+    assert figures.requests > 20 and figures.aggregated >= figures.requests
 
 
 def test_a_killed_worker_does_not_stop_the_run_and_is_reported(tmp_path):

@@ -1,20 +1,20 @@
 """End to end: one run, one set of figures, on every kind of run.
 
 Each kind of run leaves Locust's CSVs, totals.json, the suite's files, the analysis report and the
-simulator's counts; `tests.figures.check_run_figures` asserts they all agree exactly.
+simulator's counts; `tests.figures.check_run_figures` asserts they all agree exactly. The runs of other
+tests are checked the same way, so that no kind of run is made twice: the default run
+(tests/test_e2e_runner.py), all exchanges side by side (there, and with limits, bans and drops in
+tests/test_e2e_gates.py), two workers (tests/test_e2e_distributed.py), a shaped scenario
+(tests/test_e2e_scenarios.py) and a run stopped by Ctrl-C (tests/test_e2e_stopping.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.e2e import run_locust, simulator
@@ -33,20 +33,8 @@ def run(results: Path, *args: str, timeout: float = 180) -> tuple[Path, str]:
     return run_dir, out
 
 
-@pytest.mark.parametrize("args", [
-    pytest.param(["--duration", "10"], id="default"),
-    pytest.param(["--scenario", "light", "--duration", "12"], id="shaped-scenario"),
-    pytest.param(["--workers", "2", "--duration", "10"], id="two-workers"),
-    pytest.param(["--exchange", "all", "--duration", "10"], id="all-exchanges"),
-])
-def test_every_file_of_a_run_tells_the_same_figures(tmp_path, args):
-    run_dir, out = run(tmp_path, *args)
-    figures = check_run_figures(run_dir, output=out)
-    assert figures.requests > 20 and figures.aggregated >= figures.requests
-
-
 def test_ten_workers_count_every_request_the_simulator_served(tmp_path):
-    run_dir, out = run(tmp_path, "--workers", "10", "--scenario", "medium", "--duration", "20", timeout=240)
+    run_dir, out = run(tmp_path, "--workers", "10", "--scenario", "medium", "--duration", "14", timeout=240)
     figures = check_run_figures(run_dir, output=out)
     workers = json.loads((run_dir / "locust_workers.json").read_text())
     assert workers["workers_seen"] == 10 and all(w["final_report"] for w in workers["workers"])
@@ -60,25 +48,3 @@ def test_a_plain_locust_run_with_csv_and_json_file_has_whole_csvs(tmp_path):
     assert result.returncode == 0, result.output
     figures = check_run_figures(tmp_path / "run", exchanges=["binance"])
     assert figures.requests > 20
-
-
-def test_a_run_stopped_by_ctrl_c_keeps_one_set_of_figures(tmp_path):
-    cmd = [sys.executable, "-m", "loadgen", "run", "--duration", "60", "--results-dir", str(tmp_path)]
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        runs = [p for p in tmp_path.iterdir() if p.is_dir()]
-        history = runs[0] / "locust_stats_history.csv" if runs else None
-        if history is not None and history.is_file() and len(history.read_text().splitlines()) > 40:
-            break
-        time.sleep(0.5)
-    children = psutil.Process(proc.pid).children(recursive=True)
-    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground group
-    out, _ = proc.communicate(timeout=90)
-    assert proc.returncode == 130, out
-    _, alive = psutil.wait_procs(children, timeout=10)
-    assert not alive
-    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    assert json.loads((run_dir / "run.json").read_text())["interrupted"] is True
-    check_run_figures(run_dir, output=out)

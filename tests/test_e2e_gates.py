@@ -18,9 +18,13 @@ from tests.figures import check_run_figures
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
 
+# Short bans: a user waits a ban out inside its task, and Locust's graceful stop would wait for it (10 s).
 RATE_LIMITED_SIM = """
 [binance.rate_limits]
 request_weight = { limit = 30, interval_s = 10 }
+[binance.bans]
+first_ban_s = 1
+max_ban_s = 2
 """
 
 

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from loadgen.summary import HTTP_METHODS
+from tests.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -33,10 +34,10 @@ def only_run_dir(results: Path) -> Path:
     return run_dir
 
 
-def test_run_writes_results_and_counts_reconcile_with_the_simulator(tmp_path):
-    proc = runner("run", "--duration", "8", "--users", "6", "--spawn-rate", "6", results=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    run_dir = only_run_dir(tmp_path)
+def test_run_writes_results_and_counts_reconcile_with_the_simulator(default_run):
+    proc = default_run  # --duration 8 --users 6 --spawn-rate 6 (tests/conftest.py)
+    assert proc.returncode == 0, proc.output
+    run_dir = proc.run_dir
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
                  "totals.json", "report.html", "locust.log", "simulator.log", "simulator_stats.json", "run.json",
                  "locust_exchange_history.csv", "locust_exchange.json"):
@@ -57,6 +58,8 @@ def test_run_writes_results_and_counts_reconcile_with_the_simulator(tmp_path):
     assert {"ticker/price", "Aggregated"} <= names  # --csv-full-history: one row per endpoint
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["target"] == "simulator" and manifest["locust_exit_code"] == 0
+    figures = check_run_figures(run_dir, output=proc.output)  # every file tells the same figures
+    assert figures.requests > 20 and figures.aggregated >= figures.requests
 
 
 def test_small_weight_limit_produces_429_then_bans(tmp_path):
@@ -168,11 +171,10 @@ def test_sigkill_halfway_leaves_results_the_analysis_reads_and_no_orphans(tmp_pa
     assert "killed" in cut["message"] and report["run"]["requests"] > 0
 
 
-def test_all_exchanges_side_by_side_reconcile_per_exchange(tmp_path):
-    proc = runner("run", "--exchange", "all", "--duration", "10", "--users", "18", "--spawn-rate", "18",
-                  results=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    run_dir = only_run_dir(tmp_path)
+def test_all_exchanges_side_by_side_reconcile_per_exchange(all_exchanges_run):
+    proc = all_exchanges_run  # --exchange all --duration 10 --users 18 --spawn-rate 18 (tests/conftest.py)
+    assert proc.returncode == 0, proc.output
+    run_dir = proc.run_dir
     served = json.loads((run_dir / "simulator_stats.json").read_text())["exchanges"]
     totals = json.loads((run_dir / "totals.json").read_text())
     assert all(served[name]["requests_total"] > 0 for name in ("binance", "coinbase", "kraken")), served
@@ -181,6 +183,8 @@ def test_all_exchanges_side_by_side_reconcile_per_exchange(tmp_path):
             for name in ("binance", "coinbase", "kraken")}  # request names carry their exchange here
     assert sent == {name: served[name]["requests_total"] for name in sent}
     assert sum(sent.values()) == sum(e["num_requests"] for e in totals if e["method"] in HTTP_METHODS)
+    figures = check_run_figures(run_dir, output=proc.output)  # every file tells the same figures
+    assert figures.requests > 20 and figures.aggregated >= figures.requests
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [

@@ -18,6 +18,7 @@ from exchanges import NAMES, get_adapter
 from exchanges.binance import ADAPTER
 from loadgen.processes import child_env
 from tests.e2e import REPO_ROOT, run_locust, simulator
+from tests.figures import check_run_figures
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +85,8 @@ def test_a_scenario_holds_its_total_rate_within_5_percent(tmp_path):
     scenario = json.loads((run_dir / "locust_scenario.json").read_text())
     assert scenario["scenario"] == "light" and scenario["target_rps"] == 100
     assert scenario["steady"]["achieved_rps"] == pytest.approx(100, rel=0.05)
+    figures = check_run_figures(run_dir, output=proc.stdout + proc.stderr)  # every file tells the same figures
+    assert figures.requests > 20 and figures.aggregated >= figures.requests
 
 
 def test_the_target_is_the_total_over_two_worker_processes(tmp_path):
@@ -192,19 +195,20 @@ def test_spike_records_every_burst(tmp_path):
 
 
 def test_spike_fits_into_the_run_time_it_is_given(tmp_path):
-    """Pauses of up to 30 s would take a minute or more; in a 20 s run they are drawn shorter, so that the three
-    bursts fit and the run ends on time."""
-    proc = runner("run", "--scenario", "spike", "--users", "20", "--duration", "20", "--", "--spike-cycles", "3",
-                  "--spike-pause-min-s", "2", "--spike-pause-max-s", "30", results=tmp_path)
+    """Pauses of up to 30 s would take a minute or more; in a 14 s run (the plan needs at least 10.5 s) they are
+    drawn shorter, so that the three bursts fit and the run ends on time."""
+    run_s = 14
+    proc = runner("run", "--scenario", "spike", "--users", "20", "--duration", str(run_s), "--", "--spike-cycles",
+                  "3", "--spike-pause-min-s", "2", "--spike-pause-max-s", "30", results=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = only_run_dir(tmp_path)
     scenario = json.loads((run_dir / "locust_scenario.json").read_text())
-    assert [b["cycle"] for b in scenario["bursts"]] == [1, 2, 3] and scenario["run_time_s"] == 20
+    assert [b["cycle"] for b in scenario["bursts"]] == [1, 2, 3] and scenario["run_time_s"] == run_s
     pauses = [b["pause_after_s"] for b in scenario["bursts"][:-1]]
-    assert all(2 <= p <= 30 for p in pauses) and sum(pauses) < 20 - 3 * 1.5
+    assert all(2 <= p <= 30 for p in pauses) and sum(pauses) < run_s - 3 * 1.5
     run = json.loads((run_dir / "run.json").read_text())
     started, finished = (datetime.strptime(run[k], "%Y-%m-%dT%H:%M:%S%z") for k in ("started_at", "finished_at"))
-    assert run["duration_s"] == 20 and (finished - started).total_seconds() <= 20 + 8  # start-up and shutdown
+    assert run["duration_s"] == run_s and (finished - started).total_seconds() <= run_s + 8  # start-up and shutdown
 
 
 def test_a_spike_that_cannot_fit_is_refused_before_anything_starts(tmp_path):
@@ -261,13 +265,14 @@ def assert_limit_found(rate_limit: dict, configured: float, limit_rps: float) ->
 
 
 def test_ramp_finds_a_small_bucket_and_finds_it_again(tmp_path):
-    """A Coinbase public bucket of 6 req/s, far below the first plateau: found twice, the same within 10%."""
-    limits = "[coinbase.rate_limits]\npublic = { rate_per_s = 6, burst = 15 }\n"
+    """A Coinbase public bucket of 12 req/s (burst 30), far below the first plateau (40 req/s): found twice, the
+    same within 10%. (A 6 req/s bucket from 20 req/s tests the same rules, with probes twice as long.)"""
+    limits = "[coinbase.rate_limits]\npublic = { rate_per_s = 12, burst = 30 }\n"
     found = []
     for attempt in ("first", "second"):
-        exchanges, run_dir = ramp(tmp_path / attempt, "coinbase", limits, 90, "--ramp-start-rps", "20")
+        exchanges, run_dir = ramp(tmp_path / attempt, "coinbase", limits, 90, "--ramp-start-rps", "40")
         rate_limit = exchanges["coinbase"]["rate_limit"]
-        assert_limit_found(rate_limit, 6.0, limit_in_requests(run_dir, "coinbase", 6.0))
+        assert_limit_found(rate_limit, 12.0, limit_in_requests(run_dir, "coinbase", 12.0))
         assert rate_limit["search"]["closed"], rate_limit["search"]
         found.append((rate_limit["estimated_limit"]["value"], rate_limit["max_safe_requests_per_s"]))
     (first_limit, first_safe), (second_limit, second_safe) = found
@@ -275,18 +280,22 @@ def test_ramp_finds_a_small_bucket_and_finds_it_again(tmp_path):
 
 
 def test_ramp_finds_every_exchanges_untuned_limit_in_one_run(tmp_path):
-    """Three limits nobody tuned for, searched side by side: Binance 20,000 weight a minute (the search starts
-    from the published 6,000), a Coinbase bucket of 300 req/s and a Kraken counter draining 3 calls/s. Binance's
-    windows are whole minutes: the run starts at :27, so that its limited climb ends in the first minute and
-    its probe fills the next."""
+    """Three limits nobody tuned for, searched side by side: Binance 7,000 weight per 20 s window (the search
+    starts from the published 6,000 a minute; `--weight-window-s 20` gives it the window, as for any exchange whose
+    window is not the adapter's), a Coinbase bucket of 300 req/s and a Kraken counter draining 10 calls/s. Binance's
+    windows are aligned to the epoch: the run starts 2 s into one, so that its limited climb ends in that window and
+    its probe fills the next. (A 60 s window tests the same rules: climb steps of a sixth of the window, a whole
+    window per probe, aligned to the epoch; it only takes three times as long.)"""
+    window_s = 20
     limits = (
-        "[binance.rate_limits]\nrequest_weight = { limit = 20000, interval_s = 60 }\n"
+        f"[binance.rate_limits]\nrequest_weight = {{ limit = 7000, interval_s = {window_s} }}\n"
         "[coinbase.rate_limits]\npublic = { rate_per_s = 300, burst = 300 }\n"
-        "[kraken.rate_limits]\npublic = { max_counter = 15.0, decay_per_s = 3.0 }\n"
+        "[kraken.rate_limits]\npublic = { max_counter = 15.0, decay_per_s = 10.0 }\n"
     )
-    time.sleep((27 - time.time()) % 60)
-    exchanges, run_dir = ramp(tmp_path, "all", limits, 95)
-    for exchange, configured in (("binance", 20000.0), ("coinbase", 300.0), ("kraken", 3.0)):
-        per_s = configured / 60 if exchange == "binance" else configured
+    time.sleep((2 - time.time()) % window_s)
+    exchanges, run_dir = ramp(tmp_path, "all", limits, 50, "--weight-window-s", str(window_s))
+    for exchange, configured, per_s in (("binance", 7000.0, 7000.0 / window_s), ("coinbase", 300.0, 300.0),
+                                        ("kraken", 10.0, 10.0)):
         assert_limit_found(exchanges[exchange]["rate_limit"], configured, limit_in_requests(run_dir, exchange, per_s))
+    assert exchanges["binance"]["rate_limit"]["estimated_limit"]["unit"] == f"weight/{window_s}s"
     assert exchanges["coinbase"]["rate_limit"]["search"]["closed"]  # Kraken's may still be open: see docs/scenarios.md

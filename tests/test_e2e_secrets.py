@@ -1,36 +1,21 @@
-"""Keys never leak: every user kind runs with canary key values, and neither the files a run writes,
-nor what it prints, nor the process list ever contain them."""
+"""Keys never leak: every user kind of every exchange runs with canary key values, and neither the files a
+run writes, nor what it prints, nor the process list ever contain them."""
 
 from __future__ import annotations
 
-import base64
+import json
 import os
-import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from exchanges import NAMES
+from tests.e2e import SIMULATOR_KEY_VARS, canary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
-
-
-def canary(label: str, b64: bool = False) -> str:
-    raw = f"CANARY{label}{secrets.token_hex(12)}"
-    return base64.b64encode(raw.encode() * 2).decode() if b64 else raw
-
-
-# The simulator's demo-account variables per exchange (the users sign with them on the simulator).
-SIMULATOR_KEY_VARS: dict[str, dict[str, bool]] = {  # variable -> value is base64
-    "binance": {"SIM_BINANCE_API_KEY": False, "SIM_BINANCE_API_SECRET": False},
-    "coinbase": {"SIM_COINBASE_API_KEY": False, "SIM_COINBASE_API_SECRET": True, "SIM_COINBASE_API_PASSPHRASE": False},
-    "kraken": {"SIM_KRAKEN_API_KEY": False, "SIM_KRAKEN_API_SECRET": True},
-}
 
 
 def scan(paths: list[Path], texts: list[str], needles: dict[str, str]) -> list[str]:
@@ -43,27 +28,20 @@ def scan(paths: list[Path], texts: list[str], needles: dict[str, str]) -> list[s
     return hits
 
 
-@pytest.mark.parametrize(
-    "exchange", [n for n in NAMES if n in SIMULATOR_KEY_VARS and (REPO_ROOT / "locustfiles" / f"{n}.py").is_file()]
-)
-def test_no_key_appears_in_results_output_or_process_list(exchange, tmp_path):
-    needles = {var: canary(var.split("_")[-1], b64) for var, b64 in SIMULATOR_KEY_VARS[exchange].items()}
-    env = {**os.environ, **needles, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "loadgen", "run", "--exchange", exchange, "--results-dir", str(tmp_path / "r"),
-           "--duration", "8", "--users", "6", "--spawn-rate", "6"]
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen_args: list[str] = []
-    while proc.poll() is None:  # what `ps` shows while the run is on
-        for p in psutil.process_iter(["cmdline"]):
-            seen_args.append(" ".join(p.info["cmdline"] or []))
-        time.sleep(1)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, out + err
-    files = [p for p in (tmp_path / "r").rglob("*") if p.is_file()]
+def test_no_key_appears_in_results_output_or_process_list(all_exchanges_run, canary_keys):
+    """Every exchange's users side by side (two users of each kind), each exchange's simulator keys set to canaries
+    (tests/conftest.py)."""
+    run = all_exchanges_run
+    assert run.returncode == 0, run.output
+    assert set(canary_keys) == {var for variables in SIMULATOR_KEY_VARS.values() for var in variables}
+    assert set(SIMULATOR_KEY_VARS) == set(NAMES)  # every exchange's keys are canaries
+    files = [p for p in run.run_dir.parent.rglob("*") if p.is_file()]
     assert any(p.name == "locust_failures.csv" for p in files)
-    run_dir = next(p for p in (tmp_path / "r").iterdir() if p.is_dir())
-    assert "order" in (run_dir / "totals.json").read_text().lower()  # the signed users did run (Kraken: AddOrder)
-    assert scan(files, [out, err, *seen_args], needles) == []
+    totals = json.loads((run.run_dir / "totals.json").read_text())
+    for exchange in NAMES:  # every exchange's signed users did run (Kraken: AddOrder)
+        assert any(e["name"].startswith(f"{exchange}:") and "order" in e["name"].lower() for e in totals), exchange
+    assert run.process_list  # what `ps` showed while the run was on
+    assert scan(files, [run.stdout, run.stderr, *run.process_list], canary_keys) == []
 
 
 def test_a_missing_key_is_named_never_shown(tmp_path):

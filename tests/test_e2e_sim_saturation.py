@@ -68,8 +68,9 @@ def test_a_simulator_burning_cpu_on_every_request_is_reported_saturated(tmp_path
     assert report["simulator"]["saturated"] is True
 
 
-def test_a_normal_short_run_keeps_the_simulators_load_and_finds_it_not_saturated(tmp_path):
-    run_dir = run(tmp_path / "results", "--duration", "8", "--users", "6", "--spawn-rate", "6")
+def test_a_normal_short_run_keeps_the_simulators_load_and_finds_it_not_saturated(default_run):
+    assert default_run.returncode == 0, default_run.output  # --duration 8 --users 6 --spawn-rate 6 (tests/conftest.py)
+    run_dir = default_run.run_dir
     rows = check_files_agree(run_dir)
     assert len(rows) >= 8
     assert sum(int(r["ws_messages"]) for r in rows) > 0

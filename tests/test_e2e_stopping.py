@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from loadgen.summary import HTTP_METHODS
+from tests.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -137,3 +138,5 @@ def test_a_stopped_run_writes_every_result_and_leaves_nothing_running(tmp_path, 
     served = json.loads((run_dir / "simulator_stats.json").read_text())["exchanges"]["binance"]["requests_total"]
     assert sent > 10 and sent == served
     assert json.loads((run_dir / "locust_exchange.json").read_text())["exchanges"]["binance"]["requests"] == sent
+    if (kind, to, signum) == ("run", "group", signal.SIGINT):  # a terminal's Ctrl-C keeps one set of figures
+        check_run_figures(run_dir, output=out + err)
