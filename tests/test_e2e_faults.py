@@ -98,7 +98,7 @@ def test_websocket_drops_are_reported_and_reconnected(tmp_path):
 def test_a_ban_is_counted_as_banned(tmp_path):
     config = (
         "[binance.rate_limits]\nrequest_weight = { limit = 30, interval_s = 10 }\n"
-        "[binance.bans]\nfirst_ban_s = 3\nmax_ban_s = 6\nlimited_requests_before_ban = 2\n"
+        "[binance.bans]\nfirst_ban_s = 1\nmax_ban_s = 2\nlimited_requests_before_ban = 2\n"  # short: waited out in-task
     )
     with simulator(tmp_path, config) as sim:
         run = run_locust(sim, tmp_path / "run", ["BinanceRestPoller"], users=6, run_time_s=6,

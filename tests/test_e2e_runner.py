@@ -66,7 +66,7 @@ def test_small_weight_limit_produces_429_then_bans(tmp_path):
     config = tmp_path / "limits.toml"
     config.write_text(
         "[binance.rate_limits]\nrequest_weight = { limit = 20, interval_s = 10 }\n"
-        "[binance.bans]\nfirst_ban_s = 2\nmax_ban_s = 4\nlimited_requests_before_ban = 3\n"
+        "[binance.bans]\nfirst_ban_s = 1\nmax_ban_s = 2\nlimited_requests_before_ban = 3\n"  # short: waited out in-task
     )
     proc = runner(
         "run", "--duration", "8", "--users", "8", "--sim-config", str(config), "--",
