@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -280,22 +279,22 @@ def test_ramp_finds_a_small_bucket_and_finds_it_again(tmp_path):
 
 
 def test_ramp_finds_every_exchanges_untuned_limit_in_one_run(tmp_path):
-    """Three limits nobody tuned for, searched side by side: Binance 7,000 weight per 20 s window (the search
-    starts from the published 6,000 a minute; `--weight-window-s 20` gives it the window, as for any exchange whose
-    window is not the adapter's), a Coinbase bucket of 300 req/s and a Kraken counter draining 10 calls/s. Binance's
-    windows are aligned to the epoch: the run starts 2 s into one, so that its limited climb ends in that window and
-    its probe fills the next. (A 60 s window tests the same rules: climb steps of a sixth of the window, a whole
-    window per probe, aligned to the epoch; it only takes three times as long.)"""
-    window_s = 20
+    """Three limits nobody tuned for, searched side by side: Binance 6,000 weight per 30 s window (the search
+    starts from the published 6,000 a minute; `--weight-window-s 30` gives it the window, as for any exchange whose
+    window is not the adapter's), a Coinbase bucket of 300 req/s and a Kraken counter draining 3 calls/s. Binance's
+    windows are aligned to the epoch; at this limit its climb (5 s steps, a sixth of the window) is refused at
+    400 req/s wherever a window starts, and its probe fills the next window well within the time Kraken's search
+    takes, so the run needs no waiting for a window. (A 60 s window tests the same rules; it only needs a run
+    started at the right second of the minute.)"""
+    window_s = 30
     limits = (
-        f"[binance.rate_limits]\nrequest_weight = {{ limit = 7000, interval_s = {window_s} }}\n"
+        f"[binance.rate_limits]\nrequest_weight = {{ limit = 6000, interval_s = {window_s} }}\n"
         "[coinbase.rate_limits]\npublic = { rate_per_s = 300, burst = 300 }\n"
-        "[kraken.rate_limits]\npublic = { max_counter = 15.0, decay_per_s = 10.0 }\n"
+        "[kraken.rate_limits]\npublic = { max_counter = 15.0, decay_per_s = 3.0 }\n"
     )
-    time.sleep((2 - time.time()) % window_s)
-    exchanges, run_dir = ramp(tmp_path, "all", limits, 50, "--weight-window-s", str(window_s))
-    for exchange, configured, per_s in (("binance", 7000.0, 7000.0 / window_s), ("coinbase", 300.0, 300.0),
-                                        ("kraken", 10.0, 10.0)):
+    exchanges, run_dir = ramp(tmp_path, "all", limits, 95, "--weight-window-s", str(window_s))
+    for exchange, configured, per_s in (("binance", 6000.0, 6000.0 / window_s), ("coinbase", 300.0, 300.0),
+                                        ("kraken", 3.0, 3.0)):
         assert_limit_found(exchanges[exchange]["rate_limit"], configured, limit_in_requests(run_dir, exchange, per_s))
     assert exchanges["binance"]["rate_limit"]["estimated_limit"]["unit"] == f"weight/{window_s}s"
     assert exchanges["coinbase"]["rate_limit"]["search"]["closed"]  # Kraken's may still be open: see docs/scenarios.md
