@@ -113,6 +113,7 @@ class SymbolMarket:
 
     BOOK_LEVELS = 60  # market makers' price levels on each side around the mid
     TRADE_HISTORY = 1000
+    TRADE_TAPE_AT_START = 100  # a venue never opens with an empty tape: trades of the last minute
     DIFF_HISTORY = 100  # ticks of depth diffs kept (10 s at a 100 ms tick)
     CANDLE_1S_HISTORY = 86_400
 
@@ -291,6 +292,20 @@ class SymbolMarket:
     def _seed_book(self) -> None:
         self._refresh_levels(self.start_ms)
         self._pending.clear()  # the initial book is the snapshot, not a diff
+        self._seed_tape()
+
+    def _seed_tape(self) -> None:
+        """Trades of the minute before start, near the opening mid, so that recent-trade queries and
+        trade snapshots are never empty. Drawn from the history seed: the live sequence is unchanged."""
+        rng = random.Random(self._history_seed ^ 0x7A9E)
+        count = self.TRADE_TAPE_AT_START
+        for i in range(count):
+            self.next_trade_id += 1
+            offset = rng.randint(-3, 3) * self.level_step
+            qty = max(1, int(self._typical_lots * rng.expovariate(4.0)))
+            time_ms = self.start_ms - (count - i) * 60_000 // count
+            self.trades.append(Trade(self.next_trade_id, max(1, round(self.mid) + offset), qty, time_ms,
+                                     buyer_is_maker=rng.random() < 0.5))
 
     def _take(self, side: str, qty: int, limit: int | None, now_ms: int) -> list[Fill]:
         """Consume the opposite side from the best price while `limit` allows."""

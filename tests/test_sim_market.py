@@ -117,3 +117,14 @@ def test_a_tick_moves_the_book_by_a_few_levels_not_all_of_them():
         market.step(now)
         kept.append(len(before & set(sym.bids)) / len(before))
     assert sum(kept) / len(kept) > 0.7
+
+
+def test_the_tape_is_never_empty_at_start_and_ends_before_it():
+    """Recent-trade queries and trade snapshots right after start find the last minute's trades."""
+    sym = Market([SPEC], seed=3, start_ms=START_MS).symbols["BTCUSDT"]
+    tape = list(sym.trades)
+    assert len(tape) == sym.TRADE_TAPE_AT_START
+    assert all(START_MS - 60_000 <= t.time_ms < START_MS for t in tape)
+    assert [t.id for t in tape] == list(range(tape[0].id, tape[0].id + len(tape)))
+    assert sorted(t.time_ms for t in tape) == [t.time_ms for t in tape]
+    assert all(abs(t.price - sym.mid) <= 3 * sym.level_step + 1 for t in tape)
