@@ -50,9 +50,9 @@ EXCHANGE_COUNTS = (
 EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s", "start_lag_max_ms")
 EXCHANGE_REQUIRED = (*EXCHANGE_KEYS, "requests", "rate_limited", "banned")
 TOTALS_COLUMNS = ("type", "name", "requests", "failures", "none_requests", "total_ms", "histogram")
-SIMULATOR_HISTORY = "simulator_history.csv"  # the simulator's own load per second (loadgen/sim_history.py)
+SIMULATOR_HISTORY = "simulator_history.csv"  # the simulator's own load per second (loadgen/runner/sim_history.py)
 # CSV column -> field of a row under "process" in /__sim/stats (simulator/load_monitor.py), also its name here;
-# loadgen/sim_history.py writes the file with these columns.
+# loadgen/runner/sim_history.py writes the file with these columns.
 SIMULATOR_COLUMNS = {
     "timestamp": "t",
     "span_s": "span_s",
@@ -64,11 +64,11 @@ SIMULATOR_COLUMNS = {
     "ws_messages": "ws_messages",
 }
 TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response_time", "response_times")
-RAMP_SUFFIX = "_ramp.csv"  # the ramp scenario's plateaus (loadgen/ramp.py)
+RAMP_SUFFIX = "_ramp.csv"  # the ramp scenario's plateaus (loadgen/pacing/ramp.py)
 RAMP_TEXT = ("exchange", "role", "verdict")
 RAMP_NUMBERS = ("index", "target_rps", "started_at", "ended_at", "achieved_rps", "weight_per_request",
                 "rate_limited", "capacity_rps", "capacity_units")
-CAPACITY_SUFFIX = "_capacity.csv"  # the capacity scenario's plateaus (loadgen/capacity_search.py)
+CAPACITY_SUFFIX = "_capacity.csv"  # the capacity scenario's plateaus (loadgen/pacing/capacity_search.py)
 CAPACITY_TEXT = ("exchange", "verdict")
 CAPACITY_NUMBERS = ("index", "target_rps", "started_at", "ended_at", "first_second", "last_second", "requests",
                     "ok_answers", "served_rps", "overload_answers", "rate_limited", "late_starts", "skipped_starts")

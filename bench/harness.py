@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadgen.processes import child_env
+from loadgen.runner.processes import child_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_CORE, GENERATOR_CORE = 0, 1  # the target (simulator, nginx) and the load generator each get a core

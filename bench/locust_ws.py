@@ -22,9 +22,9 @@ from locust.env import Environment
 from bench import meter
 from exchanges.binance import ADAPTER
 from loadgen.runtime import exchange_runtime
-from loadgen.stream_stats import stream_stats
-from loadgen.ws import RECONNECT, REQUEST_TYPE, TIMED_REQUEST_NAMES
-from loadgen.ws_frames import FrameReader
+from loadgen.users.stream_stats import stream_stats
+from loadgen.users.ws_connection import RECONNECT, REQUEST_TYPE, TIMED_REQUEST_NAMES
+from loadgen.users.ws_frames import FrameReader
 from locustfiles import binance  # the module, not its classes: Locust would run every User class in sight
 
 

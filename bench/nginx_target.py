@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 
 from bench.harness import TARGET_CORE, BenchError, free_port, pinned, raise_open_files
-from loadgen.processes import stop_process
+from loadgen.runner.processes import stop_process
 
 TICKER_PATH = "/binance/api/v3/ticker/price"
 TICKER_BODY = '{"symbol":"BTCUSDT","price":"67000.01000000"}'

@@ -33,7 +33,7 @@ from bench.harness import (
 )
 from bench.nginx_target import NginxTicker
 from bench.sim_vs_worker import HIGH_LIMITS, PATH
-from loadgen.processes import SimulatorProcess
+from loadgen.runner.processes import SimulatorProcess
 
 CONCURRENCY = 10
 NO_WRK = "wrk not installed: rest_poller_vs_wrk skipped (apt-get install wrk)"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import TARGET_CORE, median, pin, run_locust, run_wrk
-from loadgen.processes import SimulatorProcess
+from loadgen.runner.processes import SimulatorProcess
 
 # Limits stay on (every request is weighed and counted), with values high enough that the
 # benchmark measures serving, not 429s.

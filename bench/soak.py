@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from loadgen.processes import SimulatorProcess, child_env
+from loadgen.runner.processes import SimulatorProcess, child_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import TARGET_CORE, Window, median, pin, run_locust
-from loadgen.processes import SimulatorProcess
+from loadgen.runner.processes import SimulatorProcess
 
 LIMITS = """
 [binance.rate_limits]

@@ -23,7 +23,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
-from loadgen import run_end
+from loadgen.runner import run_end
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from locust import events
 
 from exchanges.base import ExchangeAdapter
-from loadgen.scenarios import SCENARIOS
+from loadgen.pacing.scenarios import SCENARIOS
 
 WEIGHT_LIMIT_KEY = "request_weight"  # the adapter's RATE_LIMITS entry polite users stay under
 MAX_ORDER_BURST = 1000

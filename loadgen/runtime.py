@@ -22,11 +22,7 @@ from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import final_csv, locust_stop, options, run_end, workers
-from loadgen.backoff import Backoff
-from loadgen.breaker import BreakerState, CircuitBreaker
-from loadgen.cluster import cluster_of
-from loadgen.credentials import Credentials, MissingCredentials, credentials_for
+from loadgen import options
 from loadgen.metrics import ExchangeMetrics, metrics_hub
 from loadgen.options import (
     LoadSettings,
@@ -37,10 +33,15 @@ from loadgen.options import (
     parse_pacing,
     parse_settings,
 )
-from loadgen.pacing import RetryAfterGate, WeightLimiter
-from loadgen.reporting import fire
-from loadgen.simulator_probe import is_simulator
-from loadgen.spike import bursts_of
+from loadgen.pacing.backoff import Backoff
+from loadgen.pacing.breaker import BreakerState, CircuitBreaker
+from loadgen.pacing.cluster_budget import cluster_of
+from loadgen.pacing.spike import bursts_of
+from loadgen.pacing.weight_limiter import RetryAfterGate, WeightLimiter
+from loadgen.runner import final_csv, locust_stop, run_end, workers
+from loadgen.runner.simulator_probe import is_simulator
+from loadgen.users.credentials import Credentials, MissingCredentials, credentials_for
+from loadgen.users.request_events import fire
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +85,12 @@ def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
     hooks.init.add_listener(lambda environment, **_: locust_stop.install(environment))
     hooks.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))
     # The CI gates and the web UI additions read this module's runtimes, hence the late import.
-    from loadgen import gates, run_snapshot, webui
+    from loadgen.gates import locust_hooks, run_snapshot
+    from loadgen.web import ui
 
     run_snapshot.register_exchange(adapter)
-    gates.install(hooks)
-    webui.install(hooks)
+    locust_hooks.install(hooks)
+    ui.install(hooks)
 
 
 def exchange_runtime(environment: Environment, adapter: ExchangeAdapter) -> ExchangeRuntime | None:

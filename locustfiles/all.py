@@ -10,7 +10,7 @@ Options such as --symbols and --streams name one exchange's instruments, so leav
 per-exchange defaults here.
 """
 
-from loadgen.measure import exchange_prefix
+from loadgen.gates.evaluation import exchange_prefix
 from locustfiles.binance import BinanceBurstTrader, BinanceRestPoller, BinanceWsSubscriber
 from locustfiles.coinbase import CoinbaseBurstTrader, CoinbaseRestPoller, CoinbaseWsSubscriber
 from locustfiles.kraken import KrakenBurstTrader, KrakenRestPoller, KrakenWsSubscriber

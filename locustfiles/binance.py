@@ -25,11 +25,11 @@ from exchanges.binance import (
     resting_order_id,
 )
 from loadgen import runtime
-from loadgen.burst import BurstUser
-from loadgen.cluster import unless_paced
 from loadgen.options import OrderEndpoint
-from loadgen.rest import ExchangeRestUser
-from loadgen.stream_user import StreamUser
+from loadgen.pacing.cluster_budget import unless_paced
+from loadgen.users.burst import BurstUser
+from loadgen.users.rest import ExchangeRestUser
+from loadgen.users.stream import StreamUser
 
 runtime.install(ADAPTER)
 

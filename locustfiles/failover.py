@@ -1,5 +1,5 @@
 """Multi-exchange failover: one user asks every exchange for a price at once and takes the fastest good answer,
-skipping exchanges whose circuit breaker is open (see loadgen/failover.py).
+skipping exchanges whose circuit breaker is open (see loadgen/users/failover.py).
 
     locust -f locustfiles/failover.py --host http://127.0.0.1:PORT -u 5 -t 30s   # the simulator's root
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from exchanges import binance, coinbase, kraken
 from loadgen import runtime
-from loadgen.failover import FailoverUser, PriceRequest
+from loadgen.users.failover import FailoverUser, PriceRequest
 
 PRICE_REQUESTS = {
     "binance": PriceRequest("ticker/price", lambda symbol: {"symbol": symbol}, binance.parse_ticker_price),

@@ -2,10 +2,10 @@
 
     locust -f locustfiles/binance.py,locustfiles/scenario_shape.py --scenario medium --headless
 
-`python -m loadgen run --scenario NAME` adds it for every scenario but `default`. See loadgen/shapes.py
+`python -m loadgen run --scenario NAME` adds it for every scenario but `default`. See loadgen/pacing/shapes.py
 and docs/scenarios.md.
 """
 
-from loadgen.shapes import ScenarioShape
+from loadgen.pacing.shapes import ScenarioShape
 
 __all__ = ["ScenarioShape"]

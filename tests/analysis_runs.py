@@ -91,7 +91,7 @@ class RunBuilder:
 
     def simulator_seconds(self, cpu_share: float | list[float] = 0.2, lag_p50_ms: float | list[float] = 0.5,
                           requests: int | list[int] = 10) -> RunBuilder:
-        """The simulator's own load, one row per second of the run (as loadgen/sim_history.py writes it)."""
+        """The simulator's own load, one row per second of the run (as loadgen/runner/sim_history.py writes it)."""
         cpu, lag, count = (_series(v, self.seconds) for v in (cpu_share, lag_p50_ms, requests))
         self.simulator_rows = [
             {"t": START + i + 0.05, "span_s": 1.0, "cpu_share": cpu[i], "lag_p50_ms": lag[i],

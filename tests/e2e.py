@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from exchanges import get_adapter
-from loadgen.processes import SimulatorProcess, child_env
+from loadgen.runner.processes import SimulatorProcess, child_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exchanges import NAMES as EXCHANGES
-from loadgen.summary import HTTP_METHODS
+from loadgen.runner.summary import HTTP_METHODS
 
 NON_STREAM_NAMES = {"connect", "reconnect", "connection", "subscription", "message"}
 

@@ -5,7 +5,14 @@ import os
 import pytest
 
 from exchanges.base import TargetKind
-from loadgen.cli import UsageError, load_dotenv_file, new_run_dir, parse_duration, resolve_exchange, resolve_target
+from loadgen.runner.cli import (
+    UsageError,
+    load_dotenv_file,
+    new_run_dir,
+    parse_duration,
+    resolve_exchange,
+    resolve_target,
+)
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("60", 60), ("90s", 90), ("2m", 120), ("1h30m", 5400), ("1h", 3600)])

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadgen.summary import HTTP_METHODS
+from loadgen.runner.summary import HTTP_METHODS
 from tests.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

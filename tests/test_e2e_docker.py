@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from exchanges import NAMES, get_adapter
-from loadgen.summary import HTTP_METHODS
+from loadgen.runner.summary import HTTP_METHODS
 from tests.test_e2e_web import free_port, request, wait_for_http, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -294,8 +294,9 @@ def test_users_get_real_keys_for_a_testnet(compose):
     """What a worker container's users sign with against a testnet, by way of the compose file and .env-style
     settings (only digests of the keys are printed). Against the simulator they recognise it and sign with its
     demo account: the headless and UI runs' signed orders show that."""
-    probe = ("import hashlib, os; from exchanges import get_adapter; from loadgen.credentials import credentials_for; "
-             "from loadgen.simulator_probe import is_simulator; a = get_adapter('binance'); "
+    probe = ("import hashlib, os; from exchanges import get_adapter; "
+             "from loadgen.users.credentials import credentials_for; "
+             "from loadgen.runner.simulator_probe import is_simulator; a = get_adapter('binance'); "
              "keys = credentials_for(a, is_simulator(a, os.environ['TARGET_HOST'])); "
              "print(hashlib.sha256(keys.api_key.encode()).hexdigest())")
     workers_file = REPO_ROOT / "docker-compose.workers.yml"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.summary import HTTP_METHODS
+from loadgen.runner.summary import HTTP_METHODS
 from tests.e2e import REPO_ROOT, run_locust, simulator
 
 pytestmark = pytest.mark.e2e

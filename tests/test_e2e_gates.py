@@ -171,7 +171,7 @@ def expected_values(run_dir: Path) -> dict[str, float]:
     """What each threshold must have measured, recomputed from totals.json, the failures CSV and
     locust_exchange.json: rows told apart by their exchange prefix only."""
     from exchanges import get_adapter
-    from loadgen.measure import merged_histogram, percentile
+    from loadgen.gates.evaluation import merged_histogram, percentile
 
     totals = json.loads((run_dir / "totals.json").read_text())
     counters = json.loads((run_dir / "locust_exchange.json").read_text())["exchanges"]

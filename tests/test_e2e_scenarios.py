@@ -15,7 +15,7 @@ import pytest
 
 from exchanges import NAMES, get_adapter
 from exchanges.binance import ADAPTER
-from loadgen.processes import child_env
+from loadgen.runner.processes import child_env
 from tests.e2e import REPO_ROOT, run_locust, simulator
 from tests.figures import check_run_figures
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.summary import HTTP_METHODS
+from loadgen.runner.summary import HTTP_METHODS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from loadgen.limit_search import (
+from loadgen.pacing.limit_search import (
     DESCEND_FACTOR,
     Done,
     Role,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from exchanges.base import BookUpdate
 from exchanges.kraken import book_checksum
-from loadgen.books import ChecksumBook, ChecksumOutcome
+from loadgen.users.books import ChecksumBook, ChecksumOutcome
 
 
 def book_message(bids, asks, checksum_of=None, snapshot=False, checksum=None) -> BookUpdate:

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from loadgen.sim_history import COLUMNS, SimulatorHistory
+from loadgen.runner.sim_history import COLUMNS, SimulatorHistory
 
 T0 = 1_800_000_000.25
 

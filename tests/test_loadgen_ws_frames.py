@@ -7,7 +7,7 @@ import socket
 import pytest
 from websocket import WebSocketConnectionClosedException, WebSocketProtocolException
 
-from loadgen.ws_frames import BINARY, CLOSE, CONTINUATION, PING, TEXT, FrameReader
+from loadgen.users.ws_frames import BINARY, CLOSE, CONTINUATION, PING, TEXT, FrameReader
 
 
 def frame(opcode: int, payload: bytes, fin: bool = True, mask: bytes | None = None, rsv: int = 0) -> bytes:

@@ -1,4 +1,4 @@
-"""Regression test on the cause of empty per-request rows in Locust's CSV (loadgen/final_csv.py).
+"""Regression test on the cause of empty per-request rows in Locust's CSV (loadgen/runner/final_csv.py).
 
 Locust 2.47 exports `--json-file` with `RequestStats.serialize_stats`, which resets every per-request
 entry but not the total, and it does so before `quit` fires, where the suite rewrites the CSVs. If a
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.processes import child_env
+from loadgen.runner.processes import child_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "quit_order_locustfile.py"
@@ -40,7 +40,7 @@ def test_locusts_json_export_still_resets_the_entries_before_quit(tmp_path):
     assert at_quit["total"] > 0
     assert at_quit["entries"] == 0, (
         "Locust no longer resets per-request stats in its --json-file export before `quit`: "
-        "review loadgen/final_csv.py's keep_entries_on_export"
+        "review loadgen/runner/final_csv.py's keep_entries_on_export"
     )
 
 

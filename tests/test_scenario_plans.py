@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadgen.scenarios import spike_fit_error, spike_fit_error_in_args, spike_min_s
+from loadgen.pacing.scenarios import spike_fit_error, spike_fit_error_in_args, spike_min_s
 
 
 def test_a_spike_takes_at_least_spawning_its_bursts_and_the_shortest_pauses():

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from exchanges.kraken import ADAPTER, book_checksum, decode_message
-from loadgen.books import ChecksumBook, ChecksumOutcome
+from loadgen.users.books import ChecksumBook, ChecksumOutcome
 from simulator.app import SIMS, build_app
 from simulator.config import parse_config
 from simulator.kraken import KrakenSim

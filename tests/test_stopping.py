@@ -1,4 +1,4 @@
-"""The runner's SIGINT/SIGTERM handling (loadgen/stopping.py), with real signals sent to this process."""
+"""The runner's SIGINT/SIGTERM handling (loadgen/runner/stopping.py), with real signals sent to this process."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from loadgen.stopping import Interrupted, StopSignals
+from loadgen.runner.stopping import Interrupted, StopSignals
 
 
 @pytest.fixture

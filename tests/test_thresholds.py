@@ -10,8 +10,7 @@ import pytest
 
 from exchanges.binance import ADAPTER as BINANCE_ADAPTER
 from exchanges.kraken import ADAPTER as KRAKEN_ADAPTER
-from loadgen.gate_reports import RunOverview, junit_xml, markdown_summary
-from loadgen.measure import (
+from loadgen.gates.evaluation import (
     EntryStats,
     ExchangeCatalog,
     Outcome,
@@ -22,7 +21,8 @@ from loadgen.measure import (
     percentile,
     resolve_scope,
 )
-from loadgen.thresholds import (
+from loadgen.gates.reports import RunOverview, junit_xml, markdown_summary
+from loadgen.gates.thresholds import (
     Source,
     ThresholdError,
     gate_settings,

@@ -12,9 +12,9 @@ from locust.stats import StatsError
 from locust.user.task import LOCUST_STATE_RUNNING
 
 from exchanges.coinbase import ADAPTER, FeedMonitor, signature
-from loadgen.credentials import Credentials
 from loadgen.options import OPTIONS, parse_settings
 from loadgen.runtime import build_runtime
+from loadgen.users.credentials import Credentials
 from locustfiles.coinbase import CoinbaseBurstTrader, CoinbaseRestPoller, CoinbaseWsSubscriber
 
 KEY, PASSPHRASE = "cb-test-key-01", "cb-test-pass-02"

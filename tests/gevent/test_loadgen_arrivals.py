@@ -5,7 +5,7 @@ import itertools
 import gevent
 import pytest
 
-from loadgen.arrivals import ArrivalPacer
+from loadgen.pacing.arrivals import ArrivalPacer
 
 
 class FakeClock:
@@ -145,7 +145,7 @@ def test_a_pause_moves_the_schedule_without_late_or_skipped_starts():
 
 
 def test_a_closed_pacer_gives_no_more_starts_until_the_next_test():
-    from loadgen.arrivals import PacerClosed
+    from loadgen.pacing.arrivals import PacerClosed
 
     clock = FakeClock()
     p = pacer(clock, rate=0.0)  # paused: a user waiting here would wait for ever
@@ -158,7 +158,7 @@ def test_a_closed_pacer_gives_no_more_starts_until_the_next_test():
 
 
 def test_a_user_waiting_on_a_paused_pacer_is_released_when_the_test_stops():
-    from loadgen.arrivals import PacerClosed
+    from loadgen.pacing.arrivals import PacerClosed
 
     p = ArrivalPacer()
     p.set_rate(0.0)

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from loadgen.backoff import Backoff
+from loadgen.pacing.backoff import Backoff
 
 
 def test_delays_stay_within_the_doubling_ceiling_and_the_cap():

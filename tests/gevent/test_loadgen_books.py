@@ -6,7 +6,7 @@ import pytest
 
 from exchanges.base import DepthDiff, DepthSnapshot
 from exchanges.binance import ADAPTER
-from loadgen.books import BookSync, DiffOutcome, SnapshotOutcome
+from loadgen.users.books import BookSync, DiffOutcome, SnapshotOutcome
 
 
 def diff(first, last, bids=(), asks=()):

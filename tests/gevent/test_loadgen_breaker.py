@@ -3,7 +3,7 @@
 import pytest
 
 from exchanges.base import FailureKind
-from loadgen.breaker import BreakerState, CircuitBreaker
+from loadgen.pacing.breaker import BreakerState, CircuitBreaker
 
 
 class Clock:

@@ -6,16 +6,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from loadgen import capacity_search
-from loadgen.capacity_search import (
+from loadgen.metrics import SecondStats
+from loadgen.options import OptionError
+from loadgen.pacing import capacity_search
+from loadgen.pacing.capacity_search import (
     CLEAN,
     RATE_LIMITED,
     SATURATED,
     CapacitySearch,
     CapacitySettings,
 )
-from loadgen.metrics import SecondStats
-from loadgen.options import OptionError
 
 SETTINGS = CapacitySettings(start_rps=20, max_rps=5000, step=1.5, plateau_s=5)
 T0 = 1_700_000_000

@@ -4,8 +4,8 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import STATE_MISSING, STATE_RUNNING, MasterRunner, WorkerNode, WorkerNodes, WorkerRunner
 
-from loadgen.cluster import SHARE_MESSAGE, Cluster, Share, _share_from
-from loadgen.pacing import WeightLimiter
+from loadgen.pacing.cluster_budget import SHARE_MESSAGE, Cluster, Share, _share_from
+from loadgen.pacing.weight_limiter import WeightLimiter
 
 
 class RecordingMaster(MasterRunner):
@@ -112,7 +112,7 @@ def test_users_waiting_on_a_dropped_schedule_stop_instead_of_sending():
     (rate 0 at the end of a ramp) must not let the users waiting on it send all at once."""
     import gevent
 
-    from loadgen.arrivals import PacerClosed
+    from loadgen.pacing.arrivals import PacerClosed
 
     environment = Environment(events=Events())
     environment.create_local_runner()

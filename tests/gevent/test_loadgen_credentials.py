@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from loadgen.credentials import Credentials, MissingCredentials, load_credentials
+from loadgen.users.credentials import Credentials, MissingCredentials, load_credentials
 
 KEY = "key-5f2a9c0b7e11d3"
 SECRET = "secret-c4e8aa01b2f9d7"

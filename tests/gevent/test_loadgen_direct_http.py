@@ -11,9 +11,9 @@ from locust.env import Environment
 
 from exchanges.binance import ADAPTER
 from loadgen.options import OPTIONS, parse_settings
-from loadgen.rest import ExchangeRestUser, unsigned_path
 from loadgen.runtime import build_runtime
-from loadgen.transport import DirectHttp
+from loadgen.users.rest import ExchangeRestUser, unsigned_path
+from loadgen.users.transport import DirectHttp
 
 TICKER = b'{"symbol":"BTCUSDT","price":"100.5"}'
 

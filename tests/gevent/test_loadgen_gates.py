@@ -14,12 +14,13 @@ from locust.stats import StatsError, calculate_response_time_percentile
 
 from exchanges.base import FailureKind, Verdict
 from exchanges.binance import ADAPTER
-from loadgen import gates, run_snapshot
-from loadgen.measure import percentile
+from loadgen.gates import locust_hooks as gates
+from loadgen.gates import run_snapshot
+from loadgen.gates.evaluation import percentile
+from loadgen.gates.thresholds import Metric, Source, ThresholdError, Unit, parse_threshold
 from loadgen.options import OPTIONS
-from loadgen.reporting import fire
 from loadgen.runtime import install
-from loadgen.thresholds import Metric, Source, ThresholdError, Unit, parse_threshold
+from loadgen.users.request_events import fire
 
 RATE_LIMITED = Verdict(False, FailureKind.RATE_LIMITED, "-1003", "HTTP 429")
 BANNED = Verdict(False, FailureKind.BANNED, "-1003", "HTTP 418")

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from loadgen.backoff import Backoff
-from loadgen.pacing import RetryAfterGate, WeightLimiter
+from loadgen.pacing.backoff import Backoff
+from loadgen.pacing.weight_limiter import RetryAfterGate, WeightLimiter
 
 
 class FakeClock:

@@ -11,10 +11,10 @@ from locust.env import Environment
 from locust.stats import StatsError
 
 from exchanges.binance import ADAPTER, hmac_signature
-from loadgen.credentials import Credentials
 from loadgen.options import OPTIONS, parse_settings
-from loadgen.rest import ExchangeRestUser, clock_offset_ms
 from loadgen.runtime import build_runtime
+from loadgen.users.credentials import Credentials
+from loadgen.users.rest import ExchangeRestUser, clock_offset_ms
 
 KEY, SECRET = "test-key-0001", "test-secret-0002"
 JSON = [("Content-Type", "application/json")]

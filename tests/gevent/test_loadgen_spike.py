@@ -6,7 +6,7 @@ import msgpack
 import pytest
 
 from exchanges.base import OK, FailureKind, Verdict
-from loadgen.spike import BurstTally
+from loadgen.pacing.spike import BurstTally
 
 
 def test_a_tally_counts_outcomes_and_spans_first_send_to_last_answer():
@@ -33,7 +33,7 @@ def test_tallies_from_two_processes_add_up():
 def test_pauses_are_drawn_short_enough_for_the_bursts_still_to_come():
     import random
 
-    from loadgen.shapes import Load, SpikePlan, SpikeSettings
+    from loadgen.pacing.shapes import Load, SpikePlan, SpikeSettings
 
     plan = SpikePlan(None, Load(20, 20.0, []), SpikeSettings(3, 2.0, 30.0, 30.0), run_time_s=20,
                      rng=random.Random(1), started_at=1000.0)

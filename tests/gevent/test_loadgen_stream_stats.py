@@ -4,8 +4,8 @@ import gevent
 from locust.env import Environment
 from locust.stats import RequestStats
 
-from loadgen import stream_stats as stream_stats_module
-from loadgen.stream_stats import StreamStats, stream_stats
+from loadgen.users import stream_stats as stream_stats_module
+from loadgen.users.stream_stats import StreamStats, stream_stats
 
 SAMPLES = [("btcusdt@trade", 3.2, 120), ("btcusdt@trade", None, 80), ("btcusdt@depth@100ms", 140.0, 900),
            ("btcusdt@trade", 0.0, 100), ("btcusdt@depth@100ms", 2500.0, 1000)]

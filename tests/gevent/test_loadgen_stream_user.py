@@ -9,10 +9,10 @@ from locust.stats import StatsError
 
 from exchanges.base import StreamMessage
 from exchanges.binance import ADAPTER
-from loadgen.books import BookSync
 from loadgen.options import OPTIONS, parse_settings
 from loadgen.runtime import build_runtime
-from loadgen.stream_user import StreamUser
+from loadgen.users.books import BookSync
+from loadgen.users.stream import StreamUser
 
 STREAM = "btcusdt@depth@100ms"
 

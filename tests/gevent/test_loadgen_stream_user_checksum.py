@@ -8,10 +8,10 @@ from locust.env import Environment
 from locust.stats import StatsError
 
 from exchanges.kraken import ADAPTER, book_checksum
-from loadgen.books import ChecksumBook
 from loadgen.options import OPTIONS, parse_settings
 from loadgen.runtime import build_runtime
-from loadgen.stream_user import StreamUser
+from loadgen.users.books import ChecksumBook
+from loadgen.users.stream import StreamUser
 
 STREAM = "book:BTC/USD"
 BIDS = [{"price": "95000.0", "qty": "1.00000000"}]

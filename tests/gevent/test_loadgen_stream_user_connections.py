@@ -7,10 +7,10 @@ from locust.env import Environment
 
 from exchanges.base import StreamMessage
 from exchanges.binance import ADAPTER
-from loadgen.books import BookSync
 from loadgen.options import OPTIONS, parse_settings
 from loadgen.runtime import build_runtime
-from loadgen.stream_user import StreamUser
+from loadgen.users.books import BookSync
+from loadgen.users.stream import StreamUser
 
 STREAM = "btcusdt@depth@100ms"
 SNAPSHOT = b'{"lastUpdateId": 100, "bids": [["10.0", "1"]], "asks": [["11.0", "2"]]}'

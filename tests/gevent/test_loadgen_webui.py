@@ -12,12 +12,14 @@ from locust.env import Environment
 from locust.event import Events
 
 from exchanges.binance import ADAPTER
-from loadgen import exchange_choice, run_snapshot, web_security
-from loadgen.exchange_view import exchange_view, merge_gauges
+from loadgen.gates import run_snapshot
 from loadgen.metrics import metrics_hub
-from loadgen.reporting import fire
 from loadgen.runtime import exchange_runtime, install
-from loadgen.webui import table_rows
+from loadgen.users.request_events import fire
+from loadgen.web import exchange_choice
+from loadgen.web import security as web_security
+from loadgen.web.exchange_view import exchange_view, merge_gauges
+from loadgen.web.ui import table_rows
 from locustfiles.binance import BinanceRestPoller, BinanceWsSubscriber
 
 OWN = "http://localhost"

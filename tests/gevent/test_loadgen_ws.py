@@ -14,9 +14,9 @@ from locust.env import Environment
 from locust.stats import StatsError
 
 from exchanges.binance import ADAPTER
-from loadgen.backoff import Backoff
 from loadgen.metrics import ExchangeMetrics
-from loadgen.ws import StreamSubscription, event_latency_ms
+from loadgen.pacing.backoff import Backoff
+from loadgen.users.ws_connection import StreamSubscription, event_latency_ms
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIREHOSE = Path(__file__).resolve().parent / "loadgen_firehose.py"

@@ -13,11 +13,11 @@ from typing import ClassVar
 from locust import constant, task
 
 from exchanges.base import FailureKind, StreamMessage, Verdict
-from loadgen.backoff import Backoff
-from loadgen.books import BookSync, ChecksumBook, ChecksumOutcome, DiffOutcome, SnapshotOutcome
-from loadgen.reporting import fire
-from loadgen.rest import ExchangeRestUser
-from loadgen.ws import REQUEST_TYPE, StreamSubscription
+from loadgen.pacing.backoff import Backoff
+from loadgen.users.books import BookSync, ChecksumBook, ChecksumOutcome, DiffOutcome, SnapshotOutcome
+from loadgen.users.request_events import fire
+from loadgen.users.rest import ExchangeRestUser
+from loadgen.users.ws_connection import REQUEST_TYPE, StreamSubscription
 
 GAP = Verdict(False, FailureKind.WS_GAP, message="update ids skipped")
 CHECKSUM_MISMATCH = Verdict(False, FailureKind.WS_GAP, message="book checksum mismatch")

@@ -14,7 +14,7 @@ from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING
 from locust.user import User
 
-from loadgen import run_snapshot
+from loadgen.gates import run_snapshot
 
 ALL = "all"
 _LOADED: weakref.WeakKeyDictionary[Environment, list[type[User]]] = weakref.WeakKeyDictionary()

@@ -22,9 +22,9 @@ from locust import User, between, task
 from locust.env import Environment
 
 from exchanges.base import ExchangeAdapter, FailureKind, Verdict
-from loadgen.reporting import fire
-from loadgen.rest import ExchangeRestUser, Reply
 from loadgen.runtime import exchange_runtime, new_breaker
+from loadgen.users.request_events import fire
+from loadgen.users.rest import ExchangeRestUser, Reply
 
 REQUEST_TYPE = "FAILOVER"
 NONE_ANSWERED = Verdict(False, FailureKind.CONNECTION, message="no exchange gave a price")

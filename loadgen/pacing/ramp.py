@@ -1,4 +1,4 @@
-"""The ramp scenario: one limit search per exchange of the run (see loadgen/limit_search.py for the rules).
+"""The ramp scenario: one limit search per exchange of the run (see loadgen/pacing/limit_search.py for the rules).
 
 Each exchange's open-model users are paced by a target rate of their own, so every exchange of a run is
 searched at once. A plateau is judged on that exchange's seconds of the metrics table:
@@ -37,10 +37,10 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from exchanges.base import ExchangeAdapter, LimitKind
-from loadgen.cluster import cluster_of
-from loadgen.limit_search import Done, Role, Rules, Step, Trial, bracket, next_step
 from loadgen.metrics import DISTRIBUTED_SETTLE_S, LOCAL_SETTLE_S, SecondStats, metrics_hub
 from loadgen.options import OptionError, parse_settings
+from loadgen.pacing.cluster_budget import cluster_of
+from loadgen.pacing.limit_search import Done, Role, Rules, Step, Trial, bracket, next_step
 
 logger = logging.getLogger(__name__)
 

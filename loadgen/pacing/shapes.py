@@ -1,11 +1,11 @@
 """The runner's shaped scenarios as one Locust `LoadTestShape`: `--scenario NAME` picks the plan.
 
 - light, medium, heavy, stress: a constant total request rate (`--target-rps`, default the preset's)
-  from `-u` open-model users for `-t` (defaults from loadgen/scenarios.py).
-- ramp: a search per exchange for the highest request rate its limit sustains (loadgen/ramp.py), within
+  from `-u` open-model users for `-t` (defaults from loadgen/pacing/scenarios.py).
+- ramp: a search per exchange for the highest request rate its limit sustains (loadgen/pacing/ramp.py), within
   the run time `-t`.
 - capacity: per exchange, plateaus of request rate growing until the exchange stops keeping up
-  (loadgen/capacity_search.py), within the run time `-t`.
+  (loadgen/pacing/capacity_search.py), within the run time `-t`.
 - spike: `-u` users each send one request at the same moment, then a pause drawn from
   `--spike-pause-min-s`..`--spike-pause-max-s`, `--spike-cycles` times, within the run time `-t` when one
   is given (pauses are shortened to fit; a plan that cannot fit is refused at start with exit code 2).
@@ -34,15 +34,13 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.util.timespan import parse_timespan
 
-from loadgen import run_end
-from loadgen.capacity_search import CapacityPlan, CapacitySettings
-from loadgen.cluster import cluster_of
-from loadgen.gates import EXIT_USAGE
+from loadgen.gates.locust_hooks import EXIT_USAGE
 from loadgen.metrics import SecondStats, metrics_hub
 from loadgen.options import OptionError, number_option, parse_pacing
-from loadgen.ramp import RampPlan, RampSettings
-from loadgen.runtime import abort_run
-from loadgen.scenarios import (
+from loadgen.pacing.capacity_search import CapacityPlan, CapacitySettings
+from loadgen.pacing.cluster_budget import cluster_of
+from loadgen.pacing.ramp import RampPlan, RampSettings
+from loadgen.pacing.scenarios import (
     BURST_ANSWER_S,
     BURST_LEAD_S,
     SCENARIO_OPTIONS,
@@ -51,7 +49,9 @@ from loadgen.scenarios import (
     Scenario,
     spike_fit_error,
 )
-from loadgen.spike import bursts_of
+from loadgen.pacing.spike import bursts_of
+from loadgen.runner import run_end
+from loadgen.runtime import abort_run
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from locust.env import Environment
 from locust.exception import StopUser
 
 from loadgen.options import OptionError
-from loadgen.reporting import fire, unexpected
-from loadgen.rest import ExchangeRestUser
 from loadgen.runtime import check_live_orders, exchange_runtime
+from loadgen.users.request_events import fire, unexpected
+from loadgen.users.rest import ExchangeRestUser
 
 logger = logging.getLogger(__name__)
 

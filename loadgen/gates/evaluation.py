@@ -2,7 +2,7 @@
 
 Latency percentiles come from Locust's histograms merged across the entries in scope (and, on a
 distributed master, already merged across workers): exact whole-run percentiles at Locust's
-bucket resolution, never averages of percentiles. The Locust-facing side (`loadgen.gates`) builds
+bucket resolution, never averages of percentiles. The Locust-facing side (`loadgen.gates.locust_hooks`) builds
 the snapshots; this module has no Locust import, so it is tested in the main test process.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from loadgen.thresholds import Metric, Source, Threshold, ThresholdError, Unit
+from loadgen.gates.thresholds import Metric, Source, Threshold, ThresholdError, Unit
 
 WS_METHOD = "WS"
 EXCHANGE_SEPARATOR = ":"
@@ -118,7 +118,7 @@ class EntryStats:
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    duration_s: float  # the test's start to its stop (loadgen.run_end.RunWindow)
+    duration_s: float  # the test's start to its stop (loadgen.runner.run_end.RunWindow)
     entries: tuple[EntryStats, ...]
     exchanges: Mapping[str, Mapping[str, float | int | None]] = field(default_factory=dict)  # per-exchange totals
 

@@ -1,7 +1,7 @@
 """Open-model pacing: request starts on a fixed schedule at a target rate, however long the answers take.
 
 One `ArrivalPacer` per process hands out start times to every paced user. The rate is this process's
-part of the cluster-wide target (see `loadgen.cluster`). Clock and waiting are injectable so the
+part of the cluster-wide target (see `loadgen.pacing.cluster_budget`). Clock and waiting are injectable so the
 schedule can be tested without waiting.
 """
 

@@ -9,12 +9,12 @@ from locust.env import Environment
 from locust.stats import StatsError
 
 from exchanges.base import ExchangeAdapter, FailureKind
-from loadgen import run_end
-from loadgen.measure import EntryStats, ExchangeCatalog, RunStats
+from loadgen.gates.evaluation import EntryStats, ExchangeCatalog, RunStats
 from loadgen.metrics import metrics_hub
 from loadgen.options import parse_settings
+from loadgen.runner import run_end
 from loadgen.runtime import exchange_runtime
-from loadgen.ws import TIMED_REQUEST_NAMES
+from loadgen.users.ws_connection import TIMED_REQUEST_NAMES
 
 _EXCHANGES: dict[str, ExchangeAdapter] = {}
 

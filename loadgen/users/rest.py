@@ -14,14 +14,14 @@ from locust.env import Environment
 from locust.exception import StopUser
 
 from exchanges.base import OVERLOAD_KINDS, Endpoint, ExchangeAdapter, FailureKind, Verdict
-from loadgen.arrivals import PacerClosed, Start
-from loadgen.cluster import cluster_of
-from loadgen.credentials import Credentials, MissingCredentials
 from loadgen.options import BanAction, Mode
-from loadgen.reporting import failure_for, fire, unexpected
+from loadgen.pacing.arrivals import PacerClosed, Start
+from loadgen.pacing.cluster_budget import cluster_of
+from loadgen.pacing.spike import bursts_of
 from loadgen.runtime import ExchangeRuntime, abort_run, exchange_runtime, stop_run
-from loadgen.spike import bursts_of
-from loadgen.transport import Answer, DirectHttp, disable_silent_retries
+from loadgen.users.credentials import Credentials, MissingCredentials
+from loadgen.users.request_events import failure_for, fire, unexpected
+from loadgen.users.transport import Answer, DirectHttp, disable_silent_retries
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class ExchangeRestUser(FastHttpUser):
     needs_credentials: ClassVar[bool] = False  # signed endpoints: load keys at start, refuse to run without
     # Prepended to every row name its users report (requests, WebSocket rows, late starts): with several
     # exchanges in one run, 'binance:time' and 'coinbase:time' stay apart in Locust's stats (keyed by method
-    # and name). locustfiles/all.py sets it to `loadgen.measure.exchange_prefix`.
+    # and name). locustfiles/all.py sets it to `loadgen.gates.evaluation.exchange_prefix`.
     stats_prefix: ClassVar[str] = ""
     open_model: ClassVar[bool] = False
 

@@ -19,7 +19,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import FailureKind, Verdict
-from loadgen.cluster import LIVE_WORKER_STATES, cluster_of
+from loadgen.pacing.cluster_budget import LIVE_WORKER_STATES, cluster_of
 
 logger = logging.getLogger(__name__)
 

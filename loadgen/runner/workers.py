@@ -21,7 +21,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
-from loadgen import run_end
+from loadgen.runner import run_end
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Named run presets: how many users, how fast they arrive, for how long, and at what total request rate.
 
-Scenarios with `shaped` run as the `ScenarioShape` load shape (loadgen/shapes.py), which reads its
+Scenarios with `shaped` run as the `ScenarioShape` load shape (loadgen/pacing/shapes.py), which reads its
 defaults and options from here; `default` is a plain Locust run of every user class. Nothing here
 imports Locust, so the runner can check a plan before it starts anything.
 """

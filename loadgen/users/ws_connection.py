@@ -3,10 +3,10 @@
 It reports to Locust (request_type "WS", names after the exchange's prefix in side-by-side runs): the
 connect time as "connect" (first) or "reconnect",
 every data message under its stream name with the event latency as response time (logged in bulk,
-see `loadgen.stream_stats`), and failures: `ws_drop` for an abnormal close, a lost connection (1006)
+see `loadgen.users.stream_stats`), and failures: `ws_drop` for an abnormal close, a lost connection (1006)
 or a stalled stream, and whatever the caller reports (e.g. `ws_gap`). It answers server pings,
 reconnects with exponential backoff and jitter, catches every exception in its greenlet and reports
-it. Frames are read many per socket read (`loadgen.ws_frames`), and the loop yields to gevent after
+it. Frames are read many per socket read (`loadgen.users.ws_frames`), and the loop yields to gevent after
 each read, so a busy stream cannot starve Locust's own timers (run time, stats, SIGTERM).
 """
 
@@ -22,11 +22,11 @@ import websocket
 from locust.env import Environment
 
 from exchanges.base import ExchangeAdapter, FailureKind, StreamError, StreamMessage, Verdict
-from loadgen.backoff import Backoff
 from loadgen.metrics import ExchangeMetrics
-from loadgen.reporting import fire, unexpected
-from loadgen.stream_stats import stream_stats
-from loadgen.ws_frames import CLOSE, DATA_OPCODES, PING, TEXT, FrameReader
+from loadgen.pacing.backoff import Backoff
+from loadgen.users.request_events import fire, unexpected
+from loadgen.users.stream_stats import stream_stats
+from loadgen.users.ws_frames import CLOSE, DATA_OPCODES, PING, TEXT, FrameReader
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from loadgen import run_snapshot
-from loadgen.measure import WS_METHOD, merged_histogram, percentile
+from loadgen.gates import run_snapshot
+from loadgen.gates.evaluation import WS_METHOD, merged_histogram, percentile
 from loadgen.metrics import metrics_hub
 from loadgen.runtime import exchange_runtime
 

@@ -1,7 +1,7 @@
 """`python -m loadgen run|ui`: the simulator (or a named host), Locust, and a results directory.
 
 `make run` and `make ui` call this. Every child process it starts is stopped again, on success,
-failure, Ctrl-C and SIGTERM alike (in order, results written: loadgen/stopping.py). Bad input gets
+failure, Ctrl-C and SIGTERM alike (in order, results written: loadgen/runner/stopping.py). Bad input gets
 one line on stderr and exit code 2.
 """
 
@@ -25,20 +25,20 @@ from analysis import AnalysisError, analyse_run
 from analysis.load import SIMULATOR_HISTORY as HISTORY_FILE
 from exchanges import NAMES, get_adapter
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen.gate_reports import failed_checks
-from loadgen.processes import (
+from loadgen.gates.reports import failed_checks
+from loadgen.gates.thresholds import EXIT_THRESHOLD_FAILED, ThresholdError, gate_settings
+from loadgen.pacing.scenarios import SCENARIOS, Scenario, get_scenario, spike_fit_error_in_args
+from loadgen.runner.processes import (
     LocustWorkers,
     ProcessError,
     SimulatorProcess,
     child_env,
     run_teed,
 )
-from loadgen.scenarios import SCENARIOS, Scenario, get_scenario, spike_fit_error_in_args
-from loadgen.stopping import STOP, Interrupted
-from loadgen.summary import print_summary
-from loadgen.thresholds import EXIT_THRESHOLD_FAILED, ThresholdError, gate_settings
+from loadgen.runner.stopping import STOP, Interrupted
+from loadgen.runner.summary import print_summary
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_SHAPE = REPO_ROOT / "locustfiles" / "scenario_shape.py"  # the LoadTestShape of shaped scenarios
 EXIT_USAGE = 2
 

@@ -23,12 +23,10 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import WorkerRunner
 
-from loadgen import run_end, run_snapshot
-from loadgen.gate_reports import RunOverview, junit_xml, markdown_summary, verdict_line
-from loadgen.measure import Outcome, Scope, evaluate, measure, resolve_scope
-from loadgen.metrics import COUNT_FIELDS
-from loadgen.options import OptionError
-from loadgen.thresholds import (
+from loadgen.gates import run_snapshot
+from loadgen.gates.evaluation import Outcome, Scope, evaluate, measure, resolve_scope
+from loadgen.gates.reports import RunOverview, junit_xml, markdown_summary, verdict_line
+from loadgen.gates.thresholds import (
     EXIT_THRESHOLD_FAILED,
     GateSettings,
     Source,
@@ -37,6 +35,9 @@ from loadgen.thresholds import (
     gate_settings,
     metric_named,
 )
+from loadgen.metrics import COUNT_FIELDS
+from loadgen.options import OptionError
+from loadgen.runner import run_end
 
 logger = logging.getLogger(__name__)
 

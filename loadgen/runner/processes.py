@@ -1,7 +1,7 @@
 """Child processes the runner starts and always stops: the simulator and Locust.
 
 Each runs in a session of its own, so that signals reach the runner alone (which stops them in
-order, see loadgen/stopping.py), and gets SIGTERM when the runner dies, even by SIGKILL (Linux).
+order, see loadgen/runner/stopping.py), and gets SIGTERM when the runner dies, even by SIGKILL (Linux).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from loadgen.sim_history import SimulatorHistory
+from loadgen.runner.sim_history import SimulatorHistory
 
 READY_PREFIX = "simulator ready on "
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -37,7 +37,7 @@ class SimulatorProcess:
     """`python -m simulator` on a free loopback port, logging to a file; a context manager.
 
     With `history_path`, the simulator's own load per second is saved there while it runs (see
-    loadgen/sim_history.py); `final_stats()` completes it."""
+    loadgen/runner/sim_history.py); `final_stats()` completes it."""
 
     def __init__(self, log_path: Path, config: Path | None = None, ready_timeout_s: float = 20.0,
                  history_path: Path | None = None) -> None:

@@ -23,8 +23,8 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
-from loadgen.arrivals import ArrivalPacer
-from loadgen.pacing import WeightLimiter
+from loadgen.pacing.arrivals import ArrivalPacer
+from loadgen.pacing.weight_limiter import WeightLimiter
 
 logger = logging.getLogger(__name__)
 

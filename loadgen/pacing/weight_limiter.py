@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import gevent
 
-from loadgen.backoff import Backoff
+from loadgen.pacing.backoff import Backoff
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], object]

@@ -28,10 +28,10 @@ from typing import Any
 
 from locust.env import Environment
 
-from loadgen.cluster import cluster_of
 from loadgen.metrics import metrics_hub
 from loadgen.options import OptionError, number_option
-from loadgen.ramp import settle_s, write_plateaus
+from loadgen.pacing.cluster_budget import cluster_of
+from loadgen.pacing.ramp import settle_s, write_plateaus
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,9 @@
 
 An expression is `METRIC[SCOPE] OP NUMBER`. The scope is optional (the whole run) and names an
 exchange, a request (as Locust names it), or an exchange and one of its requests. This module only
-reads text (expressions, the thresholds file); `loadgen.measure` measures and `loadgen.gates` hooks
-the checks into Locust. Anything it cannot read is a `ThresholdError`: one line, exit code 2.
+reads text (expressions, the thresholds file); `loadgen.gates.evaluation` measures and
+`loadgen.gates.locust_hooks` hooks the checks into Locust. Anything it cannot read is a `ThresholdError`: one
+line, exit code 2.
 """
 
 from __future__ import annotations

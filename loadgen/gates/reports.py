@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exchanges.base import LimitSignals
-from loadgen.measure import Outcome
+from loadgen.gates.evaluation import Outcome
 
 JUNIT_SUITE = "exchange-stress-test thresholds"
 

@@ -1,4 +1,4 @@
-"""The suite's additions to Locust's web UI: safer defaults (`loadgen.web_security`), an "Exchange" tab
+"""The suite's additions to Locust's web UI: safer defaults (`loadgen.web.security`), an "Exchange" tab
 with the live per-exchange view, the same data at `GET /exchange/stats`, and `--exchange` in the form."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import WorkerRunner
 
-from loadgen import exchange_choice, exchange_view, web_security
-from loadgen.exchange_view import ExchangeView
+from loadgen.web import exchange_choice, exchange_view, security
+from loadgen.web.exchange_view import ExchangeView
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def install(hooks: Events = events) -> None:
     if any(h is hooks for h in _HOOKED):
         return
     _HOOKED.append(hooks)
-    hooks.init_command_line_parser.add_listener(web_security.add_arguments)
+    hooks.init_command_line_parser.add_listener(security.add_arguments)
     hooks.init_command_line_parser.add_listener(exchange_choice.add_arguments)
     hooks.init.add_listener(lambda environment, **_: attach(environment))
 
@@ -57,10 +57,10 @@ def attach(environment: Environment) -> None:
         problem = exchange_choice.apply(environment, environment.parsed_options.exchange)
         if problem:
             logger.error("%s", problem)
-            sys.exit(web_security.EXIT_USAGE)
+            sys.exit(security.EXIT_USAGE)
     if environment.web_ui is None or view is None:
         return
-    web_security.secure(environment)
+    security.secure(environment)
     add_exchange_tab(environment, view)
 
 

@@ -1,0 +1,1 @@
+"""CI gates: threshold expressions, their evaluation and their reports."""

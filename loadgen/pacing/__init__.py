@@ -1,0 +1,1 @@
+"""Pacing: arrivals, cluster budget, weight limiter, backoff, breaker, and the scenario plans."""

@@ -1,0 +1,1 @@
+"""The runner (`python -m loadgen`) and the end of a run: processes, stopping, summary, final files."""

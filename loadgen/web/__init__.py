@@ -1,0 +1,1 @@
+"""The suite's additions to Locust's web UI."""
