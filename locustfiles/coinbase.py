@@ -28,13 +28,13 @@ from exchanges.coinbase import (
     parse_ticker_price,
     resting_order_id,
 )
-from loadgen import runtime
+from loadgen import plugin, runtime
 from loadgen.pacing.cluster_budget import unless_paced
 from loadgen.users.burst import BurstUser
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
 
-runtime.install(ADAPTER)
+plugin.install(ADAPTER)
 
 ORDER_PRICE_OFFSET = Decimal("0.005")  # limit orders 0.5% away from the last price: near, but resting
 

@@ -10,7 +10,7 @@ breaker options (--breaker-failures, --breaker-open-s) apply; breakers are alway
 from __future__ import annotations
 
 from exchanges import binance, coinbase, kraken
-from loadgen import runtime
+from loadgen import plugin
 from loadgen.users.failover import FailoverUser, PriceRequest
 
 PRICE_REQUESTS = {
@@ -21,7 +21,7 @@ PRICE_REQUESTS = {
 ADAPTERS = [binance.ADAPTER, coinbase.ADAPTER, kraken.ADAPTER]
 
 for adapter in ADAPTERS:
-    runtime.install(adapter)
+    plugin.install(adapter)
 
 
 class MultiExchangePriceUser(FailoverUser):

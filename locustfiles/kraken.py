@@ -29,14 +29,14 @@ from exchanges.kraken import (
     pong_clock_offset_ms,
     rest_pair,
 )
-from loadgen import runtime
+from loadgen import plugin
 from loadgen.options import OrderEndpoint
 from loadgen.pacing.cluster_budget import unless_paced
 from loadgen.users.burst import BurstUser
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
 
-runtime.install(ADAPTER)
+plugin.install(ADAPTER)
 
 ORDER_PRICE_OFFSET = Decimal("0.005")  # limit orders 0.5% away from the last price: near, but resting
 PING_INTERVAL_S = 5.0  # how often a subscriber pings: each pong is another clock-offset sample

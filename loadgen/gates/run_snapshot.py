@@ -1,5 +1,5 @@
 """Plain snapshots of a Locust run for measuring: its stats entries, its exchange counters, and which
-request names belong to which exchange (the exchanges whose locustfiles called `runtime.install`)."""
+request names belong to which exchange (the exchanges whose locustfiles called `plugin.install`)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from loadgen.gates import run_snapshot
 from loadgen.gates.evaluation import percentile
 from loadgen.gates.thresholds import Metric, Source, ThresholdError, Unit, parse_threshold
 from loadgen.options import OPTIONS
-from loadgen.runtime import install
+from loadgen.plugin import install
 from loadgen.users.request_events import fire
 
 RATE_LIMITED = Verdict(False, FailureKind.RATE_LIMITED, "-1003", "HTTP 429")

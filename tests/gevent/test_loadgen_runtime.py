@@ -10,7 +10,8 @@ from locust.event import Events
 
 from exchanges.binance import ADAPTER
 from loadgen.options import OPTIONS
-from loadgen.runtime import abort_run, exchange_runtime, install
+from loadgen.plugin import install
+from loadgen.runtime import abort_run, exchange_runtime
 
 
 def environment(**values: str) -> Environment:

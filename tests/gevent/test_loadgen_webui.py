@@ -14,7 +14,8 @@ from locust.event import Events
 from exchanges.binance import ADAPTER
 from loadgen.gates import run_snapshot
 from loadgen.metrics import metrics_hub
-from loadgen.runtime import exchange_runtime, install
+from loadgen.plugin import install
+from loadgen.runtime import exchange_runtime
 from loadgen.users.request_events import fire
 from loadgen.web import exchange_choice
 from loadgen.web import security as web_security
