@@ -13,7 +13,6 @@ import csv
 import json
 import logging
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
+from loadgen import state
 from loadgen.runner import run_end
 
 logger = logging.getLogger(__name__)
@@ -464,14 +464,11 @@ class MetricsHub:
             self._history = None
 
 
-_HUBS: weakref.WeakKeyDictionary[Environment, MetricsHub] = weakref.WeakKeyDictionary()
-
-
 def metrics_hub(environment: Environment) -> MetricsHub:
     """The environment's hub, created and hooked into its events on first use."""
-    hub = _HUBS.get(environment)
+    hub = state.of(environment).get(MetricsHub)
     if hub is None:
-        hub = _HUBS[environment] = MetricsHub(environment)
+        hub = state.of(environment).set(MetricsHub(environment))
         _attach(hub)
     return hub
 

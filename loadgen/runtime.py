@@ -7,7 +7,6 @@ it with `exchange_runtime`. This module holds the state and the checks, never th
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +15,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import options
+from loadgen import options, state
 from loadgen.metrics import ExchangeMetrics, metrics_hub
 from loadgen.options import (
     LoadSettings,
@@ -60,13 +59,21 @@ class ExchangeRuntime:
         return self._credentials
 
 
-_RUNTIMES: weakref.WeakKeyDictionary[Environment, dict[str, ExchangeRuntime]] = weakref.WeakKeyDictionary()
-_ABORTED: weakref.WeakSet[Environment] = weakref.WeakSet()
+@dataclass(slots=True)
+class TestRuntimes:
+    """The current test's runtimes by exchange name, and whether the test was already ended by abort/stop_run."""
+
+    by_exchange: dict[str, ExchangeRuntime] = field(default_factory=dict)
+    ended: bool = False
+
+
+def _runtimes(environment: Environment) -> TestRuntimes:
+    return state.of(environment).part(TestRuntimes, TestRuntimes)
 
 
 def exchange_runtime(environment: Environment, adapter: ExchangeAdapter) -> ExchangeRuntime | None:
     """The runtime of the current test; None when the test start found the options invalid."""
-    return _RUNTIMES.get(environment, {}).get(adapter.name)
+    return _runtimes(environment).by_exchange.get(adapter.name)
 
 
 def build_runtime(environment: Environment, adapter: ExchangeAdapter, settings: LoadSettings) -> ExchangeRuntime:
@@ -82,7 +89,7 @@ def build_runtime(environment: Environment, adapter: ExchangeAdapter, settings: 
         gate=RetryAfterGate(Backoff(base_s=settings.backoff_base_s, cap_s=settings.backoff_cap_s)),
         breaker=new_breaker(environment, adapter.name, settings) if settings.breaker else None,
     )
-    _RUNTIMES.setdefault(environment, {})[adapter.name] = runtime
+    _runtimes(environment).by_exchange[adapter.name] = runtime
     return runtime
 
 
@@ -156,9 +163,10 @@ def needs_credentials(environment: Environment, adapter: ExchangeAdapter) -> boo
 def abort_run(environment: Environment, message: str) -> None:
     """Stop the run (the test, in the web UI) with exit code 1, logging `message` once per test.
     From a worker, the master does it."""
-    if environment in _ABORTED:
+    runtimes = _runtimes(environment)
+    if runtimes.ended:
         return
-    _ABORTED.add(environment)
+    runtimes.ended = True
     logger.error(message)
     environment.process_exit_code = 1
     runner = environment.runner
@@ -172,9 +180,10 @@ def abort_run(environment: Environment, message: str) -> None:
 def stop_run(environment: Environment, message: str) -> None:
     """End the run as if its time were up (exit code unchanged), logging `message` once. From a worker, the
     master does it."""
-    if environment in _ABORTED:
+    runtimes = _runtimes(environment)
+    if runtimes.ended:
         return
-    _ABORTED.add(environment)
+    runtimes.ended = True
     logger.warning(message)
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
@@ -186,5 +195,6 @@ def stop_run(environment: Environment, message: str) -> None:
 
 def forget_test(environment: Environment, adapter: ExchangeAdapter) -> None:
     """Drop the last test's runtime and abort mark: each test (web UI) is judged, and reported, on its own."""
-    _RUNTIMES.get(environment, {}).pop(adapter.name, None)
-    _ABORTED.discard(environment)
+    runtimes = _runtimes(environment)
+    runtimes.by_exchange.pop(adapter.name, None)
+    runtimes.ended = False

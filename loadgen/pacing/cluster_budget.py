@@ -14,7 +14,6 @@ exchange): its paced users then take their starts from that exchange's own pacer
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
+from loadgen import state
 from loadgen.pacing.arrivals import ArrivalPacer
 from loadgen.pacing.weight_limiter import WeightLimiter
 
@@ -146,14 +146,11 @@ class Cluster:
             del self._sent[gone]
 
 
-_CLUSTERS: weakref.WeakKeyDictionary[Environment, Cluster] = weakref.WeakKeyDictionary()
-
-
 def cluster_of(environment: Environment) -> Cluster:
     """The environment's cluster state, hooked into its runner on first use."""
-    cluster = _CLUSTERS.get(environment)
+    cluster = state.of(environment).get(Cluster)
     if cluster is None:
-        cluster = _CLUSTERS[environment] = Cluster(environment)
+        cluster = state.of(environment).set(Cluster(environment))
         _attach(cluster)
     return cluster
 

@@ -24,7 +24,6 @@ import math
 import random
 import sys
 import time
-import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +33,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.util.timespan import parse_timespan
 
+from loadgen import state
 from loadgen.gates.locust_hooks import EXIT_USAGE
 from loadgen.metrics import SecondStats, metrics_hub
 from loadgen.options import OptionError, number_option, parse_pacing
@@ -73,9 +73,6 @@ class CommonOptions:
     run_time_s: float | None
 
 
-_GIVEN: weakref.WeakKeyDictionary[Environment, CommonOptions] = weakref.WeakKeyDictionary()
-
-
 @events.init.add_listener
 def _remember_common_options(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
@@ -84,8 +81,8 @@ def _remember_common_options(environment: Environment, **_: Any) -> None:
     run_time = getattr(options, "run_time", None)
     if isinstance(run_time, str):
         run_time = parse_timespan(run_time)
-    given = _GIVEN[environment] = CommonOptions(
-        getattr(options, "num_users", None), getattr(options, "spawn_rate", None), run_time
+    given = state.of(environment).set(
+        CommonOptions(getattr(options, "num_users", None), getattr(options, "spawn_rate", None), run_time)
     )
     if getattr(options, "headless", False) and not isinstance(environment.runner, WorkerRunner):
         _refuse_a_spike_that_cannot_fit(options, given)
@@ -157,7 +154,7 @@ def build_plan(environment: Environment) -> Plan:
     classes = [c for c in environment.user_classes if getattr(c, "open_model", False)]
     if not classes:
         raise OptionError(f"scenario {name}: no open-model user class among the chosen users (e.g. a REST poller)")
-    given = _GIVEN.get(environment, CommonOptions(None, None, None))
+    given = state.of(environment).get(CommonOptions) or CommonOptions(None, None, None)
     users = given.users or scenario.users
     load = Load(users, given.spawn_rate or min(scenario.spawn_rate, users), classes)
     duration_s = given.run_time_s or scenario.duration_s

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from dataclasses import asdict, dataclass
 
 import gevent
@@ -19,6 +18,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import FailureKind, Verdict
+from loadgen import state
 from loadgen.pacing.cluster_budget import LIVE_WORKER_STATES, cluster_of
 
 logger = logging.getLogger(__name__)
@@ -140,14 +140,11 @@ class Bursts:
         return self.collected.get(cycle, (BurstTally(cycle), 0))[0]
 
 
-_BURSTS: weakref.WeakKeyDictionary[Environment, Bursts] = weakref.WeakKeyDictionary()
-
-
 def bursts_of(environment: Environment) -> Bursts:
     """The environment's bursts, hooked into its runner's messages on first use."""
-    bursts = _BURSTS.get(environment)
+    bursts = state.of(environment).get(Bursts)
     if bursts is None:
-        bursts = _BURSTS[environment] = Bursts(environment)
+        bursts = state.of(environment).set(Bursts(environment))
         runner = environment.runner
         if isinstance(runner, WorkerRunner) and BURST_MESSAGE not in runner.custom_messages:
             runner.register_message(

@@ -17,22 +17,20 @@ from __future__ import annotations
 
 import csv
 import os
-import weakref
 from collections.abc import Callable
 
 from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, RequestStats, StatsCSV, StatsEntryDict
 
-_INSTALLED: weakref.WeakSet[Environment] = weakref.WeakSet()
+from loadgen import state
 
 
 def install(environment: Environment) -> None:
     """Keep the entries through the JSON export and rewrite the snapshot CSVs at quit; once per
     environment, not on workers (they write no files and must reset what they report)."""
-    if isinstance(environment.runner, WorkerRunner) or environment in _INSTALLED:
+    if isinstance(environment.runner, WorkerRunner) or not state.of(environment).first_install(__name__):
         return
-    _INSTALLED.add(environment)
     keep_entries_on_export(environment.stats)
     environment.events.quit.add_listener(lambda **_: rewrite(environment))
 

@@ -10,17 +10,15 @@ its results (loadgen/runner/run_end.py makes those final). The runner stops Locu
 from __future__ import annotations
 
 import signal
-import weakref
 
 import gevent
 from locust.env import Environment
 
-_INSTALLED: weakref.WeakSet[Environment] = weakref.WeakSet()
+from loadgen import state
 
 
 def install(environment: Environment) -> None:
     """Call from an init listener: Locust fires `init` in the main greenlet."""
-    if environment in _INSTALLED:
+    if not state.of(environment).first_install(__name__):
         return
-    _INSTALLED.add(environment)
     gevent.signal_handler(signal.SIGINT, gevent.kill, gevent.getcurrent(), KeyboardInterrupt)

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from dataclasses import dataclass
 
 import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
+
+from loadgen import state
 
 logger = logging.getLogger(__name__)
 
@@ -95,24 +96,18 @@ class RunWindow:
         return max(0.0, (self.stopped_at or time.time()) - self.started_at)
 
 
-_FINAL_REPORTS: weakref.WeakKeyDictionary[Environment, FinalReports] = weakref.WeakKeyDictionary()
-_WINDOWS: weakref.WeakKeyDictionary[Environment, RunWindow] = weakref.WeakKeyDictionary()
-_INSTALLED: weakref.WeakSet[Environment] = weakref.WeakSet()
-
-
 def install(environment: Environment) -> None:
     """Hook the end of a run into `environment` (once; at init, when its runner exists)."""
     runner = environment.runner
-    if runner is None or environment in _INSTALLED:
+    if runner is None or not state.of(environment).first_install(__name__):
         return
-    _INSTALLED.add(environment)
     events = environment.events
     if not isinstance(runner, WorkerRunner):
-        window = _WINDOWS[environment] = RunWindow()
+        window = state.of(environment).set(RunWindow())
         events.test_start.add_listener(lambda **_: window.start())
         events.test_stopping.add_listener(lambda **_: window.stop())
     if isinstance(runner, MasterRunner):
-        reports = _FINAL_REPORTS[environment] = FinalReports(environment, runner)
+        reports = state.of(environment).set(FinalReports(environment, runner))
         runner.register_message(FINAL_REPORT_SENT, lambda msg, **_: reports.on_sent(msg.node_id))
         events.test_start.add_listener(lambda **_: reports.sent.clear())
         events.test_stop.add_listener(lambda **_: reports.collect())
@@ -125,12 +120,12 @@ def install(environment: Environment) -> None:
 
 def run_window(environment: Environment) -> RunWindow:
     """The current (or last) test's window; an empty one before any test or on a worker."""
-    return _WINDOWS.get(environment) or RunWindow()
+    return state.of(environment).get(RunWindow) or RunWindow()
 
 
 def final_report_outcomes(environment: Environment) -> dict[str, bool]:
     """On a master, after the run: for each worker asked, whether its final report came."""
-    reports = _FINAL_REPORTS.get(environment)
+    reports = state.of(environment).get(FinalReports)
     return dict(reports.outcomes) if reports is not None else {}
 
 

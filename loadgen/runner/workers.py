@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
+from loadgen import state
 from loadgen.runner import run_end
 
 logger = logging.getLogger(__name__)
@@ -119,15 +119,12 @@ class WorkerTracker:
             Path(f"{prefix}_workers.json").write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
 
 
-_TRACKERS: weakref.WeakKeyDictionary[Environment, WorkerTracker] = weakref.WeakKeyDictionary()
-
-
 def track(environment: Environment) -> None:
     """Install the tracker on a master (once per environment); a no-op elsewhere."""
     runner = environment.runner
-    if not isinstance(runner, MasterRunner) or environment in _TRACKERS:
+    if not isinstance(runner, MasterRunner) or state.of(environment).get(WorkerTracker) is not None:
         return
-    tracker = _TRACKERS[environment] = WorkerTracker(environment, runner)
+    tracker = state.of(environment).set(WorkerTracker(environment, runner))
     events = environment.events
     events.worker_report.add_listener(lambda client_id, data, **_: tracker.on_report(client_id, data))
     events.test_start.add_listener(lambda **_: tracker.start())

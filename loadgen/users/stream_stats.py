@@ -11,12 +11,13 @@ request event see connects, failures and REST requests, not every stream message
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import gevent
 from locust.env import Environment
 from locust.stats import StatsEntry
+
+from loadgen import state
 
 FLUSH_INTERVAL_S = 0.5
 
@@ -60,14 +61,11 @@ class StreamStats:
             self.flush()
 
 
-_STREAM_STATS: weakref.WeakKeyDictionary[Environment, StreamStats] = weakref.WeakKeyDictionary()
-
-
 def stream_stats(environment: Environment) -> StreamStats:
     """The environment's stream stats, hooked into its test stop and stats resets on first use."""
-    stats = _STREAM_STATS.get(environment)
+    stats = state.of(environment).get(StreamStats)
     if stats is None:
-        stats = _STREAM_STATS[environment] = StreamStats(environment)
+        stats = state.of(environment).set(StreamStats(environment))
         environment.events.test_stop.add_listener(lambda **_: stats.flush())
 
         def on_spawning_complete(**_: Any) -> None:

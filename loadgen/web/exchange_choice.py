@@ -7,18 +7,25 @@ and so are those the web UI's class picker offers.
 
 from __future__ import annotations
 
-import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING
 from locust.user import User
 
+from loadgen import state
 from loadgen.gates import run_snapshot
 
 ALL = "all"
-_LOADED: weakref.WeakKeyDictionary[Environment, list[type[User]]] = weakref.WeakKeyDictionary()
-_AVAILABLE: weakref.WeakKeyDictionary[Environment, dict[str, type[User]]] = weakref.WeakKeyDictionary()
+
+
+@dataclass(slots=True)
+class LoadedClasses:
+    """The user classes the locustfiles loaded, before any --exchange narrowed them (None until first narrowed)."""
+
+    loaded: list[type[User]] | None = None
+    available: dict[str, type[User]] | None = None  # the class picker's choices
 
 
 def choices() -> list[str]:
@@ -46,13 +53,18 @@ def apply(environment: Environment, exchange: str) -> str | None:
     if runner is not None and runner.state in (STATE_RUNNING, STATE_SPAWNING):
         current = {getattr(getattr(c, "adapter", None), "name", None) for c in environment.user_classes}
         return None if exchange == ALL or current == {exchange} else "stop the test before changing --exchange"
-    loaded = _LOADED.setdefault(environment, list(environment.user_classes))
+    original = state.of(environment).part(LoadedClasses, LoadedClasses)
+    if original.loaded is None:
+        original.loaded = list(environment.user_classes)
+    loaded = original.loaded
     chosen = classes_for(loaded, exchange)
     if loaded and not chosen:
         return f"--exchange {exchange}: none of the selected user classes belongs to it"
     environment.user_classes = chosen
     if environment.available_user_classes:  # the web UI's class picker (--class-picker) chooses among these
-        available = _AVAILABLE.setdefault(environment, dict(environment.available_user_classes))
+        if original.available is None:
+            original.available = dict(environment.available_user_classes)
+        available = original.available
         kept = classes_for(list(available.values()), exchange)
         environment.available_user_classes = {name: c for name, c in available.items() if c in kept}
     return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from loadgen import state
 from loadgen.gates import run_snapshot
 from loadgen.gates.evaluation import WS_METHOD, merged_histogram, percentile
 from loadgen.metrics import metrics_hub
@@ -162,11 +162,8 @@ def _diff(latest: dict[int, int], old: dict[int, int]) -> dict[int, int]:
     return {k: v - old.get(k, 0) for k, v in latest.items() if v - old.get(k, 0) > 0}
 
 
-_VIEWS: weakref.WeakKeyDictionary[Environment, ExchangeView] = weakref.WeakKeyDictionary()
-
-
 def exchange_view(environment: Environment) -> ExchangeView | None:
-    return _VIEWS.get(environment)
+    return state.of(environment).get(ExchangeView)
 
 
 def attach(environment: Environment) -> ExchangeView | None:
@@ -180,7 +177,7 @@ def attach(environment: Environment) -> ExchangeView | None:
         return None
     if runner is None or environment.web_ui is None:
         return None
-    view = _VIEWS[environment] = ExchangeView(environment)
+    view = state.of(environment).set(ExchangeView(environment))
     if isinstance(runner, MasterRunner):
         events.worker_report.add_listener(lambda client_id, data, **_: view.on_worker_report(client_id, data))
     events.test_start.add_listener(lambda **_: view.reset())
