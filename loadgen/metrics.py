@@ -22,7 +22,8 @@ import gevent
 from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
-from loadgen import state
+from loadgen import messages, state
+from loadgen.messages import ExchangeGauges, ExchangeMetricsReport
 from loadgen.runner import run_end
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,6 @@ HISTORY_COLUMNS = (
     "breaker_rejected",
     "failover_wins",
 )
-REPORT_KEY = "exchange_metrics"
 
 
 class SecondStats:
@@ -217,7 +217,7 @@ class ExchangeMetrics:
     def ws_closed(self) -> None:
         self.ws_open -= 1
 
-    def gauges(self) -> dict[str, Any]:
+    def gauges(self) -> ExchangeGauges:
         """The gauges, msgpack-safe."""
         used, at = self.last_used_weight or (None, None)
         return {"ws_open": self.ws_open, "banned_until": self.banned_until, "used_weight": used, "used_weight_at": at}
@@ -320,7 +320,7 @@ class MetricsTable:
             else:
                 existing.merge(incoming)
 
-    def merge_report(self, report: dict[str, Any]) -> None:
+    def merge_report(self, report: dict[str, ExchangeMetricsReport]) -> None:
         """Merge the payload another process built with `report_payload`."""
         for exchange, part in report.items():
             seconds = [SecondStats.from_dict(s) for s in part["seconds"]]
@@ -406,7 +406,7 @@ class MetricsHub:
 
     # -- moving counts between processes
 
-    def report_payload(self) -> dict[str, Any]:
+    def report_payload(self) -> dict[str, ExchangeMetricsReport]:
         """Everything counted here since the last call, msgpack-safe."""
         return {
             name: {
@@ -477,10 +477,14 @@ def _attach(hub: MetricsHub) -> None:
     events = hub.environment.events
     runner = hub.environment.runner
     if isinstance(runner, WorkerRunner):
-        events.report_to_master.add_listener(lambda data, **_: data.__setitem__(REPORT_KEY, hub.report_payload()))
+        events.report_to_master.add_listener(
+            lambda data, **_: data.__setitem__(messages.EXCHANGE_METRICS_KEY, hub.report_payload())
+        )
         return
     if isinstance(runner, MasterRunner):
-        events.worker_report.add_listener(lambda data, **_: hub.table.merge_report(data.get(REPORT_KEY, {})))
+        events.worker_report.add_listener(
+            lambda data, **_: hub.table.merge_report(data.get(messages.EXCHANGE_METRICS_KEY, {}))
+        )
     settle_s = DISTRIBUTED_SETTLE_S if isinstance(runner, MasterRunner) else LOCAL_SETTLE_S
     events.test_start.add_listener(lambda **_: _restart(hub))
     events.quitting.add_listener(lambda **_: hub.finish())

@@ -18,7 +18,7 @@ from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import options
+from loadgen import messages, options
 from loadgen.gates import locust_hooks, run_snapshot
 from loadgen.metrics import metrics_hub
 from loadgen.options import OptionError, parse_pacing, parse_settings
@@ -27,8 +27,6 @@ from loadgen.pacing.spike import bursts_of
 from loadgen.runner import final_csv, locust_stop, run_end, workers
 from loadgen.runner.simulator_probe import is_simulator
 from loadgen.runtime import (
-    ABORT_MESSAGE,
-    STOP_MESSAGE,
     abort_run,
     build_runtime,
     check_live_orders,
@@ -63,9 +61,9 @@ def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
     cluster_of(environment)
     bursts_of(environment)
     runner = environment.runner
-    if isinstance(runner, MasterRunner) and ABORT_MESSAGE not in runner.custom_messages:
-        runner.register_message(ABORT_MESSAGE, lambda msg, **_: abort_run(environment, msg.data["message"]))
-        runner.register_message(STOP_MESSAGE, lambda msg, **_: stop_run(environment, msg.data["message"]))
+    if isinstance(runner, MasterRunner) and messages.ABORT not in runner.custom_messages:
+        runner.register_message(messages.ABORT, lambda msg, **_: abort_run(environment, msg.data["message"]))
+        runner.register_message(messages.STOP, lambda msg, **_: stop_run(environment, msg.data["message"]))
     if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
         return  # a worker gets its options from the master with the test start
     try:

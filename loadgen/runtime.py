@@ -15,7 +15,8 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import options, state
+from loadgen import messages, options, state
+from loadgen.messages import ReasonPayload
 from loadgen.metrics import ExchangeMetrics, metrics_hub
 from loadgen.options import (
     LoadSettings,
@@ -33,8 +34,6 @@ from loadgen.users.request_events import fire
 
 logger = logging.getLogger(__name__)
 
-ABORT_MESSAGE = "exchange_stress_abort"  # worker -> master: stop the run, with a reason
-STOP_MESSAGE = "exchange_stress_stop"  # worker -> master: end the run normally, with a reason
 BREAKER_REQUEST_TYPE = "BREAKER"  # Locust stats rows "<exchange> open|half_open|closed": one per state change
 LIVE_ORDER_TARGETS = (TargetKind.SIMULATOR, TargetKind.TESTNET)
 
@@ -171,7 +170,7 @@ def abort_run(environment: Environment, message: str) -> None:
     environment.process_exit_code = 1
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        runner.send_message(ABORT_MESSAGE, {"message": message})
+        runner.send_message(messages.ABORT, ReasonPayload(message=message))
     elif runner is not None:
         headless = bool(getattr(environment.parsed_options, "headless", False))
         gevent.spawn(runner.quit if headless else runner.stop)
@@ -187,7 +186,7 @@ def stop_run(environment: Environment, message: str) -> None:
     logger.warning(message)
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        runner.send_message(STOP_MESSAGE, {"message": message})
+        runner.send_message(messages.STOP, ReasonPayload(message=message))
     elif runner is not None:
         headless = bool(getattr(environment.parsed_options, "headless", False))
         gevent.spawn(runner.quit if headless else runner.stop)

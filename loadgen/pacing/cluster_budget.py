@@ -22,13 +22,13 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
-from loadgen import state
+from loadgen import messages, state
+from loadgen.messages import SharePayload
 from loadgen.pacing.arrivals import ArrivalPacer
 from loadgen.pacing.weight_limiter import WeightLimiter
 
 logger = logging.getLogger(__name__)
 
-SHARE_MESSAGE = "exchange_stress_share"  # master -> worker: {"fraction": f, "total_rps": r or None}
 REBALANCE_INTERVAL_S = 0.5  # how often the master looks for workers that came or went
 LIVE_WORKER_STATES = (STATE_INIT, STATE_SPAWNING, STATE_RUNNING)
 
@@ -137,10 +137,10 @@ class Cluster:
         if not live:
             return
         share = Share(1.0 / len(live), self._target_rps, own)
-        data = {"fraction": share.fraction, "total_rps": share.total_rps, "exchange_rps": dict(own)}
+        data = SharePayload(fraction=share.fraction, total_rps=share.total_rps, exchange_rps=dict(own))
         for client_id in live:
             if self._sent.get(client_id) != share:
-                runner.send_message(SHARE_MESSAGE, data, client_id)
+                runner.send_message(messages.SHARE, data, client_id)
                 self._sent[client_id] = share
         for gone in set(self._sent) - set(live):
             del self._sent[gone]
@@ -160,13 +160,13 @@ def _attach(cluster: Cluster) -> None:
     cluster.environment.events.test_start.add_listener(lambda **_: cluster.restart())
     cluster.environment.events.test_stopping.add_listener(lambda **_: cluster.close())
     cluster.environment.events.test_stop.add_listener(lambda **_: cluster.drop_exchange_targets())
-    if isinstance(runner, WorkerRunner) and SHARE_MESSAGE not in runner.custom_messages:
-        runner.register_message(SHARE_MESSAGE, lambda msg, **_: cluster.apply(_share_from(msg.data)))
+    if isinstance(runner, WorkerRunner) and messages.SHARE not in runner.custom_messages:
+        runner.register_message(messages.SHARE, lambda msg, **_: cluster.apply(_share_from(msg.data)))
     elif isinstance(runner, MasterRunner):
         gevent.spawn(_rebalance_forever, cluster)
 
 
-def _share_from(data: dict) -> Share:
+def _share_from(data: SharePayload) -> Share:
     total = data.get("total_rps")
     own = tuple(sorted((str(k), float(v)) for k, v in (data.get("exchange_rps") or {}).items()))
     return Share(float(data["fraction"]), None if total is None else float(total), own)

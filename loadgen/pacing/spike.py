@@ -1,10 +1,10 @@
 """Bursts for the spike scenario: every paced user sends one request at the same moment, and the outcome of
 each burst is tallied in every process and summed by the master.
 
-The master (or a local run) sends `BURST_MESSAGE` with the burst's number and start time; at that time
+The master (or a local run) sends `messages.BURST` with the burst's number and start time; at that time
 each process lets one start per user through its pacer (`ArrivalPacer.grant`). Requests of the burst
 are recorded into the process's tally; once all have answered (or `timeout_s` has passed) the process
-sends the tally to the master with `BURST_RESULT_MESSAGE`.
+sends the tally to the master with `messages.BURST_RESULT`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import FailureKind, Verdict
-from loadgen import state
+from loadgen import messages, state
+from loadgen.messages import BurstPayload, BurstResultPayload
 from loadgen.pacing.cluster_budget import LIVE_WORKER_STATES, cluster_of
 
 logger = logging.getLogger(__name__)
 
-BURST_MESSAGE = "exchange_stress_burst"  # master -> workers: {"cycle": k, "at": wall seconds, "timeout_s": s}
-BURST_RESULT_MESSAGE = "exchange_stress_burst_result"  # worker -> master: that process's BurstTally
 RATE_LIMIT_ANSWERS = (FailureKind.RATE_LIMITED, FailureKind.BANNED)
 
 
@@ -107,7 +106,7 @@ class Bursts:
 
     def _report(self, tally: BurstTally) -> None:
         if isinstance(self.environment.runner, WorkerRunner):
-            self.environment.runner.send_message(BURST_RESULT_MESSAGE, asdict(tally))
+            self.environment.runner.send_message(messages.BURST_RESULT, BurstResultPayload(**asdict(tally)))
         else:
             self.collect(tally)
 
@@ -123,7 +122,7 @@ class Bursts:
         live = [c.id for c in runner.clients.values() if c.state in LIVE_WORKER_STATES]
         self.collected[cycle] = (BurstTally(cycle), len(live))
         for client_id in live:
-            runner.send_message(BURST_MESSAGE, {"cycle": cycle, "at": at, "timeout_s": timeout_s}, client_id)
+            runner.send_message(messages.BURST, BurstPayload(cycle=cycle, at=at, timeout_s=timeout_s), client_id)
         return len(live)
 
     def collect(self, tally: BurstTally) -> None:
@@ -146,11 +145,11 @@ def bursts_of(environment: Environment) -> Bursts:
     if bursts is None:
         bursts = state.of(environment).set(Bursts(environment))
         runner = environment.runner
-        if isinstance(runner, WorkerRunner) and BURST_MESSAGE not in runner.custom_messages:
+        if isinstance(runner, WorkerRunner) and messages.BURST not in runner.custom_messages:
             runner.register_message(
-                BURST_MESSAGE,
+                messages.BURST,
                 lambda msg, **_: bursts.release_at(msg.data["cycle"], msg.data["at"], msg.data["timeout_s"]),
             )
-        elif isinstance(runner, MasterRunner) and BURST_RESULT_MESSAGE not in runner.custom_messages:
-            runner.register_message(BURST_RESULT_MESSAGE, lambda msg, **_: bursts.collect(BurstTally(**msg.data)))
+        elif isinstance(runner, MasterRunner) and messages.BURST_RESULT not in runner.custom_messages:
+            runner.register_message(messages.BURST_RESULT, lambda msg, **_: bursts.collect(BurstTally(**msg.data)))
     return bursts

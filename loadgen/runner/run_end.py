@@ -30,12 +30,10 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
-from loadgen import state
+from loadgen import messages, state
 
 logger = logging.getLogger(__name__)
 
-FINAL_REPORT_REQUEST = "exchange_stress_final_report"  # master -> worker: stop your users, send your last report
-FINAL_REPORT_SENT = "exchange_stress_final_report_sent"  # worker -> master: my last report went before this
 FINAL_REPORT_GRACE_S = 5.0  # beyond the stop timeout, how long the master waits for final reports
 POLL_S = 0.05
 
@@ -57,7 +55,7 @@ class FinalReports:
         runner = self.runner
         live = [c.id for c in runner.clients.values() if c.state != STATE_MISSING and c.id not in self.sent]
         for client_id in live:
-            runner.send_message(FINAL_REPORT_REQUEST, None, client_id=client_id)
+            runner.send_message(messages.FINAL_REPORT_REQUEST, None, client_id=client_id)
         stop_timeout = float(getattr(self.environment, "stop_timeout", 0) or 0)
         deadline = time.monotonic() + stop_timeout + FINAL_REPORT_GRACE_S
         pending = live
@@ -108,11 +106,13 @@ def install(environment: Environment) -> None:
         events.test_stopping.add_listener(lambda **_: window.stop())
     if isinstance(runner, MasterRunner):
         reports = state.of(environment).set(FinalReports(environment, runner))
-        runner.register_message(FINAL_REPORT_SENT, lambda msg, **_: reports.on_sent(msg.node_id))
+        runner.register_message(messages.FINAL_REPORT_SENT, lambda msg, **_: reports.on_sent(msg.node_id))
         events.test_start.add_listener(lambda **_: reports.sent.clear())
         events.test_stop.add_listener(lambda **_: reports.collect())
     elif isinstance(runner, WorkerRunner):
-        runner.register_message(FINAL_REPORT_REQUEST, lambda **_: _send_final_report(environment), concurrent=True)
+        runner.register_message(
+            messages.FINAL_REPORT_REQUEST, lambda **_: _send_final_report(environment), concurrent=True
+        )
         # `quitting` fires its listeners last-added first: this one runs before Locust's own, which tells
         # the master that the worker quits.
         events.quitting.add_listener(lambda **_: settle(environment))
@@ -151,4 +151,4 @@ def _send_final_report(environment: Environment) -> None:
     data: dict = {}
     environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
     runner.send_message("stats", data)
-    runner.send_message(FINAL_REPORT_SENT, None)
+    runner.send_message(messages.FINAL_REPORT_SENT, None)

@@ -18,9 +18,10 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from loadgen import state
+from loadgen import messages, state
 from loadgen.gates import run_snapshot
 from loadgen.gates.evaluation import WS_METHOD, merged_histogram, percentile
+from loadgen.messages import ExchangeGauges
 from loadgen.metrics import metrics_hub
 from loadgen.runtime import exchange_runtime
 
@@ -28,13 +29,12 @@ logger = logging.getLogger(__name__)
 
 WINDOW_S = 10
 SAMPLE_INTERVAL_S = 1.0
-REPORT_KEY = "exchange_gauges"
 LATENCY_PERCENTILES = (0.5, 0.95, 0.99)
 
 
-def local_gauges(environment: Environment) -> dict[str, dict[str, Any]]:
+def local_gauges(environment: Environment) -> dict[str, ExchangeGauges]:
     """This process's gauges per exchange, msgpack-safe."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, ExchangeGauges] = {}
     for name, collector in metrics_hub(environment).collectors.items():
         out[name] = collector.gauges()
     for adapter in run_snapshot.exchanges():
@@ -77,8 +77,8 @@ class ExchangeView:
         self.worker_gauges: dict[str, dict[str, dict[str, Any]]] = {}  # client id -> that worker's gauges
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
-        if REPORT_KEY in data:
-            self.worker_gauges[client_id] = data[REPORT_KEY]
+        if messages.EXCHANGE_GAUGES_KEY in data:
+            self.worker_gauges[client_id] = data[messages.EXCHANGE_GAUGES_KEY]
 
     def reset(self) -> None:
         """A new test: its counters start from zero, so do the rates."""
@@ -172,7 +172,7 @@ def attach(environment: Environment) -> ExchangeView | None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         events.report_to_master.add_listener(
-            lambda data, **_: data.__setitem__(REPORT_KEY, local_gauges(environment))
+            lambda data, **_: data.__setitem__(messages.EXCHANGE_GAUGES_KEY, local_gauges(environment))
         )
         return None
     if runner is None or environment.web_ui is None:

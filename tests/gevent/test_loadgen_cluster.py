@@ -4,7 +4,8 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import STATE_MISSING, STATE_RUNNING, MasterRunner, WorkerNode, WorkerNodes, WorkerRunner
 
-from loadgen.pacing.cluster_budget import SHARE_MESSAGE, Cluster, Share, _share_from
+from loadgen.messages import SHARE as SHARE_MESSAGE
+from loadgen.pacing.cluster_budget import Cluster, Share, _share_from
 from loadgen.pacing.weight_limiter import WeightLimiter
 
 

@@ -1,11 +1,12 @@
 """Burst tallies: one process's outcome of a burst, and the sum over processes through msgpack."""
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 import msgpack
 import pytest
 
 from exchanges.base import OK, FailureKind, Verdict
+from loadgen.messages import BurstResultPayload
 from loadgen.pacing.spike import BurstTally
 
 
@@ -42,3 +43,8 @@ def test_pauses_are_drawn_short_enough_for_the_bursts_still_to_come():
     plan.cycle = 2
     assert all(plan._pause(1017.0) == pytest.approx(2.0) for _ in range(5))  # no room left: the shortest
     assert SpikePlan(None, Load(20, 20.0, []), SpikeSettings(3, 2.0, 30.0, 30.0)).deadline is None  # no run time
+
+
+def test_the_burst_result_payload_is_a_whole_burst_tally() -> None:
+    """The typed payload of messages.BURST_RESULT names exactly the fields a BurstTally sends."""
+    assert set(BurstResultPayload.__annotations__) == {f.name for f in fields(BurstTally)}
