@@ -71,7 +71,7 @@ ABORT = "exchange_stress_abort"
 """
 Worker -> master, at most once per test, when a worker finds the run must not go on (options the test
 start found invalid, a user refusing to run, e.g. for missing API keys): the master logs the reason and
-stops the run with exit code 1. Sent by `loadgen.runtime`; the master's handler is registered by
+stops the run with exit code 1. Sent by `loadgen.runtime.end_run`; the master's handler is registered by
 `loadgen.plugin`.
 
 :payload: :class:`ReasonPayload`
@@ -81,7 +81,7 @@ STOP = "exchange_stress_stop"
 """
 Worker -> master, at most once per test, when a worker finds the run is over (a ban with `--on-ban
 stop-run`): the master logs the reason and ends the run as if its time were up, exit code unchanged.
-Sent by `loadgen.runtime`; the master's handler is registered by `loadgen.plugin`.
+Sent by `loadgen.runtime.end_run`; the master's handler is registered by `loadgen.plugin`.
 
 :payload: :class:`ReasonPayload`
 """

@@ -27,14 +27,13 @@ from loadgen.pacing.spike import bursts_of
 from loadgen.runner import final_csv, locust_stop, run_end, workers
 from loadgen.runner.simulator_probe import is_simulator
 from loadgen.runtime import (
-    abort_run,
     build_runtime,
     check_live_orders,
     check_production,
     configure_pacing,
+    end_run,
     forget_test,
     needs_credentials,
-    stop_run,
 )
 from loadgen.users.credentials import MissingCredentials, credentials_for
 from loadgen.web import ui
@@ -62,8 +61,8 @@ def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
     bursts_of(environment)
     runner = environment.runner
     if isinstance(runner, MasterRunner) and messages.ABORT not in runner.custom_messages:
-        runner.register_message(messages.ABORT, lambda msg, **_: abort_run(environment, msg.data["message"]))
-        runner.register_message(messages.STOP, lambda msg, **_: stop_run(environment, msg.data["message"]))
+        runner.register_message(messages.ABORT, lambda msg, **_: end_run(environment, msg.data["message"], failed=True))
+        runner.register_message(messages.STOP, lambda msg, **_: end_run(environment, msg.data["message"], failed=False))
     if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
         return  # a worker gets its options from the master with the test start
     try:
@@ -91,7 +90,7 @@ def _on_test_start(adapter: ExchangeAdapter, environment: Environment) -> None:
         settings = parse_settings(environment.parsed_options, adapter, adapter.base_on(environment.host))
         pacing = parse_pacing(environment.parsed_options)
     except OptionError as e:
-        abort_run(environment, str(e))
+        end_run(environment, str(e), failed=True)
         return
     configure_pacing(environment, pacing)
     runtime = build_runtime(environment, adapter, settings)

@@ -60,7 +60,7 @@ class ExchangeRuntime:
 
 @dataclass(slots=True)
 class TestRuntimes:
-    """The current test's runtimes by exchange name, and whether the test was already ended by abort/stop_run."""
+    """The current test's runtimes by exchange name, and whether end_run already ended the test."""
 
     by_exchange: dict[str, ExchangeRuntime] = field(default_factory=dict)
     ended: bool = False
@@ -159,34 +159,19 @@ def needs_credentials(environment: Environment, adapter: ExchangeAdapter) -> boo
     )
 
 
-def abort_run(environment: Environment, message: str) -> None:
-    """Stop the run (the test, in the web UI) with exit code 1, logging `message` once per test.
-    From a worker, the master does it."""
+def end_run(environment: Environment, message: str, *, failed: bool) -> None:
+    """End the run (the test, in the web UI), logging `message` once per test. `failed`: exit code 1 and an
+    error line (an abort); else as if its time were up, exit code unchanged. From a worker, the master does it."""
     runtimes = _runtimes(environment)
     if runtimes.ended:
         return
     runtimes.ended = True
-    logger.error(message)
-    environment.process_exit_code = 1
+    logger.log(logging.ERROR if failed else logging.WARNING, "%s", message)
+    if failed:
+        environment.process_exit_code = 1
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        runner.send_message(messages.ABORT, ReasonPayload(message=message))
-    elif runner is not None:
-        headless = bool(getattr(environment.parsed_options, "headless", False))
-        gevent.spawn(runner.quit if headless else runner.stop)
-
-
-def stop_run(environment: Environment, message: str) -> None:
-    """End the run as if its time were up (exit code unchanged), logging `message` once. From a worker, the
-    master does it."""
-    runtimes = _runtimes(environment)
-    if runtimes.ended:
-        return
-    runtimes.ended = True
-    logger.warning(message)
-    runner = environment.runner
-    if isinstance(runner, WorkerRunner):
-        runner.send_message(messages.STOP, ReasonPayload(message=message))
+        runner.send_message(messages.ABORT if failed else messages.STOP, ReasonPayload(message=message))
     elif runner is not None:
         headless = bool(getattr(environment.parsed_options, "headless", False))
         gevent.spawn(runner.quit if headless else runner.stop)

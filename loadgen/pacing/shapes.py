@@ -51,7 +51,7 @@ from loadgen.pacing.scenarios import (
 )
 from loadgen.pacing.spike import bursts_of
 from loadgen.runner import run_end
-from loadgen.runtime import abort_run
+from loadgen.runtime import end_run
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class ScenarioShape(LoadTestShape):
             try:
                 self.plan = build_plan(environment)
             except OptionError as e:
-                abort_run(environment, str(e))
+                end_run(environment, str(e), failed=True)
                 return None
             events_ = environment.events
             events_.quitting.add_listener(lambda **_: self.write_outcome(environment))

@@ -18,7 +18,7 @@ from loadgen.options import BanAction, Mode
 from loadgen.pacing.arrivals import PacerClosed, Start
 from loadgen.pacing.cluster_budget import cluster_of
 from loadgen.pacing.spike import bursts_of
-from loadgen.runtime import ExchangeRuntime, abort_run, exchange_runtime, stop_run
+from loadgen.runtime import ExchangeRuntime, end_run, exchange_runtime
 from loadgen.users.credentials import Credentials, MissingCredentials
 from loadgen.users.request_events import failure_for, fire, unexpected
 from loadgen.users.transport import Answer, DirectHttp, disable_silent_retries
@@ -121,7 +121,7 @@ class ExchangeRestUser(FastHttpUser):
         if self.refused:
             return
         self.refused = True
-        abort_run(self.environment, message)
+        end_run(self.environment, message, failed=True)
         self.stop()
 
     def request(
@@ -293,7 +293,8 @@ class ExchangeRestUser(FastHttpUser):
         settings = self.runtime.settings
         wait = f"Retry-After {verdict.retry_after_s:g} s" if verdict.retry_after_s is not None else "no Retry-After"
         if settings.on_ban is BanAction.STOP_RUN:
-            stop_run(self.environment, f"{self.adapter.name}: banned ({wait}); stopping the run (--on-ban stop-run)")
+            end_run(self.environment, f"{self.adapter.name}: banned ({wait}); stopping the run (--on-ban stop-run)",
+                    failed=False)
         elif not self.runtime.cache.get("ban_logged"):
             self.runtime.cache["ban_logged"] = True
             logger.warning("%s: banned (%s); banned users stop (--on-ban stop-user)", self.adapter.name, wait)

@@ -11,7 +11,7 @@ from locust.event import Events
 from exchanges.binance import ADAPTER
 from loadgen.options import OPTIONS
 from loadgen.plugin import install
-from loadgen.runtime import abort_run, exchange_runtime
+from loadgen.runtime import end_run, exchange_runtime
 
 
 def environment(**values: str) -> Environment:
@@ -40,7 +40,7 @@ def test_invalid_options_at_test_start_stop_the_run_with_exit_code_1(caplog):
     env = environment(order_burst="0")
     with caplog.at_level(logging.ERROR):
         env.events.test_start.fire(environment=env)
-        abort_run(env, "a second reason is not logged")
+        end_run(env, "a second reason is not logged", failed=True)
         gevent.sleep(0.1)  # let the spawned quit run
     assert exchange_runtime(env, ADAPTER) is None
     assert env.process_exit_code == 1
@@ -57,3 +57,17 @@ def test_every_invalid_test_start_is_reported_not_only_the_first(caplog):
     env.parsed_options.mode = "polite"
     env.events.test_start.fire(environment=env)
     assert exchange_runtime(env, ADAPTER) is not None
+
+
+def test_a_normal_end_of_the_run_keeps_the_exit_code_and_is_logged_once(caplog):
+    env = environment()
+    env.events.test_start.fire(environment=env)
+    with caplog.at_level(logging.WARNING):
+        end_run(env, "binance: banned; stopping the run", failed=False)
+        end_run(env, "a second reason is not logged", failed=True)
+        gevent.sleep(0.1)  # let the spawned quit run
+    assert env.process_exit_code is None
+    assert env.runner.state == "stopped"
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "binance: banned; stopping the run")
+    ]
