@@ -1,4 +1,6 @@
-"""Percentiles from Locust's response-time histograms ({bucket_ms: count}), computed as Locust does."""
+"""Percentiles from Locust's response-time histograms ({bucket_ms: count}), computed as Locust does.
+
+The one implementation: the load generator's gates and live view use it too, so every figure agrees."""
 
 from __future__ import annotations
 

@@ -170,8 +170,8 @@ def measured_values(run_dir: Path) -> dict[str, float]:
 def expected_values(run_dir: Path) -> dict[str, float]:
     """What each threshold must have measured, recomputed from totals.json, the failures CSV and
     locust_exchange.json: rows told apart by their exchange prefix only."""
+    from analysis.histogram import merge, percentile
     from exchanges import get_adapter
-    from loadgen.gates.evaluation import merged_histogram, percentile
 
     totals = json.loads((run_dir / "totals.json").read_text())
     counters = json.loads((run_dir / "locust_exchange.json").read_text())["exchanges"]
@@ -200,7 +200,7 @@ def expected_values(run_dir: Path) -> dict[str, float]:
                    if (r["Method"], r["Name"]) in keys and r["Error"].startswith(tuple(f"{k}:" for k in kinds)))
 
     def request_values(entries: list[dict]) -> dict[str, float | None]:
-        histogram = merged_histogram({int(k): v for k, v in e["response_times"].items()} for e in entries)
+        histogram = merge({int(k): v for k, v in e["response_times"].items()} for e in entries)
         requests = sum(e["num_requests"] for e in entries)
         timed = sum(histogram.values())
         failed = sum(e["num_failures"] for e in entries)
@@ -216,7 +216,7 @@ def expected_values(run_dir: Path) -> dict[str, float]:
         }
 
     def stream_values(entries: list[dict]) -> dict[str, float | None]:
-        histogram = merged_histogram({int(k): v for k, v in e["response_times"].items()} for e in entries)
+        histogram = merge({int(k): v for k, v in e["response_times"].items()} for e in entries)
         return {"ws_event_latency_p50": percentile(histogram, 0.5), "ws_event_latency_p95": percentile(histogram, 0.95)}
 
     def exchange_values(names: tuple[str, ...]) -> dict[str, float | None]:

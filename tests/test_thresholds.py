@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.histogram import percentile
 from exchanges.binance import ADAPTER as BINANCE_ADAPTER
 from exchanges.kraken import ADAPTER as KRAKEN_ADAPTER
 from loadgen.gates.evaluation import (
@@ -18,7 +19,6 @@ from loadgen.gates.evaluation import (
     Scope,
     evaluate,
     format_value,
-    percentile,
     resolve_scope,
 )
 from loadgen.gates.reports import RunOverview, junit_xml, markdown_summary

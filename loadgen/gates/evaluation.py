@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from analysis.histogram import merge, percentile
 from loadgen.gates.thresholds import Metric, Source, Threshold, ThresholdError, Unit
 
 WS_METHOD = "WS"
@@ -190,33 +191,10 @@ def select_entries(
     return chosen
 
 
-def merged_histogram(histograms: Iterable[Mapping[int, int]]) -> dict[int, int]:
-    merged: dict[int, int] = {}
-    for histogram in histograms:
-        for bucket, count in histogram.items():
-            merged[bucket] = merged.get(bucket, 0) + count
-    return merged
-
-
-def percentile(histogram: Mapping[int, int], fraction: float) -> float | None:
-    """The response time `fraction` of the samples finished within, as Locust computes it
-    (`locust.stats.calculate_response_time_percentile`); None without samples."""
-    total = sum(histogram.values())
-    if total == 0:
-        return None
-    allowed_above = int(total * fraction)
-    processed = 0
-    for bucket in sorted(histogram, reverse=True):
-        processed += histogram[bucket]
-        if total - processed <= allowed_above:
-            return float(bucket)
-    return 0.0
-
-
 def _entries_value(metric: Metric, entries: list[EntryStats], duration_s: float) -> float | None:
     requests = sum(e.requests for e in entries)
     if metric.percentile is not None:
-        return percentile(merged_histogram(e.histogram for e in entries), metric.percentile)
+        return percentile(merge(e.histogram for e in entries), metric.percentile)
     timed = sum(sum(e.histogram.values()) for e in entries)
     match metric.name:
         case "avg":

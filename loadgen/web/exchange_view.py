@@ -18,9 +18,10 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from analysis.histogram import merge, percentile
 from loadgen import messages, state
 from loadgen.gates import run_snapshot
-from loadgen.gates.evaluation import WS_METHOD, merged_histogram, percentile
+from loadgen.gates.evaluation import WS_METHOD
 from loadgen.messages import ExchangeGauges
 from loadgen.metrics import metrics_hub
 from loadgen.runtime import exchange_runtime
@@ -88,7 +89,7 @@ class ExchangeView:
         catalogs = run_snapshot.catalogs(self.environment)
         entries = self.environment.stats.entries.values()
         latency = {
-            name: merged_histogram(
+            name: merge(
                 e.response_times for e in entries if e.method == WS_METHOD and catalog.is_stream(e.name)
             )
             for name, catalog in catalogs.items()

@@ -12,11 +12,11 @@ from locust.env import Environment
 from locust.event import Events
 from locust.stats import StatsError, calculate_response_time_percentile
 
+from analysis.histogram import percentile
 from exchanges.base import FailureKind, Verdict
 from exchanges.binance import ADAPTER
 from loadgen.gates import locust_hooks as gates
 from loadgen.gates import run_snapshot
-from loadgen.gates.evaluation import percentile
 from loadgen.gates.thresholds import Metric, Source, ThresholdError, Unit, parse_threshold
 from loadgen.options import OPTIONS
 from loadgen.plugin import install
