@@ -446,9 +446,3 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
-
-
-def parse_json(body: bytes) -> Any:
-    import json
-
-    return json.loads(body) if body else None

@@ -308,16 +308,8 @@ def stream_name(symbol: str, kind: str) -> str:
     return f"{symbol.lower()}@{kind}"
 
 
-def raw_stream_url(ws_base: str, stream: str) -> str:
-    return f"{ws_base.rstrip('/')}/ws/{stream}"
-
-
 def combined_stream_url(ws_base: str, streams: list[str]) -> str:
     return f"{ws_base.rstrip('/')}/stream?streams={'/'.join(streams)}"
-
-
-def subscribe_message(streams: list[str], request_id: int) -> str:
-    return json.dumps({"method": "SUBSCRIBE", "params": streams, "id": request_id})
 
 
 def is_stream_kind(kind: str) -> bool:
