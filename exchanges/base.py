@@ -303,7 +303,9 @@ class ExchangeAdapter(abc.ABC):
 
     - `DiffDepthBooks`: local order books from a REST snapshot plus stream diffs (`is_diff_depth_kind` true);
     - `ChecksumBooks`: local order books from the stream alone, verified by checksums
-      (`is_checksum_book_kind` true).
+      (`is_checksum_book_kind` true);
+    - `PriceQuotes`: one REST request for a symbol's last price (locustfiles/failover.py spans the adapters
+      that have it).
 
     The gates of those groups (`is_diff_depth_kind`, `is_checksum_book_kind`) are on this class and say no, so
     the Locust users can ask any adapter; an adapter that says yes for a kind implements that group's methods.
@@ -513,6 +515,21 @@ class ChecksumBooks(Protocol):
 
     def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:
         """Frames that restart one stream on the open connection, so that a fresh snapshot follows."""
+        ...
+
+
+@runtime_checkable
+class PriceQuotes(Protocol):
+    """Optional: a symbol's last price in one REST request, for the multi-exchange failover user."""
+
+    price_endpoint: str  # the endpoint asked
+
+    def price_params(self, symbol: str) -> dict[str, str]:
+        """That request's parameters for `symbol` (one of `default_symbols`' form)."""
+        ...
+
+    def parse_price(self, body: bytes) -> Decimal:
+        """The last price in that endpoint's answer."""
         ...
 
 

@@ -458,5 +458,13 @@ class BinanceAdapter(ExchangeAdapter):
     def parse_depth_snapshot(self, body: bytes) -> DepthSnapshot:
         return parse_depth_snapshot(body)
 
+    price_endpoint = "ticker/price"
+
+    def price_params(self, symbol: str) -> dict[str, str]:
+        return {"symbol": symbol}
+
+    def parse_price(self, body: bytes) -> Decimal:
+        return parse_ticker_price(body)
+
 
 ADAPTER = BinanceAdapter()

@@ -571,6 +571,14 @@ class CoinbaseAdapter(ExchangeAdapter):
     def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:
         return decode_feed_message(text)
 
+    price_endpoint = "ticker"
+
+    def price_params(self, symbol: str) -> dict[str, str]:
+        return {"product_id": symbol}
+
+    def parse_price(self, body: bytes) -> Decimal:
+        return parse_ticker_price(body)
+
     def simulator_keys(self, env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
         profile = simulator_credentials(env)  # checks that a SIM_COINBASE_API_SECRET given is base64
         return profile.api_key, profile.api_secret, profile.passphrase

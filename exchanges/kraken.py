@@ -647,5 +647,13 @@ class KrakenAdapter(ExchangeAdapter):
     def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:
         return resubscribe_messages(stream, req_id)
 
+    price_endpoint = "Ticker"
+
+    def price_params(self, symbol: str) -> dict[str, str]:
+        return {"pair": rest_pair(symbol)}
+
+    def parse_price(self, body: bytes) -> Decimal:
+        return parse_last_price(body)
+
 
 ADAPTER = KrakenAdapter()
