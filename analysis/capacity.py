@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.client import ClientResult
 from analysis.load import RunData
+from analysis.load_generator import LoadGeneratorResult
 from analysis.model import Finding, Severity, Thresholds
 from analysis.target import TargetResult
 from analysis.timeline import PERCENTILE_WINDOW_S, is_rest
@@ -39,7 +39,7 @@ def analyse_capacity(
     data: RunData,
     deltas: pd.DataFrame,
     rest: pd.DataFrame,
-    client: ClientResult,
+    client: LoadGeneratorResult,
     target: TargetResult,
     limited_from_s: float | None,
     thresholds: Thresholds,
@@ -137,7 +137,7 @@ def throughput_ceiling(levels: pd.DataFrame, thresholds: Thresholds) -> dict[str
 
 
 def ceiling_finding(
-    ceiling: dict[str, Any], rest: pd.DataFrame, client: ClientResult, target: TargetResult,
+    ceiling: dict[str, Any], rest: pd.DataFrame, client: LoadGeneratorResult, target: TargetResult,
     limited_from_s: float | None,
 ) -> Finding:
     """The ceiling as a finding, with its cause (also added to `ceiling`): a rate limit, the simulator, the
@@ -171,7 +171,7 @@ CEILING_RECOMMENDATIONS = {
 }
 
 
-def bottleneck_cause(reached_s: float | None, rate_limited: bool, client: ClientResult,
+def bottleneck_cause(reached_s: float | None, rate_limited: bool, client: LoadGeneratorResult,
                      target: TargetResult) -> tuple[str, str]:
     """What set a ceiling reached at run time `reached_s`: (cause, why in words). `rate_limited`: rate-limit answers
     had begun by then."""
@@ -187,7 +187,7 @@ def bottleneck_cause(reached_s: float | None, rate_limited: bool, client: Client
     return "exchange", "the exchange or the network: its answers, not the client, set the pace"
 
 
-def search_ceilings(data: RunData, client: ClientResult, target: TargetResult) -> list[dict[str, Any]]:
+def search_ceilings(data: RunData, client: LoadGeneratorResult, target: TargetResult) -> list[dict[str, Any]]:
     """The capacity scenario's ceiling per exchange, from its plateaus (`PREFIX_capacity.csv`): where the successful
     answers per second stopped following the offered rate, and what they stayed at as it grew."""
     plateaus = data.capacity_search
@@ -201,7 +201,7 @@ def search_ceilings(data: RunData, client: ClientResult, target: TargetResult) -
     return ceilings
 
 
-def search_ceiling(rows: pd.DataFrame, start_s: float, client: ClientResult,
+def search_ceiling(rows: pd.DataFrame, start_s: float, client: LoadGeneratorResult,
                    target: TargetResult) -> dict[str, Any] | None:
     saturated = rows.loc[rows["verdict"] == "saturated"]
     limited = rows.loc[rows["verdict"] == "rate_limited"]
@@ -327,7 +327,7 @@ def _knee_in(table: pd.DataFrame, thresholds: Thresholds) -> dict[str, Any] | No
     }
 
 
-def knee_finding(knee: dict[str, Any], start_s: float, client: ClientResult, target: TargetResult) -> Finding:
+def knee_finding(knee: dict[str, Any], start_s: float, client: LoadGeneratorResult, target: TargetResult) -> Finding:
     time_s = round(knee.pop("t") - start_s, 1)
     knee["time_s"] = time_s
     simulator, generator = target.suspect(time_s), client.suspect(time_s)

@@ -10,11 +10,11 @@ from typing import Any
 import pandas as pd
 
 from analysis.capacity import CapacityResult, analyse_capacity
-from analysis.client import ClientResult, analyse_client
 from analysis.completeness import analyse_completeness
 from analysis.histogram import merge, percentiles
 from analysis.limits import RateLimitResult, analyse_rate_limits
 from analysis.load import RunData, load_run
+from analysis.load_generator import LoadGeneratorResult, analyse_load_generator
 from analysis.model import Finding, Thresholds, by_severity
 from analysis.target import TargetResult, analyse_target
 from analysis.taxonomy import analyse_errors
@@ -44,7 +44,7 @@ class Analysis:
     rate_limits: dict[str, RateLimitResult]
     capacity: CapacityResult
     websocket: WebSocketResult
-    client: ClientResult
+    client: LoadGeneratorResult
     target: TargetResult
 
     @cached_property
@@ -60,7 +60,7 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
     data = load_run(run_dir)
     deltas = entry_deltas(data.history)
     rest = rest_seconds(data, deltas)
-    client = analyse_client(data, thresholds)
+    client = analyse_load_generator(data, thresholds)
     target = analyse_target(data, thresholds)
     rate_limits = {ex: analyse_rate_limits(data, ex, thresholds) for ex in run_exchanges(data)}
     onsets = [r.summary["onset"]["time_s"] for r in rate_limits.values() if r.summary["onset"] is not None]

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.client import ClientResult
 from analysis.exchange_rules import limit_signals
 from analysis.histogram import merge, percentiles
 from analysis.load import RunData
+from analysis.load_generator import LoadGeneratorResult
 from analysis.model import Finding, Severity, Thresholds
 from analysis.target import TargetResult
 from analysis.taxonomy import failure_table
@@ -35,7 +35,7 @@ class WebSocketResult:
 
 
 def analyse_websocket(
-    data: RunData, client: ClientResult, target: TargetResult, thresholds: Thresholds
+    data: RunData, client: LoadGeneratorResult, target: TargetResult, thresholds: Thresholds
 ) -> WebSocketResult:
     totals = data.totals.loc[is_ws(data.totals["type"])]
     per_second = ws_seconds(data)
@@ -133,7 +133,7 @@ def _by_reason(failures: pd.DataFrame) -> dict[str, int]:
 
 
 def ws_findings(
-    summary: dict[str, Any], ws_failures: pd.DataFrame, client: ClientResult, target: TargetResult,
+    summary: dict[str, Any], ws_failures: pd.DataFrame, client: LoadGeneratorResult, target: TargetResult,
     thresholds: Thresholds,
 ) -> list[Finding]:
     findings = []

@@ -7,12 +7,14 @@ error codes). The Locust users, the simulator's defaults and the docs all read f
 
 from __future__ import annotations
 
+import abc
 import enum
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, urlsplit
 
 
@@ -256,8 +258,60 @@ def is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-class ExchangeAdapter:
-    """Base class of the per-exchange adapters. Subclasses fill in the class attributes."""
+@dataclass(frozen=True, slots=True)
+class RequestToSign:
+    """Everything a signature scheme may cover, as the Locust users hand it over: `params` are the request's
+    fields left after filling the path; `recv_window_ms` None means the exchange's default window; `path` is the
+    exchange's request path (placeholders filled, no query). Each scheme uses what it needs."""
+
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    params: Mapping[str, str]
+    timestamp_ms: int
+    recv_window_ms: int | None
+    method: str = "GET"
+    path: str = ""
+    passphrase: str = field(default="", repr=False)
+
+
+SIMULATOR_VAR_PREFIX = "SIM_"  # SIM_<user key var> sets the simulator's demo credentials, e.g. SIM_<X>_API_KEY
+
+
+def simulator_keys(
+    user_key_vars: tuple[str, ...], demo_values: tuple[str, ...], env: Mapping[str, str] = os.environ
+) -> tuple[str, ...]:
+    """The simulator's demo credentials, one per variable of `user_key_vars` (key, secret[, passphrase]):
+    `SIM_<variable>` from `env` where set, else the demo value."""
+    return tuple(
+        env.get(SIMULATOR_VAR_PREFIX + var) or demo for var, demo in zip(user_key_vars, demo_values, strict=True)
+    )
+
+
+class ExchangeAdapter(abc.ABC):
+    """Base class of the per-exchange adapters: the contract every exchange fulfils.
+
+    Required of every adapter (exchanges/<venue>.py, one instance named `ADAPTER`):
+
+    - class attributes: `name` (the registry key, lower case), `hosts`, `endpoints`, `default_symbols`,
+      `default_streams`, `rate_limits`, `user_key_vars`, `simulator_demo_keys`, `limit_unit`; the other
+      attributes have defaults that hold for most exchanges;
+    - the abstract methods: `classify` (an answer as a Verdict), `sign` (a signed request),
+      `parse_server_time`, and the streams' `is_stream_kind`, `stream_name`, `stream_url`,
+      `decode_stream_message`.
+
+    Optional groups, each a `typing.Protocol` below, implemented by adapters whose exchange has the feature:
+
+    - `DiffDepthBooks`: local order books from a REST snapshot plus stream diffs (`is_diff_depth_kind` true);
+    - `ChecksumBooks`: local order books from the stream alone, verified by checksums
+      (`is_checksum_book_kind` true);
+    - `PriceQuotes`: one REST request for a symbol's last price (locustfiles/failover.py spans the adapters
+      that have it).
+
+    The gates of those groups (`is_diff_depth_kind`, `is_checksum_book_kind`) are on this class and say no, so
+    the Locust users can ask any adapter; an adapter that says yes for a kind implements that group's methods.
+    Overridable hooks with defaults: `counts_toward_limit`, `ws_base_for`, `subscribe_messages`,
+    `resubscribe_messages`, `simulator_keys`, `classify_exception`.
+    """
 
     name: str
     hosts: Hosts
@@ -267,6 +321,9 @@ class ExchangeAdapter:
     rate_limits: Mapping[str, WindowLimit]  # "request_weight" is the weight limit polite users stay under
     # Environment variables holding the API key and secret, then the passphrase where the exchange has one.
     user_key_vars: tuple[str, ...]
+    # The simulator's demo values of `user_key_vars`, in the same order. Public by design: they only ever work
+    # against the local simulator.
+    simulator_demo_keys: tuple[str, ...]
     limit_unit: str  # how the exchange counts its request limit, for reports: "weight/60s", "requests/s"
     limit_kind: LimitKind = LimitKind.FIXED_WINDOW  # how that limit counts: a fixed window, a token bucket, ...
     published_limit: float | None = None  # that limit as the exchange publishes it, in `limit_unit`; None: none
@@ -330,20 +387,25 @@ class ExchangeAdapter:
         scheme, rest = rest_base.split("://", 1) if "://" in rest_base else ("http", rest_base)
         return f"{'wss' if scheme == 'https' else 'ws'}://{rest.rstrip('/')}"
 
+    def simulator_keys(self, env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+        """The simulator's demo credentials, one per `user_key_vars` (SIM_<variable> overrides a demo value)."""
+        return simulator_keys(self.user_key_vars, self.simulator_demo_keys, env)
+
     def simulator_user_env(self) -> dict[str, str]:
         """Environment for the users when they target the built-in simulator: its demo keys."""
-        return {}
+        return dict(zip(self.user_key_vars, self.simulator_keys(), strict=True))
 
-    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+        """An HTTP answer as ok or a classified failure (rate limits, bans, auth, ... in the exchange's terms)."""
 
     def classify_exception(self, exc: BaseException) -> Verdict:
         """Classify a transport-level failure (no HTTP answer at all)."""
         return classify_transport_error(exc)
 
-    # --- Signing and time (the Locust users call these; every adapter with signed endpoints implements them)
+    # --- Signing and time (the Locust users call these)
 
-    def sign_request(  # pragma: no cover
+    def sign_request(
         self,
         api_key: str,
         api_secret: str,
@@ -355,77 +417,120 @@ class ExchangeAdapter:
         path: str = "",
         passphrase: str = "",
     ) -> SignedRequest:
-        """`params` plus whatever the exchange's signature scheme adds; None = the exchange's default window.
-        `method` and `path` (the exchange's request path, placeholders filled, no query) are for schemes that
-        sign them; `passphrase` for exchanges whose keys have one."""
-        raise NotImplementedError
+        """`params` plus whatever the exchange's signature scheme adds (see RequestToSign); adapters implement
+        `sign`, this is the one call signature."""
+        return self.sign(
+            RequestToSign(api_key, api_secret, params, timestamp_ms, recv_window_ms, method, path, passphrase)
+        )
 
-    def parse_server_time(self, body: bytes) -> int:  # pragma: no cover
+    @abc.abstractmethod
+    def sign(self, request: RequestToSign) -> SignedRequest:
+        """The request signed by the exchange's scheme: query string, body and headers."""
+
+    @abc.abstractmethod
+    def parse_server_time(self, body: bytes) -> int:
         """The server time in ms from the answer of the endpoint named by `time_endpoint`."""
-        raise NotImplementedError
 
     # --- Market-data streams
 
-    def is_stream_kind(self, kind: str) -> bool:  # pragma: no cover
+    @abc.abstractmethod
+    def is_stream_kind(self, kind: str) -> bool:
         """Whether `kind` (e.g. "trade", "depth@100ms") is a stream this exchange publishes."""
-        raise NotImplementedError
 
-    def stream_name(self, symbol: str, kind: str) -> str:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def stream_name(self, symbol: str, kind: str) -> str:
+        """The exchange's name of one stream of one symbol (also the Locust request name)."""
 
-    def stream_url(self, ws_base: str, streams: list[str]) -> str:  # pragma: no cover
+    @abc.abstractmethod
+    def stream_url(self, ws_base: str, streams: list[str]) -> str:
         """The URL of one connection carrying all `streams`."""
-        raise NotImplementedError
 
     def subscribe_messages(self, streams: list[str]) -> list[str]:
         """Text frames to send right after each (re)connect; none where the URL names the streams."""
         return []
 
-    def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:  # pragma: no cover
+    @abc.abstractmethod
+    def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:
         """One received frame as a StreamMessage; None for non-data frames (subscription acks).
         Raises StreamError for an error the exchange reports on the stream."""
-        raise NotImplementedError
-
-    # --- Local order books from a snapshot plus diffs
-
-    def is_diff_depth_kind(self, kind: str) -> bool:  # pragma: no cover
-        """Whether a stream kind carries order-book diffs that need a snapshot to build a book."""
-        raise NotImplementedError
-
-    def depth_diff(self, message: StreamMessage) -> DepthDiff | None:  # pragma: no cover
-        """The diff in a stream message, or None when it is not a depth diff."""
-        raise NotImplementedError
-
-    def depth_snapshot_request(self, symbol: str) -> tuple[str, dict[str, str]]:  # pragma: no cover
-        """(endpoint name, params) of the REST snapshot that diffs are applied to."""
-        raise NotImplementedError
-
-    def parse_depth_snapshot(self, body: bytes) -> DepthSnapshot:  # pragma: no cover
-        raise NotImplementedError
-
-    # --- Local order books kept from the stream alone, verified by checksums
-
-    def is_checksum_book_kind(self, kind: str) -> bool:
-        """Whether a stream kind carries book snapshots and checksummed updates (no REST snapshot needed)."""
-        return False
-
-    def book_update(self, message: StreamMessage) -> BookUpdate | None:
-        """The book snapshot or update in a stream message, or None when it is not one."""
-        return None
-
-    def book_checksum(  # pragma: no cover
-        self, asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]
-    ) -> int:
-        """The exchange's checksum of a book given its asks (best first) and bids (best first)."""
-        raise NotImplementedError
-
-    def book_depth(self, kind: str) -> int:  # pragma: no cover
-        """How many levels per side a checksummed book of `kind` keeps (deeper levels are dropped)."""
-        raise NotImplementedError
 
     def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:
         """Frames that restart one stream on the open connection, so that a fresh snapshot follows."""
         return []
+
+    # --- Gates of the optional groups (DiffDepthBooks, ChecksumBooks)
+
+    def is_diff_depth_kind(self, kind: str) -> bool:
+        """Whether a stream kind carries order-book diffs that need a REST snapshot (see DiffDepthBooks)."""
+        return False
+
+    def is_checksum_book_kind(self, kind: str) -> bool:
+        """Whether a stream kind carries book snapshots and checksummed updates (see ChecksumBooks)."""
+        return False
+
+
+@runtime_checkable
+class DiffDepthBooks(Protocol):
+    """Optional: local order books from a REST snapshot plus diffs on the stream (Binance's depth streams).
+    The Locust users call these only for kinds where `is_diff_depth_kind` is true."""
+
+    def is_diff_depth_kind(self, kind: str) -> bool:
+        """Whether a stream kind carries order-book diffs that need a snapshot to build a book."""
+        ...
+
+    def depth_diff(self, message: StreamMessage) -> DepthDiff | None:
+        """The diff in a stream message, or None when it is not a depth diff."""
+        ...
+
+    def depth_snapshot_request(self, symbol: str) -> tuple[str, dict[str, str]]:
+        """(endpoint name, params) of the REST snapshot that diffs are applied to."""
+        ...
+
+    def parse_depth_snapshot(self, body: bytes) -> DepthSnapshot:
+        """That snapshot's answer as a DepthSnapshot."""
+        ...
+
+
+@runtime_checkable
+class ChecksumBooks(Protocol):
+    """Optional: local order books kept from the stream alone, verified by checksums (Kraken's book channel).
+    The Locust users call these only for kinds where `is_checksum_book_kind` is true; on a mismatch they send
+    `resubscribe_messages` for a fresh snapshot."""
+
+    def is_checksum_book_kind(self, kind: str) -> bool:
+        """Whether a stream kind carries book snapshots and checksummed updates (no REST snapshot needed)."""
+        ...
+
+    def book_update(self, message: StreamMessage) -> BookUpdate | None:
+        """The book snapshot or update in a stream message, or None when it is not one."""
+        ...
+
+    def book_checksum(self, asks: Iterable[tuple[str, str]], bids: Iterable[tuple[str, str]]) -> int:
+        """The exchange's checksum of a book given its asks (best first) and bids (best first)."""
+        ...
+
+    def book_depth(self, kind: str) -> int:
+        """How many levels per side a checksummed book of `kind` keeps (deeper levels are dropped)."""
+        ...
+
+    def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:
+        """Frames that restart one stream on the open connection, so that a fresh snapshot follows."""
+        ...
+
+
+@runtime_checkable
+class PriceQuotes(Protocol):
+    """Optional: a symbol's last price in one REST request, for the multi-exchange failover user."""
+
+    price_endpoint: str  # the endpoint asked
+
+    def price_params(self, symbol: str) -> dict[str, str]:
+        """That request's parameters for `symbol` (one of `default_symbols`' form)."""
+        ...
+
+    def parse_price(self, body: bytes) -> Decimal:
+        """The last price in that endpoint's answer."""
+        ...
 
 
 def classify_transport_error(exc: BaseException) -> Verdict:
@@ -446,9 +551,3 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
-
-
-def parse_json(body: bytes) -> Any:
-    import json
-
-    return json.loads(body) if body else None

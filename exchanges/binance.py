@@ -25,12 +25,14 @@ from exchanges.base import (
     FailureKind,
     Hosts,
     LimitSignals,
+    RequestToSign,
     SignedRequest,
     StreamMessage,
     SymbolRules,
     Verdict,
     WindowLimit,
     retry_after_seconds,
+    simulator_keys,
 )
 
 NAME = "binance"
@@ -290,16 +292,14 @@ def sign_request(
 # The simulator's demo account. Public by design: it only ever works against the local simulator.
 SIM_DEMO_API_KEY = "simBinanceDemoKey0000000000000000000000000000000000000000000000000"
 SIM_DEMO_API_SECRET = "simBinanceDemoSecret000000000000000000000000000000000000000000000"
+USER_KEY_VARS = ("BINANCE_API_KEY", "BINANCE_API_SECRET")
 
 
 def simulator_credentials(env: Mapping[str, str] = os.environ) -> tuple[str, str]:
-    return (
-        env.get("SIM_BINANCE_API_KEY") or SIM_DEMO_API_KEY,
-        env.get("SIM_BINANCE_API_SECRET") or SIM_DEMO_API_SECRET,
-    )
+    """The demo account's key and secret; SIM_BINANCE_API_KEY and SIM_BINANCE_API_SECRET override them."""
+    key, secret = simulator_keys(USER_KEY_VARS, (SIM_DEMO_API_KEY, SIM_DEMO_API_SECRET), env)
+    return key, secret
 
-
-USER_KEY_VARS = ("BINANCE_API_KEY", "BINANCE_API_SECRET")
 
 # --- WebSocket ---------------------------------------------------------------------------------
 
@@ -308,16 +308,8 @@ def stream_name(symbol: str, kind: str) -> str:
     return f"{symbol.lower()}@{kind}"
 
 
-def raw_stream_url(ws_base: str, stream: str) -> str:
-    return f"{ws_base.rstrip('/')}/ws/{stream}"
-
-
 def combined_stream_url(ws_base: str, streams: list[str]) -> str:
     return f"{ws_base.rstrip('/')}/stream?streams={'/'.join(streams)}"
-
-
-def subscribe_message(streams: list[str], request_id: int) -> str:
-    return json.dumps({"method": "SUBSCRIBE", "params": streams, "id": request_id})
 
 
 def is_stream_kind(kind: str) -> bool:
@@ -413,6 +405,7 @@ class BinanceAdapter(ExchangeAdapter):
     rate_limits = RATE_LIMITS
     ws_limits = WS_LIMITS
     user_key_vars = USER_KEY_VARS
+    simulator_demo_keys = (SIM_DEMO_API_KEY, SIM_DEMO_API_SECRET)
     limit_unit = f"weight/{RATE_LIMITS['request_weight'].interval_s}s"
     published_limit = float(RATE_LIMITS["request_weight"].limit)
     limit_signals = LimitSignals(
@@ -433,20 +426,10 @@ class BinanceAdapter(ExchangeAdapter):
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         return classify(status, headers, body)
 
-    def sign_request(
-        self,
-        api_key: str,
-        api_secret: str,
-        params: Mapping[str, str],
-        timestamp_ms: int,
-        recv_window_ms: int | None,
-        *,
-        method: str = "GET",
-        path: str = "",
-        passphrase: str = "",
-    ) -> SignedRequest:
+    def sign(self, request: RequestToSign) -> SignedRequest:
         # Binance signs the parameters only; method, path and passphrase play no part.
-        return sign_request(api_key, api_secret, params, timestamp_ms, recv_window_ms or RECV_WINDOW_DEFAULT_MS)
+        return sign_request(request.api_key, request.api_secret, request.params, request.timestamp_ms,
+                            request.recv_window_ms or RECV_WINDOW_DEFAULT_MS)
 
     def parse_server_time(self, body: bytes) -> int:
         return int(json.loads(body)["serverTime"])
@@ -475,9 +458,13 @@ class BinanceAdapter(ExchangeAdapter):
     def parse_depth_snapshot(self, body: bytes) -> DepthSnapshot:
         return parse_depth_snapshot(body)
 
-    def simulator_user_env(self) -> dict[str, str]:
-        key, secret = simulator_credentials()
-        return {"BINANCE_API_KEY": key, "BINANCE_API_SECRET": secret}
+    price_endpoint = "ticker/price"
+
+    def price_params(self, symbol: str) -> dict[str, str]:
+        return {"symbol": symbol}
+
+    def parse_price(self, body: bytes) -> Decimal:
+        return parse_ticker_price(body)
 
 
 ADAPTER = BinanceAdapter()

@@ -28,6 +28,7 @@ from exchanges.base import (
     Hosts,
     LimitKind,
     LimitSignals,
+    RequestToSign,
     SignedRequest,
     StreamError,
     StreamMessage,
@@ -36,6 +37,7 @@ from exchanges.base import (
     Verdict,
     WindowLimit,
     retry_after_seconds,
+    simulator_keys,
 )
 
 NAME = "coinbase"
@@ -264,6 +266,7 @@ SIM_DEMO_API_KEY = "5f1c0de0c0ffee5151a7e0000000cb01"
 SIM_DEMO_API_SECRET = base64.b64encode(b"simCoinbaseDemoSecret".ljust(64, b"0")).decode()
 SIM_DEMO_PASSPHRASE = "simcoinbasedemo"
 USER_KEY_VARS = ("COINBASE_API_KEY", "COINBASE_API_SECRET", "COINBASE_API_PASSPHRASE")
+SIM_DEMO_KEYS = (SIM_DEMO_API_KEY, SIM_DEMO_API_SECRET, SIM_DEMO_PASSPHRASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,16 +279,12 @@ class DemoProfile:
 def simulator_credentials(env: Mapping[str, str] = os.environ) -> DemoProfile:
     """The demo profile's key, base64 secret and passphrase; SIM_COINBASE_API_* override them.
     Raises ValueError when SIM_COINBASE_API_SECRET is not base64."""
-    secret = env.get("SIM_COINBASE_API_SECRET") or SIM_DEMO_API_SECRET
+    key, secret, passphrase = simulator_keys(USER_KEY_VARS, SIM_DEMO_KEYS, env)
     try:
         base64.b64decode(secret, validate=True)
     except binascii.Error:
         raise ValueError("SIM_COINBASE_API_SECRET is not base64") from None
-    return DemoProfile(
-        env.get("SIM_COINBASE_API_KEY") or SIM_DEMO_API_KEY,
-        secret,
-        env.get("SIM_COINBASE_API_PASSPHRASE") or SIM_DEMO_PASSPHRASE,
-    )
+    return DemoProfile(key, secret, passphrase)
 
 
 # --- The WebSocket feed -----------------------------------------------------------------------------
@@ -528,6 +527,7 @@ class CoinbaseAdapter(ExchangeAdapter):
     default_streams = CHANNELS
     rate_limits = RATE_LIMITS
     user_key_vars = USER_KEY_VARS
+    simulator_demo_keys = SIM_DEMO_KEYS
     limit_unit = "requests/s"
     limit_kind = LimitKind.TOKEN_BUCKET
     published_limit = TOKEN_BUCKETS[PUBLIC].rate_per_s  # the public bucket's sustained rate, per IP
@@ -543,20 +543,10 @@ class CoinbaseAdapter(ExchangeAdapter):
     def counts_toward_limit(self, endpoint: Endpoint) -> bool:
         return bucket_of(endpoint) == PUBLIC  # limit_unit is the public bucket's
 
-    def sign_request(
-        self,
-        api_key: str,
-        api_secret: str,
-        params: Mapping[str, str],
-        timestamp_ms: int,
-        recv_window_ms: int | None,
-        *,
-        method: str = "GET",
-        path: str = "",
-        passphrase: str = "",
-    ) -> SignedRequest:
+    def sign(self, request: RequestToSign) -> SignedRequest:
         # Coinbase has no receive window: the timestamp must be within 30 s of the API's time.
-        return sign_request(api_key, api_secret, passphrase, method, path, params, timestamp_ms)
+        return sign_request(request.api_key, request.api_secret, request.passphrase, request.method, request.path,
+                            request.params, request.timestamp_ms)
 
     def parse_server_time(self, body: bytes) -> int:
         return round(float(json.loads(body)["epoch"]) * 1000)
@@ -581,13 +571,17 @@ class CoinbaseAdapter(ExchangeAdapter):
     def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:
         return decode_feed_message(text)
 
-    def is_diff_depth_kind(self, kind: str) -> bool:
-        return False  # level2_batch starts with its own snapshot on the feed: no REST snapshot needed
+    price_endpoint = "ticker"
 
-    def simulator_user_env(self) -> dict[str, str]:
-        profile = simulator_credentials()
-        key_var, secret_var, passphrase_var = USER_KEY_VARS
-        return {key_var: profile.api_key, secret_var: profile.api_secret, passphrase_var: profile.passphrase}
+    def price_params(self, symbol: str) -> dict[str, str]:
+        return {"product_id": symbol}
+
+    def parse_price(self, body: bytes) -> Decimal:
+        return parse_ticker_price(body)
+
+    def simulator_keys(self, env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+        profile = simulator_credentials(env)  # checks that a SIM_COINBASE_API_SECRET given is base64
+        return profile.api_key, profile.api_secret, profile.passphrase
 
 
 ADAPTER = CoinbaseAdapter()

@@ -37,6 +37,7 @@ from exchanges.base import (
     Hosts,
     LimitKind,
     LimitSignals,
+    RequestToSign,
     SignedRequest,
     StreamError,
     StreamMessage,
@@ -45,6 +46,7 @@ from exchanges.base import (
     Verdict,
     WindowLimit,
     retry_after_seconds,
+    simulator_keys,
 )
 
 NAME = "kraken"
@@ -388,10 +390,9 @@ USER_KEY_VARS = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
 
 
 def simulator_credentials(env: Mapping[str, str] = os.environ) -> tuple[str, str]:
-    return (
-        env.get("SIM_KRAKEN_API_KEY") or SIM_DEMO_API_KEY,
-        env.get("SIM_KRAKEN_API_SECRET") or SIM_DEMO_API_SECRET,
-    )
+    """The demo account's key and base64 secret; SIM_KRAKEN_API_KEY and SIM_KRAKEN_API_SECRET override them."""
+    key, secret = simulator_keys(USER_KEY_VARS, (SIM_DEMO_API_KEY, SIM_DEMO_API_SECRET), env)
+    return key, secret
 
 
 # --- WebSocket v2 --------------------------------------------------------------------------------
@@ -577,6 +578,7 @@ class KrakenAdapter(ExchangeAdapter):
     default_streams = ("trade", "ticker", "book")
     rate_limits = RATE_LIMITS
     user_key_vars = USER_KEY_VARS
+    simulator_demo_keys = (SIM_DEMO_API_KEY, SIM_DEMO_API_SECRET)
     limit_unit = "calls/s"  # the public per-IP counter drains at this many calls per second
     limit_kind = LimitKind.DECAYING_COUNTER
     published_limit = PUBLIC_LIMIT.decay_per_s  # "a frequency of 1 per second (or less)" stays within it
@@ -605,28 +607,13 @@ class KrakenAdapter(ExchangeAdapter):
             return self.hosts.production_ws[0]
         return super().ws_base_for(rest_base).rstrip("/") + WS_PATH
 
-    def sign_request(
-        self,
-        api_key: str,
-        api_secret: str,
-        params: Mapping[str, str],
-        timestamp_ms: int,
-        recv_window_ms: int | None,
-        *,
-        method: str = "POST",
-        path: str = "",
-        passphrase: str = "",
-    ) -> SignedRequest:
+    def sign(self, request: RequestToSign) -> SignedRequest:
         # Kraken has no receive window: the nonce only has to increase, so it comes from NONCES, not the clock.
-        return sign_request(api_key, api_secret, params, NONCES.next(), path)
+        return sign_request(request.api_key, request.api_secret, request.params, NONCES.next(), request.path)
 
     def parse_server_time(self, body: bytes) -> int:
         """Time's `unixtime` has whole seconds: the middle of that second is the unbiased estimate."""
         return int(result_of(body)["unixtime"]) * 1000 + 500
-
-    def simulator_user_env(self) -> dict[str, str]:
-        key, secret = simulator_credentials()
-        return {"KRAKEN_API_KEY": key, "KRAKEN_API_SECRET": secret}
 
     # --- streams
 
@@ -645,9 +632,6 @@ class KrakenAdapter(ExchangeAdapter):
     def decode_stream_message(self, text: str | bytes) -> StreamMessage | None:
         return decode_message(text)
 
-    def is_diff_depth_kind(self, kind: str) -> bool:
-        return False  # Kraken's book channel brings its own snapshot and checksums
-
     def is_checksum_book_kind(self, kind: str) -> bool:
         return kind == "book"
 
@@ -662,6 +646,14 @@ class KrakenAdapter(ExchangeAdapter):
 
     def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:
         return resubscribe_messages(stream, req_id)
+
+    price_endpoint = "Ticker"
+
+    def price_params(self, symbol: str) -> dict[str, str]:
+        return {"pair": rest_pair(symbol)}
+
+    def parse_price(self, body: bytes) -> Decimal:
+        return parse_last_price(body)
 
 
 ADAPTER = KrakenAdapter()

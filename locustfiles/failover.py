@@ -3,22 +3,24 @@ skipping exchanges whose circuit breaker is open (see loadgen/users/failover.py)
 
     locust -f locustfiles/failover.py --host http://127.0.0.1:PORT -u 5 -t 30s   # the simulator's root
 
-Each exchange is reached at the simulator's root plus its prefix (/binance, /coinbase, /kraken). The
-breaker options (--breaker-failures, --breaker-open-s) apply; breakers are always on here.
+The exchanges are those of the registry (exchanges/__init__.py) whose adapter quotes prices
+(`exchanges.base.PriceQuotes`). Each is reached at the simulator's root plus its prefix (/binance,
+/coinbase, /kraken). The breaker options (--breaker-failures, --breaker-open-s) apply; breakers are
+always on here.
 """
 
 from __future__ import annotations
 
-from exchanges import binance, coinbase, kraken
+from exchanges import NAMES, get_adapter
+from exchanges.base import PriceQuotes
 from loadgen import plugin
 from loadgen.users.failover import FailoverUser, PriceRequest
 
+ADAPTERS = [adapter for adapter in map(get_adapter, NAMES) if isinstance(adapter, PriceQuotes)]
 PRICE_REQUESTS = {
-    "binance": PriceRequest("ticker/price", lambda symbol: {"symbol": symbol}, binance.parse_ticker_price),
-    "coinbase": PriceRequest("ticker", lambda symbol: {"product_id": symbol}, coinbase.parse_ticker_price),
-    "kraken": PriceRequest("Ticker", lambda symbol: {"pair": kraken.rest_pair(symbol)}, kraken.parse_last_price),
+    adapter.name: PriceRequest(adapter.price_endpoint, adapter.price_params, adapter.parse_price)
+    for adapter in ADAPTERS
 }
-ADAPTERS = [binance.ADAPTER, coinbase.ADAPTER, kraken.ADAPTER]
 
 for adapter in ADAPTERS:
     plugin.install(adapter)

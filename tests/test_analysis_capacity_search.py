@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 
 from analysis.capacity import search_ceiling, search_ceiling_finding
-from analysis.client import ClientResult
+from analysis.load_generator import LoadGeneratorResult
 from analysis.target import TargetResult
 
 START = 1_700_000_000.0
-IDLE_CLIENT = ClientResult({}, [], None)
+IDLE_CLIENT = LoadGeneratorResult({}, [], None)
 IDLE_TARGET = TargetResult(None, [], [])
 
 
@@ -43,7 +43,7 @@ def test_two_saturated_plateaus_give_the_ceiling_as_what_they_served_together():
 
 def test_a_saturated_generator_is_named_as_the_cause_not_the_exchange():
     rows = plateaus((100, "clean", 5, 500), (150, "saturated", 10, 1200), (225, "saturated", 10, 1250))
-    busy_client = ClientResult({}, [], saturated_from_s=3.0)
+    busy_client = LoadGeneratorResult({}, [], saturated_from_s=3.0)
     ceiling = search_ceiling(rows, START, busy_client, IDLE_TARGET)
     assert ceiling is not None and ceiling["cause"] == "load_generator"
     busy_target = TargetResult({}, [], [{"start_s": 0.0, "end_s": 30.0}])

@@ -1,4 +1,4 @@
-"""The shared adapter interface: endpoint paths with placeholders."""
+"""The shared adapter interface: endpoint paths with placeholders, the contract every adapter fulfils."""
 
 import pytest
 
@@ -32,3 +32,62 @@ def test_each_adapter_publishes_its_limit_in_its_own_unit_and_names_its_own_sign
     assert kraken.TEMPORARY_LOCKOUT in kraken.ADAPTER.limit_signals.banned
     assert coinbase.ADAPTER.limit_signals.banned is None
     assert binance.ADAPTER.limit_signals.banned == "HTTP 418"
+
+
+def _adapters():
+    from exchanges import NAMES, get_adapter
+
+    return [get_adapter(name) for name in NAMES]
+
+
+def test_every_adapter_fills_the_required_attributes_and_methods():
+    """The base class is abstract: an adapter missing a required method cannot be built at all."""
+    from exchanges.base import ExchangeAdapter
+
+    for adapter in _adapters():
+        assert not getattr(type(adapter), "__abstractmethods__", None), adapter.name
+        for attribute in ExchangeAdapter.__annotations__:
+            assert hasattr(adapter, attribute), f"{adapter.name}: {attribute}"
+        assert len(adapter.simulator_demo_keys) == len(adapter.user_key_vars), adapter.name
+    with pytest.raises(TypeError, match="abstract"):
+        ExchangeAdapter()  # type: ignore[abstract]
+
+
+def test_an_adapter_that_opens_an_optional_group_implements_it():
+    """An adapter whose gate says yes for one of its stream kinds implements that group's protocol."""
+    from exchanges.base import ChecksumBooks, DiffDepthBooks
+
+    groups = {"diff depth": (DiffDepthBooks, "is_diff_depth_kind"),
+              "checksum": (ChecksumBooks, "is_checksum_book_kind")}
+    opened = set()
+    for adapter in _adapters():
+        kinds = {*adapter.default_streams, "depth", "depth@100ms", "book", "level2_batch"}
+        for group, (protocol, gate) in groups.items():
+            if any(getattr(adapter, gate)(kind) for kind in kinds if adapter.is_stream_kind(kind)):
+                assert isinstance(adapter, protocol), f"{adapter.name}: {group}"
+                opened.add(group)
+            else:
+                assert not isinstance(adapter, protocol), f"{adapter.name} implements {group} but never opens it"
+    assert opened == set(groups)  # both groups are in use, so both checks above ran
+
+
+def test_simulator_credentials_come_from_the_adapters_data_with_sim_overrides():
+    for adapter in _adapters():
+        assert list(adapter.simulator_user_env()) == list(adapter.user_key_vars)
+        assert adapter.simulator_keys({}) == adapter.simulator_demo_keys
+        key_var, secret_var, *_ = adapter.user_key_vars
+        keys = adapter.simulator_keys({f"SIM_{key_var}": "other-key", f"SIM_{secret_var}": ""})
+        assert keys == ("other-key", *adapter.simulator_demo_keys[1:])  # an empty variable keeps the demo value
+
+
+def test_sign_request_hands_every_part_to_the_adapters_scheme_and_keeps_secrets_out_of_reprs(monkeypatch):
+    from exchanges.base import RequestToSign
+
+    request = RequestToSign("the-key", "the-secret", {"a": "1"}, 1, None, "POST", "/p", "the-passphrase")
+    assert "the-" not in repr(request)
+    for adapter in _adapters():
+        seen: list[RequestToSign] = []
+        monkeypatch.setattr(type(adapter), "sign", lambda self, r, seen=seen: seen.append(r))
+        adapter.sign_request("the-key", "the-secret", {"a": "1"}, 1, None, method="POST", path="/p",
+                             passphrase="the-passphrase")
+        assert seen == [request], adapter.name

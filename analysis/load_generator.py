@@ -1,4 +1,4 @@
-"""Client-side bottlenecks: when the load generator, not the exchange, limited the run.
+"""The load generator's own bottlenecks: when the generator, not the exchange, limited the run.
 
 Sources: Locust's CPU warnings and missing-worker lines in locust.log, and from the suite's exchange
 history the polite users' own waits and, for open-model (paced) users, starts that came late or were
@@ -17,7 +17,7 @@ from analysis.model import Finding, Severity, Thresholds
 
 
 @dataclass
-class ClientResult:
+class LoadGeneratorResult:
     summary: dict[str, Any]
     findings: list[Finding]
     saturated_from_s: float | None  # run time from which the generator was CPU-bound; None if it never was
@@ -29,7 +29,7 @@ class ClientResult:
         return time_s is None or time_s >= self.saturated_from_s - 10  # Locust samples CPU every 10 s
 
 
-def analyse_client(data: RunData, thresholds: Thresholds) -> ClientResult:
+def analyse_load_generator(data: RunData, thresholds: Thresholds) -> LoadGeneratorResult:
     events = data.log_events
     start = data.start_s
     warnings = events.loc[events["kind"] == "cpu_warning"]
@@ -113,7 +113,7 @@ def analyse_client(data: RunData, thresholds: Thresholds) -> ClientResult:
             recommendation="Expected in --mode polite; raise --weight-budget or the limit only if the exchange allows.",
         ))
     summary = {"cpu": cpu, "workers_missing": workers, "pacing": pacing, "own_waits": waits}
-    return ClientResult(summary, findings, saturated_from)
+    return LoadGeneratorResult(summary, findings, saturated_from)
 
 
 def pacing_lag(data: RunData) -> dict[str, Any] | None:
