@@ -460,8 +460,8 @@ def test_every_subscriber_gets_the_same_events_and_a_stalled_reader_is_cut_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     encodings: list[object] = []
-    encode = stream_server_module._dumps
-    monkeypatch.setattr(stream_server_module, "_dumps", lambda payload: encodings.append(payload) or encode(payload))
+    encode = stream_server_module.dumps
+    monkeypatch.setattr(stream_server_module, "dumps", lambda payload: encodings.append(payload) or encode(payload))
     kinds = ("depth20@100ms", "depth10@100ms", "depth@100ms")
     streams = "/".join(f"{s.symbol.lower()}@{k}" for s in symbol_specs() for k in kinds)
 
