@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from exchanges.binance import HOSTS, simulator_credentials
 from simulator.binance import rest, ws
 from simulator.binance.account import Account
+from simulator.binance.config import BinanceConfig, check
 from simulator.binance.limiter import RequestLimiter
 from simulator.binance.orders import Trading
 from simulator.binance.symbols import symbol_specs
 from simulator.exchange import ExchangeSim
 from simulator.market import Market
-
-if TYPE_CHECKING:
-    from simulator.config import BinanceConfig
+from simulator.venue import Venue
 
 
 class BinanceSim(ExchangeSim):
@@ -36,3 +34,6 @@ class BinanceSim(ExchangeSim):
         rest.add_routes(app, self)
         ws.add_routes(app, self)
         rest.add_not_found(app, self)
+
+
+VENUE = Venue(BinanceSim, BinanceConfig, check)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from exchanges.coinbase import HOSTS, DemoProfile, simulator_credentials
 from simulator.coinbase import rest, ws
+from simulator.coinbase.config import CoinbaseConfig, check
 from simulator.coinbase.limiter import BucketLimiter
 from simulator.coinbase.orders import Trading
 from simulator.coinbase.products import product_specs
+from simulator.common_config import ConfigError
 from simulator.exchange import ExchangeSim
 from simulator.market import Market, SymbolMarket
 from simulator.rolling import DayStats, DayWindow
-
-if TYPE_CHECKING:
-    from simulator.config import CoinbaseConfig
+from simulator.venue import Venue
 
 
 class CoinbaseSim(ExchangeSim):
@@ -58,9 +58,10 @@ class CoinbaseSim(ExchangeSim):
 
 
 def _demo_profile() -> DemoProfile:
-    from simulator.config import ConfigError  # here: simulator.config imports this package
-
     try:
         return simulator_credentials()
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+VENUE = Venue(CoinbaseSim, CoinbaseConfig, check)

@@ -18,7 +18,7 @@ from exchanges.kraken import PER_PAIR_PUBLIC
 from simulator.limits import DecayingCounter, FixedWindowCounter
 
 if TYPE_CHECKING:
-    from simulator.config import KrakenConfig
+    from simulator.kraken.config import KrakenConfig
 
 NONCES_REMEMBERED = 4096  # recent nonces kept per key to refuse a replay inside the window
 
