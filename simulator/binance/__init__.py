@@ -12,8 +12,8 @@ from simulator.binance import rest, ws
 from simulator.binance.account import Account
 from simulator.binance.config import BinanceConfig, check
 from simulator.binance.limiter import RequestLimiter
-from simulator.binance.orders import Trading
 from simulator.binance.symbols import symbol_specs
+from simulator.binance.trading import Trading
 from simulator.exchange import ExchangeSim
 from simulator.market import Market
 from simulator.venue import Venue

@@ -12,8 +12,8 @@ from exchanges.coinbase import HOSTS, DemoProfile, simulator_credentials
 from simulator.coinbase import rest, ws
 from simulator.coinbase.config import CoinbaseConfig, check
 from simulator.coinbase.limiter import BucketLimiter
-from simulator.coinbase.orders import Trading
 from simulator.coinbase.products import product_specs
+from simulator.coinbase.trading import Trading
 from simulator.common_config import ConfigError
 from simulator.exchange import ExchangeSim
 from simulator.market import Market, SymbolMarket

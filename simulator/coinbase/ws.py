@@ -52,7 +52,7 @@ from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
     from simulator.coinbase import CoinbaseSim
-    from simulator.coinbase.orders import Profile
+    from simulator.coinbase.account import Profile
 
 MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 AUTH_REASON = ("level2, level3, and full channels now require authentication. Sign the subscribe message as "

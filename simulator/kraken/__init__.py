@@ -11,10 +11,11 @@ from aiohttp import web
 from exchanges.kraken import HOSTS, simulator_credentials
 from simulator.exchange import ExchangeSim
 from simulator.kraken import rest, ws
+from simulator.kraken.account import Account
 from simulator.kraken.config import KrakenConfig, check
 from simulator.kraken.limiter import KrakenLimiter
 from simulator.kraken.pairs import symbol_specs
-from simulator.kraken.trading import Account, Trading
+from simulator.kraken.trading import Trading
 from simulator.market import Market, SymbolMarket, TickResult
 from simulator.rolling import DayWindow
 from simulator.venue import Venue
