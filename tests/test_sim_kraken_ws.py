@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from exchanges.kraken import ADAPTER, book_checksum, decode_message
 from loadgen.books import ChecksumBook, ChecksumOutcome
 from simulator.kraken import KrakenSim
-from simulator.kraken.ws import SERVER_KEY, BookFeed, StreamServer
+from simulator.kraken.ws import SERVER_KEY, BookChannel, StreamServer
 from tests.support.ws_client import receive_json, receive_until, run, serve_simulator
 
 
@@ -103,13 +103,13 @@ def test_every_book_message_matches_its_checksum_in_a_client_book(depth: int) ->
                 checked += 1
             assert all(len(book.bids) == len(book.asks) == depth for book in books.values())
             # The client book is the server's view of the book, level for level.
-            feed = server.streams.feeds[("book", "XXBTZUSD", depth)]
-            assert isinstance(feed, BookFeed)
-            spec = feed.spec
+            chan = server.streams.channels[("book", "XXBTZUSD", depth)]
+            assert isinstance(chan, BookChannel)
+            spec = chan.spec
             book = books["book:BTC/USD"]
             await ws.close()
-            assert book.best_bids() == [(spec.price_str(p), spec.qty_str(q)) for p, q in feed.bids]
-            assert book.best_asks() == [(spec.price_str(p), spec.qty_str(q)) for p, q in feed.asks]
+            assert book.best_bids() == [(spec.price_str(p), spec.qty_str(q)) for p, q in chan.bids]
+            assert book.best_asks() == [(spec.price_str(p), spec.qty_str(q)) for p, q in chan.asks]
             # Levels pushed below the depth came without a removal: the client had to cut them off.
             assert sum(b.levels_truncated for b in books.values()) > 0
 
@@ -182,7 +182,7 @@ def test_ping_pong_unsubscribe_and_the_close_of_a_connection_without_subscriptio
                                                                    "depth": 10}, "req_id": 9})
             ack = await receive_until(ws, lambda m: m.get("method") == "unsubscribe")
             assert ack["success"] is True and ack["result"] == {"channel": "book", "depth": 10, "symbol": "BTC/USD"}
-            assert not server.streams.feeds
+            assert not server.streams.channels
             close = await ws.receive(timeout=3)
             while close.type is WSMsgType.TEXT:  # book updates already in flight
                 close = await ws.receive(timeout=3)

@@ -95,7 +95,7 @@ class SubscribeError(Exception):
         self.reason = reason
 
 
-class ProductFeed:
+class SymbolFeed:
     """Turns one product's market ticks into feed messages on the channels subscribed for it."""
 
     def __init__(self, server: StreamServer, sym: SymbolMarket) -> None:
@@ -229,7 +229,7 @@ class StreamServer(WsServer[Connection]):
     def __init__(self, sim: CoinbaseSim) -> None:
         super().__init__(sim)
         self.sim: CoinbaseSim = sim
-        self.feeds: dict[str, ProductFeed] = {}
+        self.feeds: dict[str, SymbolFeed] = {}
         limits = sim.config.ws
         self._connection_buckets: dict[str, TokenBucket] = {}
         self._messages = FixedWindowCounter(limits.messages_per_s, 1)
@@ -239,7 +239,7 @@ class StreamServer(WsServer[Connection]):
         return [(f"{self.sim.prefix}{FEED_PATH}", self.handle)]
 
     def on_start(self) -> None:
-        self.feeds = {name: ProductFeed(self, sym) for name, sym in self.sim.market.symbols.items()}
+        self.feeds = {name: SymbolFeed(self, sym) for name, sym in self.sim.market.symbols.items()}
 
     def on_tick(self, sym: SymbolMarket, result: TickResult) -> None:
         feed = self.feeds.get(sym.spec.symbol)
@@ -403,7 +403,7 @@ class StreamServer(WsServer[Connection]):
         for name, product in new:
             self._greet(conn, self.feeds[product], name, now_ms)
 
-    def _greet(self, conn: Connection, feed: ProductFeed, channel: str, now_ms: int) -> None:
+    def _greet(self, conn: Connection, feed: SymbolFeed, channel: str, now_ms: int) -> None:
         """What a new subscription starts with: the book, the last match or the latest ticker."""
         if channel in BOOK_CHANNELS:
             self.fanout.send(conn, feed.snapshot_frame())

@@ -78,12 +78,12 @@ class Connection(ws_server.Connection):
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, ip: str, now: float) -> None:
         super().__init__(ws, transport, ip, now)
-        self.subscriptions: dict[tuple[str, str], Feed] = {}  # (channel, symbol) -> feed
+        self.subscriptions: dict[tuple[str, str], Channel] = {}  # (channel, symbol) -> its channel
         self.heartbeat_at = now  # loop time of the last heartbeat (or of the connect)
         self.unsubscribed_since: float | None = now
 
 
-class Feed:
+class Channel:
     """One channel of one pair (with its depth or trigger) and the connections subscribed to it."""
 
     __slots__ = ("channel", "key", "last_published", "pair", "spec", "subscribers", "sym")
@@ -101,7 +101,7 @@ class Feed:
         return {"channel": self.channel, "snapshot": snapshot, "symbol": self.pair.symbol}
 
 
-class TradeFeed(Feed):
+class TradeChannel(Channel):
     __slots__ = ()
 
     def message(self, kind: str, trades: Iterable[Trade]) -> str:
@@ -114,7 +114,7 @@ class TradeFeed(Feed):
         return f'{{"channel":"trade","type":"{kind}","data":[{rows}]}}'
 
 
-class TickerFeed(Feed):
+class TickerChannel(Channel):
     __slots__ = ("event_trigger", "last_bbo")
 
     def __init__(self, pair: Pair, sym: SymbolMarket, event_trigger: str) -> None:
@@ -148,7 +148,7 @@ class TickerFeed(Feed):
         return self.spec.price_str(self.spec.ticks(value))
 
 
-class BookFeed(Feed):
+class BookChannel(Channel):
     """A book of `depth` levels per side: the view its subscribers hold, kept in step tick by tick."""
 
     __slots__ = ("asks", "bids", "checksum", "depth")
@@ -214,13 +214,13 @@ class RequestError(Exception):
 
 
 class StreamServer(WsServer[Connection]):
-    """All WebSocket v2 connections of one simulated Kraken, and the feeds they listen to."""
+    """All WebSocket v2 connections of one simulated Kraken, and the channels they listen to."""
 
     def __init__(self, sim: KrakenSim) -> None:
         super().__init__(sim)
         self.sim: KrakenSim = sim
-        self.feeds: dict[tuple[str, str, object], Feed] = {}
-        self.symbol_feeds: dict[str, dict[tuple[str, str, object], Feed]] = {pair_id: {} for pair_id in PAIRS}
+        self.channels: dict[tuple[str, str, object], Channel] = {}
+        self.symbol_channels: dict[str, dict[tuple[str, str, object], Channel]] = {pair_id: {} for pair_id in PAIRS}
         limits = sim.config.ws
         self.attempts = FixedWindowCounter(limits.connection_attempts, limits.connection_window_s)
         self._connection_ids = itertools.count(random.Random(sim.config.seed).randrange(10**18, 10**19))
@@ -266,8 +266,8 @@ class StreamServer(WsServer[Connection]):
         self.close(conn, WSCloseCode.POLICY_VIOLATION, "Exceeded msg rate")
 
     def on_forget(self, conn: Connection) -> None:
-        for feed in conn.subscriptions.values():
-            self._drop_subscriber(feed, conn)
+        for chan in conn.subscriptions.values():
+            self._drop_subscriber(chan, conn)
         conn.subscriptions.clear()
 
     # --- requests ---------------------------------------------------------------------------------
@@ -330,19 +330,19 @@ class StreamServer(WsServer[Connection]):
                 if (channel, symbol) in conn.subscriptions:
                     error = "Already subscribed"
                 else:
-                    feed = self._subscribe(conn, channel, pair, variant)
-                    self._answer(conn, {"method": method, "result": feed.ack_result(snapshot), "success": True},
+                    chan = self._subscribe(conn, channel, pair, variant)
+                    self._answer(conn, {"method": method, "result": chan.ack_result(snapshot), "success": True},
                                  request, time_in)
                     if snapshot:
-                        self._send_snapshot(conn, feed)
+                        self._send_snapshot(conn, chan)
                     continue
             else:
-                feed = conn.subscriptions.get((channel, symbol))
-                if feed is None or feed.key[2] != variant:
+                chan = conn.subscriptions.get((channel, symbol))
+                if chan is None or chan.key[2] != variant:
                     error = "Subscription Not Found"
                 else:
-                    self._unsubscribe(conn, feed)
-                    result = feed.ack_result(snapshot)
+                    self._unsubscribe(conn, chan)
+                    result = chan.ack_result(snapshot)
                     result.pop("snapshot")
                     self._answer(conn, {"method": method, "result": result, "success": True}, request, time_in)
                     continue
@@ -363,70 +363,70 @@ class StreamServer(WsServer[Connection]):
             return trigger
         return None
 
-    def _subscribe(self, conn: Connection, channel: str, pair: Pair, variant: object) -> Feed:
+    def _subscribe(self, conn: Connection, channel: str, pair: Pair, variant: object) -> Channel:
         key = (channel, pair.id, variant)
-        feed = self.feeds.get(key)
-        if feed is None:
+        chan = self.channels.get(key)
+        if chan is None:
             sym = self.sim.market.symbols[pair.id]
             if channel == "book":
                 assert isinstance(variant, int)
-                feed = BookFeed(pair, sym, variant)
+                chan = BookChannel(pair, sym, variant)
             elif channel == "ticker":
-                feed = TickerFeed(pair, sym, str(variant))
+                chan = TickerChannel(pair, sym, str(variant))
             else:
-                feed = TradeFeed("trade", pair, sym, key)
-            self.feeds[key] = self.symbol_feeds[pair.id][key] = feed
-        feed.subscribers[conn] = None
-        conn.subscriptions[(channel, pair.symbol)] = feed
+                chan = TradeChannel("trade", pair, sym, key)
+            self.channels[key] = self.symbol_channels[pair.id][key] = chan
+        chan.subscribers[conn] = None
+        conn.subscriptions[(channel, pair.symbol)] = chan
         conn.unsubscribed_since = None
         self.stats.ws["subscriptions"] += 1
-        return feed
+        return chan
 
-    def _unsubscribe(self, conn: Connection, feed: Feed) -> None:
-        conn.subscriptions.pop((feed.channel, feed.pair.symbol), None)
-        self._drop_subscriber(feed, conn)
+    def _unsubscribe(self, conn: Connection, chan: Channel) -> None:
+        conn.subscriptions.pop((chan.channel, chan.pair.symbol), None)
+        self._drop_subscriber(chan, conn)
         if not conn.subscriptions:
             conn.unsubscribed_since = asyncio.get_running_loop().time()
 
-    def _drop_subscriber(self, feed: Feed, conn: Connection) -> None:
-        feed.subscribers.pop(conn, None)
-        if not feed.subscribers:
-            self.feeds.pop(feed.key, None)
-            self.symbol_feeds[feed.pair.id].pop(feed.key, None)
+    def _drop_subscriber(self, chan: Channel, conn: Connection) -> None:
+        chan.subscribers.pop(conn, None)
+        if not chan.subscribers:
+            self.channels.pop(chan.key, None)
+            self.symbol_channels[chan.pair.id].pop(chan.key, None)
 
-    def _send_snapshot(self, conn: Connection, feed: Feed) -> None:
+    def _send_snapshot(self, conn: Connection, chan: Channel) -> None:
         now_ms = self.now_ms()
-        if isinstance(feed, BookFeed):
-            self.send_text(conn, feed.snapshot(now_ms))
-        elif isinstance(feed, TickerFeed):
-            self.send_text(conn, feed.message("snapshot", self._day(feed.sym, int(now_ms)), int(now_ms)))
-        elif isinstance(feed, TradeFeed):
-            trades = list(feed.sym.trades)[-TRADE_SNAPSHOT_SIZE:]
-            self.send_text(conn, feed.message("snapshot", trades))
+        if isinstance(chan, BookChannel):
+            self.send_text(conn, chan.snapshot(now_ms))
+        elif isinstance(chan, TickerChannel):
+            self.send_text(conn, chan.message("snapshot", self._day(chan.sym, int(now_ms)), int(now_ms)))
+        elif isinstance(chan, TradeChannel):
+            trades = list(chan.sym.trades)[-TRADE_SNAPSHOT_SIZE:]
+            self.send_text(conn, chan.message("snapshot", trades))
 
     # --- publishing ---------------------------------------------------------------------------------
 
     def on_tick(self, sym: SymbolMarket, result: TickResult) -> None:
-        """Market listener: publish this tick's messages of one pair's feeds."""
-        feeds = self.symbol_feeds.get(sym.spec.symbol)
-        if not feeds:
+        """Market listener: publish this tick's messages of one pair's channels."""
+        channels = self.symbol_channels.get(sym.spec.symbol)
+        if not channels:
             return
         now_ms = result.time_ms
-        for feed in list(feeds.values()):
+        for chan in list(channels.values()):
             text: str | None = None
-            if isinstance(feed, BookFeed):
-                text = feed.update(now_ms)
-            elif isinstance(feed, TradeFeed):
+            if isinstance(chan, BookChannel):
+                text = chan.update(now_ms)
+            elif isinstance(chan, TradeChannel):
                 if result.trades:
-                    text = feed.message("update", result.trades)
-            elif isinstance(feed, TickerFeed):
+                    text = chan.message("update", result.trades)
+            elif isinstance(chan, TickerChannel):
                 bbo = (sym.best_bid(), sym.best_ask())
-                triggered = bool(result.trades) if feed.event_trigger == "trades" else bbo != feed.last_bbo
+                triggered = bool(result.trades) if chan.event_trigger == "trades" else bbo != chan.last_bbo
                 if triggered:
-                    text = feed.message("update", self._day(sym, now_ms), now_ms)
-                feed.last_bbo = bbo
+                    text = chan.message("update", self._day(sym, now_ms), now_ms)
+                chan.last_bbo = bbo
             if text is not None:
-                self._publish(feed, text)
+                self._publish(chan, text)
 
     def _day(self, sym: SymbolMarket, now_ms: int) -> DayStats:
         """The pair's rolling 24 h statistics, computed at most once a second."""
@@ -436,9 +436,9 @@ class StreamServer(WsServer[Connection]):
             cached = self._day_stats[sym.spec.symbol] = (second, self._day_windows[sym.spec.symbol].stats(sym, now_ms))
         return cached[1]
 
-    def _publish(self, feed: Feed, text: str) -> None:
-        feed.last_published = asyncio.get_running_loop().time()
-        self.stats.ws["messages_sent"] += self.fanout.broadcast(feed.subscribers, text_frame(text))
+    def _publish(self, chan: Channel, text: str) -> None:
+        chan.last_published = asyncio.get_running_loop().time()
+        self.stats.ws["messages_sent"] += self.fanout.broadcast(chan.subscribers, text_frame(text))
 
     # --- timers ---------------------------------------------------------------------------------------
 
@@ -454,7 +454,7 @@ class StreamServer(WsServer[Connection]):
                 self.stats.ws["closes_unsubscribed"] += 1
                 self.close(conn, WSCloseCode.POLICY_VIOLATION, "No subscriptions")
             return
-        quiet_since = max(conn.heartbeat_at, *(feed.last_published for feed in conn.subscriptions.values()))
+        quiet_since = max(conn.heartbeat_at, *(chan.last_published for chan in conn.subscriptions.values()))
         if now - quiet_since >= limits.heartbeat_interval_s:
             conn.heartbeat_at = now
             self.fanout.send(conn, HEARTBEAT)
