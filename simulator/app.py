@@ -2,7 +2,7 @@
 the monitor of its own load, and the simulator's own endpoints `GET /__sim/health`, `GET /__sim/stats` and
 `GET /__sim/identity`.
 
-Every venue in `simulator.venues` is mounted; adding one means adding `simulator/<venue>/` and one line there.
+Every venue in `simulator.venues` (one per registered exchange) is mounted under its prefix.
 """
 
 from __future__ import annotations

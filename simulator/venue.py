@@ -1,4 +1,4 @@
-"""What a venue package (`simulator/<venue>/`) gives the simulator: one `Venue` entry, listed in `simulator.venues`.
+"""What a venue package (`simulator/<venue>/`) gives the simulator: one `Venue` entry, its `VENUE` (`simulator.venues`).
 
 The entry names the venue's simulator class (its routes, market, limits and accounts), the dataclass of its
 config section (`[<name>]` in the TOML file) and the checks that section needs beyond types and signs.

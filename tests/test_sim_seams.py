@@ -1,21 +1,21 @@
-"""One seam per venue: outside `simulator/<venue>/` and the registry (`simulator/venues.py`), no module of the
-simulator imports a venue or names one in code (docstrings, comments and help text aside)."""
+"""One seam per venue: outside `simulator/<venue>/`, no module of the simulator imports a venue or names one in code
+(docstrings, comments and help text aside); the simulator takes its venues from the registry, `exchanges.NAMES`."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+from exchanges import NAMES
 from simulator.venues import VENUES
 
 SIMULATOR = Path(__file__).resolve().parent.parent / "simulator"
-NAMES = [venue.name for venue in VENUES]
 
 
 def _shared_modules() -> list[Path]:
     venue_dirs = {SIMULATOR / name for name in NAMES}
     return [path for path in sorted(SIMULATOR.rglob("*.py"))
-            if path.name != "venues.py" and not any(d in path.parents for d in venue_dirs)]
+            if not any(d in path.parents for d in venue_dirs)]
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
@@ -29,7 +29,8 @@ def _docstrings(tree: ast.Module) -> set[int]:
     return found
 
 
-def test_every_venue_has_its_own_package_with_a_config_section() -> None:
+def test_every_registered_venue_is_simulated_from_its_own_package() -> None:
+    assert [venue.name for venue in VENUES] == list(NAMES)
     for name in NAMES:
         assert (SIMULATOR / name / "config.py").is_file(), name
         assert (SIMULATOR / name / "ws.py").is_file(), name
