@@ -11,7 +11,7 @@ from exchanges.binance import HOSTS, simulator_credentials
 from simulator.binance import rest, ws
 from simulator.binance.account import Account
 from simulator.binance.config import BinanceConfig, check
-from simulator.binance.limiter import RequestLimiter
+from simulator.binance.limiter import Limiter
 from simulator.binance.symbols import symbol_specs
 from simulator.binance.trading import Trading
 from simulator.exchange import ExchangeSim
@@ -25,7 +25,7 @@ class BinanceSim(ExchangeSim):
 
     def __init__(self, config: BinanceConfig, clock: Callable[[], float] = time.time) -> None:
         super().__init__(config, clock)
-        self.limiter = RequestLimiter(config)
+        self.limiter = Limiter(config)
         self.market = Market(symbol_specs(), config.seed, int(clock() * 1000))
         api_key, secret = simulator_credentials()
         self.trading = Trading(self, [Account(api_key, secret, config.balances, uid=1)], config.seed)

@@ -44,7 +44,9 @@ class Rejection:
     new_ban: bool = False  # this answer imposed the ban
 
 
-class RequestLimiter:
+class Limiter:
+    """Binance's limits: request weight and order counts per window, and IP bans for clients that keep going."""
+
     def __init__(self, config: BinanceConfig) -> None:
         limits = config.rate_limits
         self.weight_limit = limits["request_weight"]

@@ -11,7 +11,7 @@ from aiohttp import web
 from exchanges.coinbase import HOSTS, DemoProfile, simulator_credentials
 from simulator.coinbase import rest, ws
 from simulator.coinbase.config import CoinbaseConfig, check
-from simulator.coinbase.limiter import BucketLimiter
+from simulator.coinbase.limiter import Limiter
 from simulator.coinbase.products import product_specs
 from simulator.coinbase.trading import Trading
 from simulator.common_config import ConfigError
@@ -27,7 +27,7 @@ class CoinbaseSim(ExchangeSim):
 
     def __init__(self, config: CoinbaseConfig, clock: Callable[[], float] = time.time) -> None:
         super().__init__(config, clock)
-        self.limiter = BucketLimiter(config.rate_limits)
+        self.limiter = Limiter(config.rate_limits)
         self.market = Market(product_specs(), config.seed, int(clock() * 1000))
         self.trading = Trading(self, _demo_profile(), config.balances, config.seed)
         self._days = {product_id: DayWindow() for product_id in self.market.symbols}

@@ -13,7 +13,7 @@ from simulator.exchange import ExchangeSim
 from simulator.kraken import rest, ws
 from simulator.kraken.account import Account
 from simulator.kraken.config import KrakenConfig, check
-from simulator.kraken.limiter import KrakenLimiter
+from simulator.kraken.limiter import Limiter
 from simulator.kraken.pairs import symbol_specs
 from simulator.kraken.trading import Trading
 from simulator.market import Market, SymbolMarket, TickResult
@@ -27,7 +27,7 @@ class KrakenSim(ExchangeSim):
 
     def __init__(self, config: KrakenConfig, clock: Callable[[], float] = time.time) -> None:
         super().__init__(config, clock)
-        self.limiter = KrakenLimiter(config)
+        self.limiter = Limiter(config)
         self.market_started_s = clock()
         self.market = Market(symbol_specs(), config.seed, int(self.market_started_s * 1000))
         api_key, secret = simulator_credentials()

@@ -55,7 +55,9 @@ class NonceTracker:
             self._recent[key] = {n for n in recent if n > floor}
 
 
-class KrakenLimiter:
+class Limiter:
+    """Kraken's limits: the decaying call and trading counters per key, public calls per IP, and lockouts."""
+
     def __init__(self, config: KrakenConfig) -> None:
         limits = config.rate_limits
         self.tier_name = limits.tier
