@@ -2,7 +2,7 @@
 the monitor of its own load, and the simulator's own endpoints `GET /__sim/health`, `GET /__sim/stats` and
 `GET /__sim/identity`.
 
-Adding an exchange means adding a module with a class like `BinanceSim` and one line in `EXCHANGES`.
+Every venue in `simulator.venues` (one per registered exchange) is mounted under its prefix.
 """
 
 from __future__ import annotations
@@ -12,42 +12,16 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
-from typing import Protocol
 
 from aiohttp import web
 
-from simulator.binance import BinanceSim
-from simulator.coinbase import CoinbaseSim
 from simulator.config import SimulatorConfig
 from simulator.identity import IDENTITY_PATH, identity_document
-from simulator.kraken import KrakenSim
 from simulator.load_monitor import LoadMonitor
-from simulator.stats import ExchangeStats
+from simulator.venue import Clock, SimulatedExchange
+from simulator.venues import VENUES
 
 log = logging.getLogger(__name__)
-
-
-class SimulatedExchange(Protocol):
-    name: str
-    prefix: str
-    stats: ExchangeStats
-
-    @property
-    def tick_ms(self) -> int: ...
-
-    def tick(self) -> None: ...
-
-    def mount(self, app: web.Application) -> None: ...
-
-
-Clock = Callable[[], float]
-
-EXCHANGES: dict[str, Callable[[SimulatorConfig, Clock], SimulatedExchange]] = {
-    "binance": lambda config, clock: BinanceSim(config.binance, clock),
-    "coinbase": lambda config, clock: CoinbaseSim(config.coinbase, clock),
-    "kraken": lambda config, clock: KrakenSim(config.kraken, clock),
-}
 
 SIMS = web.AppKey("sims", list[SimulatedExchange])
 _TICK_TASKS = web.AppKey("tick_tasks", list[asyncio.Task[None]])
@@ -56,7 +30,7 @@ MONITOR = web.AppKey("monitor", LoadMonitor)
 
 def build_app(config: SimulatorConfig, clock: Clock = time.time) -> web.Application:
     app = web.Application()
-    sims = [make(config, clock) for make in EXCHANGES.values()]
+    sims = [venue.build(getattr(config, venue.name), clock) for venue in VENUES]
     app[SIMS] = sims
     app[MONITOR] = _monitor(sims)
     app.router.add_get("/__sim/health", _health)

@@ -29,7 +29,7 @@ from simulator.faults import gateway_error
 from simulator.stats import ExchangeStats
 
 if TYPE_CHECKING:
-    from simulator.config import CapacityConfig
+    from simulator.common_config import CapacityConfig
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Refuse = Callable[[str], web.StreamResponse]  # the venue's busy answer for an endpoint (it records it in the stats)

@@ -24,7 +24,7 @@ from aiohttp import web
 from simulator.stats import ExchangeStats
 
 if TYPE_CHECKING:
-    from simulator.config import FaultsConfig
+    from simulator.common_config import FaultsConfig
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -19,7 +19,8 @@ def server() -> Iterator[SimServer]:
     # Buckets big enough that no test here meets the public limit.
     with SimServer({"coinbase": {"rate_limits": {"public": {"rate_per_s": 1000, "burst": 1000}}}}) as sim:
         deadline = time.monotonic() + 5
-        while any(len(s.trades) < 20 for s in sim.exchange("coinbase").market.symbols.values()):
+        symbols = sim.exchange("coinbase").market.symbols.values()
+        while any(sum(t.time_ms >= s.start_ms for t in s.trades) < 20 for s in symbols):  # live trades
             assert time.monotonic() < deadline, "the market did not trade"
             time.sleep(0.05)
         yield sim

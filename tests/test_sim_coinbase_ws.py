@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -28,10 +28,9 @@ from exchanges.coinbase import (
     sign_request,
     simulator_credentials,
 )
-from simulator.app import SIMS, build_app
 from simulator.coinbase import CoinbaseSim
-from simulator.config import parse_config
 from simulator.market import BUY, SELL
+from tests.support.ws_client import messages_within, receive_json, run, serve_simulator
 
 ALL_CHANNELS = ["heartbeat", "ticker", "level2_batch", "matches"]
 
@@ -46,42 +45,9 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def serve(**coinbase: Any) -> AsyncIterator[Server]:
-    app = build_app(parse_config({"coinbase": coinbase}))
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=3)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    sim = next(s for s in app[SIMS] if isinstance(s, CoinbaseSim))
-    try:
-        yield Server(sim, app, f"ws://{host}:{port}/coinbase/ws-feed", f"http://{host}:{port}/coinbase")
-    finally:
-        await runner.cleanup()
-
-
-def run(scenario: Callable[[], Awaitable[None]], timeout_s: float = 20.0) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(scenario(), timeout_s)
-
-    asyncio.run(bounded())
-
-
-async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout_s: float = 3.0) -> Any:
-    msg = await ws.receive(timeout=timeout_s)
-    assert msg.type is WSMsgType.TEXT, msg
-    return json.loads(msg.data)
-
-
-async def messages_within(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[dict[str, Any]]:
-    messages = []
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while True:
-                msg = await ws.receive()
-                if msg.type is not WSMsgType.TEXT:
-                    break
-                messages.append(json.loads(msg.data))
-    return messages
+    async with serve_simulator({"coinbase": coinbase}) as served:
+        yield Server(served.sim(CoinbaseSim), served.app, served.url("ws", "/coinbase/ws-feed"),
+                     served.url("http", "/coinbase"))
 
 
 def subscribe(products: list[str], channels: list[Any], kind: str = "subscribe") -> dict[str, Any]:

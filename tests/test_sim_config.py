@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from exchanges.binance import FIRST_BAN_S, RATE_LIMITS, WS_LIMITS
-from simulator.app import EXCHANGES
 from simulator.config import ConfigError, SimulatorConfig, load_config, parse_config
+from simulator.venues import VENUES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,7 +109,7 @@ def test_cli_prints_the_ready_line_and_stops_cleanly_on_sigterm() -> None:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert line.startswith("simulator ready on http://127.0.0.1:")
-        assert line.endswith(f" (exchanges: {', '.join(EXCHANGES)})\n")
+        assert line.endswith(f" (exchanges: {', '.join(v.name for v in VENUES)})\n")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert process.stderr is not None and "Traceback" not in process.stderr.read()

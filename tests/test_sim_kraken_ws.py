@@ -6,10 +6,9 @@ Each test serves the whole simulator app (market ticks included) on a free port 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +18,9 @@ from aiohttp import WSMsgType, web
 
 from exchanges.kraken import ADAPTER, book_checksum, decode_message
 from loadgen.users.books import ChecksumBook, ChecksumOutcome
-from simulator.app import SIMS, build_app
-from simulator.config import parse_config
 from simulator.kraken import KrakenSim
-from simulator.kraken.ws import SERVER_KEY, BookFeed, StreamServer
+from simulator.kraken.ws import SERVER_KEY, BookChannel, StreamServer
+from tests.support.ws_client import receive_json, receive_until, run, serve_simulator
 
 
 @dataclass
@@ -38,43 +36,13 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def serve(**kraken: Any) -> AsyncIterator[Server]:
-    app = build_app(parse_config({"kraken": kraken}))
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=3)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    sim = next(s for s in app[SIMS] if isinstance(s, KrakenSim))
-    try:
-        yield Server(sim, app, f"ws://{host}:{port}/kraken/ws/v2")
-    finally:
-        await runner.cleanup()
-
-
-def run(scenario: Callable[[], Awaitable[None]], timeout_s: float = 20.0) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(scenario(), timeout_s)
-
-    asyncio.run(bounded())
-
-
-async def receive(ws: aiohttp.ClientWebSocketResponse, timeout_s: float = 3.0) -> dict[str, Any]:
-    msg = await ws.receive(timeout=timeout_s)
-    assert msg.type is WSMsgType.TEXT, msg
-    return json.loads(msg.data)
-
-
-async def receive_until(ws: aiohttp.ClientWebSocketResponse, accept: Callable[[dict[str, Any]], bool],
-                        timeout_s: float = 3.0) -> dict[str, Any]:
-    while True:
-        message = await receive(ws, timeout_s)
-        if accept(message):
-            return message
+    async with serve_simulator({"kraken": kraken}) as served:
+        yield Server(served.sim(KrakenSim), served.app, served.url("ws", "/kraken/ws/v2"))
 
 
 async def connect(session: aiohttp.ClientSession, server: Server) -> aiohttp.ClientWebSocketResponse:
     ws = await session.ws_connect(server.url)
-    status = await receive(ws)
+    status = await receive_json(ws)
     assert status["channel"] == "status" and status["type"] == "update"
     assert status["data"][0]["system"] == "online" and status["data"][0]["api_version"] == "v2"
     return ws
@@ -89,7 +57,7 @@ def test_subscriptions_are_acknowledged_per_symbol_and_start_with_snapshots() ->
         async with serve() as server, aiohttp.ClientSession() as session:
             ws = await connect(session, server)
             await ws.send_json(subscribe("ticker", ["BTC/USD", "ETH/USD"], req_id=7))
-            acks = [await receive(ws) for _ in range(4)]  # ack, snapshot, ack, snapshot
+            acks = [await receive_json(ws) for _ in range(4)]  # ack, snapshot, ack, snapshot
             assert [m.get("method") or m["channel"] for m in acks] == ["subscribe", "ticker", "subscribe", "ticker"]
             ack = acks[0]
             assert ack["result"] == {"channel": "ticker", "event_trigger": "trades", "snapshot": True,
@@ -134,14 +102,22 @@ def test_every_book_message_matches_its_checksum_in_a_client_book(depth: int) ->
                 assert books[message.stream].apply(update) is ChecksumOutcome.APPLIED, message.data
                 checked += 1
             assert all(len(book.bids) == len(book.asks) == depth for book in books.values())
-            # The client book is the server's view of the book, level for level.
-            feed = server.streams.feeds[("book", "XXBTZUSD", depth)]
-            assert isinstance(feed, BookFeed)
-            spec = feed.spec
+            # The client book is the server's view of the book, level for level, once the market stands
+            # still and the client has read what was in flight.
+            server.sim.tick = lambda: 0
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    message = decode_message((await ws.receive(timeout=0.5)).data)
+                    update = ADAPTER.book_update(message) if message is not None else None
+                    if update is not None:
+                        assert books[message.stream].apply(update) is ChecksumOutcome.APPLIED, message.data
+            chan = server.streams.channels[("book", "XXBTZUSD", depth)]
+            assert isinstance(chan, BookChannel)
+            spec = chan.spec
             book = books["book:BTC/USD"]
             await ws.close()
-            assert book.best_bids() == [(spec.price_str(p), spec.qty_str(q)) for p, q in feed.bids]
-            assert book.best_asks() == [(spec.price_str(p), spec.qty_str(q)) for p, q in feed.asks]
+            assert book.best_bids() == [(spec.price_str(p), spec.qty_str(q)) for p, q in chan.bids]
+            assert book.best_asks() == [(spec.price_str(p), spec.qty_str(q)) for p, q in chan.asks]
             # Levels pushed below the depth came without a removal: the client had to cut them off.
             assert sum(b.levels_truncated for b in books.values()) > 0
 
@@ -153,7 +129,7 @@ def test_the_checksum_covers_the_wire_text_of_the_top_ten() -> None:
         async with serve() as server, aiohttp.ClientSession() as session:
             ws = await connect(session, server)
             await ws.send_json(subscribe("book", ["BTC/USD"], depth=25))
-            await receive(ws)
+            await receive_json(ws)
             raw = (await ws.receive(timeout=3)).data
             snapshot = json.loads(raw, parse_float=str)["data"][0]
             assert '"qty":0.' in raw or '"qty":1' in raw  # numbers, not strings, with their trailing zeros
@@ -171,7 +147,7 @@ def test_refusals_per_symbol_and_for_whole_requests() -> None:
         async with serve() as server, aiohttp.ClientSession() as session:
             ws = await connect(session, server)
             await ws.send_json(subscribe("ticker", ["BTC/XYZ"], req_id=3))
-            refused = await receive(ws)
+            refused = await receive_json(ws)
             assert refused["success"] is False and refused["error"] == "Currency pair not supported BTC/XYZ"
             assert refused["symbol"] == "BTC/XYZ" and refused["method"] == "subscribe" and refused["req_id"] == 3
             await ws.send_json(subscribe("trade", ["BTC/USD"]))
@@ -203,7 +179,7 @@ def test_ping_pong_unsubscribe_and_the_close_of_a_connection_without_subscriptio
         async with serve(ws={"unsubscribed_timeout_s": 0.5}) as server, aiohttp.ClientSession() as session:
             ws = await connect(session, server)
             await ws.send_json({"method": "ping", "req_id": 101})
-            pong = await receive(ws)
+            pong = await receive_json(ws)
             assert pong["method"] == "pong" and pong["req_id"] == 101 and pong["time_out"] >= pong["time_in"]
             await ws.send_json(subscribe("book", ["BTC/USD"]))
             await receive_until(ws, lambda m: m.get("type") == "snapshot")
@@ -214,7 +190,7 @@ def test_ping_pong_unsubscribe_and_the_close_of_a_connection_without_subscriptio
                                                                    "depth": 10}, "req_id": 9})
             ack = await receive_until(ws, lambda m: m.get("method") == "unsubscribe")
             assert ack["success"] is True and ack["result"] == {"channel": "book", "depth": 10, "symbol": "BTC/USD"}
-            assert not server.streams.feeds
+            assert not server.streams.channels
             close = await ws.receive(timeout=3)
             while close.type is WSMsgType.TEXT:  # book updates already in flight
                 close = await ws.receive(timeout=3)
@@ -231,7 +207,7 @@ def test_heartbeats_when_the_channels_are_quiet() -> None:
             ws = await connect(session, server)
             await ws.send_json(subscribe("trade", ["ETH/USD"]))
             await receive_until(ws, lambda m: m.get("channel") == "trade")
-            beats = [await receive(ws, timeout_s=1) for _ in range(3)]
+            beats = [await receive_json(ws, timeout_s=1) for _ in range(3)]
             assert beats == [{"channel": "heartbeat"}] * 3
             await ws.close()
             assert server.sim.stats.ws["messages_sent"] >= 6

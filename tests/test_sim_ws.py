@@ -12,7 +12,7 @@ import json
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -21,13 +21,12 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from exchanges.binance import STREAM_KINDS, WS_LIMITS, WsLimits, sign_request, simulator_credentials
-from simulator.app import SIMS, build_app
 from simulator.binance import BinanceSim
 from simulator.binance import ws as stream_server_module
 from simulator.binance.symbols import symbol_specs
 from simulator.binance.ws import SERVER_KEY, kline_bounds
-from simulator.config import parse_config
 from simulator.market import SymbolMarket
+from tests.support.ws_client import frames_within, receive_json, run, serve_simulator
 
 # Pings every second: the client's pongs count towards the 5 incoming messages per second.
 TEST_LIMITS = replace(WS_LIMITS, ping_interval_s=1.0, pong_timeout_s=3.0)
@@ -50,40 +49,9 @@ class Server:
 @contextlib.asynccontextmanager
 async def serve(ws: WsLimits = TEST_LIMITS, **binance: Any) -> AsyncIterator[Server]:
     """The whole simulator app on a free port, in this event loop (so tests may look at the market)."""
-    app = build_app(parse_config({"binance": {"ws": asdict(ws), **binance}}))
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=3)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    sim = next(s for s in app[SIMS] if isinstance(s, BinanceSim))
-    try:
-        yield Server(sim, app, f"ws://{host}:{port}/binance", f"http://{host}:{port}/binance/api/v3")
-    finally:
-        await runner.cleanup()
-
-
-def run(scenario: Callable[[], Awaitable[None]], timeout_s: float = 20.0) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(scenario(), timeout_s)
-
-    asyncio.run(bounded())
-
-
-async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout_s: float = 3.0) -> Any:
-    msg = await ws.receive(timeout=timeout_s)
-    assert msg.type is WSMsgType.TEXT, msg
-    return json.loads(msg.data)
-
-
-async def messages_within(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[aiohttp.WSMessage]:
-    """Every message that arrives in the next `seconds` (pings are answered inside `receive`)."""
-    messages = []
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            while True:
-                messages.append(await ws.receive())
-    return messages
+    async with serve_simulator({"binance": {"ws": asdict(ws), **binance}}) as served:
+        yield Server(served.sim(BinanceSim), served.app, served.url("ws", "/binance"),
+                     served.url("http", "/binance/api/v3"))
 
 
 async def control(
@@ -210,7 +178,7 @@ def test_an_unknown_stream_in_the_url_connects_and_sends_nothing() -> None:
             aiohttp.ClientSession() as session,
             session.ws_connect(f"{server.url}/ws/btcusdt@nosuchstream/XRPUSDT@trade") as ws,
         ):
-            assert await messages_within(ws, 0.5) == []
+            assert await frames_within(ws, 0.5) == []
             assert await control(ws, {"method": "LIST_SUBSCRIPTIONS", "id": 1}) == {"result": [], "id": 1}
 
     run(scenario)
@@ -389,7 +357,7 @@ def test_no_pong_within_the_timeout_disconnects() -> None:
     async def scenario() -> None:
         async with serve(FAST_PINGS) as server, aiohttp.ClientSession() as session:
             answering = await session.ws_connect(f"{server.url}/ws")  # aiohttp answers pings while it reads
-            reading = asyncio.create_task(messages_within(answering, 1.5))
+            reading = asyncio.create_task(frames_within(answering, 1.5))
             async with session.ws_connect(f"{server.url}/ws", autoping=False) as silent:
                 pings = 0
                 started = time.monotonic()
@@ -460,8 +428,8 @@ def test_every_subscriber_gets_the_same_events_and_a_stalled_reader_is_cut_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     encodings: list[object] = []
-    encode = stream_server_module._dumps
-    monkeypatch.setattr(stream_server_module, "_dumps", lambda payload: encodings.append(payload) or encode(payload))
+    encode = stream_server_module.dumps
+    monkeypatch.setattr(stream_server_module, "dumps", lambda payload: encodings.append(payload) or encode(payload))
     kinds = ("depth20@100ms", "depth10@100ms", "depth@100ms")
     streams = "/".join(f"{s.symbol.lower()}@{k}" for s in symbol_specs() for k in kinds)
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from exchanges import NAMES, adapter_module, get_adapter, locustfile_module, locustfile_path
+from simulator.venues import VENUES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("exchanges", "analysis", "locustfiles", "loadgen")
+PACKAGES = ("exchanges", "analysis", "locustfiles", "loadgen", "simulator")
 VENUE = re.compile("|".join(NAMES), re.IGNORECASE)
 HELP_KEYWORDS = frozenset({"help", "description", "epilog", "usage"})
 REGISTRY = ("exchanges/__init__.py", "NAMES")  # the module and the assignment whose value is the registry
@@ -33,9 +34,6 @@ KNOWN_LOADGEN_FRAGMENTS = {
     "Kraken's HTTP-200 errors": "options: --backoff's help text in the options table",
     "Binance 418, Kraken's lockout": "options: --on-ban's help text in the options table",
 }
-# KNOWN, simulator/: the simulator is being restructured so that each venue keeps its config section, checks and
-# registration in simulator/<venue>/. Until then these modules name every venue.
-KNOWN_SIMULATOR_MODULES = frozenset({"simulator/app.py", "simulator/config.py"})
 
 
 def _venue_places() -> set[str]:
@@ -135,16 +133,6 @@ def test_no_module_outside_a_venues_places_names_a_venue(package: str) -> None:
     assert not found, "a venue named outside its own places (see docs/adding-an-exchange.md):\n" + "\n".join(found)
 
 
-def test_the_simulator_names_venues_only_in_their_packages_and_the_known_modules() -> None:
-    found = [
-        f"{_relative(path)}:{line}: {text[:80]!r}"
-        for path in _modules("simulator")
-        if _outside_venues(path) and _relative(path) not in KNOWN_SIMULATOR_MODULES
-        for line, text in venue_mentions(path, _relative(path))
-    ]
-    assert not found, "\n".join(found)
-
-
 def test_the_check_sees_code_and_skips_docstrings_comments_and_help(tmp_path: Path) -> None:
     module = tmp_path / "probe.py"
     venue = NAMES[0]
@@ -173,4 +161,5 @@ def test_each_registered_venue_has_its_adapter_locustfile_and_simulator_package(
     imported = {(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                 for alias in node.names}
     assert (adapter_module(name), "ADAPTER") in imported, f"{locustfile_path(name)} does not use {name}'s adapter"
+    assert (REPO_ROOT / "simulator" / name / "config.py").is_file() and name in [venue.name for venue in VENUES]
     assert (REPO_ROOT / "simulator" / name / "__init__.py").is_file()

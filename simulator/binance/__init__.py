@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from exchanges.binance import HOSTS, simulator_credentials
 from simulator.binance import rest, ws
 from simulator.binance.account import Account
-from simulator.binance.limiter import RequestLimiter
-from simulator.binance.orders import Trading
+from simulator.binance.config import BinanceConfig, check
+from simulator.binance.limiter import Limiter
 from simulator.binance.symbols import symbol_specs
+from simulator.binance.trading import Trading
 from simulator.exchange import ExchangeSim
 from simulator.market import Market
-
-if TYPE_CHECKING:
-    from simulator.config import BinanceConfig
+from simulator.venue import Venue
 
 
 class BinanceSim(ExchangeSim):
@@ -27,7 +25,7 @@ class BinanceSim(ExchangeSim):
 
     def __init__(self, config: BinanceConfig, clock: Callable[[], float] = time.time) -> None:
         super().__init__(config, clock)
-        self.limiter = RequestLimiter(config)
+        self.limiter = Limiter(config)
         self.market = Market(symbol_specs(), config.seed, int(clock() * 1000))
         api_key, secret = simulator_credentials()
         self.trading = Trading(self, [Account(api_key, secret, config.balances, uid=1)], config.seed)
@@ -36,3 +34,6 @@ class BinanceSim(ExchangeSim):
         rest.add_routes(app, self)
         ws.add_routes(app, self)
         rest.add_not_found(app, self)
+
+
+VENUE = Venue(BinanceSim, BinanceConfig, check)

@@ -16,7 +16,7 @@ from exchanges.binance import interval_suffix, order_count_header, used_weight_h
 from simulator.limits import BanTracker, FixedWindowCounter
 
 if TYPE_CHECKING:
-    from simulator.config import BinanceConfig
+    from simulator.binance.config import BinanceConfig
 
 _INTERVAL_NAMES = {"S": "SECOND", "M": "MINUTE", "H": "HOUR", "D": "DAY"}  # exchangeInfo's interval enum
 _LIMIT_TYPES = {"request_weight": "REQUEST_WEIGHT", "raw_requests": "RAW_REQUESTS"}  # anything else: ORDERS
@@ -44,7 +44,9 @@ class Rejection:
     new_ban: bool = False  # this answer imposed the ban
 
 
-class RequestLimiter:
+class Limiter:
+    """Binance's limits: request weight and order counts per window, and IP bans for clients that keep going."""
+
     def __init__(self, config: BinanceConfig) -> None:
         limits = config.rate_limits
         self.weight_limit = limits["request_weight"]

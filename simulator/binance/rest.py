@@ -31,7 +31,7 @@ from exchanges.binance import (
     TIMESTAMP_AHEAD_TOLERANCE_MS,
     hmac_signature,
 )
-from simulator.binance import market_data, orders
+from simulator.binance import market_data, trading
 from simulator.binance import params as p
 from simulator.binance.account import Account
 from simulator.binance.errors import BinanceError, illegal, mandatory
@@ -55,12 +55,12 @@ HANDLERS: dict[str, Handler] = {
     "ticker/price": market_data.ticker_price,
     "ticker/bookTicker": market_data.book_ticker,
     "ticker/24hr": market_data.ticker_24hr,
-    "order/test": orders.test_order,
-    "order": orders.place_order,
-    "order GET": orders.query_order,
-    "order DELETE": orders.cancel_order,
-    "openOrders": orders.open_orders,
-    "account": orders.account_info,
+    "order/test": trading.test_order,
+    "order": trading.place_order,
+    "order GET": trading.query_order,
+    "order DELETE": trading.cancel_order,
+    "openOrders": trading.open_orders,
+    "account": trading.account_info,
 }
 
 # Public answers that depend only on the market and the query string: served from `sim.cache` until the market changes.

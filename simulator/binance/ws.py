@@ -40,16 +40,17 @@ import json
 import math
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from exchanges.binance import KLINE_INTERVALS, is_stream_kind
-from simulator.faults import chance_within
+from simulator import ws_server
 from simulator.limits import FixedWindowCounter
 from simulator.market import BUY, SELL, DepthDiff, SymbolMarket, TickResult
 from simulator.rolling import DayWindow
-from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, OPCODE_PING, OPCODE_PONG, FanOut, Peer, frame, text_frame
+from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, OPCODE_PING, OPCODE_PONG, frame, text_frame
+from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
     from simulator.binance import BinanceSim
@@ -92,43 +93,26 @@ def kline_bounds(interval: str, t_ms: int) -> tuple[int, int]:
     return open_ms, open_ms + length
 
 
-def _dumps(payload: object) -> str:
-    return json.dumps(payload, separators=(",", ":"))
+class Connection(ws_server.Connection):
+    """One client connection: its subscriptions, envelope and ping bookkeeping."""
 
+    __slots__ = ("combined", "next_ping_at", "ping_payload", "ping_unanswered_since", "streams")
 
-class Connection(Peer):
-    """One client connection: its subscriptions and limit bookkeeping (the frame queue is the Peer's)."""
-
-    __slots__ = (
-        "combined",
-        "messages_in_window",
-        "next_ping_at",
-        "opened_at",
-        "ping_payload",
-        "ping_unanswered_since",
-        "streams",
-        "window_start",
-    )
-
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, combined: bool, now: float,
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, ip: str, combined: bool, now: float,
                  ping_interval_s: float) -> None:
-        super().__init__(ws, transport)
+        super().__init__(ws, transport, ip, now)
         self.combined = combined
         self.streams: dict[str, Stream] = {}  # in subscription order, for LIST_SUBSCRIPTIONS
-        self.opened_at = now
-        self.window_start = now
-        self.messages_in_window = 0
         self.next_ping_at = now + ping_interval_s
         self.ping_payload = b""
         self.ping_unanswered_since: float | None = None
 
-    def count_incoming(self, now: float, per_second: int) -> bool:
-        """Count one incoming frame; False when this second's count goes over `per_second`."""
-        if now - self.window_start >= 1.0:
-            self.window_start = now
-            self.messages_in_window = 0
-        self.messages_in_window += 1
-        return self.messages_in_window <= per_second
+
+class Opening(NamedTuple):
+    """What the route of a new connection says: its valid URL streams and whether it is combined."""
+
+    streams: list[str]
+    combined: bool
 
 
 class Stream:
@@ -367,142 +351,96 @@ class RequestError(Exception):
         self.request_id = request_id
 
 
-class StreamServer:
+class StreamServer(WsServer[Connection]):
     """All WebSocket connections of one simulated Binance, and the streams they listen to."""
 
+    counted_types = frozenset((WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.PING, WSMsgType.PONG))
+
     def __init__(self, sim: BinanceSim) -> None:
-        self.sim = sim
-        self.stats = sim.stats
-        self.fanout = FanOut(sim.stats.ws, publish_delay_s=sim.capacity.publish_delay,
-                             backlog_limit_s=sim.config.capacity.ws_backlog_s)
+        super().__init__(sim)
+        self.sim: BinanceSim = sim
         self.feeds: dict[str, SymbolFeed] = {}
         self.streams: dict[str, Stream] = {}
-        self.connections: dict[Connection, None] = {}
         limits = sim.config.ws
         self.attempts = FixedWindowCounter(limits.connection_attempts, limits.connection_window_s)
-        self._housekeeping: asyncio.Task[None] | None = None
 
-    @property
-    def send_buffer_limit(self) -> int:
-        """Unsent bytes a reader may leave in its socket buffer before it is disconnected."""
-        return self.fanout.send_buffer_limit
+    def routes(self) -> list[tuple[str, Handler]]:
+        prefix = self.sim.prefix
+        return [(f"{prefix}/ws", self.handle_raw), (f"{prefix}/ws/{{streams:.+}}", self.handle_raw),
+                (f"{prefix}/stream", self.handle_combined)]
 
-    @send_buffer_limit.setter
-    def send_buffer_limit(self, value: int) -> None:
-        self.fanout.send_buffer_limit = value
-
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    async def start(self, _app: web.Application) -> None:
-        self.fanout.bind(asyncio.get_running_loop())
+    def on_start(self) -> None:
         self.feeds = {name: SymbolFeed(self, sym) for name, sym in self.sim.market.symbols.items()}
-        self.sim.market.listeners.append(self.on_tick)
-        self._housekeeping = asyncio.create_task(self._housekeep())
 
-    async def shutdown(self, _app: web.Application) -> None:
-        """Tell every client the server is going away (serverShutdown event, close 1001) and wait."""
-        if self.on_tick in self.sim.market.listeners:
-            self.sim.market.listeners.remove(self.on_tick)
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-        event = _dumps({"e": "serverShutdown", "E": int(self.sim.clock() * 1000)})
-        raw, combined = text_frame(event), text_frame(f'{{"stream":"!serverShutdown","data":{event}}}')
-        for conn in list(self.connections):
-            if not conn.closing:
-                self._queue(conn, combined if conn.combined else raw)
-                self.close(conn, WSCloseCode.GOING_AWAY, "Server shutdown")
-        await self.fanout.wait_closed()
+    def farewell(self, conn: Connection) -> None:
+        """Binance's serverShutdown event (the close with 1001 follows)."""
+        event = dumps({"e": "serverShutdown", "E": int(self.sim.clock() * 1000)})
+        self._queue(conn, text_frame(f'{{"stream":"!serverShutdown","data":{event}}}' if conn.combined else event))
 
     # --- connections --------------------------------------------------------------------------
 
     async def handle_raw(self, request: web.Request) -> web.StreamResponse:
-        names = request.match_info.get("streams", "")
-        return await self._serve(request, [n for n in names.split("/") if n], combined=False)
+        return await self.serve(request, self._opening(request.match_info.get("streams", ""), combined=False))
 
     async def handle_combined(self, request: web.Request) -> web.StreamResponse:
-        names = request.query.get("streams", "")
-        return await self._serve(request, [n for n in names.split("/") if n], combined=True)
+        return await self.serve(request, self._opening(request.query.get("streams", ""), combined=True))
 
-    async def _serve(self, request: web.Request, names: list[str], combined: bool) -> web.StreamResponse:
+    def _opening(self, names: str, combined: bool) -> Opening:
+        valid = dict.fromkeys(n for n in names.split("/") if n and self._parse(n) is not None)
+        return Opening(list(valid), combined)
+
+    def admit(self, request: web.Request, opening: Opening) -> web.StreamResponse | None:
         limits = self.sim.config.ws
-        ws_stats = self.stats.ws
         now = self.sim.clock()
         if self.attempts.add(request.remote or "", 1, now) > limits.connection_attempts:
-            ws_stats["rejected_attempts"] += 1
+            self.stats.ws["rejected_attempts"] += 1
             retry_after = math.ceil(self.attempts.reset_in(now))
             return web.json_response(
                 {"code": -1003, "msg": f"Too many connection attempts; current limit is "
                                        f"{limits.connection_attempts} per {limits.connection_window_s} s."},
                 status=429, headers={"Retry-After": str(retry_after)})
-        valid = list(dict.fromkeys(n for n in names if self._parse(n) is not None))
-        if len(valid) > limits.max_streams_per_connection:
-            ws_stats["rejected_too_many_streams"] += 1
+        if len(opening.streams) > limits.max_streams_per_connection:
+            self.stats.ws["rejected_too_many_streams"] += 1
             return web.json_response(
                 {"code": 2, "msg": f"Invalid request: too many streams (at most {limits.max_streams_per_connection})"},
                 status=400)
-        ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES,
-                                   timeout=CLOSE_HANDSHAKE_TIMEOUT_S)
-        if not ws.can_prepare(request).ok:
-            return web.json_response({"code": -1, "msg": "Expected a WebSocket upgrade."}, status=400)
-        await ws.prepare(request)
-        transport = request.transport
-        if transport is None:
-            return ws
-        loop = asyncio.get_running_loop()
-        conn = Connection(ws, transport, combined, loop.time(), limits.ping_interval_s)
-        self.connections[conn] = None
-        ws_stats["connections_total"] += 1
-        ws_stats["connections_open"] += 1
-        try:
-            self._subscribe(conn, valid)
-            await self._receive_loop(conn, loop)
-        finally:
-            self._forget(conn)
-        return ws
+        return None
 
-    async def _receive_loop(self, conn: Connection, loop: asyncio.AbstractEventLoop) -> None:
-        ws = conn.ws
-        while True:
-            msg = await ws.receive()
-            kind = msg.type
-            if kind in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                return
-            if conn.closing:
-                continue
-            if not conn.count_incoming(loop.time(), self.sim.config.ws.incoming_messages_per_s):
-                self.stats.ws["disconnects_msg_rate"] += 1
-                self.close(conn, WSCloseCode.POLICY_VIOLATION, "Too many requests")
-                continue
-            if kind is WSMsgType.TEXT:
-                self._on_text(conn, msg.data)
-            elif kind is WSMsgType.BINARY:
-                self._on_text(conn, msg.data.decode("utf-8", "replace"))
-            elif kind is WSMsgType.PING:
-                self._queue(conn, frame(OPCODE_PONG, msg.data))
-            elif kind is WSMsgType.PONG and msg.data == conn.ping_payload:
-                conn.ping_unanswered_since = None
+    def websocket_response(self) -> web.WebSocketResponse:
+        return web.WebSocketResponse(autoping=False, compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES,
+                                     timeout=CLOSE_HANDSHAKE_TIMEOUT_S)
 
-    def _forget(self, conn: Connection) -> None:
-        conn.closing = True
+    def not_an_upgrade(self) -> web.StreamResponse:
+        return web.json_response({"code": -1, "msg": "Expected a WebSocket upgrade."}, status=400)
+
+    def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
+                opening: Opening) -> Connection:
+        return Connection(ws, transport, request.remote or "", opening.combined, asyncio.get_running_loop().time(),
+                          self.sim.config.ws.ping_interval_s)
+
+    def on_open(self, conn: Connection, opening: Opening) -> None:
+        self._subscribe(conn, opening.streams)
+
+    def within_rate(self, conn: Connection) -> bool:
+        return conn.count_incoming(asyncio.get_running_loop().time(), self.sim.config.ws.incoming_messages_per_s)
+
+    def refuse_rate(self, conn: Connection) -> None:
+        self.close(conn, WSCloseCode.POLICY_VIOLATION, "Too many requests")
+
+    def on_control_frame(self, conn: Connection, msg: WSMessage) -> None:
+        if msg.type is WSMsgType.PING:
+            self._queue(conn, frame(OPCODE_PONG, msg.data))
+        elif msg.type is WSMsgType.PONG and msg.data == conn.ping_payload:
+            conn.ping_unanswered_since = None
+
+    def on_forget(self, conn: Connection) -> None:
         for stream in conn.streams.values():
             self._drop_subscriber(stream, conn)
         conn.streams.clear()
-        conn.outbox.clear()
-        if conn in self.connections:
-            del self.connections[conn]
-            self.stats.ws["connections_open"] -= 1
-
-    def close(self, conn: Connection, code: int, reason: str) -> None:
-        """Send what is queued, then a close frame; the connection's handler finishes the handshake."""
-        self.fanout.close(conn, code, reason)
-
-    def drop(self, conn: Connection) -> None:
-        """Cut the connection without a close frame (the client sees an abnormal closure, 1006)."""
-        self.fanout.drop(conn)
 
     # --- control messages ---------------------------------------------------------------------
 
-    def _on_text(self, conn: Connection, text: str) -> None:
+    def on_text(self, conn: Connection, text: str) -> None:
         try:
             reply: dict[str, Any] = self._control(conn, text)
         except RequestError as err:
@@ -510,8 +448,7 @@ class StreamServer:
             reply = {"error": {"code": err.code, "msg": err.msg}}
             if err.code != 3:
                 reply["id"] = err.request_id
-        self._queue(conn, text_frame(_dumps(reply)))
-        self.stats.ws["messages_sent"] += 1
+        self.send_text(conn, dumps(reply))
 
     def _control(self, conn: Connection, text: str) -> dict[str, Any]:
         try:
@@ -612,7 +549,7 @@ class StreamServer:
 
     def publish(self, stream: Stream, payload: object) -> None:
         """Encode one event once and queue the same frame for every subscriber."""
-        data = _dumps(payload)
+        data = dumps(payload)
         raw_frame = combined_frame = None
         enqueue = self.fanout.enqueue
         for conn in stream.subscribers:
@@ -628,44 +565,30 @@ class StreamServer:
         self.fanout.schedule_flush()
 
     def _queue(self, conn: Connection, data: bytes) -> None:
+        """Queue a frame that is not a message (a ping, a pong, the shutdown event)."""
         self.fanout.send(conn, data)
 
     # --- timers -----------------------------------------------------------------------------------
 
-    async def _housekeep(self) -> None:
-        """Pings, pong timeouts, lifetimes and injected drops, for all connections in one pass."""
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            limits = self.sim.config.ws
-            await asyncio.sleep(max(0.01, min(1.0, limits.ping_interval_s / 4, limits.pong_timeout_s / 4)))
-            now = loop.time()
-            elapsed, last = now - last, now
-            drop_chance = chance_within(self.sim.config.faults.ws_drop_per_min, elapsed)
-            stall_chance = chance_within(self.sim.config.faults.ws_stall_per_min, elapsed)
-            rng = self.sim.faults.rng
-            for conn in list(self.connections):
-                if conn.closing or conn.stalled:  # a stalled connection gets no pings either: it is silent
-                    continue
-                if drop_chance and rng.random() < drop_chance:
-                    self.sim.stats.faults["ws_drop"] += 1
-                    self.drop(conn)
-                elif stall_chance and rng.random() < stall_chance:
-                    self.sim.stats.faults["ws_stall"] += 1
-                    conn.stalled = True
-                elif now - conn.opened_at >= limits.max_lifetime_s:
-                    self.stats.ws["lifetime_closes"] += 1
-                    self.close(conn, WSCloseCode.OK, "Connection lifetime exceeded")
-                elif (conn.ping_unanswered_since is not None
-                      and now - conn.ping_unanswered_since >= limits.pong_timeout_s):
-                    self.stats.ws["pong_timeouts"] += 1
-                    self.close(conn, WSCloseCode.POLICY_VIOLATION, "Pong timeout")
-                elif now >= conn.next_ping_at:
-                    conn.next_ping_at = now + limits.ping_interval_s
-                    conn.ping_payload = str(int(self.sim.clock() * 1000)).encode()
-                    if conn.ping_unanswered_since is None:
-                        conn.ping_unanswered_since = now
-                    self._queue(conn, frame(OPCODE_PING, conn.ping_payload))
+    def housekeeping_period(self) -> float:
+        limits = self.sim.config.ws
+        return max(0.01, min(1.0, limits.ping_interval_s / 4, limits.pong_timeout_s / 4))
+
+    def on_housekeep(self, conn: Connection, now: float) -> None:
+        """Lifetime, pong timeout and the next ping."""
+        limits = self.sim.config.ws
+        if now - conn.opened_at >= limits.max_lifetime_s:
+            self.stats.ws["lifetime_closes"] += 1
+            self.close(conn, WSCloseCode.OK, "Connection lifetime exceeded")
+        elif conn.ping_unanswered_since is not None and now - conn.ping_unanswered_since >= limits.pong_timeout_s:
+            self.stats.ws["pong_timeouts"] += 1
+            self.close(conn, WSCloseCode.POLICY_VIOLATION, "Pong timeout")
+        elif now >= conn.next_ping_at:
+            conn.next_ping_at = now + limits.ping_interval_s
+            conn.ping_payload = str(int(self.sim.clock() * 1000)).encode()
+            if conn.ping_unanswered_since is None:
+                conn.ping_unanswered_since = now
+            self._queue(conn, frame(OPCODE_PING, conn.ping_payload))
 
 
 def _is_valid_request_id(value: object) -> bool:
@@ -684,11 +607,4 @@ SERVER_KEY = web.AppKey("binance_stream_server", StreamServer)
 
 def add_routes(app: web.Application, sim: BinanceSim) -> None:
     """Serve `sim`'s market streams under `sim.prefix` and hook the server into the app's lifecycle."""
-    server = StreamServer(sim)
-    app[SERVER_KEY] = server
-    prefix = sim.prefix
-    app.router.add_get(f"{prefix}/ws", server.handle_raw, allow_head=False)
-    app.router.add_get(f"{prefix}/ws/{{streams:.+}}", server.handle_raw, allow_head=False)
-    app.router.add_get(f"{prefix}/stream", server.handle_combined, allow_head=False)
-    app.on_startup.append(server.start)
-    app.on_shutdown.append(server.shutdown)
+    StreamServer(sim).mount(app, SERVER_KEY)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from exchanges.coinbase import HOSTS, DemoProfile, simulator_credentials
 from simulator.coinbase import rest, ws
-from simulator.coinbase.limiter import BucketLimiter
-from simulator.coinbase.orders import Trading
+from simulator.coinbase.config import CoinbaseConfig, check
+from simulator.coinbase.limiter import Limiter
 from simulator.coinbase.products import product_specs
+from simulator.coinbase.trading import Trading
+from simulator.common_config import ConfigError
 from simulator.exchange import ExchangeSim
 from simulator.market import Market, SymbolMarket
 from simulator.rolling import DayStats, DayWindow
-
-if TYPE_CHECKING:
-    from simulator.config import CoinbaseConfig
+from simulator.venue import Venue
 
 
 class CoinbaseSim(ExchangeSim):
@@ -27,7 +27,7 @@ class CoinbaseSim(ExchangeSim):
 
     def __init__(self, config: CoinbaseConfig, clock: Callable[[], float] = time.time) -> None:
         super().__init__(config, clock)
-        self.limiter = BucketLimiter(config.rate_limits)
+        self.limiter = Limiter(config.rate_limits)
         self.market = Market(product_specs(), config.seed, int(clock() * 1000))
         self.trading = Trading(self, _demo_profile(), config.balances, config.seed)
         self._days = {product_id: DayWindow() for product_id in self.market.symbols}
@@ -58,9 +58,10 @@ class CoinbaseSim(ExchangeSim):
 
 
 def _demo_profile() -> DemoProfile:
-    from simulator.config import ConfigError  # here: simulator.config imports this package
-
     try:
         return simulator_credentials()
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+VENUE = Venue(CoinbaseSim, CoinbaseConfig, check)

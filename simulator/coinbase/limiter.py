@@ -9,7 +9,9 @@ from exchanges.coinbase import TokenBucketLimit
 from simulator.limits import TokenBucket
 
 
-class BucketLimiter:
+class Limiter:
+    """Coinbase's limits: one token bucket per name ("public" per IP, "private" and "fills" per profile)."""
+
     def __init__(self, limits: Mapping[str, TokenBucketLimit]) -> None:
         self.limits = dict(limits)
         self._buckets: dict[tuple[str, str], TokenBucket] = {}

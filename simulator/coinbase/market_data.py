@@ -8,30 +8,22 @@ except in candles, whose rows are JSON numbers; trade ids and sequences are numb
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exchanges.coinbase import BOOK_LEVELS, CANDLE_GRANULARITIES, MAX_CANDLES, TRADES_PAGE_MAX
 from simulator.coinbase.errors import CoinbaseError, invalid, not_found
 from simulator.coinbase.products import CURRENCIES, PRODUCT_PARAMS
-from simulator.coinbase.wire import iso_time, sequence, stable_uuid
+from simulator.coinbase.wire import Answer, Request, iso_time, sequence, stable_uuid
 from simulator.market import BUY, SELL, SymbolMarket, SymbolSpec, Trade
 
 if TYPE_CHECKING:
     from simulator.coinbase import CoinbaseSim
-    from simulator.coinbase.orders import Profile
-    from simulator.coinbase.rest import Request
+    from simulator.coinbase.account import Profile
 
 DAY_MS = 86_400_000
 MONTH_DAYS = 30
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    payload: Any
-    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def server_time(sim: CoinbaseSim, request: Request, now: float, profile: Profile | None) -> Any:

@@ -32,14 +32,13 @@ from exchanges.coinbase import (
     bucket_of,
     signature,
 )
-from simulator.coinbase import market_data, orders
-from simulator.coinbase.errors import NOT_FOUND, CoinbaseError, invalid
-from simulator.coinbase.market_data import Answer
-from simulator.coinbase.wire import secret_bytes
+from simulator.coinbase import market_data, trading
+from simulator.coinbase.errors import NOT_FOUND, CoinbaseError
+from simulator.coinbase.wire import Answer, Request, secret_bytes
 
 if TYPE_CHECKING:
     from simulator.coinbase import CoinbaseSim
-    from simulator.coinbase.orders import Profile
+    from simulator.coinbase.account import Profile
 
 log = logging.getLogger(__name__)
 
@@ -50,54 +49,6 @@ OVERLOADED = CoinbaseError("service unavailable", 503)
 # What waits in the order queue when `[coinbase.capacity] orders_per_s` gives order entry its own capacity.
 ORDER_ENTRY = frozenset({"orders", "orders DELETE", "order DELETE"})
 _encode = json.JSONEncoder(separators=(",", ":")).encode
-
-
-class Request:
-    """What a handler reads: the path parameters and the query (GET) or JSON body (POST, DELETE) values."""
-
-    __slots__ = ("params", "path")
-
-    def __init__(self, path: Mapping[str, str], params: Mapping[str, Any]) -> None:
-        self.path = path
-        self.params = params
-
-    def text(self, name: str) -> str | None:
-        """A parameter as text; None when absent or empty. Numbers and booleans in a JSON body are accepted."""
-        value = self.params.get(name)
-        if value is None or value == "":
-            return None
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float | str):
-            return str(value)
-        raise invalid(name)
-
-    def integer(self, name: str, default: int | None) -> int | None:
-        text = self.text(name)
-        if text is None:
-            return default
-        try:
-            return int(text)
-        except ValueError:
-            raise invalid(name) from None
-
-    def flag(self, name: str) -> bool:
-        text = self.text(name)
-        if text is None:
-            return False
-        if text.lower() not in ("true", "false"):
-            raise invalid(name)
-        return text.lower() == "true"
-
-    def all(self, name: str) -> list[str]:
-        """Every value of a repeatable query parameter (`status=open&status=pending`)."""
-        getall = getattr(self.params, "getall", None)
-        if getall is not None:
-            return [str(v) for v in getall(name, [])]
-        value = self.params.get(name)
-        if value is None:
-            return []
-        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 Handler = Callable[["CoinbaseSim", Request, float, "Profile | None"], Any]
@@ -113,13 +64,13 @@ HANDLERS: dict[str, Handler] = {
     "trades": market_data.trades,
     "candles": market_data.candles,
     "stats": market_data.stats,
-    "orders": orders.place_order,
-    "orders GET": orders.list_orders,
-    "orders DELETE": orders.cancel_all,
-    "order GET": orders.get_order,
-    "order DELETE": orders.cancel_order,
-    "accounts": orders.accounts,
-    "fills": orders.fills,
+    "orders": trading.place_order,
+    "orders GET": trading.list_orders,
+    "orders DELETE": trading.cancel_all,
+    "order GET": trading.get_order,
+    "order DELETE": trading.cancel_order,
+    "accounts": trading.accounts,
+    "fills": trading.fills,
 }
 
 # Public answers that depend only on the market and the URL: served from `sim.cache` until the market changes.

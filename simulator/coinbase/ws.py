@@ -39,19 +39,20 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
 from exchanges.coinbase import AUTH_CHANNELS, CHANNELS, FEED_AUTH_PATH, FEED_PATH, TIMESTAMP_TOLERANCE_S, signature
+from simulator import ws_server
 from simulator.coinbase.market_data import maker_order_id, thirty_day_volume
 from simulator.coinbase.wire import iso_time, secret_bytes, sequence, stable_uuid
-from simulator.faults import chance_within
 from simulator.limits import FixedWindowCounter, TokenBucket
 from simulator.market import BUY, SELL, DepthDiff, SymbolMarket, TickResult, Trade
-from simulator.ws_fanout import FanOut, Peer, text_frame
+from simulator.ws_fanout import text_frame
+from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
     from simulator.coinbase import CoinbaseSim
-    from simulator.coinbase.orders import Profile
+    from simulator.coinbase.account import Profile
 
 MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 AUTH_REASON = ("level2, level3, and full channels now require authentication. Sign the subscribe message as "
@@ -61,18 +62,13 @@ BOOK_CHANNELS = ("level2_batch", "level2")  # the same snapshot and l2update mes
 POLICY_VIOLATION = int(WSCloseCode.POLICY_VIOLATION)
 
 
-def _dumps(payload: object) -> str:
-    return json.dumps(payload, separators=(",", ":"))
+class Connection(ws_server.Connection):
+    """One feed connection: its subscriptions and subscribe deadline."""
 
+    __slots__ = ("counted", "deadline", "subscribed", "subscriptions")
 
-class Client(Peer):
-    """One feed connection: its address, subscriptions and subscribe deadline."""
-
-    __slots__ = ("counted", "deadline", "ip", "subscribed", "subscriptions")
-
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, ip: str) -> None:
-        super().__init__(ws, transport)
-        self.ip = ip
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, ip: str, now: float) -> None:
+        super().__init__(ws, transport, ip, now)
         self.subscriptions: dict[tuple[str, str], Channel] = {}  # (channel, product) -> channel, in order
         self.subscribed = False  # a subscribe has succeeded (the deadline no longer applies)
         self.counted: dict[tuple[str, str], str] = {}  # (channel, product) -> the profile it counts against
@@ -87,7 +83,7 @@ class Channel:
     def __init__(self, name: str, product_id: str) -> None:
         self.name = name
         self.product_id = product_id
-        self.subscribers: dict[Client, None] = {}
+        self.subscribers: dict[Connection, None] = {}
 
 
 class SubscribeError(Exception):
@@ -99,10 +95,10 @@ class SubscribeError(Exception):
         self.reason = reason
 
 
-class ProductFeed:
+class SymbolFeed:
     """Turns one product's market ticks into feed messages on the channels subscribed for it."""
 
-    def __init__(self, server: FeedServer, sym: SymbolMarket) -> None:
+    def __init__(self, server: StreamServer, sym: SymbolMarket) -> None:
         self.server = server
         self.sym = sym
         self.product_id = sym.spec.symbol
@@ -161,7 +157,7 @@ class ProductFeed:
 
         def encode() -> bytes:
             price, size = sym.spec.price_str, sym.spec.qty_str
-            return text_frame(_dumps({
+            return text_frame(dumps({
                 "type": "snapshot", "product_id": self.product_id,
                 "bids": [[price(p), size(q)] for p, q in sym.top(BUY, len(sym.bids))],
                 "asks": [[price(p), size(q)] for p, q in sym.top(SELL, len(sym.asks))],
@@ -227,38 +223,23 @@ class ProductFeed:
         })
 
 
-class FeedServer(FanOut):
+class StreamServer(WsServer[Connection]):
     """All feed connections of one simulated Coinbase, and the channels they listen to."""
 
     def __init__(self, sim: CoinbaseSim) -> None:
-        super().__init__(sim.stats.ws, publish_delay_s=sim.capacity.publish_delay,
-                         backlog_limit_s=sim.config.capacity.ws_backlog_s)
-        self.sim = sim
-        self.stats = sim.stats
-        self.feeds: dict[str, ProductFeed] = {}
-        self.clients: dict[Client, None] = {}
+        super().__init__(sim)
+        self.sim: CoinbaseSim = sim
+        self.feeds: dict[str, SymbolFeed] = {}
         limits = sim.config.ws
         self._connection_buckets: dict[str, TokenBucket] = {}
         self._messages = FixedWindowCounter(limits.messages_per_s, 1)
         self._subscriptions: Counter[tuple[str, str, str]] = Counter()  # (profile id, channel, product)
-        self._housekeeping: asyncio.Task[None] | None = None
 
-    # --- lifecycle ------------------------------------------------------------------------------
+    def routes(self) -> list[tuple[str, Handler]]:
+        return [(f"{self.sim.prefix}{FEED_PATH}", self.handle)]
 
-    async def start(self, _app: web.Application) -> None:
-        self.bind(asyncio.get_running_loop())
-        self.feeds = {name: ProductFeed(self, sym) for name, sym in self.sim.market.symbols.items()}
-        self.sim.market.listeners.append(self.on_tick)
-        self._housekeeping = asyncio.create_task(self._inject_drops())
-
-    async def shutdown(self, _app: web.Application) -> None:
-        if self.on_tick in self.sim.market.listeners:
-            self.sim.market.listeners.remove(self.on_tick)
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-        for client in list(self.clients):
-            self.close(client, WSCloseCode.GOING_AWAY, "Server shutdown")
-        await self.wait_closed()
+    def on_start(self) -> None:
+        self.feeds = {name: SymbolFeed(self, sym) for name, sym in self.sim.market.symbols.items()}
 
     def on_tick(self, sym: SymbolMarket, result: TickResult) -> None:
         feed = self.feeds.get(sym.spec.symbol)
@@ -267,7 +248,7 @@ class FeedServer(FanOut):
 
     # --- connections --------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    def admit(self, request: web.Request, opening: object) -> web.StreamResponse | None:
         limits = self.sim.config.ws
         ip = request.remote or ""
         bucket = self._connection_buckets.get(ip)
@@ -276,81 +257,45 @@ class FeedServer(FanOut):
         if not bucket.try_take(1, self.sim.clock()):
             self.stats.ws["rejected_attempts"] += 1
             return web.json_response({"message": "Too many connection requests"}, status=429)
-        ws = web.WebSocketResponse(compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES)
-        if not ws.can_prepare(request).ok:
-            return web.json_response({"message": "Expected a WebSocket upgrade"}, status=400)
-        await ws.prepare(request)
-        transport = request.transport
-        if transport is None:
-            return ws
-        client = Client(ws, transport, ip)
-        self.clients[client] = None
-        self.stats.ws["connections_total"] += 1
-        self.stats.ws["connections_open"] += 1
-        client.deadline = asyncio.get_running_loop().call_later(limits.subscribe_deadline_s, self._deadline, client)
-        try:
-            await self._receive(client)
-        finally:
-            self._forget(client)
-        return ws
+        return None
 
-    async def _receive(self, client: Client) -> None:
-        while True:
-            msg = await client.ws.receive()
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                return
-            if client.closing or msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                continue
-            limit = self.sim.config.ws.messages_per_s
-            if self._messages.add(client.ip, 1, self.sim.clock()) > limit:
-                self.stats.ws["disconnects_msg_rate"] += 1
-                self._send(client, {"type": "error", "message": "Too many requests",
-                                    "reason": f"more than {limit} messages per second from this IP"})
-                self.close(client, POLICY_VIOLATION, "Too many requests")
-                continue
-            text = msg.data if msg.type is WSMsgType.TEXT else msg.data.decode("utf-8", "replace")
-            self._on_text(client, text)
+    def websocket_response(self) -> web.WebSocketResponse:
+        return web.WebSocketResponse(compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES)
 
-    def _deadline(self, client: Client) -> None:
-        if not client.subscribed and not client.closing:
+    def not_an_upgrade(self) -> web.StreamResponse:
+        return web.json_response({"message": "Expected a WebSocket upgrade"}, status=400)
+
+    def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
+                opening: object) -> Connection:
+        return Connection(ws, transport, request.remote or "", asyncio.get_running_loop().time())
+
+    def on_open(self, conn: Connection, opening: object) -> None:
+        conn.deadline = asyncio.get_running_loop().call_later(self.sim.config.ws.subscribe_deadline_s,
+                                                              self._deadline, conn)
+
+    def within_rate(self, conn: Connection) -> bool:
+        """Coinbase counts client messages per IP, not per connection."""
+        return self._messages.add(conn.ip, 1, self.sim.clock()) <= self.sim.config.ws.messages_per_s
+
+    def refuse_rate(self, conn: Connection) -> None:
+        self._send(conn, {"type": "error", "message": "Too many requests",
+                          "reason": f"more than {self.sim.config.ws.messages_per_s} messages per second from this IP"})
+        self.close(conn, POLICY_VIOLATION, "Too many requests")
+
+    def _deadline(self, conn: Connection) -> None:
+        if not conn.subscribed and not conn.closing:
             self.stats.ws["subscribe_timeouts"] += 1
-            self.close(client, POLICY_VIOLATION, "No subscription received in time")
+            self.close(conn, POLICY_VIOLATION, "No subscription received in time")
 
-    def _forget(self, client: Client) -> None:
-        client.closing = True
-        if client.deadline is not None:
-            client.deadline.cancel()
-        for key in list(client.subscriptions):
-            self._unsubscribe(client, key)
-        client.outbox.clear()
-        if client in self.clients:
-            del self.clients[client]
-            self.stats.ws["connections_open"] -= 1
-
-    async def _inject_drops(self) -> None:
-        """Faults `ws_drop_per_min` (cut without a close frame) and `ws_stall_per_min` (open, but silent)."""
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(0.25)
-            now = loop.time()
-            elapsed, last = now - last, now
-            drop_chance = chance_within(self.sim.config.faults.ws_drop_per_min, elapsed)
-            stall_chance = chance_within(self.sim.config.faults.ws_stall_per_min, elapsed)
-            rng = self.sim.faults.rng
-            for client in list(self.clients):
-                if client.closing or client.stalled:
-                    continue
-                if drop_chance and rng.random() < drop_chance:
-                    self.sim.stats.faults["ws_drop"] += 1
-                    self.drop(client)
-                elif stall_chance and rng.random() < stall_chance:
-                    self.sim.stats.faults["ws_stall"] += 1
-                    client.stalled = True
+    def on_forget(self, conn: Connection) -> None:
+        if conn.deadline is not None:
+            conn.deadline.cancel()
+        for key in list(conn.subscriptions):
+            self._unsubscribe(conn, key)
 
     # --- subscriptions ------------------------------------------------------------------------
 
-    def _on_text(self, client: Client, text: str) -> None:
+    def on_text(self, conn: Connection, text: str) -> None:
         try:
             try:
                 request = json.loads(text)
@@ -359,15 +304,15 @@ class FeedServer(FanOut):
             if not isinstance(request, dict) or request.get("type") not in ("subscribe", "unsubscribe"):
                 raise SubscribeError("Failed to subscribe", "Type has to be either subscribe or unsubscribe")
             if request["type"] == "subscribe":
-                self._subscribe_request(client, request)
+                self._subscribe_request(conn, request)
             else:
-                self._unsubscribe_request(client, request)
+                self._unsubscribe_request(conn, request)
         except SubscribeError as err:
             self.stats.ws["control_errors"] += 1
             error = {"type": "error", "message": err.message}
             if err.reason:
                 error["reason"] = err.reason
-            self._send(client, error)
+            self._send(conn, error)
 
     def _authenticated(self, request: dict[str, Any]) -> Profile | None:
         """The profile of a subscribe message with valid credentials; None without credentials;
@@ -392,7 +337,7 @@ class FeedServer(FanOut):
             problem = "invalid signature"
         else:
             return profile
-        raise SubscribeError("Authentication Failed", _dumps({"message": problem}))
+        raise SubscribeError("Authentication Failed", dumps({"message": problem}))
 
     def _requested(self, request: dict[str, Any], authenticated: bool, subscribing: bool) -> list[tuple[str, str]]:
         """The (channel, product) pairs a message names, in order; channel names without products
@@ -429,12 +374,12 @@ class FeedServer(FanOut):
             pairs.extend((name, product) for product in names)
         return list(dict.fromkeys(pairs))
 
-    def _subscribe_request(self, client: Client, request: dict[str, Any]) -> None:
+    def _subscribe_request(self, conn: Connection, request: dict[str, Any]) -> None:
         """Subscribe to every pair named, or to none. Authenticated subscriptions count against their profile's
         cap per product and channel (Coinbase counts per account; anonymous ones have none)."""
         profile = self._authenticated(request)
         requested = self._requested(request, authenticated=profile is not None, subscribing=True)
-        new = [pair for pair in requested if pair not in client.subscriptions]
+        new = [pair for pair in requested if pair not in conn.subscriptions]
         cap = self.sim.config.ws.subscriptions_per_product_channel
         for name, product in new if profile is not None else ():
             if self._subscriptions[(profile.id, name, product)] >= cap:
@@ -446,22 +391,22 @@ class FeedServer(FanOut):
             channel = feed.channels.get(name)
             if channel is None:
                 channel = feed.channels[name] = Channel(name, product)
-            channel.subscribers[client] = None
-            client.subscriptions[(name, product)] = channel
+            channel.subscribers[conn] = None
+            conn.subscriptions[(name, product)] = channel
             if profile is not None:
-                client.counted[(name, product)] = profile.id
+                conn.counted[(name, product)] = profile.id
                 self._subscriptions[(profile.id, name, product)] += 1
             self.stats.ws["subscriptions"] += 1
-        client.subscribed = True
-        self._acknowledge(client)
+        conn.subscribed = True
+        self._acknowledge(conn)
         now_ms = int(self.sim.clock() * 1000)
         for name, product in new:
-            self._greet(client, self.feeds[product], name, now_ms)
+            self._greet(conn, self.feeds[product], name, now_ms)
 
-    def _greet(self, client: Client, feed: ProductFeed, channel: str, now_ms: int) -> None:
+    def _greet(self, conn: Connection, feed: SymbolFeed, channel: str, now_ms: int) -> None:
         """What a new subscription starts with: the book, the last match or the latest ticker."""
         if channel in BOOK_CHANNELS:
-            self.send(client, feed.snapshot_frame())
+            self.fanout.send(conn, feed.snapshot_frame())
             self.stats.ws["messages_sent"] += 1
             return
         if channel not in ("matches", "ticker"):
@@ -471,23 +416,23 @@ class FeedServer(FanOut):
             return
         seq = sequence(feed.sym, feed.trade_cursor)
         if channel == "matches":
-            self._send(client, feed.match(trade, seq, kind="last_match"))
+            self._send(conn, feed.match(trade, seq, kind="last_match"))
         else:
-            self._send(client, feed.ticker(trade, seq, now_ms))
+            self._send(conn, feed.ticker(trade, seq, now_ms))
 
-    def _unsubscribe_request(self, client: Client, request: dict[str, Any]) -> None:
+    def _unsubscribe_request(self, conn: Connection, request: dict[str, Any]) -> None:
         for name, product in self._requested(request, authenticated=False, subscribing=False):
-            keys = [k for k in client.subscriptions if k[0] == name] if not product else [(name, product)]
+            keys = [k for k in conn.subscriptions if k[0] == name] if not product else [(name, product)]
             for key in keys:
-                self._unsubscribe(client, key)
-        self._acknowledge(client)
+                self._unsubscribe(conn, key)
+        self._acknowledge(conn)
 
-    def _unsubscribe(self, client: Client, key: tuple[str, str]) -> None:
-        channel = client.subscriptions.pop(key, None)
+    def _unsubscribe(self, conn: Connection, key: tuple[str, str]) -> None:
+        channel = conn.subscriptions.pop(key, None)
         if channel is None:
             return
-        channel.subscribers.pop(client, None)
-        profile_id = client.counted.pop(key, None)
+        channel.subscribers.pop(conn, None)
+        profile_id = conn.counted.pop(key, None)
         if profile_id is not None:
             counted = (profile_id, *key)
             self._subscriptions[counted] -= 1
@@ -496,11 +441,11 @@ class FeedServer(FanOut):
         if not channel.subscribers:
             self.feeds[channel.product_id].channels.pop(channel.name, None)
 
-    def _acknowledge(self, client: Client) -> None:
+    def _acknowledge(self, conn: Connection) -> None:
         by_channel: dict[str, list[str]] = {}
-        for name, product in client.subscriptions:
+        for name, product in conn.subscriptions:
             by_channel.setdefault(name, []).append(product)
-        self._send(client, {"type": "subscriptions",
+        self._send(conn, {"type": "subscriptions",
                             "channels": [{"name": n, "product_ids": p} for n, p in by_channel.items()]})
 
     # --- sending --------------------------------------------------------------------------------
@@ -510,21 +455,16 @@ class FeedServer(FanOut):
         frame: bytes | None = None
         for channel in channels:
             if channel.subscribers:
-                frame = frame or text_frame(_dumps(payload))
-                self.stats.ws["messages_sent"] += self.broadcast(channel.subscribers, frame)
+                frame = frame or text_frame(dumps(payload))
+                self.stats.ws["messages_sent"] += self.fanout.broadcast(channel.subscribers, frame)
 
-    def _send(self, client: Client, payload: object) -> None:
-        self.send(client, text_frame(_dumps(payload)))
-        self.stats.ws["messages_sent"] += 1
+    def _send(self, conn: Connection, payload: object) -> None:
+        self.send_text(conn, dumps(payload))
 
 
-SERVER_KEY = web.AppKey("coinbase_feed_server", FeedServer)
+SERVER_KEY = web.AppKey("coinbase_feed_server", StreamServer)
 
 
 def add_routes(app: web.Application, sim: CoinbaseSim) -> None:
     """Serve `sim`'s feed at `<prefix>/ws-feed` and hook the server into the app's lifecycle."""
-    server = FeedServer(sim)
-    app[SERVER_KEY] = server
-    app.router.add_get(f"{sim.prefix}{FEED_PATH}", server.handle, allow_head=False)
-    app.on_startup.append(server.start)
-    app.on_shutdown.append(server.shutdown)
+    StreamServer(sim).mount(app, SERVER_KEY)

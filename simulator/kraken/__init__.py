@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from exchanges.kraken import HOSTS, simulator_credentials
 from simulator.exchange import ExchangeSim
 from simulator.kraken import rest, ws
-from simulator.kraken.limiter import KrakenLimiter
+from simulator.kraken.account import Account
+from simulator.kraken.config import KrakenConfig, check
+from simulator.kraken.limiter import Limiter
 from simulator.kraken.pairs import symbol_specs
-from simulator.kraken.trading import Account, Trading
+from simulator.kraken.trading import Trading
 from simulator.market import Market, SymbolMarket, TickResult
 from simulator.rolling import DayWindow
-
-if TYPE_CHECKING:
-    from simulator.config import KrakenConfig
+from simulator.venue import Venue
 
 
 class KrakenSim(ExchangeSim):
@@ -27,7 +27,7 @@ class KrakenSim(ExchangeSim):
 
     def __init__(self, config: KrakenConfig, clock: Callable[[], float] = time.time) -> None:
         super().__init__(config, clock)
-        self.limiter = KrakenLimiter(config)
+        self.limiter = Limiter(config)
         self.market_started_s = clock()
         self.market = Market(symbol_specs(), config.seed, int(self.market_started_s * 1000))
         api_key, secret = simulator_credentials()
@@ -60,3 +60,6 @@ class KrakenSim(ExchangeSim):
                 else:
                     times.pop((side, price), None)
         self._diff_cursors[name] = sym.last_update_id
+
+
+VENUE = Venue(KrakenSim, KrakenConfig, check)

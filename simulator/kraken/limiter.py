@@ -18,7 +18,7 @@ from exchanges.kraken import PER_PAIR_PUBLIC
 from simulator.limits import DecayingCounter, FixedWindowCounter
 
 if TYPE_CHECKING:
-    from simulator.config import KrakenConfig
+    from simulator.kraken.config import KrakenConfig
 
 NONCES_REMEMBERED = 4096  # recent nonces kept per key to refuse a replay inside the window
 
@@ -55,7 +55,9 @@ class NonceTracker:
             self._recent[key] = {n for n in recent if n > floor}
 
 
-class KrakenLimiter:
+class Limiter:
+    """Kraken's limits: the decaying call and trading counters per key, public calls per IP, and lockouts."""
+
     def __init__(self, config: KrakenConfig) -> None:
         limits = config.rate_limits
         self.tier_name = limits.tier

@@ -40,8 +40,8 @@ from exchanges.kraken import (
     api_sign,
 )
 from simulator.kraken import market_data, trading
+from simulator.kraken.account import Account
 from simulator.kraken.errors import KrakenError
-from simulator.kraken.trading import Account
 
 if TYPE_CHECKING:
     from simulator.kraken import KrakenSim

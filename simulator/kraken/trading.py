@@ -14,11 +14,12 @@ import random
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from exchanges.kraken import ADD_ORDER_COST, ASSETS, TRADING_RATE_LIMIT, Pair, cancel_penalty
+from simulator.kraken.account import Account, Order
 from simulator.kraken.errors import KrakenError, invalid_argument
 from simulator.kraken.market_data import pair_param
 from simulator.market import BUY, SELL, Fill, RestingOrder, SymbolMarket, SymbolSpec
@@ -30,78 +31,11 @@ if TYPE_CHECKING:
 SIDES = {"buy": BUY, "sell": SELL}
 ORDER_TYPES = ("limit", "market")
 TIME_IN_FORCE = ("GTC", "IOC")
-CLOSED_HISTORY = 10_000  # closed orders kept per account
 _DECIMAL_RE = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 _CL_ORD_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 _INT32 = range(-(2**31), 2**31)
 _TXID_CHARS = string.ascii_uppercase + string.digits
 ZERO_PRICE = "0.00000"
-
-
-@dataclass(slots=True)
-class Balance:
-    total: int = 0  # units of 1e-8, orders' holds included (Kraken's Balance reports the total)
-    hold: int = 0
-
-    @property
-    def available(self) -> int:
-        return self.total - self.hold
-
-
-@dataclass(slots=True, eq=False)
-class Order:
-    txid: str
-    pair: Pair
-    spec: SymbolSpec
-    side: str
-    ordertype: str
-    price: int  # ticks; 0 for market orders
-    volume: int  # lots
-    userref: int
-    cl_ord_id: str | None
-    time_in_force: str
-    oflags: str
-    opened_s: float
-    executed: int = 0  # lots
-    cost: int = 0  # quote units
-    status: str = "open"
-    closed_s: float | None = None
-    hold: int = 0  # units still held for the resting remainder (quote for a buy, base for a sell)
-    resting: RestingOrder | None = None
-    account: Account | None = field(default=None, repr=False)
-
-    @property
-    def held_asset(self) -> str:
-        return self.spec.quote if self.side == BUY else self.spec.base
-
-
-class Account:
-    def __init__(self, api_key: str, secret: str, balances: Mapping[str, float]) -> None:
-        self.api_key = api_key
-        self.secret = secret
-        self.balances: dict[str, Balance] = {a: Balance(round(v * UNITS)) for a, v in balances.items()}
-        self.open: dict[str, Order] = {}  # txid -> open order, oldest first
-        self.closed: dict[str, Order] = {}
-
-    def balance(self, asset: str) -> Balance:
-        balance = self.balances.get(asset)
-        if balance is None:
-            balance = self.balances[asset] = Balance()
-        return balance
-
-    def close(self, order: Order, status: str, now: float) -> None:
-        order.status = status
-        order.closed_s = now
-        self._release(order)
-        self.open.pop(order.txid, None)
-        self.closed[order.txid] = order
-        while len(self.closed) > CLOSED_HISTORY:
-            del self.closed[next(iter(self.closed))]
-
-    def _release(self, order: Order) -> None:
-        balance = self.balance(order.held_asset)
-        balance.hold -= order.hold
-        order.hold = 0
 
 
 class Trading:

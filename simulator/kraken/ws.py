@@ -41,14 +41,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
 from exchanges.kraken import BOOK_DEPTHS, PAIRS, TRADE_SNAPSHOT_SIZE, Pair, book_checksum
-from simulator.faults import chance_within
+from simulator import ws_server
 from simulator.limits import FixedWindowCounter
 from simulator.market import BUY, SELL, SymbolMarket, SymbolSpec, TickResult, Trade
 from simulator.rolling import DayStats, DayWindow
-from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, FanOut, Peer, text_frame
+from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, text_frame
+from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
     from simulator.kraken import KrakenSim
@@ -61,6 +62,7 @@ EVENT_TRIGGERS = ("trades", "bbo")
 INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
 SYMBOLS: dict[str, Pair] = {pair.symbol: pair for pair in PAIRS.values()}
 Levels = list[tuple[int, int]]  # (price ticks, lots), best first
+HEARTBEAT = text_frame('{"channel":"heartbeat"}')
 
 
 def rfc3339(ms: float) -> str:
@@ -69,31 +71,19 @@ def rfc3339(ms: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _dumps(payload: object) -> str:
-    return json.dumps(payload, separators=(",", ":"))
+class Connection(ws_server.Connection):
+    """One client connection: its subscriptions, and its heartbeat and no-subscription timers."""
 
+    __slots__ = ("heartbeat_at", "subscriptions", "unsubscribed_since")
 
-class Connection(Peer):
-    __slots__ = ("heartbeat_at", "messages_in_window", "subscriptions", "unsubscribed_since", "window_start")
-
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, now: float) -> None:
-        super().__init__(ws, transport)
-        self.subscriptions: dict[tuple[str, str], Feed] = {}  # (channel, symbol) -> feed
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, ip: str, now: float) -> None:
+        super().__init__(ws, transport, ip, now)
+        self.subscriptions: dict[tuple[str, str], Channel] = {}  # (channel, symbol) -> its channel
         self.heartbeat_at = now  # loop time of the last heartbeat (or of the connect)
         self.unsubscribed_since: float | None = now
-        self.window_start = now
-        self.messages_in_window = 0
-
-    def count_incoming(self, now: float, per_second: int) -> bool:
-        """Count one incoming message; False when this second's count goes over `per_second`."""
-        if now - self.window_start >= 1.0:
-            self.window_start = now
-            self.messages_in_window = 0
-        self.messages_in_window += 1
-        return self.messages_in_window <= per_second
 
 
-class Feed:
+class Channel:
     """One channel of one pair (with its depth or trigger) and the connections subscribed to it."""
 
     __slots__ = ("channel", "key", "last_published", "pair", "spec", "subscribers", "sym")
@@ -111,7 +101,7 @@ class Feed:
         return {"channel": self.channel, "snapshot": snapshot, "symbol": self.pair.symbol}
 
 
-class TradeFeed(Feed):
+class TradeChannel(Channel):
     __slots__ = ()
 
     def message(self, kind: str, trades: Iterable[Trade]) -> str:
@@ -124,7 +114,7 @@ class TradeFeed(Feed):
         return f'{{"channel":"trade","type":"{kind}","data":[{rows}]}}'
 
 
-class TickerFeed(Feed):
+class TickerChannel(Channel):
     __slots__ = ("event_trigger", "last_bbo")
 
     def __init__(self, pair: Pair, sym: SymbolMarket, event_trigger: str) -> None:
@@ -158,7 +148,7 @@ class TickerFeed(Feed):
         return self.spec.price_str(self.spec.ticks(value))
 
 
-class BookFeed(Feed):
+class BookChannel(Channel):
     """A book of `depth` levels per side: the view its subscribers hold, kept in step tick by tick."""
 
     __slots__ = ("asks", "bids", "checksum", "depth")
@@ -223,101 +213,67 @@ class RequestError(Exception):
         self.error = error
 
 
-class StreamServer:
-    """All WebSocket v2 connections of one simulated Kraken, and the feeds they listen to."""
+class StreamServer(WsServer[Connection]):
+    """All WebSocket v2 connections of one simulated Kraken, and the channels they listen to."""
 
     def __init__(self, sim: KrakenSim) -> None:
-        self.sim = sim
-        self.stats = sim.stats
-        self.fanout = FanOut(sim.stats.ws, publish_delay_s=sim.capacity.publish_delay,
-                             backlog_limit_s=sim.config.capacity.ws_backlog_s)
-        self.connections: dict[Connection, None] = {}
-        self.feeds: dict[tuple[str, str, object], Feed] = {}
-        self.symbol_feeds: dict[str, dict[tuple[str, str, object], Feed]] = {pair_id: {} for pair_id in PAIRS}
+        super().__init__(sim)
+        self.sim: KrakenSim = sim
+        self.channels: dict[tuple[str, str, object], Channel] = {}
+        self.symbol_channels: dict[str, dict[tuple[str, str, object], Channel]] = {pair_id: {} for pair_id in PAIRS}
         limits = sim.config.ws
         self.attempts = FixedWindowCounter(limits.connection_attempts, limits.connection_window_s)
         self._connection_ids = itertools.count(random.Random(sim.config.seed).randrange(10**18, 10**19))
         self._day_stats: dict[str, tuple[int, DayStats]] = {}  # pair id -> (second, its 24 h statistics)
         self._day_windows: dict[str, DayWindow] = sim.day_windows
-        self._housekeeping: asyncio.Task[None] | None = None
 
-    # --- lifecycle ------------------------------------------------------------------------------
-
-    async def start(self, _app: web.Application) -> None:
-        self.fanout.bind(asyncio.get_running_loop())
-        self.sim.market.listeners.append(self.on_tick)
-        self._housekeeping = asyncio.create_task(self._housekeep())
-
-    async def shutdown(self, _app: web.Application) -> None:
-        if self.on_tick in self.sim.market.listeners:
-            self.sim.market.listeners.remove(self.on_tick)
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-        for conn in list(self.connections):
-            self.fanout.close(conn, WSCloseCode.GOING_AWAY, "Server shutdown")
-        await self.fanout.wait_closed()
+    def routes(self) -> list[tuple[str, Handler]]:
+        return [(f"{self.sim.prefix}/ws/v2", self.handle)]
 
     # --- connections ----------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    def admit(self, request: web.Request, opening: object) -> web.StreamResponse | None:
         limits = self.sim.config.ws
         now = self.sim.clock()
         if self.attempts.add(request.remote or "", 1, now) > limits.connection_attempts:
             self.stats.ws["rejected_attempts"] += 1
             retry_after = math.ceil(self.attempts.reset_in(now))
             return web.Response(status=429, text="error code: 1015", headers={"Retry-After": str(retry_after)})
-        ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES,
-                                   timeout=CLOSE_HANDSHAKE_TIMEOUT_S)
-        if not ws.can_prepare(request).ok:
-            return web.Response(status=400, text="Expected a WebSocket upgrade.")
-        await ws.prepare(request)
-        transport = request.transport
-        if transport is None:
-            return ws
-        loop = asyncio.get_running_loop()
-        conn = Connection(ws, transport, loop.time())
-        self.connections[conn] = None
-        self.stats.ws["connections_total"] += 1
-        self.stats.ws["connections_open"] += 1
-        try:
-            self._send(conn, _dumps({"channel": "status", "type": "update", "data": [{
-                "version": SERVER_VERSION, "system": "online", "api_version": API_VERSION,
-                "connection_id": next(self._connection_ids)}]}))
-            await self._receive_loop(conn, loop)
-        finally:
-            self._forget(conn)
-        return ws
+        return None
 
-    async def _receive_loop(self, conn: Connection, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            msg = await conn.ws.receive()
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                return
-            if conn.closing or msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                continue
-            if not conn.count_incoming(loop.time(), self.sim.config.ws.incoming_messages_per_s):
-                self.stats.ws["disconnects_msg_rate"] += 1
-                self._send(conn, _dumps({"error": "Exceeded msg rate", "success": False,
-                                         "time_in": rfc3339(self._now_ms()), "time_out": rfc3339(self._now_ms())}))
-                self.fanout.close(conn, WSCloseCode.POLICY_VIOLATION, "Exceeded msg rate")
-                continue
-            text = msg.data if msg.type is WSMsgType.TEXT else msg.data.decode("utf-8", "replace")
-            self._on_request(conn, text)
+    def websocket_response(self) -> web.WebSocketResponse:
+        return web.WebSocketResponse(autoping=True, compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES,
+                                     timeout=CLOSE_HANDSHAKE_TIMEOUT_S)
 
-    def _forget(self, conn: Connection) -> None:
-        conn.closing = True
-        for feed in conn.subscriptions.values():
-            self._drop_subscriber(feed, conn)
+    def not_an_upgrade(self) -> web.StreamResponse:
+        return web.Response(status=400, text="Expected a WebSocket upgrade.")
+
+    def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
+                opening: object) -> Connection:
+        return Connection(ws, transport, request.remote or "", asyncio.get_running_loop().time())
+
+    def on_open(self, conn: Connection, opening: object) -> None:
+        self.send_text(conn, dumps({"channel": "status", "type": "update", "data": [{
+            "version": SERVER_VERSION, "system": "online", "api_version": API_VERSION,
+            "connection_id": next(self._connection_ids)}]}))
+
+    def within_rate(self, conn: Connection) -> bool:
+        return conn.count_incoming(asyncio.get_running_loop().time(), self.sim.config.ws.incoming_messages_per_s)
+
+    def refuse_rate(self, conn: Connection) -> None:
+        self.send_text(conn, dumps({"error": "Exceeded msg rate", "success": False,
+                                    "time_in": rfc3339(self.now_ms()), "time_out": rfc3339(self.now_ms())}))
+        self.close(conn, WSCloseCode.POLICY_VIOLATION, "Exceeded msg rate")
+
+    def on_forget(self, conn: Connection) -> None:
+        for chan in conn.subscriptions.values():
+            self._drop_subscriber(chan, conn)
         conn.subscriptions.clear()
-        conn.outbox.clear()
-        if conn in self.connections:
-            del self.connections[conn]
-            self.stats.ws["connections_open"] -= 1
 
     # --- requests ---------------------------------------------------------------------------------
 
-    def _on_request(self, conn: Connection, text: str) -> None:
-        time_in = rfc3339(self._now_ms())
+    def on_text(self, conn: Connection, text: str) -> None:
+        time_in = rfc3339(self.now_ms())
         request: Any = None
         try:
             try:
@@ -345,11 +301,11 @@ class StreamServer:
 
     def _answer(self, conn: Connection, answer: dict[str, Any], request: dict[str, Any], time_in: str) -> None:
         answer["time_in"] = time_in
-        answer["time_out"] = rfc3339(self._now_ms())
+        answer["time_out"] = rfc3339(self.now_ms())
         req_id = request.get("req_id")
         if isinstance(req_id, int) and not isinstance(req_id, bool):
             answer["req_id"] = req_id
-        self._send(conn, _dumps(answer))
+        self.send_text(conn, dumps(answer))
 
     def _subscription_request(self, conn: Connection, method: str, request: dict[str, Any], time_in: str) -> None:
         params = request.get("params")
@@ -374,19 +330,19 @@ class StreamServer:
                 if (channel, symbol) in conn.subscriptions:
                     error = "Already subscribed"
                 else:
-                    feed = self._subscribe(conn, channel, pair, variant)
-                    self._answer(conn, {"method": method, "result": feed.ack_result(snapshot), "success": True},
+                    chan = self._subscribe(conn, channel, pair, variant)
+                    self._answer(conn, {"method": method, "result": chan.ack_result(snapshot), "success": True},
                                  request, time_in)
                     if snapshot:
-                        self._send_snapshot(conn, feed)
+                        self._send_snapshot(conn, chan)
                     continue
             else:
-                feed = conn.subscriptions.get((channel, symbol))
-                if feed is None or feed.key[2] != variant:
+                chan = conn.subscriptions.get((channel, symbol))
+                if chan is None or chan.key[2] != variant:
                     error = "Subscription Not Found"
                 else:
-                    self._unsubscribe(conn, feed)
-                    result = feed.ack_result(snapshot)
+                    self._unsubscribe(conn, chan)
+                    result = chan.ack_result(snapshot)
                     result.pop("snapshot")
                     self._answer(conn, {"method": method, "result": result, "success": True}, request, time_in)
                     continue
@@ -407,70 +363,70 @@ class StreamServer:
             return trigger
         return None
 
-    def _subscribe(self, conn: Connection, channel: str, pair: Pair, variant: object) -> Feed:
+    def _subscribe(self, conn: Connection, channel: str, pair: Pair, variant: object) -> Channel:
         key = (channel, pair.id, variant)
-        feed = self.feeds.get(key)
-        if feed is None:
+        chan = self.channels.get(key)
+        if chan is None:
             sym = self.sim.market.symbols[pair.id]
             if channel == "book":
                 assert isinstance(variant, int)
-                feed = BookFeed(pair, sym, variant)
+                chan = BookChannel(pair, sym, variant)
             elif channel == "ticker":
-                feed = TickerFeed(pair, sym, str(variant))
+                chan = TickerChannel(pair, sym, str(variant))
             else:
-                feed = TradeFeed("trade", pair, sym, key)
-            self.feeds[key] = self.symbol_feeds[pair.id][key] = feed
-        feed.subscribers[conn] = None
-        conn.subscriptions[(channel, pair.symbol)] = feed
+                chan = TradeChannel("trade", pair, sym, key)
+            self.channels[key] = self.symbol_channels[pair.id][key] = chan
+        chan.subscribers[conn] = None
+        conn.subscriptions[(channel, pair.symbol)] = chan
         conn.unsubscribed_since = None
         self.stats.ws["subscriptions"] += 1
-        return feed
+        return chan
 
-    def _unsubscribe(self, conn: Connection, feed: Feed) -> None:
-        conn.subscriptions.pop((feed.channel, feed.pair.symbol), None)
-        self._drop_subscriber(feed, conn)
+    def _unsubscribe(self, conn: Connection, chan: Channel) -> None:
+        conn.subscriptions.pop((chan.channel, chan.pair.symbol), None)
+        self._drop_subscriber(chan, conn)
         if not conn.subscriptions:
             conn.unsubscribed_since = asyncio.get_running_loop().time()
 
-    def _drop_subscriber(self, feed: Feed, conn: Connection) -> None:
-        feed.subscribers.pop(conn, None)
-        if not feed.subscribers:
-            self.feeds.pop(feed.key, None)
-            self.symbol_feeds[feed.pair.id].pop(feed.key, None)
+    def _drop_subscriber(self, chan: Channel, conn: Connection) -> None:
+        chan.subscribers.pop(conn, None)
+        if not chan.subscribers:
+            self.channels.pop(chan.key, None)
+            self.symbol_channels[chan.pair.id].pop(chan.key, None)
 
-    def _send_snapshot(self, conn: Connection, feed: Feed) -> None:
-        now_ms = self._now_ms()
-        if isinstance(feed, BookFeed):
-            self._send(conn, feed.snapshot(now_ms))
-        elif isinstance(feed, TickerFeed):
-            self._send(conn, feed.message("snapshot", self._day(feed.sym, int(now_ms)), int(now_ms)))
-        elif isinstance(feed, TradeFeed):
-            trades = list(feed.sym.trades)[-TRADE_SNAPSHOT_SIZE:]
-            self._send(conn, feed.message("snapshot", trades))
+    def _send_snapshot(self, conn: Connection, chan: Channel) -> None:
+        now_ms = self.now_ms()
+        if isinstance(chan, BookChannel):
+            self.send_text(conn, chan.snapshot(now_ms))
+        elif isinstance(chan, TickerChannel):
+            self.send_text(conn, chan.message("snapshot", self._day(chan.sym, int(now_ms)), int(now_ms)))
+        elif isinstance(chan, TradeChannel):
+            trades = list(chan.sym.trades)[-TRADE_SNAPSHOT_SIZE:]
+            self.send_text(conn, chan.message("snapshot", trades))
 
     # --- publishing ---------------------------------------------------------------------------------
 
     def on_tick(self, sym: SymbolMarket, result: TickResult) -> None:
-        """Market listener: publish this tick's messages of one pair's feeds."""
-        feeds = self.symbol_feeds.get(sym.spec.symbol)
-        if not feeds:
+        """Market listener: publish this tick's messages of one pair's channels."""
+        channels = self.symbol_channels.get(sym.spec.symbol)
+        if not channels:
             return
         now_ms = result.time_ms
-        for feed in list(feeds.values()):
+        for chan in list(channels.values()):
             text: str | None = None
-            if isinstance(feed, BookFeed):
-                text = feed.update(now_ms)
-            elif isinstance(feed, TradeFeed):
+            if isinstance(chan, BookChannel):
+                text = chan.update(now_ms)
+            elif isinstance(chan, TradeChannel):
                 if result.trades:
-                    text = feed.message("update", result.trades)
-            elif isinstance(feed, TickerFeed):
+                    text = chan.message("update", result.trades)
+            elif isinstance(chan, TickerChannel):
                 bbo = (sym.best_bid(), sym.best_ask())
-                triggered = bool(result.trades) if feed.event_trigger == "trades" else bbo != feed.last_bbo
+                triggered = bool(result.trades) if chan.event_trigger == "trades" else bbo != chan.last_bbo
                 if triggered:
-                    text = feed.message("update", self._day(sym, now_ms), now_ms)
-                feed.last_bbo = bbo
+                    text = chan.message("update", self._day(sym, now_ms), now_ms)
+                chan.last_bbo = bbo
             if text is not None:
-                self._publish(feed, text)
+                self._publish(chan, text)
 
     def _day(self, sym: SymbolMarket, now_ms: int) -> DayStats:
         """The pair's rolling 24 h statistics, computed at most once a second."""
@@ -480,51 +436,29 @@ class StreamServer:
             cached = self._day_stats[sym.spec.symbol] = (second, self._day_windows[sym.spec.symbol].stats(sym, now_ms))
         return cached[1]
 
-    def _publish(self, feed: Feed, text: str) -> None:
-        feed.last_published = asyncio.get_running_loop().time()
-        self.stats.ws["messages_sent"] += self.fanout.broadcast(feed.subscribers, text_frame(text))
-
-    def _send(self, conn: Connection, text: str) -> None:
-        self.fanout.send(conn, text_frame(text))
-        self.stats.ws["messages_sent"] += 1
-
-    def _now_ms(self) -> float:
-        return self.sim.clock() * 1000.0
+    def _publish(self, chan: Channel, text: str) -> None:
+        chan.last_published = asyncio.get_running_loop().time()
+        self.stats.ws["messages_sent"] += self.fanout.broadcast(chan.subscribers, text_frame(text))
 
     # --- timers ---------------------------------------------------------------------------------------
 
-    async def _housekeep(self) -> None:
-        """Heartbeats, closing unsubscribed connections and injected drops, for all connections in one pass."""
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        heartbeat = text_frame('{"channel":"heartbeat"}')
-        while True:
-            limits = self.sim.config.ws
-            await asyncio.sleep(max(0.01, min(limits.heartbeat_interval_s, limits.unsubscribed_timeout_s) / 4))
-            now = loop.time()
-            elapsed, last = now - last, now
-            drop_chance = chance_within(self.sim.config.faults.ws_drop_per_min, elapsed)
-            stall_chance = chance_within(self.sim.config.faults.ws_stall_per_min, elapsed)
-            rng = self.sim.faults.rng
-            for conn in list(self.connections):
-                if conn.closing or conn.stalled:  # a stalled connection gets no heartbeats either: it is silent
-                    continue
-                if drop_chance and rng.random() < drop_chance:
-                    self.sim.stats.faults["ws_drop"] += 1
-                    self.fanout.drop(conn)
-                elif stall_chance and rng.random() < stall_chance:
-                    self.sim.stats.faults["ws_stall"] += 1
-                    conn.stalled = True
-                elif conn.unsubscribed_since is not None:
-                    if now - conn.unsubscribed_since >= limits.unsubscribed_timeout_s:
-                        self.stats.ws["closes_unsubscribed"] += 1
-                        self.fanout.close(conn, WSCloseCode.POLICY_VIOLATION, "No subscriptions")
-                else:
-                    quiet_since = max(conn.heartbeat_at, *(feed.last_published for feed in conn.subscriptions.values()))
-                    if now - quiet_since >= limits.heartbeat_interval_s:
-                        conn.heartbeat_at = now
-                        self.fanout.send(conn, heartbeat)
-                        self.stats.ws["messages_sent"] += 1
+    def housekeeping_period(self) -> float:
+        limits = self.sim.config.ws
+        return max(0.01, min(limits.heartbeat_interval_s, limits.unsubscribed_timeout_s) / 4)
+
+    def on_housekeep(self, conn: Connection, now: float) -> None:
+        """Close a connection without subscriptions for too long; a heartbeat to a subscribed one that is quiet."""
+        limits = self.sim.config.ws
+        if conn.unsubscribed_since is not None:
+            if now - conn.unsubscribed_since >= limits.unsubscribed_timeout_s:
+                self.stats.ws["closes_unsubscribed"] += 1
+                self.close(conn, WSCloseCode.POLICY_VIOLATION, "No subscriptions")
+            return
+        quiet_since = max(conn.heartbeat_at, *(chan.last_published for chan in conn.subscriptions.values()))
+        if now - quiet_since >= limits.heartbeat_interval_s:
+            conn.heartbeat_at = now
+            self.fanout.send(conn, HEARTBEAT)
+            self.stats.ws["messages_sent"] += 1
 
 
 SERVER_KEY = web.AppKey("kraken_stream_server", StreamServer)
@@ -532,8 +466,4 @@ SERVER_KEY = web.AppKey("kraken_stream_server", StreamServer)
 
 def add_routes(app: web.Application, sim: KrakenSim) -> None:
     """Serve `sim`'s WebSocket v2 under `<prefix>/ws/v2` and hook the server into the app's lifecycle."""
-    server = StreamServer(sim)
-    app[SERVER_KEY] = server
-    app.router.add_get(f"{sim.prefix}/ws/v2", server.handle, allow_head=False)
-    app.on_startup.append(server.start)
-    app.on_shutdown.append(server.shutdown)
+    StreamServer(sim).mount(app, SERVER_KEY)

@@ -15,135 +15,32 @@ from __future__ import annotations
 import heapq
 import itertools
 import re
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from exchanges.coinbase import MAX_OPEN_ORDERS, DemoProfile
+from simulator.coinbase.account import FillRecord, Order, Profile
 from simulator.coinbase.errors import CoinbaseError, invalid, not_found
-from simulator.coinbase.market_data import Answer, paginate
+from simulator.coinbase.market_data import paginate
 from simulator.coinbase.products import PRODUCT_PARAMS
-from simulator.coinbase.wire import iso_time, stable_uuid
-from simulator.market import BUY, SELL, Fill, RestingOrder, SymbolMarket, SymbolSpec
+from simulator.coinbase.wire import Answer, Request, iso_time, stable_uuid
+from simulator.market import BUY, SELL, Fill, RestingOrder, SymbolMarket
 from simulator.units import UNITS, base_units, quote_units, units_str
 
 if TYPE_CHECKING:
     from simulator.coinbase import CoinbaseSim
-    from simulator.coinbase.rest import Request
 
 SIDES = {"buy": BUY, "sell": SELL}
 ORDER_TYPES = ("limit", "market")
 TIMES_IN_FORCE = ("GTC", "GTT", "IOC", "FOK")
 CANCEL_AFTER_MS = {"min": 60_000, "hour": 3_600_000, "day": 86_400_000}
 SELF_TRADE_PREVENTION = ("dc", "co", "cn", "cb")  # accepted; the simulator prevents no self-trades
-ORDER_HISTORY = 100_000  # orders kept per profile for GET /orders/{id} (open ones are always kept)
-FILL_HISTORY = 100_000
 USER_TRADES_KEPT = 10_000  # trades with a user order on a side, whose order ids the feed reports
 ZERO_FEE = "0.0000000000000000"
 MAX_AMOUNT = Decimal(10**12)  # prices, sizes and funds above this are invalid (they would only waste memory)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-@dataclass(slots=True)
-class Balance:
-    available: int = 0
-    hold: int = 0
-
-
-@dataclass(slots=True, eq=False)
-class Order:
-    id: str
-    profile: Profile = field(repr=False)
-    sym: SymbolMarket = field(repr=False)
-    side: str  # "buy" or "sell"
-    type: str  # "limit" or "market"
-    time_in_force: str
-    post_only: bool
-    price: int  # ticks; 0 for market orders
-    size: int  # lots; for market orders with funds, what the funds bought
-    funds: int  # quote units of a market order's funds; 0 when it gave a size
-    client_oid: str
-    created_ms: int
-    expire_ms: int | None = None
-    filled: int = 0  # lots
-    executed_value: int = 0  # quote units
-    status: str = "pending"
-    done_reason: str | None = None
-    done_ms: int | None = None
-    reject_reason: str | None = None
-    locked: int = 0  # units on hold for the resting remainder (quote for buys, base for sells)
-    resting: RestingOrder | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in ("pending", "open", "active")
-
-    @property
-    def spec(self) -> SymbolSpec:
-        return self.sym.spec
-
-
-@dataclass(slots=True)
-class FillRecord:
-    trade_id: int
-    order: Order
-    price: int
-    size: int
-    liquidity: str  # "M" maker or "T" taker
-    time_ms: int
-
-
-class Profile:
-    """The demo profile: its key, balances by currency, orders and fills."""
-
-    def __init__(self, demo: DemoProfile, balances: Mapping[str, float], seed: int) -> None:
-        self.api_key = demo.api_key
-        self.secret = demo.api_secret
-        self.passphrase = demo.passphrase
-        self.id = stable_uuid("profile", seed)
-        self.user_id = stable_uuid("user", seed).replace("-", "")[:24]
-        self.balances: dict[str, Balance] = {c: Balance(round(v * UNITS)) for c, v in balances.items()}
-        self.account_ids = {c: stable_uuid("account", seed, c) for c in self.balances}
-        self.orders: OrderedDict[str, Order] = OrderedDict()  # open and recent orders, oldest first
-        self.client_oids: dict[str, Order] = {}
-        self.open: dict[str, Order] = {}
-        self.fills: deque[FillRecord] = deque(maxlen=FILL_HISTORY)
-
-    def balance(self, currency: str) -> Balance:
-        balance = self.balances.get(currency)
-        if balance is None:
-            balance = self.balances[currency] = Balance()
-            self.account_ids[currency] = stable_uuid("account", self.id, currency)
-        return balance
-
-    def add(self, order: Order) -> None:
-        self.orders[order.id] = order
-        if order.client_oid:
-            self.client_oids[order.client_oid] = order
-        if order.is_open:
-            self.open[order.id] = order
-        while len(self.orders) > ORDER_HISTORY:
-            oldest = next(iter(self.orders.values()))
-            if oldest.is_open:
-                self.orders.move_to_end(oldest.id)  # open orders are bounded by MAX_OPEN_ORDERS
-            else:
-                self.forget(oldest)
-
-    def closed(self, order: Order) -> None:
-        self.open.pop(order.id, None)
-
-    def forget(self, order: Order) -> None:
-        self.orders.pop(order.id, None)
-        if order.client_oid and self.client_oids.get(order.client_oid) is order:
-            del self.client_oids[order.client_oid]
-
-    def find(self, ref: str) -> Order | None:
-        """An order by id, or by client id as `client:<client_oid>`."""
-        if ref.startswith("client:"):
-            return self.client_oids.get(ref.removeprefix("client:"))
-        return self.orders.get(ref)
 
 
 class Trading:
