@@ -14,7 +14,7 @@ HOST ?=
 WORKERS ?=
 THRESHOLDS ?=
 
-.PHONY: run ui test lint sim bench clean venv dev
+.PHONY: run ui test test-fast lint sim bench clean venv dev
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -59,6 +59,12 @@ test: $(DEV_STAMP)
 	$(PY) -m pytest
 	@# Tests that import Locust (gevent monkey-patching) run in a process of their own.
 	$(PY) -m pytest tests/gevent
+
+## make test-fast: every test that starts no Locust process (the e2e ones are left out), in a few minutes
+test-fast: $(DEV_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not e2e"
+	$(PY) -m pytest tests/gevent -m "not e2e"
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .

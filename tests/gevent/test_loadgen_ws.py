@@ -8,6 +8,7 @@ from argparse import Namespace
 from pathlib import Path
 
 import gevent
+import pytest
 from gevent.server import StreamServer
 from loadgen_firehose import accept_upgrade, frame, read_request
 from locust.env import Environment
@@ -161,6 +162,7 @@ def test_event_latency_uses_the_clock_offset_and_has_none_without_event_time():
     assert event_latency_ms(received_ms=1_000_000, event_time_ms=None, clock_offset_ms=0) is None
 
 
+@pytest.mark.e2e  # starts Locust
 def test_a_run_with_a_firehose_stream_still_stops_on_time(tmp_path):
     server = subprocess.Popen([sys.executable, str(FIREHOSE)], stdout=subprocess.PIPE, text=True)
     try:
