@@ -94,7 +94,7 @@ class ReasonPayload(TypedDict):
 FINAL_REPORT_REQUEST = "exchange_stress_final_report"
 """
 Master -> each live worker, at the end of the run: stop your users and send your last stats report now.
-Handled by `loadgen.runner.run_end`.
+Handled by `loadgen.ending.run_end`.
 
 :payload: None
 """
@@ -103,7 +103,7 @@ FINAL_REPORT_SENT = "exchange_stress_final_report_sent"
 """
 Worker -> master, right after that last report: every request of the worker is in the reports before it.
 The master writes the run's files once every worker asked has sent it (or the wait ran out).
-Handled by `loadgen.runner.run_end`.
+Handled by `loadgen.ending.run_end`.
 
 :payload: None
 """

@@ -23,8 +23,8 @@ from locust.env import Environment
 from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
 from loadgen import messages, state
+from loadgen.ending import run_end
 from loadgen.messages import ExchangeGauges, ExchangeMetricsReport
-from loadgen.runner import run_end
 
 logger = logging.getLogger(__name__)
 

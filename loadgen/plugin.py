@@ -19,13 +19,12 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
 from loadgen import messages, options
+from loadgen.ending import final_csv, locust_stop, run_end, workers
 from loadgen.gates import locust_hooks, run_snapshot
 from loadgen.metrics import metrics_hub
 from loadgen.options import OptionError, parse_pacing, parse_settings
 from loadgen.pacing.cluster_budget import cluster_of
 from loadgen.pacing.spike import bursts_of
-from loadgen.runner import final_csv, locust_stop, run_end, workers
-from loadgen.runner.simulator_probe import is_simulator
 from loadgen.runtime import (
     build_runtime,
     check_live_orders,
@@ -36,6 +35,7 @@ from loadgen.runtime import (
     needs_credentials,
 )
 from loadgen.users.credentials import MissingCredentials, credentials_for
+from loadgen.users.simulator_probe import is_simulator
 from loadgen.web import ui
 
 logger = logging.getLogger(__name__)

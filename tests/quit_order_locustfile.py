@@ -2,7 +2,7 @@
 
 It fires request events and, at `quit`, writes what Locust's per-request entries and its total hold
 then to the file named by QUIT_REPORT. With KEEP_ENTRIES=1 it installs the suite's fix
-(`loadgen.runner.final_csv`) first.
+(`loadgen.ending.final_csv`) first.
 """
 
 import json
@@ -23,7 +23,7 @@ class CountedUser(User):
 @events.init.add_listener
 def _on_init(environment, **_):
     if os.environ.get("KEEP_ENTRIES") == "1":
-        from loadgen.runner import final_csv
+        from loadgen.ending import final_csv
 
         final_csv.install(environment)
 

@@ -296,7 +296,7 @@ def test_users_get_real_keys_for_a_testnet(compose):
     demo account: the headless and UI runs' signed orders show that."""
     probe = ("import hashlib, os; from exchanges import get_adapter; "
              "from loadgen.users.credentials import credentials_for; "
-             "from loadgen.runner.simulator_probe import is_simulator; a = get_adapter('binance'); "
+             "from loadgen.users.simulator_probe import is_simulator; a = get_adapter('binance'); "
              "keys = credentials_for(a, is_simulator(a, os.environ['TARGET_HOST'])); "
              "print(hashlib.sha256(keys.api_key.encode()).hexdigest())")
     workers_file = REPO_ROOT / "docker-compose.workers.yml"

@@ -34,6 +34,6 @@ def test_set_replaces_the_part_of_its_class():
 
 def test_a_hook_is_installed_once_per_environment():
     one, two = FakeEnvironment(), FakeEnvironment()
-    assert state.of(one).first_install("loadgen.runner.run_end")
-    assert not state.of(one).first_install("loadgen.runner.run_end")
-    assert state.of(two).first_install("loadgen.runner.run_end")
+    assert state.of(one).first_install("loadgen.ending.run_end")
+    assert not state.of(one).first_install("loadgen.ending.run_end")
+    assert state.of(two).first_install("loadgen.ending.run_end")

@@ -1,4 +1,4 @@
-"""Regression test on the cause of empty per-request rows in Locust's CSV (loadgen/runner/final_csv.py).
+"""Regression test on the cause of empty per-request rows in Locust's CSV (loadgen/ending/final_csv.py).
 
 Locust 2.47 exports `--json-file` with `RequestStats.serialize_stats`, which resets every per-request
 entry but not the total, and it does so before `quit` fires, where the suite rewrites the CSVs. If a
@@ -40,7 +40,7 @@ def test_locusts_json_export_still_resets_the_entries_before_quit(tmp_path):
     assert at_quit["total"] > 0
     assert at_quit["entries"] == 0, (
         "Locust no longer resets per-request stats in its --json-file export before `quit`: "
-        "review loadgen/runner/final_csv.py's keep_entries_on_export"
+        "review loadgen/ending/final_csv.py's keep_entries_on_export"
     )
 
 

@@ -1,4 +1,4 @@
-"""Telling the built-in simulator from any other host (loadgen/runner/simulator_probe.py), against real servers."""
+"""Telling the built-in simulator from any other host (loadgen/users/simulator_probe.py), against real servers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from exchanges import NAMES, get_adapter
-from loadgen.runner import simulator_probe
-from loadgen.runner.simulator_probe import is_simulator, simulator_mounts
+from loadgen.users import simulator_probe
+from loadgen.users.simulator_probe import is_simulator, simulator_mounts
 from simulator.identity import IDENTITY_PATH, SERVICE
 from tests.e2e import http_server
 from tests.simserver import SimServer

@@ -119,7 +119,7 @@ class EntryStats:
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    duration_s: float  # the test's start to its stop (loadgen.runner.run_end.RunWindow)
+    duration_s: float  # the test's start to its stop (loadgen.ending.run_end.RunWindow)
     entries: tuple[EntryStats, ...]
     exchanges: Mapping[str, Mapping[str, float | int | None]] = field(default_factory=dict)  # per-exchange totals
 

@@ -23,6 +23,7 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import WorkerRunner
 
+from loadgen.ending import run_end
 from loadgen.gates import run_snapshot
 from loadgen.gates.evaluation import Outcome, Scope, evaluate, measure, resolve_scope
 from loadgen.gates.reports import RunOverview, junit_xml, markdown_summary, verdict_line
@@ -37,7 +38,6 @@ from loadgen.gates.thresholds import (
 )
 from loadgen.metrics import COUNT_FIELDS
 from loadgen.options import OptionError
-from loadgen.runner import run_end
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from locust.env import Environment
 from locust.stats import StatsError
 
 from exchanges.base import ExchangeAdapter, FailureKind
+from loadgen.ending import run_end
 from loadgen.gates.evaluation import EntryStats, ExchangeCatalog, RunStats
 from loadgen.metrics import metrics_hub
 from loadgen.options import parse_settings
-from loadgen.runner import run_end
 from loadgen.runtime import exchange_runtime
 from loadgen.users.ws_connection import TIMED_REQUEST_NAMES
 

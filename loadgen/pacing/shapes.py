@@ -34,6 +34,7 @@ from locust.runners import WorkerRunner
 from locust.util.timespan import parse_timespan
 
 from loadgen import state
+from loadgen.ending import run_end
 from loadgen.gates.locust_hooks import EXIT_USAGE
 from loadgen.metrics import SecondStats, metrics_hub
 from loadgen.options import OptionError, number_option, parse_pacing
@@ -50,7 +51,6 @@ from loadgen.pacing.scenarios import (
     spike_fit_error,
 )
 from loadgen.pacing.spike import bursts_of
-from loadgen.runner import run_end
 from loadgen.runtime import end_run
 
 logger = logging.getLogger(__name__)

@@ -1,1 +1,3 @@
-"""The runner (`python -m loadgen`) and the end of a run: processes, stopping, summary, final files."""
+"""The runner behind `python -m loadgen run|ui` (`make run`, `make ui`): the simulator and Locust as child
+processes, their stopping in order, and the summary printed at the end. It never imports Locust: it reads the files
+Locust writes."""

@@ -62,7 +62,7 @@ def load_credentials(
 
 def credentials_for(adapter: ExchangeAdapter, on_simulator: bool) -> Credentials:
     """The keys (and passphrase) `adapter`'s signed users sign with: the simulator's demo account when their
-    host is the built-in simulator (loadgen/runner/simulator_probe.py; a user's real keys never go there), else
+    host is the built-in simulator (loadgen/users/simulator_probe.py; a user's real keys never go there), else
     the exchange's variables from the environment or `.env`."""
     key_var, secret_var, *passphrase = adapter.user_key_vars
     passphrase_var = passphrase[0] if passphrase else None

@@ -21,7 +21,7 @@ from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
 from loadgen import state
-from loadgen.runner import run_end
+from loadgen.ending import run_end
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Python's own SIGINT handler raises KeyboardInterrupt in whichever greenlet runs at that moment: a
 user in the middle of a request (sent to the exchange, never recorded) or a web UI request (a
 traceback). Raised in the main greenlet, Locust answers it as designed: it stops the run and writes
-its results (loadgen/runner/run_end.py makes those final). The runner stops Locust this way
+its results (loadgen/ending/run_end.py makes those final). The runner stops Locust this way
 (loadgen/runner/stopping.py).
 """
 
