@@ -1,0 +1,21 @@
+"""The guides that describe the code name only files and folders that exist (so a move cannot leave them stale)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GUIDES = ("docs/architecture.md", "docs/adding-an-exchange.md", "docs/transport-internals.md")
+PATH = re.compile(r"(?<![\w/<.-])((?:loadgen|exchanges|simulator|analysis|locustfiles|tests|bench|docs)/[\w./-]*)(?![\w<*])")
+
+
+@pytest.mark.parametrize("guide", GUIDES)
+def test_every_path_a_guide_names_exists(guide: str) -> None:
+    text = (REPO_ROOT / guide).read_text(encoding="utf-8")
+    named = {m.rstrip(".") for m in PATH.findall(text) if "<" not in m}
+    assert named, guide
+    missing = sorted(p for p in named if not (REPO_ROOT / p).exists())
+    assert not missing, f"{guide} names paths that do not exist: {missing}"
