@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:  # imported where used: tests/gevent must import Locust (gevent's patching) before the rest
-    from tests.e2e import RunnerResult
+    from tests.support.e2e import RunnerResult
 
 GEVENT_DIR = Path(__file__).resolve().parent / "gevent"
 
@@ -43,7 +43,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> RunnerResult:
     """`python -m loadgen run --duration 8 --users 6 --spawn-rate 6`: Binance, the default scenario (read by
     tests/test_e2e_runner.py and tests/test_e2e_sim_saturation.py)."""
-    from tests.e2e import loadgen_run
+    from tests.support.e2e import loadgen_run
 
     return loadgen_run(tmp_path_factory.mktemp("default-run") / "results",
                        "--duration", "8", "--users", "6", "--spawn-rate", "6")
@@ -52,7 +52,7 @@ def default_run(tmp_path_factory: pytest.TempPathFactory) -> RunnerResult:
 @pytest.fixture(scope="session")
 def canary_keys() -> dict[str, str]:
     """A canary value for every simulator key variable: the all-exchanges run's users sign with them."""
-    from tests.e2e import SIMULATOR_KEY_VARS, canary
+    from tests.support.e2e import SIMULATOR_KEY_VARS, canary
 
     return {var: canary(var.split("_")[-1], b64) for variables in SIMULATOR_KEY_VARS.values()
             for var, b64 in variables.items()}
@@ -63,7 +63,7 @@ def all_exchanges_run(tmp_path_factory: pytest.TempPathFactory, canary_keys: dic
     """`python -m loadgen run --exchange all --duration 10 --users 18 --spawn-rate 18`: two users of each of the
     nine kinds, every exchange's simulator keys set to canaries (read by tests/test_e2e_runner.py and
     tests/test_e2e_secrets.py, which looks for the canaries in the files, the output and the process list)."""
-    from tests.e2e import loadgen_run
+    from tests.support.e2e import loadgen_run
 
     env = {**os.environ, **canary_keys, "PYTHONUNBUFFERED": "1"}
     return loadgen_run(tmp_path_factory.mktemp("all-exchanges-run") / "results", "--exchange", "all",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from analysis.pipeline import analyse
-from tests.analysis_runs import RunBuilder
+from tests.support.analysis_runs import RunBuilder
 
 
 def kinds(analysis) -> list[str]:

@@ -16,7 +16,7 @@ import json
 import pytest
 
 from analysis import analyse_run
-from tests.e2e import REPO_ROOT, run_locust, simulator
+from tests.support.e2e import REPO_ROOT, run_locust, simulator
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ import pytest
 
 from analysis.model import Severity, Thresholds
 from analysis.pipeline import analyse
-from tests.analysis_runs import RunBuilder, cpu_warning_line
+from tests.support.analysis_runs import RunBuilder, cpu_warning_line
 
 
 def findings(run_dir, thresholds: Thresholds | None = None) -> dict[str, object]:

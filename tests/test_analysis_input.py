@@ -8,7 +8,7 @@ import pytest
 
 from analysis import AnalysisError, analyse_run
 from analysis.cli import main
-from tests.analysis_runs import RunBuilder
+from tests.support.analysis_runs import RunBuilder
 
 
 @pytest.fixture

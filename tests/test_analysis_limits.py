@@ -12,7 +12,7 @@ from analysis.load import load_run
 from analysis.model import Severity, Thresholds
 from analysis.timeline import exchange_of
 from exchanges.base import LimitKind
-from tests.analysis_runs import RunBuilder
+from tests.support.analysis_runs import RunBuilder
 
 LIMIT, WINDOW = 400, 10  # weight per window, enforced by the made-up exchange below
 

@@ -9,7 +9,7 @@ import pytest
 
 from analysis import analyse_run
 from analysis.cli import main
-from tests.analysis_runs import RunBuilder
+from tests.support.analysis_runs import RunBuilder
 
 
 def limited_run(tmp_path, name: str = "run", latency_ms: float = 5.0, rate_limited: int = 3):

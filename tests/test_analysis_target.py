@@ -9,7 +9,7 @@ import pytest
 from analysis import analyse_run
 from analysis.model import Severity, Thresholds
 from analysis.pipeline import analyse
-from tests.analysis_runs import RunBuilder, cpu_warning_line
+from tests.support.analysis_runs import RunBuilder, cpu_warning_line
 
 USERS = [u for u in range(5, 45, 5) for _ in range(10)]  # 5..40 users, 10 s each; 25 users from 40 s
 FLAT_FROM_S = 40

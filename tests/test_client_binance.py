@@ -11,7 +11,7 @@ from binance import AsyncClient, BinanceSocketManager, DepthCacheManager
 from binance.client import Client
 
 from exchanges.binance import simulator_credentials
-from tests.e2e import simulator
+from tests.support.e2e import simulator
 
 KEY, SECRET = simulator_credentials({})
 

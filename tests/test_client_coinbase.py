@@ -11,7 +11,7 @@ import ccxt.pro
 import pytest
 
 from exchanges.coinbase import simulator_credentials
-from tests.e2e import simulator
+from tests.support.e2e import simulator
 
 PROFILE = simulator_credentials({})
 

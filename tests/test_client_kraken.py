@@ -8,7 +8,7 @@ import ccxt
 import pytest
 
 from exchanges.kraken import simulator_credentials
-from tests.e2e import simulator
+from tests.support.e2e import simulator
 
 KEY, SECRET = simulator_credentials({})
 # ccxt's own pacing (1 call/s for Kraken) off: the simulator's public limit is raised instead.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_plain_locust import shell_commands
+from tests.support.docs import shell_commands
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = shell_commands((REPO_ROOT / "docs" / "adding-an-exchange.md").read_text(encoding="utf-8"))

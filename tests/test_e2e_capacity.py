@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import REPO_ROOT
-from tests.figures import check_run_figures
+from tests.support.e2e import REPO_ROOT
+from tests.support.figures import check_run_figures
 
 pytestmark = pytest.mark.e2e
 

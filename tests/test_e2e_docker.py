@@ -24,7 +24,7 @@ import pytest
 
 from exchanges import NAMES, get_adapter
 from loadgen.runner.summary import HTTP_METHODS
-from tests.test_e2e_web import free_port, request, wait_for_http, wait_until
+from tests.support.http import free_port, request, wait_for_http, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INTERNAL = REPO_ROOT / "tests" / "docker" / "internal-network.yml"

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from loadgen.runner.summary import HTTP_METHODS
-from tests.e2e import REPO_ROOT, run_locust, simulator
+from tests.support.e2e import REPO_ROOT, run_locust, simulator
 
+TEST_LOCUSTFILES = Path(__file__).resolve().parent / "support" / "locustfiles"
 pytestmark = pytest.mark.e2e
 
 
@@ -115,7 +116,7 @@ def test_a_stalled_websocket_is_caught_by_the_watchdog_and_replaced(tmp_path):
     config = "[binance.faults]\nws_stall_per_min = 20\nseed = 11\n"
     with simulator(tmp_path, config) as sim:
         run = run_locust(sim, tmp_path / "run", [], users=4, run_time_s=14,
-                         extra=["-f", str(Path(__file__).parent / "stall_locustfile.py")])
+                         extra=["-f", str(TEST_LOCUSTFILES / "stall.py")])
         stats = binance(sim.stats())
     assert run.returncode == 0, run.output
     stalls = stats["faults"]["ws_stall"]
@@ -147,7 +148,7 @@ def test_a_subscriber_survives_a_hundred_drops_and_resyncs_a_clean_book(tmp_path
     calm.write_text("[binance.ws]\nping_interval_s = 0.2\n")
     base = f"http://127.0.0.1:{port}/binance"
     locust = subprocess.Popen(
-        [sys.executable, "-m", "locust", "-f", str(Path(__file__).parent / "storm_locustfile.py"), "--headless",
+        [sys.executable, "-m", "locust", "-f", str(TEST_LOCUSTFILES / "storm.py"), "--headless",
          "-u", "1", "-r", "1", "-t", "18s", "--host", base, "--ws-host", base.replace("http", "ws"),
          "--streams", "depth@100ms", "--symbols", "BTCUSDT", "--csv", str(tmp_path / "locust"),
          "--exit-code-on-error", "0", "--only-summary"],

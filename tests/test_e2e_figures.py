@@ -1,7 +1,7 @@
 """End to end: one run, one set of figures, on every kind of run.
 
 Each kind of run leaves Locust's CSVs, totals.json, the suite's files, the analysis report and the
-simulator's counts; `tests.figures.check_run_figures` asserts they all agree exactly. The runs of other
+simulator's counts; `tests.support.figures.check_run_figures` asserts they all agree exactly. The runs of other
 tests are checked the same way, so that no kind of run is made twice: the default run
 (tests/test_e2e_runner.py), all exchanges side by side (there, and with limits, bans and drops in
 tests/test_e2e_gates.py), two workers (tests/test_e2e_distributed.py), a shaped scenario
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import run_locust, simulator
-from tests.figures import check_run_figures
+from tests.support.e2e import run_locust, simulator
+from tests.support.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e

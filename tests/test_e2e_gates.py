@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.figures import check_run_figures
+from tests.support.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e

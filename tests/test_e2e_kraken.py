@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.runner.summary import HTTP_METHODS
-from tests.e2e import REPO_ROOT, run_locust, simulator
+from tests.support.e2e import REPO_ROOT, run_locust, simulator
 
 pytestmark = pytest.mark.e2e
 

@@ -25,30 +25,14 @@ from pathlib import Path
 import pytest
 
 from exchanges import NAMES, get_adapter
-from tests.e2e import http_server
+from tests.support.docs import section, shell_commands
+from tests.support.e2e import http_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
 DOC_PORT = "8000"
 DETECTED = "is the built-in simulator: signed requests use its demo account"
 KEY_VARS = {var for name in NAMES for var in get_adapter(name).user_key_vars}
-
-
-def section(text: str, heading: str) -> str:
-    start = text.index(heading)
-    end = text.find("\n## ", start + len(heading))
-    return text[start:] if end < 0 else text[start:end]
-
-
-def shell_commands(text: str) -> list[list[str]]:
-    """Every command line of the ```sh blocks in `text`, continuations joined, comments dropped."""
-    commands = []
-    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            argv = shlex.split(line, comments=True)
-            if argv:
-                commands.append(argv)
-    return commands
 
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")

@@ -17,8 +17,8 @@ from exchanges import NAMES, get_adapter
 from exchanges.base import PriceQuotes
 from exchanges.binance import ADAPTER
 from loadgen.runner.processes import child_env
-from tests.e2e import REPO_ROOT, run_locust, simulator
-from tests.figures import check_run_figures
+from tests.support.e2e import REPO_ROOT, run_locust, simulator
+from tests.support.figures import check_run_figures
 
 pytestmark = pytest.mark.e2e
 

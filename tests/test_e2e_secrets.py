@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from exchanges import NAMES
-from tests.e2e import SIMULATOR_KEY_VARS, canary
+from tests.support.e2e import SIMULATOR_KEY_VARS, canary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e

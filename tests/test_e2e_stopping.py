@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from loadgen.runner.summary import HTTP_METHODS
-from tests.figures import check_run_figures
+from tests.support.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e

@@ -10,13 +10,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from exchanges import get_adapter
-from tests.e2e import simulator
+from tests.support.e2e import simulator
+from tests.support.http import free_port, request, wait_for_http, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
@@ -34,25 +31,6 @@ CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_http(url: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer within {timeout_s} s")
 
 
 @contextmanager
@@ -86,21 +64,6 @@ def locust_ui(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> 
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
             proc.communicate(timeout=30)
-
-
-def request(url: str, method: str = "GET", headers: dict[str, str] | None = None, data: bytes | None = None):
-    """(status, headers, body) without following redirects."""
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(urllib.request.Request(url, data=data, method=method, headers=headers or {}), timeout=10) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
 
 
 def listening_addresses(port: int) -> list[str]:
@@ -197,16 +160,6 @@ def exchange_table(driver) -> dict[str, str]:
     titles = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "table thead th")]
     cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "table tbody tr:first-child td")]
     return dict(zip(titles, cells, strict=False))
-
-
-def wait_until(condition, timeout_s: float, interval_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"not reached within {timeout_s} s")
 
 
 def test_in_a_browser_a_run_started_from_the_form_moves_the_exchange_tab(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from tests.test_import_cycles import imports_of, module_files
+from tests.support.imports import imports_of, module_files
 
 IN_LOCUST = ("locust", "gevent", "geventhttpclient")
 

@@ -19,7 +19,7 @@ import pytest
 from loadgen.runner.processes import child_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LOCUSTFILE = Path(__file__).resolve().parent / "quit_order_locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parent / "support" / "locustfiles" / "quit_order.py"
 pytestmark = pytest.mark.e2e
 
 

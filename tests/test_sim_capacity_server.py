@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import requests
 
-from tests.simserver import SimServer
+from tests.support.simserver import SimServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "simulator" / "examples" / "capacity.toml"

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchanges.coinbase import ENDPOINTS, signature, simulator_credentials, timestamp_text
-from tests.simserver import SimServer
+from tests.support.simserver import SimServer
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 HIGH_LIMITS = {"coinbase": {

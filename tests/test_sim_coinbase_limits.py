@@ -10,7 +10,7 @@ import requests
 
 from exchanges.coinbase import sign_request, simulator_credentials
 from simulator.config import ConfigError, parse_config
-from tests.simserver import FakeClock, SimServer
+from tests.support.simserver import FakeClock, SimServer
 
 START = 1_800_000_000.0
 PROFILE = simulator_credentials({})

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from exchanges.coinbase import sign_request, signature, simulator_credentials, timestamp_text
-from tests.simserver import FakeClock, SimServer
+from tests.support.simserver import FakeClock, SimServer
 
 PROFILE = simulator_credentials({})
 BIG_BUCKETS = {"coinbase": {"rate_limits": {name: {"rate_per_s": 1000, "burst": 1000}

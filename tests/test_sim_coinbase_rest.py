@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from exchanges.coinbase import PRODUCTS
-from tests.simserver import SimServer
+from tests.support.simserver import SimServer
 
 
 @pytest.fixture(scope="module")

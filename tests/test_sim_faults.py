@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.simserver import SimServer
+from tests.support.simserver import SimServer
 
 
 @pytest.fixture

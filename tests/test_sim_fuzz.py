@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchanges.binance import ENDPOINTS
-from tests.simserver import SimServer
+from tests.support.simserver import SimServer
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 HIGH_LIMITS = {"binance": {"rate_limits": {"request_weight": {"limit": 10**9, "interval_s": 60},

@@ -12,7 +12,7 @@ import requests
 
 from exchanges.kraken import NONCES, PAIRS, sign_request, simulator_credentials
 from simulator.app import SIMS
-from tests.simserver import FakeClock, SimServer
+from tests.support.simserver import FakeClock, SimServer
 
 START = 1_800_000_000.0
 KEY, SECRET = simulator_credentials({})

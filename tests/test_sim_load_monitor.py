@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from simulator.load_monitor import LoadMonitor, SecondsRecorder
-from tests.simserver import SimServer
+from tests.support.simserver import SimServer
 
 ROW_FIELDS = {"t", "span_s", "cpu_share", "lag_p50_ms", "lag_max_ms", "lag_samples", "requests", "ws_messages"}
 T0 = 1_800_000_000

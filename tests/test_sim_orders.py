@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from exchanges.binance import sign_request, simulator_credentials
-from tests.simserver import FakeClock, SimServer
+from tests.support.simserver import FakeClock, SimServer
 
 KEY, SECRET = simulator_credentials()
 QUIET_MARKET = {"binance": {"tick_ms": 600_000}}  # the book stays still while a test reads and trades it

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from exchanges.binance import sign_request, simulator_credentials
-from tests.simserver import FakeClock, SimServer
+from tests.support.simserver import FakeClock, SimServer
 
 START = 1_800_000_000.0  # a multiple of every test window, so windows start with the test
 

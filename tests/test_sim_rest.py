@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from exchanges.binance import ENDPOINTS, KLINE_INTERVALS, SYMBOLS
-from tests.simserver import SimServer
+from tests.support.simserver import SimServer
 
 DECIMAL = re.compile(r"^-?[0-9]+\.[0-9]{8}$")
 

@@ -11,8 +11,8 @@ from exchanges import NAMES, get_adapter
 from loadgen.users import simulator_probe
 from loadgen.users.simulator_probe import is_simulator, simulator_mounts
 from simulator.identity import IDENTITY_PATH, SERVICE
-from tests.e2e import http_server
-from tests.simserver import SimServer
+from tests.support.e2e import http_server
+from tests.support.simserver import SimServer
 
 
 def test_the_simulator_names_every_exchange_at_its_adapters_mount():

@@ -10,7 +10,6 @@ from pathlib import Path
 import gevent
 import pytest
 from gevent.server import StreamServer
-from loadgen_firehose import accept_upgrade, frame, read_request
 from locust.env import Environment
 from locust.stats import StatsError
 
@@ -18,9 +17,10 @@ from exchanges.binance import ADAPTER
 from loadgen.metrics import ExchangeMetrics
 from loadgen.pacing.backoff import Backoff
 from loadgen.users.ws_connection import StreamSubscription, event_latency_ms
+from tests.support.firehose import accept_upgrade, frame, read_request
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIREHOSE = Path(__file__).resolve().parent / "loadgen_firehose.py"
+FIREHOSE = Path(__file__).resolve().parent.parent / "support" / "firehose.py"
 TEXT, CLOSE, PING = 0x1, 0x8, 0x9
 
 

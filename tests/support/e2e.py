@@ -20,7 +20,7 @@ import psutil
 from exchanges import get_adapter
 from loadgen.runner.processes import SimulatorProcess, child_env
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # The simulator's demo-account variables per exchange (the users sign with them on the simulator); value is base64.
 SIMULATOR_KEY_VARS: dict[str, dict[str, bool]] = {
