@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--exchange", default="binance",
-                       help=f"one of: {', '.join(NAMES)}, or {ALL_EXCHANGES} side by side (default binance)")
+        p.add_argument("--exchange", default=NAMES[0],
+                       help=f"one of: {', '.join(NAMES)}, or {ALL_EXCHANGES} side by side (default {NAMES[0]})")
         p.add_argument("--sim-config", type=Path, help="simulator TOML config (limits, faults); default built-in")
         p.add_argument("--host", help="REST base URL of an external target instead of the built-in simulator")
         p.add_argument("--ws-host", help="WebSocket base URL (default: the exchange's own for its hosts, "
