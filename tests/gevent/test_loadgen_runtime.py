@@ -56,7 +56,8 @@ def test_every_invalid_test_start_is_reported_not_only_the_first(caplog):
     assert [r.getMessage() for r in caplog.records] == ["--mode: expected probe|polite, got 'fast'"] * 2
     env.parsed_options.mode = "polite"
     env.events.test_start.fire(environment=env)
-    assert exchange_runtime(env, ADAPTER) is not None
+    runtime = exchange_runtime(env, ADAPTER)  # valid now: the test started with the edited value
+    assert runtime is not None and runtime.settings.mode == "polite"
 
 
 def test_a_normal_end_of_the_run_keeps_the_exit_code_and_is_logged_once(caplog):
