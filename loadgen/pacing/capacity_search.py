@@ -22,7 +22,6 @@ Results: `PREFIX_capacity.csv` (one row per plateau, every exchange) and `PREFIX
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,7 +30,7 @@ from locust.env import Environment
 from loadgen.metrics import metrics_hub
 from loadgen.options import OptionError, number_option
 from loadgen.pacing.cluster_budget import cluster_of
-from loadgen.pacing.ramp import settle_s, write_plateaus
+from loadgen.pacing.search_plan import SearchPlan, settle_s
 
 logger = logging.getLogger(__name__)
 
@@ -191,44 +190,16 @@ class CapacitySearch:
         }
 
 
-class CapacityPlan:
-    """Runs every exchange's search until each is over or the run time ends, then lets the last counts arrive."""
+class CapacityPlan(SearchPlan):
+    """The capacity search: every exchange's plateaus; after them, one settle time for the last counts."""
+
+    scenario = "capacity"
+    columns = COLUMNS
 
     def __init__(self, environment: Environment, load: Any, duration_s: float, settings: CapacitySettings) -> None:
-        self.environment, self.load, self.duration_s, self.settings = environment, load, duration_s, settings
         exchanges = dict.fromkeys(c.adapter.name for c in load.classes if getattr(c, "adapter", None) is not None)
-        self.searches = [CapacitySearch(environment, name, settings) for name in exchanges]
-        self.started_at: float | None = None
-        self.finishing_at: float | None = None
+        super().__init__(environment, load, duration_s, settings,
+                         [CapacitySearch(environment, name, settings) for name in exchanges])
 
-    def tick(self) -> Any:
-        now = time.time()
-        if self.started_at is None:
-            self.started_at = now
-        deadline = self.started_at + self.duration_s
-        if self.finishing_at is None:
-            for search in self.searches:
-                search.tick(now, deadline)
-            if all(s.done for s in self.searches) or now >= deadline:
-                for search in self.searches:
-                    if not search.done:
-                        search.stop("run time over", now)
-                self.finishing_at = now
-        self.write_rows()
-        if self.finishing_at is not None and now >= self.finishing_at + self.settle_s() + 1:
-            return None
-        return self.load.tick()
-
-    def settle_s(self) -> int:
-        return settle_s(self.environment)
-
-    def outcome(self) -> dict[str, Any]:
-        self.write_rows()
-        return {
-            "scenario": "capacity", "users": self.load.users, "settings": asdict(self.settings),
-            "exchanges": {s.exchange: s.outcome() for s in self.searches},
-        }
-
-    def write_rows(self) -> None:
-        """PREFIX_capacity.csv: every plateau of every exchange so far, in the order they started."""
-        write_plateaus(self.environment, "capacity", [p for s in self.searches for p in s.plateaus], COLUMNS)
+    def counts_are_in(self, now: float, finishing_at: float) -> bool:
+        return now >= finishing_at + settle_s(self.environment) + 1

@@ -24,23 +24,21 @@ Results: `PREFIX_ramp.csv` (one row per plateau, every exchange) and `PREFIX_sce
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import gevent
 from locust.env import Environment
-from locust.runners import MasterRunner
 
 from exchanges.base import ExchangeAdapter, LimitKind
-from loadgen.metrics import DISTRIBUTED_SETTLE_S, LOCAL_SETTLE_S, SecondStats, metrics_hub
+from loadgen.metrics import SecondStats, metrics_hub
 from loadgen.options import OptionError, parse_settings
 from loadgen.pacing.cluster_budget import cluster_of
 from loadgen.pacing.limit_search import Done, Role, Rules, Step, Trial, bracket, next_step
+from loadgen.pacing.search_plan import SearchPlan, settle_s
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +57,6 @@ CLEAN, RATE_LIMITED, SHORT, NOT_REACHED, INCOMPLETE = "clean", "rate_limited", "
 COLUMNS = ("exchange", "index", "role", "target_rps", "started_at", "ended_at", "verdict", "achieved_rps",
            "requests", "weight_per_request", "rate_limited", "first_limited_at", "capacity_rps", "capacity_units",
            "late_starts", "skipped_starts")
-
-
-def settle_s(environment: Environment) -> int:
-    """Seconds after a second's end until every process's counts for it have reached this process's table."""
-    return DISTRIBUTED_SETTLE_S if isinstance(environment.runner, MasterRunner) else LOCAL_SETTLE_S
 
 
 @dataclass(slots=True)
@@ -408,39 +401,25 @@ class ExchangeSearch:
         }
 
 
-class RampPlan:
-    """Runs every exchange's search until each is over or the run time ends, then lets the last counts arrive."""
+class RampPlan(SearchPlan):
+    """The ramp: every exchange's limit search; after them, each last plateau is judged once its counts are in."""
+
+    scenario = "ramp"
+    columns = COLUMNS
 
     def __init__(self, environment: Environment, load: Any, duration_s: float, settings: RampSettings) -> None:
-        self.environment, self.load, self.duration_s, self.settings = environment, load, duration_s, settings
         adapters = {c.adapter.name: c.adapter for c in load.classes if getattr(c, "adapter", None) is not None}
-        self.searches = [ExchangeSearch(environment, a, settings) for a in adapters.values()]
-        self.started_at: float | None = None
-        self.finishing_at: float | None = None
+        super().__init__(environment, load, duration_s, settings,
+                         [ExchangeSearch(environment, a, settings) for a in adapters.values()])
 
-    def tick(self) -> Any:
-        now = time.time()
-        if self.started_at is None:
-            self.started_at = now
-        deadline = self.started_at + self.duration_s
-        if self.finishing_at is None:
-            for search in self.searches:
-                search.tick(now, deadline)
-            if all(s.done for s in self.searches) or now >= deadline:
-                for search in self.searches:
-                    if not search.done:
-                        search.stop("run time over", now)
-                self.finishing_at = now
-        if self.finishing_at is not None:
-            for search in self.searches:
-                search.judge(now)
-        self.write_rows()
-        if self.finishing_at is not None:
-            settled = all(p.verdict for s in self.searches for p in s.plateaus)
-            last_counts = max((s.last_end + s.settle_s + 2 for s in self.searches), default=now)
-            if settled or now >= max(self.finishing_at, last_counts):
-                return None
-        return self.load.tick()
+    def on_finishing(self, now: float) -> None:
+        for search in self.searches:
+            search.judge(now)
+
+    def counts_are_in(self, now: float, finishing_at: float) -> bool:
+        settled = all(p.verdict for s in self.searches for p in s.plateaus)
+        last_counts = max((s.last_end + s.settle_s + 2 for s in self.searches), default=now)
+        return settled or now >= max(finishing_at, last_counts)
 
     def outcome(self) -> dict[str, Any]:
         now = time.time()
@@ -448,27 +427,4 @@ class RampPlan:
             search.judge(now)
             for plateau in search.plateaus:
                 plateau.verdict = plateau.verdict or INCOMPLETE  # the run ended before its counts all arrived
-        self.write_rows()
-        return {
-            "scenario": "ramp", "users": self.load.users, "settings": asdict(self.settings),
-            "exchanges": {s.exchange: s.outcome() for s in self.searches},
-        }
-
-    def write_rows(self) -> None:
-        """PREFIX_ramp.csv: every plateau of every exchange so far, in the order they started."""
-        write_plateaus(self.environment, "ramp", [p for s in self.searches for p in s.plateaus], COLUMNS)
-
-
-def write_plateaus(environment: Environment, name: str, plateaus: list[Any], columns: tuple[str, ...]) -> None:
-    """PREFIX_<name>.csv: a search's plateaus (dataclasses with `started_at` and `exchange`) in the order they
-    started, with `columns` of their fields; nothing without --csv."""
-    options = environment.parsed_options
-    prefix = getattr(options, "csv_prefix", None) if options is not None else None
-    if prefix is None:
-        return
-    path = Path(f"{prefix}_{name}.csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(asdict(p) for p in sorted(plateaus, key=lambda p: (p.started_at, p.exchange)))
+        return super().outcome()
