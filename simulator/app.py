@@ -36,8 +36,8 @@ def build_app(config: SimulatorConfig, clock: Clock = time.time) -> web.Applicat
     app.router.add_get("/__sim/health", _health)
     app.router.add_get("/__sim/stats", _stats)
     app.router.add_get(IDENTITY_PATH, _identity)
-    for sim in sims:
-        sim.mount(app)
+    for venue, sim in zip(VENUES, sims, strict=True):
+        venue.mount(app, sim)
     app.on_startup.append(_start_ticking)
     app.on_cleanup.append(_stop_ticking)
     app.on_startup.append(_start_monitor)

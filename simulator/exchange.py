@@ -14,7 +14,8 @@ from simulator.stats import ExchangeStats
 
 
 class ExchangeSim:
-    """The base of BinanceSim, CoinbaseSim and KrakenSim; they add their market, limits, accounts and routes."""
+    """The base of BinanceSim, CoinbaseSim and KrakenSim; they add their market, limits and accounts (their package's
+    `mount` adds their routes)."""
 
     name: str
     prefix: str

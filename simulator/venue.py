@@ -1,7 +1,8 @@
 """What a venue package (`simulator/<venue>/`) gives the simulator: one `Venue` entry, its `VENUE` (`simulator.venues`).
 
-The entry names the venue's simulator class (its routes, market, limits and accounts), the dataclass of its
-config section (`[<name>]` in the TOML file) and the checks that section needs beyond types and signs.
+The entry names the venue's simulator class (its market, limits and accounts), the dataclass of its config
+section (`[<name>]` in the TOML file), the checks that section needs beyond types and signs, and the function that
+adds the venue's routes to the application.
 """
 
 from __future__ import annotations
@@ -27,14 +28,13 @@ class SimulatedExchange(Protocol):
 
     def tick(self) -> int: ...
 
-    def mount(self, app: web.Application) -> None: ...
-
 
 @dataclass(frozen=True)
 class Venue:
     sim: type[SimulatedExchange]  # the simulator class: `sim(config_section, clock)`; its `name` names the section
     config: type  # the config section's dataclass; every field has a default
     check: Callable[[Any], None]  # raises ConfigError on values that types and signs cannot rule out
+    mount: Callable[[web.Application, Any], None]  # `mount(app, sim)`: adds the REST and WebSocket routes of `sim`
 
     @property
     def name(self) -> str:

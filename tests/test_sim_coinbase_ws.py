@@ -28,7 +28,7 @@ from exchanges.coinbase import (
     sign_request,
     simulator_credentials,
 )
-from simulator.coinbase import CoinbaseSim
+from simulator.coinbase.sim import CoinbaseSim
 from simulator.market import BUY, SELL
 from tests.support.ws_client import messages_within, receive_json, run, serve_simulator
 

@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 
 from exchanges.kraken import ADAPTER, book_checksum, decode_message
 from loadgen.users.books import ChecksumBook, ChecksumOutcome
-from simulator.kraken import KrakenSim
+from simulator.kraken.sim import KrakenSim
 from simulator.kraken.ws import SERVER_KEY, BookChannel, StreamServer
 from tests.support.ws_client import receive_json, receive_until, run, serve_simulator
 

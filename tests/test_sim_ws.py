@@ -21,8 +21,8 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from exchanges.binance import STREAM_KINDS, WS_LIMITS, WsLimits, sign_request, simulator_credentials
-from simulator.binance import BinanceSim
 from simulator.binance import ws as stream_server_module
+from simulator.binance.sim import BinanceSim
 from simulator.binance.symbols import symbol_specs
 from simulator.binance.ws import SERVER_KEY, kline_bounds
 from simulator.market import SymbolMarket

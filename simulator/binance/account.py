@@ -1,4 +1,5 @@
-"""Demo accounts: balances (free and locked) and the orders of each account.
+"""Demo accounts: balances (free and locked) and the orders of each account, and the exchange's order state
+(`Trading`: accounts by API key, order ids, fills of resting orders).
 
 Amounts are integers in units of 1e-8 of an asset, so balances move exactly; prices and
 quantities of orders are the market's ticks and lots.
@@ -6,11 +7,13 @@ quantities of orders are the market's ticks and lots.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import random
+import string
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from simulator.market import BUY, RestingOrder, SymbolSpec
-from simulator.units import UNITS
+from simulator.market import BUY, Fill, Market, RestingOrder, SymbolSpec
+from simulator.units import UNITS, base_units, quote_units
 
 HISTORY = 100_000  # closed orders kept per account for GET /order
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
@@ -83,6 +86,13 @@ class Account:
         if open_orders is not None:
             open_orders.pop(order.order_id, None)
 
+    def release(self, order: Order) -> None:
+        """Give back what an order still has locked."""
+        balance = self.balance(order.locked_asset)
+        balance.locked -= order.locked
+        balance.free += order.locked
+        order.locked = 0
+
     def find(self, symbol: str, order_id: int | None, client_order_id: str | None) -> Order | None:
         if order_id is not None:
             order = self.orders.get(order_id)
@@ -115,3 +125,43 @@ class Account:
                 orders[oldest.order_id] = oldest  # move to the end; open orders are bounded by MAX_NUM_ORDERS
             elif self._client_ids.get((oldest.symbol, oldest.client_order_id)) is oldest:
                 del self._client_ids[(oldest.symbol, oldest.client_order_id)]
+
+
+class Trading:
+    """The exchange's order state: accounts by API key, order ids, and fills of resting orders."""
+
+    def __init__(self, market: Market, clock: Callable[[], float], accounts: list[Account], seed: int) -> None:
+        self.clock = clock
+        self.accounts = {a.api_key: a for a in accounts}
+        self.next_order_id = 1_000_000
+        self._rng = random.Random(seed ^ 0xC11E47)
+        for sym in market.symbols.values():
+            sym.on_user_fill = self.on_resting_fill
+
+    def new_client_id(self) -> str:
+        return "".join(self._rng.choices(string.ascii_letters + string.digits, k=22))
+
+    def on_resting_fill(self, resting: RestingOrder, fill: Fill) -> None:
+        order = resting.ref
+        assert isinstance(order, Order) and order.account is not None
+        account, spec = order.account, order.spec
+        if order.side == BUY:
+            paid = min(order.locked, quote_units(spec, fill.price, fill.qty))
+            order.locked -= paid
+            account.balance(spec.quote).locked -= paid
+            account.balance(spec.base).free += base_units(spec, fill.qty)
+        else:
+            sold = base_units(spec, fill.qty)
+            order.locked -= sold
+            account.balance(spec.base).locked -= sold
+            account.balance(spec.quote).free += quote_units(spec, fill.price, fill.qty)
+        order.executed_qty += fill.qty
+        order.cumm_quote += quote_units(spec, fill.price, fill.qty)
+        now_ms = int(self.clock() * 1000)
+        order.update_ms = account.update_ms = now_ms
+        if order.executed_qty >= order.orig_qty:
+            order.status = "FILLED"
+            account.release(order)
+            account.closed(order)
+        else:
+            order.status = "PARTIALLY_FILLED"

@@ -18,8 +18,8 @@ from simulator.binance.symbols import MAX_NUM_ORDERS, MAX_PRICE, MAX_QTY, MIN_NO
 from simulator.market import BUY, SELL, Candle, SymbolMarket, SymbolSpec, Trade
 
 if TYPE_CHECKING:
-    from simulator.binance import BinanceSim
     from simulator.binance.account import Account
+    from simulator.binance.sim import BinanceSim
 
 ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
 

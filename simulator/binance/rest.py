@@ -38,7 +38,7 @@ from simulator.binance.errors import BinanceError, illegal, mandatory
 from simulator.binance.limiter import Rejection
 
 if TYPE_CHECKING:
-    from simulator.binance import BinanceSim
+    from simulator.binance.sim import BinanceSim
 
 log = logging.getLogger(__name__)
 

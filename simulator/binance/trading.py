@@ -8,9 +8,7 @@ and there is no self-trade prevention.
 
 from __future__ import annotations
 
-import random
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,11 +27,11 @@ from simulator.binance.errors import (
 )
 from simulator.binance.market_data import ORDER_TYPES
 from simulator.binance.symbols import MAX_NUM_ORDERS, MAX_PRICE, MAX_QTY, MIN_NOTIONAL
-from simulator.market import BUY, SELL, Fill, RestingOrder, SymbolMarket, SymbolSpec
+from simulator.market import BUY, SELL, Fill, SymbolMarket, SymbolSpec
 from simulator.units import UNITS, base_units, quote_units, units_str
 
 if TYPE_CHECKING:
-    from simulator.binance import BinanceSim
+    from simulator.binance.sim import BinanceSim
 
 SIDES = {BUY: BUY, SELL: SELL}
 TYPES = dict.fromkeys(ORDER_TYPES)
@@ -42,46 +40,6 @@ RESPONSE_TYPES = dict.fromkeys(("ACK", "RESULT", "FULL"))
 STP_MODE = "NONE"
 _CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9-_.]{1,36}$")
 _ZERO = "0.00000000"
-
-
-class Trading:
-    """The exchange's order state: accounts by API key, order ids, and fills of resting orders."""
-
-    def __init__(self, sim: BinanceSim, accounts: list[Account], seed: int) -> None:
-        self.sim = sim
-        self.accounts = {a.api_key: a for a in accounts}
-        self.next_order_id = 1_000_000
-        self._rng = random.Random(seed ^ 0xC11E47)
-        for sym in sim.market.symbols.values():
-            sym.on_user_fill = self.on_resting_fill
-
-    def new_client_id(self) -> str:
-        return "".join(self._rng.choices(string.ascii_letters + string.digits, k=22))
-
-    def on_resting_fill(self, resting: RestingOrder, fill: Fill) -> None:
-        order = resting.ref
-        assert isinstance(order, Order) and order.account is not None
-        account, spec = order.account, order.spec
-        if order.side == BUY:
-            paid = min(order.locked, quote_units(spec, fill.price, fill.qty))
-            order.locked -= paid
-            account.balance(spec.quote).locked -= paid
-            account.balance(spec.base).free += base_units(spec, fill.qty)
-        else:
-            sold = base_units(spec, fill.qty)
-            order.locked -= sold
-            account.balance(spec.base).locked -= sold
-            account.balance(spec.quote).free += quote_units(spec, fill.price, fill.qty)
-        order.executed_qty += fill.qty
-        order.cumm_quote += quote_units(spec, fill.price, fill.qty)
-        now_ms = int(self.sim.clock() * 1000)
-        order.update_ms = account.update_ms = now_ms
-        if order.executed_qty >= order.orig_qty:
-            order.status = "FILLED"
-            _release(account, order)
-            account.closed(order)
-        else:
-            order.status = "PARTIALLY_FILLED"
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -146,7 +104,7 @@ def cancel_order(sim: BinanceSim, params: Mapping[str, str], now: float, account
         sim.cache.clear()
     order.status = "CANCELED"
     order.update_ms = account.update_ms = now_ms
-    _release(account, order)
+    account.release(order)
     account.closed(order)
     answer = {
         "symbol": order.symbol,
@@ -396,14 +354,6 @@ def _rest(sym: SymbolMarket, account: Account, order: Order, remaining: int, now
     balance.free -= order.locked
     balance.locked += order.locked
     order.resting = sym.rest(order, order.side, order.price, remaining, now_ms)
-
-
-def _release(account: Account, order: Order) -> None:
-    """Give back what an order still has locked."""
-    balance = account.balance(order.locked_asset)
-    balance.locked -= order.locked
-    balance.free += order.locked
-    order.locked = 0
 
 
 # --- answers -----------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, OPCODE_PING, OPCODE_P
 from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
-    from simulator.binance import BinanceSim
+    from simulator.binance.sim import BinanceSim
 
 # Largest control message accepted (a SUBSCRIBE for 1024 streams is about 30 KB).
 MAX_INCOMING_MESSAGE_BYTES = 256 * 1024

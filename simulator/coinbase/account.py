@@ -1,4 +1,5 @@
-"""The demo profile: its key, balances by currency (available and on hold), orders and fills.
+"""The demo profile: its key, balances by currency (available and on hold), orders and fills; and the exchange's
+order state (`Trading`: profiles by API key, order expiry, fills of resting orders).
 
 Amounts are integers in units of 1e-8 of a currency (`simulator.units`); prices and sizes of orders are the
 market's ticks and lots.
@@ -6,17 +7,20 @@ market's ticks and lots.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from exchanges.coinbase import DemoProfile
 from simulator.coinbase.wire import stable_uuid
-from simulator.market import RestingOrder, SymbolMarket, SymbolSpec
-from simulator.units import UNITS
+from simulator.market import Fill, Market, RestingOrder, SymbolMarket, SymbolSpec
+from simulator.units import UNITS, base_units, quote_units
 
 ORDER_HISTORY = 100_000  # orders kept per profile for GET /orders/{id} (open ones are always kept)
 FILL_HISTORY = 100_000
+USER_TRADES_KEPT = 10_000  # trades with a user order on a side, whose order ids the feed reports
 
 
 @dataclass(slots=True)
@@ -117,3 +121,93 @@ class Profile:
         if ref.startswith("client:"):
             return self.client_oids.get(ref.removeprefix("client:"))
         return self.orders.get(ref)
+
+
+class Trading:
+    """The exchange's order state: profiles by API key, order expiry, and fills of resting orders."""
+
+    def __init__(self, market: Market, clock: Callable[[], float], demo: DemoProfile, balances: Mapping[str, float],
+                 seed: int) -> None:
+        self.clock = clock
+        profile = Profile(demo, balances, seed)
+        self.profiles = {profile.api_key: profile}
+        self._expiring: list[tuple[int, int, Order]] = []  # (expire_ms, tie-breaker, order), a heap
+        self._tie = itertools.count()
+        self._order_ids = (stable_uuid("order", seed, n) for n in itertools.count())
+        # Trade id -> (maker order id, taker order id) for trades with a user order on a side.
+        self.user_trades: OrderedDict[int, tuple[str | None, str | None]] = OrderedDict()
+        for sym in market.symbols.values():
+            sym.on_user_fill = self.on_resting_fill
+
+    def new_order_id(self) -> str:
+        return next(self._order_ids)
+
+    def note_user_trade(self, trade_id: int, maker: str | None, taker: str | None) -> None:
+        known_maker, known_taker = self.user_trades.get(trade_id, (None, None))
+        self.user_trades[trade_id] = (maker or known_maker, taker or known_taker)
+        while len(self.user_trades) > USER_TRADES_KEPT:
+            self.user_trades.popitem(last=False)
+
+    def on_resting_fill(self, resting: RestingOrder, fill: Fill) -> None:
+        order = resting.ref
+        assert isinstance(order, Order)
+        profile, spec = order.profile, order.spec
+        value = quote_units(spec, fill.price, fill.qty)
+        if order.side == "buy":
+            paid = min(order.locked, value)
+            order.locked -= paid
+            profile.balance(spec.quote).hold -= paid
+            profile.balance(spec.base).available += base_units(spec, fill.qty)
+        else:
+            sold = base_units(spec, fill.qty)
+            order.locked -= sold
+            profile.balance(spec.base).hold -= sold
+            profile.balance(spec.quote).available += value
+        order.filled += fill.qty
+        order.executed_value += value
+        now_ms = int(self.clock() * 1000)
+        profile.fills.append(FillRecord(fill.trade_id, order, fill.price, fill.qty, "M", now_ms))
+        self.note_user_trade(fill.trade_id, order.id, None)
+        if order.filled >= order.size:
+            finish(order, "filled", now_ms)
+
+    def schedule_expiry(self, order: Order) -> None:
+        assert order.expire_ms is not None
+        heapq.heappush(self._expiring, (order.expire_ms, next(self._tie), order))
+
+    def expire_orders(self, now_ms: int) -> bool:
+        """Cancel the GTT orders whose time is up; True when one of them left the book."""
+        book_changed = False
+        while self._expiring and self._expiring[0][0] <= now_ms:
+            order = heapq.heappop(self._expiring)[2]
+            if order.is_open:
+                book_changed |= cancel(order, now_ms)
+        return book_changed
+
+
+def _release(order: Order) -> None:
+    """Give back what an order still has on hold."""
+    spec = order.spec
+    balance = order.profile.balance(spec.quote if order.side == "buy" else spec.base)
+    balance.hold -= order.locked
+    balance.available += order.locked
+    order.locked = 0
+
+
+def finish(order: Order, reason: str, now_ms: int) -> None:
+    _release(order)
+    order.status, order.done_reason, order.done_ms = "done", reason, now_ms
+    order.profile.closed(order)
+
+
+def cancel(order: Order, now_ms: int) -> bool:
+    """Take the order out of the book; an order that never filled is forgotten, as Coinbase purges it. True when it
+    was resting in the book (market answers computed from the book are then stale)."""
+    resting = order.resting
+    if resting is not None:
+        order.sym.cancel(resting, now_ms)
+        order.resting = None
+    finish(order, "canceled", now_ms)
+    if order.filled == 0:
+        order.profile.forget(order)
+    return resting is not None

@@ -19,8 +19,8 @@ from simulator.coinbase.wire import Answer, Request, iso_time, sequence, stable_
 from simulator.market import BUY, SELL, SymbolMarket, SymbolSpec, Trade
 
 if TYPE_CHECKING:
-    from simulator.coinbase import CoinbaseSim
     from simulator.coinbase.account import Profile
+    from simulator.coinbase.sim import CoinbaseSim
 
 DAY_MS = 86_400_000
 MONTH_DAYS = 30

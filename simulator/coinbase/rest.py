@@ -37,8 +37,8 @@ from simulator.coinbase.errors import NOT_FOUND, CoinbaseError
 from simulator.coinbase.wire import Answer, Request, secret_bytes
 
 if TYPE_CHECKING:
-    from simulator.coinbase import CoinbaseSim
     from simulator.coinbase.account import Profile
+    from simulator.coinbase.sim import CoinbaseSim
 
 log = logging.getLogger(__name__)
 

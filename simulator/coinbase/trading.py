@@ -12,94 +12,30 @@ Amounts are exact: ticks, lots and 1e-8 balance units (`simulator.units`).
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import re
-from collections import OrderedDict
-from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from exchanges.coinbase import MAX_OPEN_ORDERS, DemoProfile
-from simulator.coinbase.account import FillRecord, Order, Profile
+from exchanges.coinbase import MAX_OPEN_ORDERS
+from simulator.coinbase.account import FillRecord, Order, Profile, cancel, finish
 from simulator.coinbase.errors import CoinbaseError, invalid, not_found
 from simulator.coinbase.market_data import paginate
 from simulator.coinbase.products import PRODUCT_PARAMS
-from simulator.coinbase.wire import Answer, Request, iso_time, stable_uuid
-from simulator.market import BUY, SELL, Fill, RestingOrder, SymbolMarket
+from simulator.coinbase.wire import Answer, Request, iso_time
+from simulator.market import BUY, SELL, Fill, SymbolMarket
 from simulator.units import UNITS, base_units, quote_units, units_str
 
 if TYPE_CHECKING:
-    from simulator.coinbase import CoinbaseSim
+    from simulator.coinbase.sim import CoinbaseSim
 
 SIDES = {"buy": BUY, "sell": SELL}
 ORDER_TYPES = ("limit", "market")
 TIMES_IN_FORCE = ("GTC", "GTT", "IOC", "FOK")
 CANCEL_AFTER_MS = {"min": 60_000, "hour": 3_600_000, "day": 86_400_000}
 SELF_TRADE_PREVENTION = ("dc", "co", "cn", "cb")  # accepted; the simulator prevents no self-trades
-USER_TRADES_KEPT = 10_000  # trades with a user order on a side, whose order ids the feed reports
 ZERO_FEE = "0.0000000000000000"
 MAX_AMOUNT = Decimal(10**12)  # prices, sizes and funds above this are invalid (they would only waste memory)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-class Trading:
-    """The exchange's order state: profiles by API key, order expiry, and fills of resting orders."""
-
-    def __init__(self, sim: CoinbaseSim, demo: DemoProfile, balances: Mapping[str, float], seed: int) -> None:
-        self.sim = sim
-        profile = Profile(demo, balances, seed)
-        self.profiles = {profile.api_key: profile}
-        self._expiring: list[tuple[int, int, Order]] = []  # (expire_ms, tie-breaker, order), a heap
-        self._tie = itertools.count()
-        self._order_ids = (stable_uuid("order", seed, n) for n in itertools.count())
-        # Trade id -> (maker order id, taker order id) for trades with a user order on a side.
-        self.user_trades: OrderedDict[int, tuple[str | None, str | None]] = OrderedDict()
-        for sym in sim.market.symbols.values():
-            sym.on_user_fill = self.on_resting_fill
-
-    def new_order_id(self) -> str:
-        return next(self._order_ids)
-
-    def note_user_trade(self, trade_id: int, maker: str | None, taker: str | None) -> None:
-        known_maker, known_taker = self.user_trades.get(trade_id, (None, None))
-        self.user_trades[trade_id] = (maker or known_maker, taker or known_taker)
-        while len(self.user_trades) > USER_TRADES_KEPT:
-            self.user_trades.popitem(last=False)
-
-    def on_resting_fill(self, resting: RestingOrder, fill: Fill) -> None:
-        order = resting.ref
-        assert isinstance(order, Order)
-        profile, spec = order.profile, order.spec
-        value = quote_units(spec, fill.price, fill.qty)
-        if order.side == "buy":
-            paid = min(order.locked, value)
-            order.locked -= paid
-            profile.balance(spec.quote).hold -= paid
-            profile.balance(spec.base).available += base_units(spec, fill.qty)
-        else:
-            sold = base_units(spec, fill.qty)
-            order.locked -= sold
-            profile.balance(spec.base).hold -= sold
-            profile.balance(spec.quote).available += value
-        order.filled += fill.qty
-        order.executed_value += value
-        now_ms = int(self.sim.clock() * 1000)
-        profile.fills.append(FillRecord(fill.trade_id, order, fill.price, fill.qty, "M", now_ms))
-        self.note_user_trade(fill.trade_id, order.id, None)
-        if order.filled >= order.size:
-            _finish(order, "filled", now_ms)
-
-    def schedule_expiry(self, order: Order) -> None:
-        assert order.expire_ms is not None
-        heapq.heappush(self._expiring, (order.expire_ms, next(self._tie), order))
-
-    def expire_orders(self, now_ms: int) -> None:
-        """Cancel the GTT orders whose time is up."""
-        while self._expiring and self._expiring[0][0] <= now_ms:
-            order = heapq.heappop(self._expiring)[2]
-            if order.is_open:
-                _cancel(self.sim, order, now_ms)
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -359,7 +295,7 @@ def _execute(sim: CoinbaseSim, order: Order, now_ms: int) -> None:
     _settle_taker(sim, order, fills, now_ms)
     remaining = order.size - order.filled
     if remaining == 0 and order.size > 0:
-        _finish(order, "filled", now_ms)
+        finish(order, "filled", now_ms)
     elif order.type == "limit" and order.time_in_force in ("GTC", "GTT"):
         _rest(sim, order, remaining, now_ms)
     else:
@@ -400,30 +336,10 @@ def _rest(sim: CoinbaseSim, order: Order, remaining: int, now_ms: int) -> None:
         sim.trading.schedule_expiry(order)
 
 
-def _release(order: Order) -> None:
-    """Give back what an order still has on hold."""
-    spec = order.spec
-    balance = order.profile.balance(spec.quote if order.side == "buy" else spec.base)
-    balance.hold -= order.locked
-    balance.available += order.locked
-    order.locked = 0
-
-
-def _finish(order: Order, reason: str, now_ms: int) -> None:
-    _release(order)
-    order.status, order.done_reason, order.done_ms = "done", reason, now_ms
-    order.profile.closed(order)
-
-
 def _cancel(sim: CoinbaseSim, order: Order, now_ms: int) -> None:
-    """Take the order out of the book; an order that never filled is forgotten, as Coinbase purges it."""
-    if order.resting is not None:
-        order.sym.cancel(order.resting, now_ms)
-        order.resting = None
+    """`account.cancel`, and forget the market answers if the order left the book."""
+    if cancel(order, now_ms):
         sim.cache.clear()
-    _finish(order, "canceled", now_ms)
-    if order.filled == 0:
-        order.profile.forget(order)
 
 
 # --- answers -----------------------------------------------------------------------------------

@@ -51,8 +51,8 @@ from simulator.ws_fanout import text_frame
 from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
-    from simulator.coinbase import CoinbaseSim
     from simulator.coinbase.account import Profile
+    from simulator.coinbase.sim import CoinbaseSim
 
 MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 AUTH_REASON = ("level2, level3, and full channels now require authentication. Sign the subscribe message as "

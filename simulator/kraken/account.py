@@ -1,4 +1,5 @@
-"""Demo accounts: balances (total and held) and the orders of each account.
+"""Demo accounts: balances (total and held) and the orders of each account, and the exchange's order state
+(`Trading`: accounts by API key, order ids, fills of resting orders).
 
 Amounts are integers in units of 1e-8 of an asset, so balances move exactly; prices and volumes of
 orders are the market's ticks and lots.
@@ -6,14 +7,17 @@ orders are the market's ticks and lots.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from exchanges.kraken import Pair
-from simulator.market import BUY, RestingOrder, SymbolSpec
-from simulator.units import UNITS
+from simulator.market import BUY, Fill, Market, RestingOrder, SymbolSpec
+from simulator.units import UNITS, base_units, quote_units
 
 CLOSED_HISTORY = 10_000  # closed orders kept per account
+_TXID_CHARS = string.ascii_uppercase + string.digits
 
 
 @dataclass(slots=True)
@@ -80,3 +84,42 @@ class Account:
         balance = self.balance(order.held_asset)
         balance.hold -= order.hold
         order.hold = 0
+
+
+class Trading:
+    """Accounts by API key, order ids, and fills of resting orders."""
+
+    def __init__(self, market: Market, clock: Callable[[], float], accounts: list[Account], seed: int) -> None:
+        self.clock = clock
+        self.accounts = {a.api_key: a for a in accounts}
+        self._rng = random.Random(seed ^ 0x0D12E1)
+        for sym in market.symbols.values():
+            sym.on_user_fill = self.on_resting_fill
+
+    def new_txid(self) -> str:
+        part = self._rng.choices
+        return f"O{''.join(part(_TXID_CHARS, k=5))}-{''.join(part(_TXID_CHARS, k=5))}-{''.join(part(_TXID_CHARS, k=6))}"
+
+    def on_resting_fill(self, resting: RestingOrder, fill: Fill) -> None:
+        order = resting.ref
+        assert isinstance(order, Order) and order.account is not None
+        account, spec = order.account, order.spec
+        value = quote_units(spec, fill.price, fill.qty)
+        if order.side == BUY:
+            paid = min(order.hold, value)
+            order.hold -= paid
+            quote = account.balance(spec.quote)
+            quote.hold -= paid
+            quote.total -= value
+            account.balance(spec.base).total += base_units(spec, fill.qty)
+        else:
+            sold = base_units(spec, fill.qty)
+            order.hold -= sold
+            base = account.balance(spec.base)
+            base.hold -= sold
+            base.total -= sold
+            account.balance(spec.quote).total += value
+        order.executed += fill.qty
+        order.cost += value
+        if order.executed >= order.volume:
+            account.close(order, "closed", self.clock())

@@ -35,7 +35,7 @@ from simulator.market import BUY, SELL, Candle, SymbolMarket, SymbolSpec, Trade
 from simulator.rolling import MINUTE_MS
 
 if TYPE_CHECKING:
-    from simulator.kraken import KrakenSim
+    from simulator.kraken.sim import KrakenSim
 
 DAY_MS = 86_400_000
 REST_MIN_PRICE_DECIMALS = 5

@@ -44,7 +44,7 @@ from simulator.kraken.account import Account
 from simulator.kraken.errors import KrakenError
 
 if TYPE_CHECKING:
-    from simulator.kraken import KrakenSim
+    from simulator.kraken.sim import KrakenSim
 
 log = logging.getLogger(__name__)
 

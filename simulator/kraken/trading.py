@@ -10,9 +10,7 @@ Supported order types: `limit` and `market`; time in force `GTC` and `IOC`.
 
 from __future__ import annotations
 
-import random
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -22,11 +20,11 @@ from exchanges.kraken import ADD_ORDER_COST, ASSETS, TRADING_RATE_LIMIT, Pair, c
 from simulator.kraken.account import Account, Order
 from simulator.kraken.errors import KrakenError, invalid_argument
 from simulator.kraken.market_data import pair_param
-from simulator.market import BUY, SELL, Fill, RestingOrder, SymbolMarket, SymbolSpec
+from simulator.market import BUY, SELL, SymbolMarket, SymbolSpec
 from simulator.units import UNITS, base_units, quote_units
 
 if TYPE_CHECKING:
-    from simulator.kraken import KrakenSim
+    from simulator.kraken.sim import KrakenSim
 
 SIDES = {"buy": BUY, "sell": SELL}
 ORDER_TYPES = ("limit", "market")
@@ -34,47 +32,7 @@ TIME_IN_FORCE = ("GTC", "IOC")
 _DECIMAL_RE = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 _CL_ORD_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 _INT32 = range(-(2**31), 2**31)
-_TXID_CHARS = string.ascii_uppercase + string.digits
 ZERO_PRICE = "0.00000"
-
-
-class Trading:
-    """Accounts by API key, order ids, and fills of resting orders."""
-
-    def __init__(self, sim: KrakenSim, accounts: list[Account], seed: int) -> None:
-        self.sim = sim
-        self.accounts = {a.api_key: a for a in accounts}
-        self._rng = random.Random(seed ^ 0x0D12E1)
-        for sym in sim.market.symbols.values():
-            sym.on_user_fill = self.on_resting_fill
-
-    def new_txid(self) -> str:
-        part = self._rng.choices
-        return f"O{''.join(part(_TXID_CHARS, k=5))}-{''.join(part(_TXID_CHARS, k=5))}-{''.join(part(_TXID_CHARS, k=6))}"
-
-    def on_resting_fill(self, resting: RestingOrder, fill: Fill) -> None:
-        order = resting.ref
-        assert isinstance(order, Order) and order.account is not None
-        account, spec = order.account, order.spec
-        value = quote_units(spec, fill.price, fill.qty)
-        if order.side == BUY:
-            paid = min(order.hold, value)
-            order.hold -= paid
-            quote = account.balance(spec.quote)
-            quote.hold -= paid
-            quote.total -= value
-            account.balance(spec.base).total += base_units(spec, fill.qty)
-        else:
-            sold = base_units(spec, fill.qty)
-            order.hold -= sold
-            base = account.balance(spec.base)
-            base.hold -= sold
-            base.total -= sold
-            account.balance(spec.quote).total += value
-        order.executed += fill.qty
-        order.cost += value
-        if order.executed >= order.volume:
-            account.close(order, "closed", self.sim.clock())
 
 
 # --- endpoints ---------------------------------------------------------------------------------------

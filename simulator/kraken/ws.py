@@ -52,7 +52,7 @@ from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, text_frame
 from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
-    from simulator.kraken import KrakenSim
+    from simulator.kraken.sim import KrakenSim
 
 MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 API_VERSION = "v2"

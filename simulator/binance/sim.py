@@ -1,0 +1,26 @@
+"""The simulated Binance Spot exchange's state: market, accounts, limits and faults (its routes: `rest`, `ws`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from exchanges.binance import HOSTS, simulator_credentials
+from simulator.binance.account import Account, Trading
+from simulator.binance.config import BinanceConfig
+from simulator.binance.limiter import Limiter
+from simulator.binance.symbols import symbol_specs
+from simulator.exchange import ExchangeSim
+from simulator.market import Market
+
+
+class BinanceSim(ExchangeSim):
+    name = "binance"
+    prefix = HOSTS.simulator_prefix
+
+    def __init__(self, config: BinanceConfig, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(config, clock)
+        self.limiter = Limiter(config)
+        self.market = Market(symbol_specs(), config.seed, int(clock() * 1000))
+        api_key, secret = simulator_credentials()
+        self.trading = Trading(self.market, clock, [Account(api_key, secret, config.balances, uid=1)], config.seed)
