@@ -1,6 +1,6 @@
 """`GET /__sim/identity`: how a client tells that a host is this suite's simulator, and where each exchange
 is mounted in it. The Locust users ask it at test start to sign with the simulator's demo account
-(loadgen/simulator_probe.py). This module has no dependencies, so that clients can import it."""
+(loadgen/users/simulator_probe.py). This module has no dependencies, so that clients can import it."""
 
 from __future__ import annotations
 
