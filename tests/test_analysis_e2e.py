@@ -36,7 +36,8 @@ TOLERANCE = 0.10
 def test_estimated_limit_and_onset_match_the_simulators_limit(tmp_path, monkeypatch):
     for key, value in RAMP.items():
         monkeypatch.setenv(key, value)
-    locustfiles = f"{REPO_ROOT / 'locustfiles' / 'binance.py'},{REPO_ROOT / 'tests' / 'analysis_ramp.py'}"
+    ramp = REPO_ROOT / "tests" / "support" / "locustfiles" / "analysis_ramp.py"
+    locustfiles = f"{REPO_ROOT / 'locustfiles' / 'binance.py'},{ramp}"
     with simulator(tmp_path, SIM_CONFIG) as sim:
         run = run_locust(
             sim, tmp_path / "run", ["BinanceBurstTrader"], users=1, run_time_s=60,

@@ -1,6 +1,6 @@
 """Locustfile fragment for the analysis correctness test: a linear user ramp across a known limit.
 
-    locust -f locustfiles/binance.py,tests/support/analysis_ramp.py BinanceBurstTrader ...
+    locust -f locustfiles/binance.py,tests/support/locustfiles/analysis_ramp.py BinanceBurstTrader ...
 
 Users go from RAMP_FROM to RAMP_TO over RAMP_S seconds, then the test stops. The first users arrive at
 SPAWN_RATE per second, so that their start-up requests (clock sync, symbol rules) do not come as one
