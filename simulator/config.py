@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from dataclasses import field, fields, is_dataclass, make_dataclass, replace
 from typing import Any
 
-from simulator.common_config import CapacityConfig, ConfigError, FaultsConfig
+from simulator.common_config import (
+    CapacityConfig,
+    ConfigError,
+    FaultsConfig,
+    check_capacity,
+    check_faults,
+    check_tick,
+)
 from simulator.venues import VENUES
 
 __all__ = ["CapacityConfig", "ConfigError", "FaultsConfig", "SimulatorConfig", "load_config", "parse_config"]
@@ -103,6 +110,11 @@ def _convert(default: Any, value: Any, where: str) -> Any:
 
 
 def _check(config: SimulatorConfig) -> None:
-    """Each venue's rules that span values or go beyond 'not negative'."""
+    """The rules of what every venue's section has (tick, faults, capacity), then each venue's own: rules that
+    span values or go beyond 'not negative'."""
     for venue in VENUES:
-        venue.check(getattr(config, venue.name))
+        section = getattr(config, venue.name)
+        check_tick(venue.name, section.tick_ms)
+        check_faults(venue.name, section.faults)
+        check_capacity(venue.name, section.capacity)
+        venue.check(section)

@@ -11,10 +11,7 @@ from simulator.binance.symbols import default_balances
 from simulator.common_config import (
     CapacityConfig,
     FaultsConfig,
-    check_capacity,
-    check_faults,
     check_positive,
-    check_tick,
     require,
 )
 
@@ -41,11 +38,8 @@ class BinanceConfig:
 
 def check(binance: BinanceConfig) -> None:
     """Rules that span values or go beyond 'not negative'."""
-    check_tick("binance", binance.tick_ms)
     for name, window in binance.rate_limits.items():
         require(window.interval_s >= 1, f"binance.rate_limits.{name}.interval_s must be at least 1")
     require(binance.bans.first_ban_s >= 1, "binance.bans.first_ban_s must be at least 1")
     require(binance.bans.max_ban_s >= binance.bans.first_ban_s, "binance.bans.max_ban_s must be >= first_ban_s")
-    check_faults("binance", binance.faults)
-    check_capacity("binance", binance.capacity)
     check_positive("binance.ws", binance.ws)

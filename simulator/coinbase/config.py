@@ -10,10 +10,7 @@ from simulator.coinbase.products import default_balances
 from simulator.common_config import (
     CapacityConfig,
     FaultsConfig,
-    check_capacity,
-    check_faults,
     check_positive,
-    check_tick,
     require,
 )
 
@@ -32,10 +29,7 @@ class CoinbaseConfig:
 
 def check(coinbase: CoinbaseConfig) -> None:
     """Rules that span values or go beyond 'not negative'."""
-    check_tick("coinbase", coinbase.tick_ms)
     for name, bucket in coinbase.rate_limits.items():
         require(bucket.rate_per_s > 0, f"coinbase.rate_limits.{name}.rate_per_s must be positive")
         require(bucket.burst >= 1, f"coinbase.rate_limits.{name}.burst must be at least 1")
-    check_faults("coinbase", coinbase.faults)
-    check_capacity("coinbase", coinbase.capacity)
     check_positive("coinbase.ws", coinbase.ws)

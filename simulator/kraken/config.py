@@ -19,10 +19,7 @@ from exchanges.kraken import (
 from simulator.common_config import (
     CapacityConfig,
     FaultsConfig,
-    check_capacity,
-    check_faults,
     check_positive,
-    check_tick,
     require,
 )
 from simulator.kraken.pairs import default_balances
@@ -52,7 +49,6 @@ class KrakenConfig:
 
 def check(kraken: KrakenConfig) -> None:
     """Rules that span values or go beyond 'not negative'."""
-    check_tick("kraken", kraken.tick_ms)
     limits = kraken.rate_limits
     require(limits.tier in limits.tiers,
             f"kraken.rate_limits.tier must be one of {', '.join(limits.tiers)}, got {limits.tier!r}")
@@ -60,6 +56,4 @@ def check(kraken: KrakenConfig) -> None:
         check_positive(f"kraken.rate_limits.tiers.{name}", tier)
     check_positive("kraken.rate_limits.public", limits.public)
     check_positive("kraken.lockout", kraken.lockout)
-    check_faults("kraken", kraken.faults)
-    check_capacity("kraken", kraken.capacity)
     check_positive("kraken.ws", kraken.ws)
