@@ -14,6 +14,7 @@ from exchanges.base import ExchangeAdapter
 
 NAMES: tuple[str, ...] = (  # the registry: one line per venue
     "binance",
+    "bybit",
     "coinbase",
     "kraken",
 )
