@@ -58,6 +58,7 @@ PRIVATE_HANDLERS: dict[str, PrivateHandler] = {
     "order/create": trading.create_order,
     "order/cancel": trading.cancel_order,
     "order/realtime": trading.realtime,
+    "order/history": trading.history,
     "account/wallet-balance": trading.wallet_balance,
     "account/info": trading.account_info,
     "user/query-api": trading.query_api,

@@ -1,4 +1,4 @@
-"""Bybit v5's signed endpoints: order create, cancel and realtime, the wallet balance, and the account endpoints
+"""Bybit v5's signed endpoints: order create, cancel, realtime and history, the wallet balance, and the account endpoints
 clients call at start (account info, API key info, coin info).
 
 Orders are checked as Bybit checks spot orders (symbol, side, type, quantity and price precision, minimum
@@ -150,6 +150,30 @@ def realtime(sim: BybitSim, params: Mapping[str, str], now: float, account: Acco
     if symbol:
         orders = [o for o in orders if o.spec.symbol == symbol]
     return {"category": CATEGORY, "list": [order_info(o) for o in orders[:limit]], "nextPageCursor": ""}
+
+
+def history(sim: BybitSim, params: Mapping[str, str], now: float, account: Account) -> Any:
+    """Closed orders (the account's last 500), newest first, filtered by symbol, orderId, orderLinkId and
+    orderStatus. Bybit's history may lag behind an order's change and keeps cancelled orders 24 h; neither is
+    modelled."""
+    category = category_param(params)
+    limit = _int(params, "limit", REALTIME_LIMIT_DEFAULT, 1, REALTIME_LIMIT_MAX)
+    if category != CATEGORY:
+        return {"category": category, "list": [], "nextPageCursor": ""}
+    wanted = {
+        "symbol": params.get("symbol") or "", "orderId": params.get("orderId") or "",
+        "orderLinkId": params.get("orderLinkId") or "", "orderStatus": params.get("orderStatus") or "",
+    }
+    orders = [
+        o for o in reversed(account.closed.values())
+        if all(not value or _field(o, name) == value for name, value in wanted.items())
+    ]
+    return {"category": CATEGORY, "list": [order_info(o) for o in orders[:limit]], "nextPageCursor": ""}
+
+
+def _field(order: Order, name: str) -> str:
+    return {"symbol": order.spec.symbol, "orderId": order.order_id, "orderLinkId": order.order_link_id,
+            "orderStatus": order.status}[name]
 
 
 def order_info(order: Order) -> dict[str, Any]:
