@@ -196,15 +196,19 @@ class DepthSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class BookUpdate:
-    """A book message that carries its own check (e.g. Kraken's `book` channel): a snapshot replaces the
-    book, an update sets levels (quantity 0 removes one); `checksum` covers the book after applying it.
-    Levels are (price, qty) exactly as sent, since checksums are computed over the text."""
+    """A book message of a stream that keeps a book by itself: a snapshot replaces the book, an update sets
+    levels (quantity 0 removes one). It carries its own checks, one or both: `checksum` covers the book after
+    applying it (Kraken's `book` channel); `sequence` numbers it, and an update's `prev_sequence` names the
+    message it follows (None: not checked). Levels are (price, qty) exactly as sent, since checksums are
+    computed over the text."""
 
     stream: str
     snapshot: bool
     bids: list[tuple[str, str]]
     asks: list[tuple[str, str]]
-    checksum: int
+    checksum: int | None = None
+    sequence: int | None = None
+    prev_sequence: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,11 +308,14 @@ class ExchangeAdapter(abc.ABC):
     - `DiffDepthBooks`: local order books from a REST snapshot plus stream diffs (`is_diff_depth_kind` true);
     - `ChecksumBooks`: local order books from the stream alone, verified by checksums
       (`is_checksum_book_kind` true);
+    - `SequencedBooks`: local order books from the stream alone, verified by sequence numbers
+      (`is_sequenced_book_kind` true);
     - `PriceQuotes`: one REST request for a symbol's last price (locustfiles/failover.py spans the adapters
       that have it).
 
-    The gates of those groups (`is_diff_depth_kind`, `is_checksum_book_kind`) are on this class and say no, so
-    the Locust users can ask any adapter; an adapter that says yes for a kind implements that group's methods.
+    The gates of those groups (`is_diff_depth_kind`, `is_checksum_book_kind`, `is_sequenced_book_kind`) are on
+    this class and say no, so the Locust users can ask any adapter; an adapter that says yes for a kind
+    implements that group's methods.
     Overridable hooks with defaults: `counts_toward_limit`, `ws_base_for`, `subscribe_messages`,
     `resubscribe_messages`, `simulator_keys`, `classify_exception`.
     """
@@ -458,7 +465,7 @@ class ExchangeAdapter(abc.ABC):
         """Frames that restart one stream on the open connection, so that a fresh snapshot follows."""
         return []
 
-    # --- Gates of the optional groups (DiffDepthBooks, ChecksumBooks)
+    # --- Gates of the optional groups (DiffDepthBooks, ChecksumBooks, SequencedBooks)
 
     def is_diff_depth_kind(self, kind: str) -> bool:
         """Whether a stream kind carries order-book diffs that need a REST snapshot (see DiffDepthBooks)."""
@@ -466,6 +473,10 @@ class ExchangeAdapter(abc.ABC):
 
     def is_checksum_book_kind(self, kind: str) -> bool:
         """Whether a stream kind carries book snapshots and checksummed updates (see ChecksumBooks)."""
+        return False
+
+    def is_sequenced_book_kind(self, kind: str) -> bool:
+        """Whether a stream kind carries book snapshots and sequenced updates (see SequencedBooks)."""
         return False
 
 
@@ -511,6 +522,29 @@ class ChecksumBooks(Protocol):
 
     def book_depth(self, kind: str) -> int:
         """How many levels per side a checksummed book of `kind` keeps (deeper levels are dropped)."""
+        ...
+
+    def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:
+        """Frames that restart one stream on the open connection, so that a fresh snapshot follows."""
+        ...
+
+
+@runtime_checkable
+class SequencedBooks(Protocol):
+    """Optional: local order books kept from the stream alone, verified by sequence numbers: each update names
+    the one it follows (`BookUpdate.prev_sequence`). The Locust users call these only for kinds where
+    `is_sequenced_book_kind` is true; on a skipped update they send `resubscribe_messages` for a fresh snapshot."""
+
+    def is_sequenced_book_kind(self, kind: str) -> bool:
+        """Whether a stream kind carries book snapshots and sequenced updates (no REST snapshot needed)."""
+        ...
+
+    def book_update(self, message: StreamMessage) -> BookUpdate | None:
+        """The book snapshot or update in a stream message, or None when it is not one."""
+        ...
+
+    def book_depth(self, kind: str) -> int:
+        """How many levels per side a book of `kind` keeps (deeper levels are dropped)."""
         ...
 
     def resubscribe_messages(self, stream: str, req_id: int) -> list[str]:

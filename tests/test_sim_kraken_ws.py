@@ -17,7 +17,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from exchanges.kraken import ADAPTER, book_checksum, decode_message
-from loadgen.users.books import ChecksumBook, ChecksumOutcome
+from loadgen.users.books import StreamBook, StreamBookOutcome
 from simulator.kraken.sim import KrakenSim
 from simulator.kraken.ws import SERVER_KEY, BookChannel, StreamServer
 from tests.support.ws_client import receive_json, receive_until, run, serve_simulator
@@ -91,7 +91,7 @@ def test_every_book_message_matches_its_checksum_in_a_client_book(depth: int) ->
         async with serve() as server, aiohttp.ClientSession() as session:
             ws = await connect(session, server)
             await ws.send_json(subscribe("book", ["BTC/USD", "DOGE/USD"], depth=depth))
-            books = {s: ChecksumBook(depth, book_checksum) for s in ("book:BTC/USD", "book:DOGE/USD")}
+            books = {s: StreamBook(depth, book_checksum) for s in ("book:BTC/USD", "book:DOGE/USD")}
             checked = 0
             while checked < 60:
                 message = decode_message((await ws.receive(timeout=3)).data)
@@ -99,7 +99,7 @@ def test_every_book_message_matches_its_checksum_in_a_client_book(depth: int) ->
                     continue
                 update = ADAPTER.book_update(message)
                 assert update is not None
-                assert books[message.stream].apply(update) is ChecksumOutcome.APPLIED, message.data
+                assert books[message.stream].apply(update) is StreamBookOutcome.APPLIED, message.data
                 checked += 1
             assert all(len(book.bids) == len(book.asks) == depth for book in books.values())
             # The client book is the server's view of the book, level for level, once the market stands
@@ -110,7 +110,7 @@ def test_every_book_message_matches_its_checksum_in_a_client_book(depth: int) ->
                     message = decode_message((await ws.receive(timeout=0.5)).data)
                     update = ADAPTER.book_update(message) if message is not None else None
                     if update is not None:
-                        assert books[message.stream].apply(update) is ChecksumOutcome.APPLIED, message.data
+                        assert books[message.stream].apply(update) is StreamBookOutcome.APPLIED, message.data
             chan = server.streams.channels[("book", "XXBTZUSD", depth)]
             assert isinstance(chan, BookChannel)
             spec = chan.spec

@@ -12,8 +12,9 @@ as corrected 2025-11-12); it fits any exchange whose diffs carry a first and a l
 
 The adapter turns stream messages and snapshot answers into `DepthDiff`/`DepthSnapshot`.
 
-`ChecksumBook` is the other kind: a book kept from the stream alone (its own snapshot, then updates),
-each message carrying a checksum of the book after it (Kraken's `book` channel; `BookUpdate`).
+`StreamBook` is the other kind: a book kept from the stream alone (its own snapshot, then updates), each
+message carrying a checksum of the book after it (Kraken's `book` channel), a sequence number naming the
+message it follows, or both (`BookUpdate`).
 """
 
 from __future__ import annotations
@@ -132,52 +133,62 @@ class BookSync:
         return DiffOutcome.APPLIED
 
 
-class ChecksumOutcome(enum.StrEnum):
-    APPLIED = "applied"  # a snapshot or update, and the book matches its checksum
+class StreamBookOutcome(enum.StrEnum):
+    APPLIED = "applied"  # a snapshot or update, and the book passes its checks
     WAITING = "waiting"  # an update before the first snapshot: ignored
     MISMATCH = "mismatch"  # the book does not match the checksum: dropped until the next snapshot
+    GAP = "gap"  # the update does not follow the last one: dropped until the next snapshot
 
 
 Checksum = Callable[[Iterable[tuple[str, str]], Iterable[tuple[str, str]]], int]
 
 
-class ChecksumBook:
-    """A book of `depth` levels per side kept from a stream's snapshots and updates and checked against
-    the checksum every message carries. Levels keep their wire text, which the checksum is computed over.
+class StreamBook:
+    """A book of `depth` levels per side kept from a stream's snapshots and updates, and checked by what
+    each message carries: its sequence (an update's `prev_sequence` must be the last message's `sequence`)
+    and, with a `checksum` function, its checksum. Levels keep their wire text, which checksums are computed
+    over.
 
     After each message the book is cut back to `depth` levels per side: the exchange sends no removal
     for a level that only fell below the subscribed depth (Kraken's rule). `checksum(asks, bids)` gets
     each side best first.
     """
 
-    def __init__(self, depth: int, checksum: Checksum) -> None:
+    def __init__(self, depth: int, checksum: Checksum | None = None) -> None:
         self.depth = depth
         self._checksum = checksum
         self.bids: dict[Decimal, tuple[str, str]] = {}
         self.asks: dict[Decimal, tuple[str, str]] = {}
         self.synced = False
+        self.sequence: int | None = None  # the last message's sequence, where the stream numbers them
         self.levels_truncated = 0  # levels dropped because they fell below the depth
 
     def restart(self) -> None:
-        """Forget the book until the next snapshot (after a mismatch or a reconnect)."""
+        """Forget the book until the next snapshot (after a failed check or a reconnect)."""
         self.bids.clear()
         self.asks.clear()
         self.synced = False
+        self.sequence = None
 
-    def apply(self, update: BookUpdate) -> ChecksumOutcome:
+    def apply(self, update: BookUpdate) -> StreamBookOutcome:
         if update.snapshot:
             self.restart()
             self.synced = True
         elif not self.synced:
-            return ChecksumOutcome.WAITING
+            return StreamBookOutcome.WAITING
+        elif update.prev_sequence is not None and self.sequence is not None and update.prev_sequence != self.sequence:
+            self.restart()
+            return StreamBookOutcome.GAP
         self._set(self.bids, update.bids)
         self._set(self.asks, update.asks)
         self._truncate(self.bids, keep_highest=True)
         self._truncate(self.asks, keep_highest=False)
-        if self._checksum(self.best_asks(), self.best_bids()) != update.checksum:
+        if (self._checksum is not None and update.checksum is not None
+                and self._checksum(self.best_asks(), self.best_bids()) != update.checksum):
             self.restart()
-            return ChecksumOutcome.MISMATCH
-        return ChecksumOutcome.APPLIED
+            return StreamBookOutcome.MISMATCH
+        self.sequence = update.sequence
+        return StreamBookOutcome.APPLIED
 
     def best_bids(self) -> list[tuple[str, str]]:
         """The bids, highest price first, as (price, qty) text."""

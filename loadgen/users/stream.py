@@ -1,7 +1,7 @@
 """The base of exchange WebSocket users: one connection for the chosen symbols x stream kinds,
 event latency corrected by the measured clock offset, and local order books: from a REST snapshot plus
-diffs (diff-depth streams), or from the stream alone and checked by checksums (checksum-book streams,
-resubscribed after a mismatch)."""
+diffs (diff-depth streams), or from the stream alone and checked by checksums or sequence numbers
+(checksum-book and sequenced-book streams, resubscribed after a failed check)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from locust import constant, task
 
 from exchanges.base import FailureKind, StreamMessage, Verdict
 from loadgen.pacing.backoff import Backoff
-from loadgen.users.books import BookSync, ChecksumBook, ChecksumOutcome, DiffOutcome, SnapshotOutcome
+from loadgen.users.books import BookSync, DiffOutcome, SnapshotOutcome, StreamBook, StreamBookOutcome
 from loadgen.users.request_events import fire
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.ws_connection import REQUEST_TYPE, StreamSubscription
 
 GAP = Verdict(False, FailureKind.WS_GAP, message="update ids skipped")
 CHECKSUM_MISMATCH = Verdict(False, FailureKind.WS_GAP, message="book checksum mismatch")
+SEQUENCE_GAP = Verdict(False, FailureKind.WS_GAP, message="book sequence skipped")
+FAILED_CHECKS = {StreamBookOutcome.MISMATCH: CHECKSUM_MISMATCH, StreamBookOutcome.GAP: SEQUENCE_GAP}
 FIRST_RESUBSCRIBE_REQ_ID = 1000  # request ids of resubscriptions (the initial subscriptions use small ones)
 
 
@@ -38,12 +40,12 @@ class StreamUser(ExchangeRestUser):
 
     subscription: StreamSubscription | None = None
     books: dict[str, BookSync]
-    checksum_books: Mapping[str, ChecksumBook] = MappingProxyType({})  # set at start where the streams have some
+    stream_books: Mapping[str, StreamBook] = MappingProxyType({})  # set at start where the streams have some
 
     def on_start(self) -> None:
         self.books = {}
-        checksum_books: dict[str, ChecksumBook] = {}
-        self.checksum_books = checksum_books
+        stream_books: dict[str, StreamBook] = {}
+        self.stream_books = stream_books
         self._req_ids = itertools.count(FIRST_RESUBSCRIBE_REQ_ID, 2)  # an unsubscribe and a subscribe each
         super().on_start()
         if self.refused:
@@ -61,7 +63,9 @@ class StreamUser(ExchangeRestUser):
                 if self.adapter.is_diff_depth_kind(kind):
                     self.books[name] = BookSync(symbol)
                 elif self.adapter.is_checksum_book_kind(kind):
-                    checksum_books[name] = ChecksumBook(self.adapter.book_depth(kind), self.adapter.book_checksum)
+                    stream_books[name] = StreamBook(self.adapter.book_depth(kind), self.adapter.book_checksum)
+                elif self.adapter.is_sequenced_book_kind(kind):
+                    stream_books[name] = StreamBook(self.adapter.book_depth(kind))
         if not self.books:  # no snapshots to come
             self._close_rest_connections()
         self.subscription = StreamSubscription(
@@ -103,11 +107,12 @@ class StreamUser(ExchangeRestUser):
             self._report_gap(stream)
 
     def _on_message(self, message: StreamMessage) -> None:
-        checksum_book = self.checksum_books.get(message.stream)
-        if checksum_book is not None:
+        stream_book = self.stream_books.get(message.stream)
+        if stream_book is not None:
             update = self.adapter.book_update(message)
-            if update is not None and checksum_book.apply(update) is ChecksumOutcome.MISMATCH:
-                self._report_gap(message.stream, CHECKSUM_MISMATCH)
+            failed = FAILED_CHECKS.get(stream_book.apply(update)) if update is not None else None
+            if failed is not None:
+                self._report_gap(message.stream, failed)
                 self._resubscribe(message.stream)
             return
         book = self.books.get(message.stream)
@@ -121,8 +126,8 @@ class StreamUser(ExchangeRestUser):
         if reconnected:  # diffs were missed while disconnected; the drop itself was already reported
             for book in self.books.values():
                 book.restart()
-            for checksum_book in self.checksum_books.values():
-                checksum_book.restart()  # the subscriptions sent again bring fresh snapshots
+            for stream_book in self.stream_books.values():
+                stream_book.restart()  # the subscriptions sent again bring fresh snapshots
 
     def _resubscribe(self, stream: str) -> None:
         """Restart one stream on the open connection: its next snapshot rebuilds the book."""
