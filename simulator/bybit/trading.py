@@ -1,5 +1,5 @@
-"""Bybit v5's signed endpoints: order create, cancel, realtime and history, the wallet balance, and the account endpoints
-clients call at start (account info, API key info, coin info).
+"""Bybit v5's signed endpoints: order create, cancel, realtime and history, the wallet balance, and the account
+endpoints clients call at start (account info, API key info, coin info).
 
 Orders are checked as Bybit checks spot orders (symbol, side, type, quantity and price precision, minimum
 quantity and value, balance), then trade against the simulated book like a taker; a GTC limit remainder rests in
