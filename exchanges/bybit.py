@@ -250,7 +250,7 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         return Verdict(False, FailureKind.RATE_LIMITED, None, "HTTP 429")
     if status >= 500:
         return Verdict(False, FailureKind.SERVER_ERROR, None, f"HTTP {status}")
-    if status in (401,):
+    if status == 401:
         return Verdict(False, FailureKind.AUTH, None, f"HTTP {status}")
     if status in (400, 404):
         return Verdict(False, FailureKind.BAD_REQUEST, None, f"HTTP {status}")
