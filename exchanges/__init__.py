@@ -16,6 +16,7 @@ NAMES: tuple[str, ...] = (  # the registry: one line per venue
     "binance",
     "coinbase",
     "kraken",
+    "okx",
 )
 
 
