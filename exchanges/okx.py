@@ -102,7 +102,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         _public("candles", "market/candles"),
         _public("history-candles", "market/history-candles"),
         _private("order", "POST", "trade/order", order=True),
+        _private("batch-orders", "POST", "trade/batch-orders", order=True),  # ccxt's createOrder
         _private("cancel-order", "POST", "trade/cancel-order"),
+        _private("cancel-batch-orders", "POST", "trade/cancel-batch-orders"),  # ccxt's cancelOrder
         _private("order GET", "GET", "trade/order"),
         _private("orders-pending", "GET", "trade/orders-pending"),
         _private("balance", "GET", "account/balance"),
@@ -122,7 +124,9 @@ ENDPOINT_LIMITS: dict[str, EndpointLimit] = {
     "candles": EndpointLimit(40),
     "history-candles": EndpointLimit(20),
     "order": EndpointLimit(60, rule=USER_INSTRUMENT),
+    "batch-orders": EndpointLimit(300, rule=USER_INSTRUMENT),  # orders (not requests) per 2 s
     "cancel-order": EndpointLimit(60, rule=USER_INSTRUMENT),
+    "cancel-batch-orders": EndpointLimit(300, rule=USER_INSTRUMENT),  # orders (not requests) per 2 s
     "order GET": EndpointLimit(60, rule=USER_INSTRUMENT),
     "orders-pending": EndpointLimit(60, rule=USER),
     "balance": EndpointLimit(10, rule=USER),
@@ -302,8 +306,9 @@ def signature(secret: str, timestamp: str, method: str, request_path: str, body:
     return base64.b64encode(hmac.new(secret.encode(), prehash, hashlib.sha256).digest()).decode()
 
 
-def json_body(params: Mapping[str, Any]) -> str:
-    return json.dumps(dict(params), separators=(",", ":"))
+def json_body(params: Mapping[str, Any] | list[Mapping[str, Any]]) -> str:
+    """A POST's JSON body: an object, or an array for the batch endpoints."""
+    return json.dumps(params if isinstance(params, list) else dict(params), separators=(",", ":"))
 
 
 def sign_request(api_key: str, api_secret: str, passphrase: str, method: str, path: str,

@@ -10,12 +10,13 @@ class OkxError(Exception):
     """An error answer. Raised anywhere while handling a request; the pipeline turns it into the envelope.
     `data` is what the envelope's `data` holds (order endpoints put each order's sCode and sMsg there)."""
 
-    def __init__(self, code: str, msg: str | None = None, data: list[dict[str, str]] | None = None) -> None:
+    def __init__(self, code: str, msg: str | None = None, data: list[dict[str, str]] | None = None,
+                 status: int | None = None) -> None:
         super().__init__(code)
         self.code = code
         self.msg = MESSAGES.get(code, "") if msg is None else msg
         self.data = data or []
-        self.status = HTTP_STATUS.get(code, 200)
+        self.status = HTTP_STATUS.get(code, 200) if status is None else status
 
 
 def parameter_error(name: str) -> OkxError:
