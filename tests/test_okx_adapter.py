@@ -85,3 +85,22 @@ def test_streams_decode_books_with_checksum_and_sequence():
     assert json.loads(subscribe)["op"] == "subscribe"
     assert ADAPTER.ws_base_for("http://127.0.0.1:8000/okx") == "ws://127.0.0.1:8000/okx/ws/v5/public"
     assert ADAPTER.ws_base_for("https://www.okx.com") == "wss://ws.okx.com:8443/ws/v5/public"
+
+
+def test_the_okx_section_refuses_bad_values_in_one_line():
+    import pytest
+
+    from simulator.common_config import ConfigError
+    from simulator.config import parse_config
+
+    config = parse_config({"okx": {"endpoint_limits": {"ticker": {"limit": 5}}, "ws": {"connections_per_s": 9}}})
+    assert (config.okx.endpoint_limits["ticker"].limit, config.okx.endpoint_limits["ticker"].rule) == (5, "ip")
+    assert config.okx.ws.connections_per_s == 9
+    for data, message in (
+        ({"endpoint_limits": {"ticker": {"rule": "planet"}}}, "okx.endpoint_limits.ticker.rule must be one of"),
+        ({"endpoint_limits": {"ticker": {"limit": 0}}}, "okx.endpoint_limits.ticker: limit and interval_s"),
+        ({"endpoint_limits": {"nope": {"limit": 1}}}, "unknown key 'okx.endpoint_limits.nope'"),
+        ({"ws": {"idle_timeout_s": 0}}, "okx.ws.idle_timeout_s must be positive"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_config({"okx": data})
