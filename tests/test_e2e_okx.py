@@ -60,9 +60,9 @@ def test_a_run_reconciles_verifies_every_book_and_meets_thresholds_scoped_to_okx
 
 
 def test_an_endpoint_over_its_limit_is_classified_rate_limited_and_reconciles(tmp_path: Path) -> None:
-    config = CONNECTIONS + "[okx.endpoint_limits.ticker]\nlimit = 2\n"
+    config = CONNECTIONS + "[okx.endpoint_limits.ticker]\nlimit = 1\n"
     with simulator(tmp_path, config) as sim:
-        run = run_locust(sim, tmp_path / "run", ["OkxRestPoller"], users=4, run_time_s=5, exchange="okx")
+        run = run_locust(sim, tmp_path / "run", ["OkxRestPoller"], users=6, run_time_s=5, exchange="okx")
         served = sim.stats()["exchanges"]["okx"]
     assert run.returncode == 0, run.output
     assert http_sent(run.totals()) == served["requests_total"]
