@@ -74,11 +74,11 @@ class EndpointLimit:
 
     limit: int
     interval_s: int = 2
-    rule: str = "ip"  # "ip", "user" (user ID) or "user_instrument" (user ID and instrument ID)
+    rule: str = "ip"  # "ip", "ip_instrument" (IP and instrument type), "user" (user ID), "user_instrument"
 
 
-IP, USER, USER_INSTRUMENT = "ip", "user", "user_instrument"
-RULES = (IP, USER, USER_INSTRUMENT)
+IP, IP_INSTRUMENT, USER, USER_INSTRUMENT = "ip", "ip_instrument", "user", "user_instrument"
+RULES = (IP, IP_INSTRUMENT, USER, USER_INSTRUMENT)
 
 
 def _public(name: str, path: str) -> Endpoint:
@@ -115,7 +115,7 @@ ENDPOINTS: dict[str, Endpoint] = {
 # Each endpoint's own limit, as the docs publish it ("Rate Limit: N requests per 2 seconds", "Rate limit rule").
 ENDPOINT_LIMITS: dict[str, EndpointLimit] = {
     "time": EndpointLimit(10),
-    "instruments": EndpointLimit(20),  # per IP and instType
+    "instruments": EndpointLimit(20, rule=IP_INSTRUMENT),  # per IP and instType
     "ticker": EndpointLimit(20),
     "tickers": EndpointLimit(20),
     "books": EndpointLimit(40),

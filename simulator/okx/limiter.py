@@ -1,6 +1,7 @@
 """OKX's REST limits as the simulator applies them: one fixed window per endpoint (OKX publishes "N requests per
 2 seconds"; it does not say how it counts them: the simulator's windows are aligned to the epoch), counted per
-client IP, per user ID, or per user ID and instrument ID, as each endpoint's rule says. A request over its
+client IP (and instrument type), per user ID, or per user ID and instrument ID, as each endpoint's rule says; the
+batch endpoints count their orders. A request over its
 endpoint's limit is answered 50011 with HTTP 429 and not counted. New orders also count against the sub-account's
 limit across instruments (50061, HTTP 200)."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from exchanges.okx import IP, USER
+from exchanges.okx import IP, IP_INSTRUMENT, USER
 from simulator.limits import FixedWindowCounter
 
 if TYPE_CHECKING:
@@ -28,16 +29,19 @@ class Limiter:
         rule = self.rules.get(endpoint, IP)
         if rule == IP:
             return ip
+        if rule == IP_INSTRUMENT:
+            return f"{ip} {instrument}"
         return user if rule == USER else f"{user} {instrument}"
 
-    def admit(self, endpoint: str, key: str, now: float) -> bool:
-        """Count one request against its endpoint's window; False (not counted) when that window is full."""
+    def admit(self, endpoint: str, key: str, now: float, amount: int = 1) -> bool:
+        """Count a request (`amount`: the orders of a batch) against its endpoint's window; False (nothing counted)
+        when it would go over."""
         window = self.windows.get(endpoint)
         if window is None:
             return True
-        if window.used(key, now) >= window.limit:
+        if window.used(key, now) + amount > window.limit:
             return False
-        window.add(key, 1, now)
+        window.add(key, amount, now)
         return True
 
     def admit_order(self, user: str, now: float) -> bool:

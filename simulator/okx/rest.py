@@ -172,7 +172,7 @@ def _private(sim: OkxSim, endpoint: Endpoint, handler: PrivateHandler) -> Callab
             first = params[0] if isinstance(params, list) and params and isinstance(params[0], dict) else params
             key = limiter.key(name, request.remote or "", account.uid, str(first.get("instId", "")) if isinstance(
                 first, dict) else "")
-            if not limiter.admit(name, key, now):
+            if not limiter.admit(name, key, now, len(params) if isinstance(params, list) and params else 1):
                 raise OkxError(RATE_LIMITED_CODE)
             content = envelope(handler(sim, params, now, account))
         except OkxError as e:
