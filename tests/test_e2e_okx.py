@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from exchanges.okx import ADAPTER
 from loadgen.runner.summary import HTTP_METHODS
 from tests.support.e2e import REPO_ROOT, run_locust, simulator
+from tests.support.http import free_port, request, wait_for_http, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +85,24 @@ def test_the_ramp_finds_a_configured_limit_in_okxs_units(tmp_path: Path) -> None
     assert rate_limit["estimated_limit"]["unit"] == ADAPTER.limit_unit == "requests/2s"
     assert rate_limit["estimated_limit"]["value"] == pytest.approx(30.0, rel=0.10), rate_limit
     assert rate_limit["bans"] == []
+
+
+def test_the_web_uis_exchange_tab_has_okxs_row(tmp_path: Path) -> None:
+    """`python -m loadgen ui` with a run started from its form on OKX: the Exchange tab's row is OKX's, in its unit."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "loadgen", "ui", "--exchange", "okx", "--web-port", str(port), "--results-dir",
+           str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/")
+        form = b"shape_class=ScenarioShape&scenario=light&exchange=okx&user_classes=OkxRestPoller"
+        status, _, body = request(f"{base}/swarm", "POST", {"Origin": base}, form)
+        assert status == 200 and json.loads(body)["success"], body
+        row = wait_until(lambda: next((r for r in json.loads(request(f"{base}/exchange/stats")[2])["exchanges"]
+                                       if r.get("exchange") == "okx" and r.get("requests")), None), 20)
+        assert (row["weight_limit"], row["weight_window_s"], row["rate_limited"]) == (20, 2, 0), row
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=60)
