@@ -122,3 +122,25 @@ def test_new_connections_over_the_ip_limit_are_refused_with_429(sim):
 
     time.sleep(1 - time.time() % 1 + 0.05)
     assert asyncio.run(attempts()) == [101, 101, 429]
+
+
+def test_a_quiet_connection_is_closed_and_subscribe_operations_are_limited(tmp_path):
+    """Nothing sent to a connection for idle_timeout_s: closed with 4004; past subscribe_ops_per_hour: 60014."""
+
+    async def run(sim) -> tuple[list[str], int | None]:
+        url = f"{sim.base_url.replace('http', 'ws')}/okx/ws/v5/public"
+        codes = []
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            for _ in range(3):
+                await ws.send_str('{"op":"unsubscribe","args":[{"channel":"trades","instId":"BTC-USDT"}]}')
+                answer = json.loads((await ws.receive(timeout=5)).data)
+                codes.append(answer.get("code", answer["event"]))
+            closing = await ws.receive(timeout=5)  # nothing more is sent to it: the idle timer runs out
+            return codes, ws.close_code if closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) else None
+
+    config = "[okx.ws]\nidle_timeout_s = 0.5\nsubscribe_ops_per_hour = 2\n"
+    with simulator(tmp_path, config) as sim:
+        codes, close_code = asyncio.run(run(sim))
+        served = sim.stats()["exchanges"]["okx"]["ws"]
+    assert codes == ["unsubscribe", "unsubscribe", "60014"]
+    assert close_code == 4004 and served["closes_idle"] == 1

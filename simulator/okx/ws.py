@@ -308,7 +308,7 @@ class StreamServer(WsServer[Connection]):
 
     def on_housekeep(self, conn: Connection, now: float) -> None:
         """Close a connection to which nothing was sent for `idle_timeout_s`."""
-        last = max(conn.last_sent, *(chan.last_published for chan in conn.subscriptions.values()))
+        last = max([conn.last_sent, *(chan.last_published for chan in conn.subscriptions.values())])
         if now - last >= self.sim.config.ws.idle_timeout_s:
             self.stats.ws["closes_idle"] += 1
             self.close(conn, IDLE_CLOSE_CODE, "No data received in 30s.")
