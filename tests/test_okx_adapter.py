@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import json
 
+import pytest
+
 from exchanges.base import FailureKind, StreamError
 from exchanges.okx import (
     ADAPTER,
@@ -18,6 +20,8 @@ from exchanges.okx import (
     signature,
     timestamp_text,
 )
+from simulator.common_config import ConfigError
+from simulator.config import parse_config
 
 
 def test_signature_is_base64_hmac_sha256_of_timestamp_method_path_and_body():
@@ -73,12 +77,9 @@ def test_streams_decode_books_with_checksum_and_sequence():
     assert update.prev_sequence == 10 and update.checksum is None  # 0: OKX's deprecated checksum, not checked
     assert decode_message("pong") is None
     assert decode_message('{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"}}') is None
-    try:
+    with pytest.raises(StreamError) as refused:
         decode_message('{"event":"error","code":"60018","msg":"doesn\'t exist"}')
-    except StreamError as e:
-        assert e.verdict.kind == FailureKind.BAD_REQUEST and e.verdict.code == "60018"
-    else:
-        raise AssertionError("an error event must raise")
+    assert refused.value.verdict.kind == FailureKind.BAD_REQUEST and refused.value.verdict.code == "60018"
     unsubscribe, subscribe = resubscribe_messages("books:BTC-USDT", 1000)
     assert json.loads(unsubscribe) == {"op": "unsubscribe", "args": [{"channel": "books", "instId": "BTC-USDT"}],
                                        "id": "1000"}
@@ -88,11 +89,6 @@ def test_streams_decode_books_with_checksum_and_sequence():
 
 
 def test_the_okx_section_refuses_bad_values_in_one_line():
-    import pytest
-
-    from simulator.common_config import ConfigError
-    from simulator.config import parse_config
-
     config = parse_config({"okx": {"endpoint_limits": {"ticker": {"limit": 5}}, "ws": {"connections_per_s": 9}}})
     assert (config.okx.endpoint_limits["ticker"].limit, config.okx.endpoint_limits["ticker"].rule) == (5, "ip")
     assert config.okx.ws.connections_per_s == 9
