@@ -8,6 +8,7 @@ the market's ticks and lots.
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -59,7 +60,7 @@ class Account:
         self.api_key = api_key
         self.secret = secret
         self.passphrase = passphrase
-        self.uid = f"{abs(hash(api_key)) % 10**15:015d}"
+        self.uid = f"{zlib.crc32(api_key.encode()):015d}"  # the user ID limits per user count against
         self.balances: dict[str, Balance] = {c: Balance(round(v * UNITS)) for c, v in balances.items()}
         self.open: dict[str, Order] = {}  # ordId -> open order, oldest first
         self.closed: dict[str, Order] = {}
