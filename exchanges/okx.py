@@ -401,6 +401,9 @@ def resubscribe_messages(stream: str, req_id: int) -> list[str]:
                                                                                         req_id + 1)]
 
 
+WS_RATE_LIMIT_CODES = frozenset({"60014", "60026"})  # "Requests too frequent", "Batch login ... too frequent"
+
+
 def decode_message(text: str | bytes) -> StreamMessage | None:
     """A push as a StreamMessage named `<channel>:<instId>` (its payload as decoded; `ts` of the last entry as the
     event time). None for `pong` and subscription acknowledgements; an `error` event raises StreamError."""
@@ -422,9 +425,6 @@ def decode_message(text: str | bytes) -> StreamMessage | None:
         raise ValueError("not an OKX push")
     stamp = data[-1].get("ts") if data and isinstance(data[-1], dict) else None
     return StreamMessage(f"{arg.get('channel')}:{arg.get('instId')}", float(stamp) if stamp else None, payload)
-
-
-WS_RATE_LIMIT_CODES = frozenset({"60014", "60026"})  # "Requests too frequent", "Batch login ... too frequent"
 
 
 def book_update(message: StreamMessage) -> BookUpdate | None:
