@@ -17,6 +17,7 @@ NAMES: tuple[str, ...] = (  # the registry: one line per venue
     "bybit",
     "coinbase",
     "kraken",
+    "okx",
 )
 
 

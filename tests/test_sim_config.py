@@ -49,7 +49,7 @@ def test_a_file_changes_only_what_it_names() -> None:
     ("data", "message"),
     [
         ({"binance": {"colour": 1}}, "unknown key 'binance.colour'"),
-        ({"okx": {}}, "unknown key 'okx'"),
+        ({"bitstamp": {}}, "unknown key 'bitstamp'"),
         ({"binance": {"rate_limits": {"request_weight": {"limit": -5}}}}, "binance.rate_limits.request_weight.limit"),
         ({"binance": {"rate_limits": {"per_hour": {"limit": 1}}}}, "unknown key 'binance.rate_limits.per_hour'"),
         ({"binance": {"tick_ms": "fast"}}, "binance.tick_ms must be an integer"),
