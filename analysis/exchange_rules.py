@@ -33,6 +33,21 @@ def published_limit(exchange: str) -> float | None:
     return adapter.published_limit if adapter is not None else None
 
 
+def signals_seen(exchange: str, rate_limited: int, banned: int) -> str:
+    """The exchange's own names of the limit answers a run got: its rate-limit answers, its ban answers or both."""
+    signals = limit_signals(exchange)
+    seen = [text for text, count in ((signals.rate_limited, rate_limited), (signals.banned, banned)) if text and count]
+    return " and ".join(seen) or signals.rate_limited
+
+
+def draws_on_limit(exchange: str, endpoint: str) -> bool | None:
+    """Whether requests to `endpoint` (its catalog name) draw on the limit the adapter's `limit_unit` names;
+    None when the exchange or the endpoint is unknown."""
+    adapter = adapter_of(exchange)
+    found = adapter.endpoints.get(endpoint) if adapter is not None else None
+    return None if found is None else adapter.counts_toward_limit(found)
+
+
 def signals_json(exchange: str) -> dict[str, object]:
     """The signals as report.json carries them (exchanges.<name>.rate_limit.signals)."""
     signals = limit_signals(exchange)

@@ -133,7 +133,11 @@ def limit_from_usage(frame: pd.DataFrame, per_request: pd.Series) -> tuple[float
 
 
 def limit_from_saturated_windows(frame: pd.DataFrame, per_request: pd.Series, window_s: int) -> float | None:
-    accepted = accepted_units(frame, per_request)
+    """Units accepted per full window that refused some (and banned none), the median over such windows. Only
+    the endpoints that draw on the limit count, when Locust's per-endpoint history tells them apart."""
+    accepted = frame.get("accepted_limited_endpoints")
+    if accepted is None or accepted.isna().all():
+        accepted = accepted_units(frame, per_request)
     window_id = frame.index.to_numpy() // window_s  # fixed windows aligned to the epoch, as Binance counts
     grouped = pd.DataFrame({"accepted": accepted, "limited": frame["rate_limited"], "banned": frame["banned"],
                             "seconds": 1}).groupby(window_id)

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.bans import LATE_ANSWER_S, ban_episodes, retry_after_behaviour
-from analysis.exchange_rules import limit_signals, published_limit, signals_json
+from analysis.exchange_rules import draws_on_limit, limit_signals, published_limit, signals_json, signals_seen
 from analysis.limit_estimate import LimitSpec, accepted_on, estimate_limit, limit_spec, limit_window
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
-from analysis.ramp_search import SearchResult, limit_from_search, ramp_search
+from analysis.ramp_search import SearchResult, endpoint_name, limit_from_search, limit_share, ramp_search
 from analysis.taxonomy import RATE_LIMIT_KINDS, failure_table
 from analysis.timeline import (
     entry_deltas,
@@ -76,9 +76,20 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
     else:
         max_safe, safe_window_s = max_safe_rate(frame["rate"], limited, sustain_s), sustain_s
     endpoints = limited_endpoints(data, exchange)
-    if onset_t is not None and spec is not None and spec.kind is not LimitKind.FIXED_WINDOW:
-        frame["accepted_limited_endpoints"] = accepted_on(data, endpoints, frame.index)
-    estimate = estimate_limit(frame, spec, window_s, has_usage) if onset_t is not None else None
+    # Refusals only from endpoints with limits of their own (OKX's per-endpoint limits) say nothing of this one.
+    own_limits_only = bool(endpoints) and all(
+        draws_on_limit(exchange, endpoint_name(name, exchange)) is False for name in endpoints)
+    estimate = None
+    if onset_t is not None and not own_limits_only:
+        # What the limit let through: buckets and counters on the refused endpoints (Kraken counts some per pair),
+        # fixed windows on the endpoints that draw on it where some do not; from Locust's per-endpoint history.
+        drawing = endpoints if spec is not None and spec.kind is not LimitKind.FIXED_WINDOW else (
+            entries_drawing_on_limit(data, exchange))
+        if drawing:
+            frame["accepted_limited_endpoints"] = accepted_on(data, drawing, frame.index)
+        estimate = estimate_limit(frame, spec, window_s, has_usage)
+        if not drawing or frame["accepted_limited_endpoints"].isna().all():
+            estimate = share_of_requests(estimate, data, exchange)
     if search is not None and (estimate is None or not estimate["method"].startswith("used-weight")):
         estimate = search_estimate(search, data, exchange, spec, window_s) or estimate
     bans = ban_episodes(frame, data.start_s, data.end_s)
@@ -107,6 +118,33 @@ def analyse_rate_limits(data: RunData, exchange: str, thresholds: Thresholds) ->
     }
     findings = rate_limit_findings(exchange, summary, endpoints, thresholds, spec)
     return RateLimitResult(summary, findings, frame, window_s)
+
+
+def entries_drawing_on_limit(data: RunData, exchange: str) -> dict[str, int] | None:
+    """Locust's REST entries of `exchange` whose endpoints draw on the limit its adapter's `limit_unit` names, by
+    requests; None when every entry does (or none is known), so that counting all of them is right."""
+    totals = data.totals.loc[is_rest(data.totals["type"])]
+    drawing, others = {}, 0
+    for row in totals.itertuples():
+        draws = draws_on_limit(exchange, endpoint_name(str(row.name), exchange))
+        if draws:
+            drawing[str(row.name)] = int(row.requests)
+        elif draws is False:
+            others += int(row.requests)
+    return drawing if drawing and others else None
+
+
+def share_of_requests(estimate: dict[str, Any] | None, data: RunData, exchange: str) -> dict[str, Any] | None:
+    """An estimate counted in requests, cut to the share of requests that draw on the limit where only some do
+    (the others have limits of their own): the rough way, when Locust's history does not tell endpoints apart.
+    Estimates from used-weight headers are the exchange's own count."""
+    if estimate is None or estimate["method"].startswith("used-weight"):
+        return estimate
+    share = limit_share(data, exchange)
+    if share is None or share >= 1:
+        return estimate
+    return {**estimate, "value": round(estimate["value"] * share, 1),
+            "method": f"{estimate['method']}, times the {share:.0%} of requests that draw on it"}
 
 
 def search_estimate(
@@ -234,12 +272,15 @@ def rate_limit_findings(
         )
         used = f", used weight {onset['used_weight']}" if onset["used_weight"] is not None else ""
         limit_text = f"; effective limit ≈ {estimate['value']:g} {estimate['unit']}" if estimate else ""
+        seen = signals_seen(exchange, answers["rate_limited"], answers["banned"])
+        where = ", ".join(f"{name} {count}" for name, count in list(endpoints.items())[:3])
         findings.append(Finding(
             kind="rate_limit_onset",
             exchange=exchange,
             severity=severity,
             message=(
-                f"{exchange} began answering rate-limit errors ({signals.rate_limited}) at {onset['time_s']:g} s, "
+                f"{exchange} began answering rate-limit errors ({seen}{f'; on {where}' if where else ''}) at "
+                f"{onset['time_s']:g} s, "
                 f"with {onset['users']} users sending {onset['requests_per_s']:g} requests/s (mean of the last "
                 f"{onset['window_s']} s{used}); {answers['rate_limited'] + answers['banned']} rate-limit answers, "
                 f"{share:.1%} of requests{limit_text}"
@@ -274,14 +315,15 @@ def rate_limit_findings(
         ))
     retry = summary["retry_after"]
     if retry["honoured"] is False:
-        findings.append(backoff_finding(exchange, retry, bool(summary["bans"])))
+        seen = signals_seen(exchange, answers["rate_limited"], answers["banned"])
+        findings.append(backoff_finding(exchange, retry, bool(summary["bans"]), seen))
     mismatch = limit_mismatch(exchange, summary["client_limit"], estimate, spec)
     if mismatch is not None:
         findings.append(mismatch)
     return findings
 
 
-def backoff_finding(exchange: str, retry: dict[str, Any], banned: bool) -> Finding:
+def backoff_finding(exchange: str, retry: dict[str, Any], banned: bool, seen: str) -> Finding:
     """The client kept sending while rate-limited: Retry-After ignored where the exchange sends one, else no
     backoff after its rate-limit errors."""
     signals = limit_signals(exchange)
@@ -307,7 +349,7 @@ def backoff_finding(exchange: str, retry: dict[str, Any], banned: bool) -> Findi
         exchange=exchange,
         severity=Severity.HIGH if banned else Severity.MEDIUM,
         message=(
-            f"{exchange}: the client did not back off after rate-limit errors ({signals.rate_limited}, "
+            f"{exchange}: the client did not back off after rate-limit errors ({seen}, "
             f"with no Retry-After): {late}"
         ),
         evidence=retry,

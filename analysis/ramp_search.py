@@ -114,7 +114,7 @@ def limit_share(data: RunData, exchange: str) -> float | None:
     totals = data.totals.loc[~is_ws(data.totals["type"])]
     counted = drawn = 0
     for row in totals.itertuples():
-        endpoint = adapter.endpoints.get(_endpoint_name(str(row.name), exchange))
+        endpoint = adapter.endpoints.get(endpoint_name(str(row.name), exchange))
         if endpoint is None:
             continue
         counted += int(row.requests)
@@ -122,7 +122,7 @@ def limit_share(data: RunData, exchange: str) -> float | None:
     return drawn / counted if counted else None
 
 
-def _endpoint_name(name: str, exchange: str) -> str:
+def endpoint_name(name: str, exchange: str) -> str:
     """A Locust entry name without its exchange prefix ("kraken:Ticker" -> "Ticker")."""
     for separator in NAME_SEPARATORS:
         prefix = f"{exchange}{separator}"

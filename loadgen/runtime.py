@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
+import gevent.lock
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
@@ -48,6 +49,10 @@ class ExchangeRuntime:
     breaker: CircuitBreaker | None  # None unless --breaker on
     cache: dict[str, Any] = field(default_factory=dict)  # per-process lookups shared by users (symbol rules)
     on_simulator: bool = False  # the host is the built-in simulator (asked at test start when keys are needed)
+    # Local minus the exchange's clock in ms: one fact per process, measured by the first user that needs it
+    # while the others wait on the lock (see ExchangeRestUser.measure_clock_offset).
+    clock_offset_ms: float | None = None
+    clock_lock: gevent.lock.Semaphore = field(default_factory=gevent.lock.Semaphore)
     _credentials: Credentials | None = None
 
     def credentials(self) -> Credentials:

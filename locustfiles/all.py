@@ -1,11 +1,11 @@
 """Every registered exchange side by side: each exchange's user kinds in one run.
 
     python -m loadgen run --exchange all          # or: make run EXCHANGE=all
-    locust -f locustfiles/all.py --host http://127.0.0.1:PORT -u 30   # the simulator's root
+    locust -f locustfiles/all.py --host http://127.0.0.1:PORT -u 30   # the simulator's root: 6 users per exchange
 
 The exchanges are those of the registry (exchanges/__init__.py), each with the users of its own
 locustfile (locustfiles/<venue>.py). With --host at the simulator's root, each exchange's users reach
-its own mount (/binance, /coinbase, /kraken), and every row their users report carries the exchange
+its own mount (/binance, /bybit, ...), and every row their users report carries the exchange
 ("coinbase:time", "kraken:connect", "binance:btcusdt@trade"), so that same-named rows of different
 exchanges stay apart in Locust's stats. Options such as --symbols and --streams name one exchange's
 instruments, so leave them at their per-exchange defaults here.

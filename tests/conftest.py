@@ -60,11 +60,12 @@ def canary_keys() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def all_exchanges_run(tmp_path_factory: pytest.TempPathFactory, canary_keys: dict[str, str]) -> RunnerResult:
-    """`python -m loadgen run --exchange all --duration 10 --users 18 --spawn-rate 18`: two users of each of the
-    nine kinds, every exchange's simulator keys set to canaries (read by tests/test_e2e_runner.py and
-    tests/test_e2e_secrets.py, which looks for the canaries in the files, the output and the process list)."""
-    from tests.support.e2e import loadgen_run
+    """`python -m loadgen run --exchange all --duration 10 --spawn-rate ALL_USERS`: the default users of a
+    side-by-side run (every user kind of every exchange at least once), all started at once, every exchange's
+    simulator keys set to canaries (read by tests/test_e2e_runner.py and tests/test_e2e_secrets.py, which looks
+    for the canaries in the files, the output and the process list)."""
+    from tests.support.e2e import ALL_USERS, loadgen_run
 
     env = {**os.environ, **canary_keys, "PYTHONUNBUFFERED": "1"}
     return loadgen_run(tmp_path_factory.mktemp("all-exchanges-run") / "results", "--exchange", "all",
-                       "--duration", "10", "--users", "18", "--spawn-rate", "18", env=env)
+                       "--duration", "10", "--spawn-rate", str(ALL_USERS), env=env)

@@ -317,3 +317,45 @@ def test_the_client_limit_is_in_the_exchanges_unit(tmp_path):
     builder.exchange_seconds(requests=1, weight_limit=15, weight_window_s=15)
     summary = analyse_rate_limits(load_run(builder.write(tmp_path / "run")), "kraken", Thresholds()).summary
     assert summary["client_limit"] == {"value": 15.0, "unit": "calls/15s", "window_s": 15}
+
+
+def test_refusals_on_endpoints_with_limits_of_their_own_estimate_nothing_of_the_reported_limit(tmp_path):
+    """OKX limits each endpoint apart: `time`'s own limit refused a few start-up calls, the ticker's never did."""
+    seconds = 20
+    refused = [3] + [0] * (seconds - 1)
+    builder = RunBuilder(seconds=seconds, exchange="okx")
+    builder.entry("GET", "ticker", 8).entry("GET", "time", [6] + [0] * (seconds - 1), failures=refused)
+    builder.exchange_seconds(requests=[14] + [8] * (seconds - 1), rate_limited=refused)
+    builder.failure("GET", "time", "rate_limited: 50011 HTTP 429", 3, 0, 0)
+    result = analyse_rate_limits(load_run(builder.write(tmp_path / "run")), "okx", Thresholds())
+    assert result.summary["onset"] is not None and result.summary["estimated_limit"] is None
+    (onset,) = [f for f in result.findings if f.kind == "rate_limit_onset"]
+    assert "on time 3" in onset.message and "effective limit" not in onset.message
+
+
+def test_a_fixed_window_counts_only_the_endpoints_that_draw_on_it(tmp_path):
+    """OKX's reported limit is the ticker's (20 per 2 s): books requests, limited apart, are not counted in it."""
+    seconds = 20
+    ticker, refused = [15] * seconds, [0] * 4 + [5] * (seconds - 4)  # 10 tickers/s let through once refused
+    builder = RunBuilder(seconds=seconds, exchange="okx")
+    builder.entry("GET", "ticker", ticker, failures=refused).entry("GET", "books", 15)
+    builder.exchange_seconds(requests=[t + 15 for t in ticker], rate_limited=refused)
+    builder.failure("GET", "ticker", "rate_limited: 50011 HTTP 429", sum(refused), 4, seconds - 1)
+    estimate = analyse_rate_limits(load_run(builder.write(tmp_path / "run")), "okx", Thresholds()).summary[
+        "estimated_limit"]
+    assert estimate["unit"] == "requests/2s" and estimate["value"] == pytest.approx(20.0)
+
+
+def test_findings_name_the_answers_the_run_got_bans_only_included(tmp_path):
+    """Bybit's IP limit answers HTTP 403 and bans: the findings name its ban answer, not its 10006."""
+    seconds = 20
+    banned = [0] * 5 + [4] * (seconds - 5)
+    builder = RunBuilder(seconds=seconds, exchange="bybit")
+    builder.entry("GET", "tickers", 10, failures=banned)
+    builder.exchange_seconds(requests=10, banned=banned)
+    builder.failure("GET", "tickers", "banned: HTTP 403 access too frequent", sum(banned), 5, seconds - 1)
+    findings = analyse_rate_limits(load_run(builder.write(tmp_path / "run")), "bybit", Thresholds()).findings
+    (onset,) = [f for f in findings if f.kind == "rate_limit_onset"]
+    from exchanges.bybit import ADAPTER
+
+    assert ADAPTER.limit_signals.banned in onset.message and "10006" not in onset.message

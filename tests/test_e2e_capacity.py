@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from exchanges import NAMES
 from tests.support.e2e import REPO_ROOT
 from tests.support.figures import check_run_figures
 
@@ -69,7 +70,7 @@ def test_the_documented_make_run_finds_the_capacity_and_a_knee_below_it():
 
 def test_capacities_nobody_tuned_for_are_found_side_by_side_within_10_percent(tmp_path):
     rng = random.Random()
-    chosen = {venue: round(rng.uniform(50, 2000)) for venue in ("binance", "coinbase", "kraken")}
+    chosen = {venue: round(rng.uniform(50, 2000)) for venue in NAMES}
     config = CAPACITY_LINE.sub(lambda m: f"{m.group(1)}{chosen[m.group(2)]}", EXAMPLE.read_text())
     parsed = tomllib.loads(config)
     assert {v: parsed[v]["capacity"]["requests_per_s"] for v in chosen} == chosen, config

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from exchanges import NAMES
+from tests.support.e2e import ALL_USERS
 from tests.support.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +115,7 @@ def test_distributed_run_checks_thresholds_on_the_master_with_merged_data(tmp_pa
 
 # --- A side-by-side run (EXCHANGE=all): every threshold metric, whole run, per exchange and per request
 
-EXCHANGES = ("binance", "coinbase", "kraken")
+EXCHANGES = NAMES
 SIDE_BY_SIDE_SIM = """
 [binance.rate_limits]
 request_weight = { limit = 60, interval_s = 10 }
@@ -248,7 +250,8 @@ def test_a_side_by_side_run_measures_every_metric_whole_per_exchange_and_per_req
     gates = tmp_path / "gates.toml"
     thresholds = side_by_side_thresholds()
     gates.write_text("thresholds = [\n" + "".join(f"  {json.dumps(t)},\n" for t in thresholds) + "]\n")
-    proc = runner("--exchange", "all", "--duration", "15", "--users", "18", "--spawn-rate", "18",
+    users = str(ALL_USERS)
+    proc = runner("--exchange", "all", "--duration", "15", "--users", users, "--spawn-rate", users,
                   "--sim-config", str(sim_config), "--thresholds-file", str(gates), "--", "--target-rps", "12",
                   results=tmp_path / "results", timeout=180)
     output = proc.stdout + proc.stderr

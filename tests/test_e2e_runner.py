@@ -16,7 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from exchanges import NAMES
 from loadgen.runner.summary import HTTP_METHODS
+from tests.support.e2e import ALL_USERS
 from tests.support.figures import check_run_figures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -172,15 +174,16 @@ def test_sigkill_halfway_leaves_results_the_analysis_reads_and_no_orphans(tmp_pa
 
 
 def test_all_exchanges_side_by_side_reconcile_per_exchange(all_exchanges_run):
-    proc = all_exchanges_run  # --exchange all --duration 10 --users 18 --spawn-rate 18 (tests/conftest.py)
+    proc = all_exchanges_run  # --exchange all --duration 10, every user kind of every exchange (tests/conftest.py)
     assert proc.returncode == 0, proc.output
     run_dir = proc.run_dir
     served = json.loads((run_dir / "simulator_stats.json").read_text())["exchanges"]
     totals = json.loads((run_dir / "totals.json").read_text())
-    assert all(served[name]["requests_total"] > 0 for name in ("binance", "coinbase", "kraken")), served
+    assert all(served[name]["requests_total"] > 0 for name in NAMES), served
+    assert json.loads((run_dir / "run.json").read_text())["users"] == ALL_USERS  # the side-by-side default
     sent = {name: sum(e["num_requests"] for e in totals
                       if e["method"] in HTTP_METHODS and e["name"].startswith(f"{name}:"))
-            for name in ("binance", "coinbase", "kraken")}  # request names carry their exchange here
+            for name in NAMES}  # request names carry their exchange here
     assert sent == {name: served[name]["requests_total"] for name in sent}
     assert sum(sent.values()) == sum(e["num_requests"] for e in totals if e["method"] in HTTP_METHODS)
     figures = check_run_figures(run_dir, output=proc.output)  # every file tells the same figures

@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ALL_EXCHANGES = "all"
+# A side-by-side run's fewest users per exchange by default: each locustfile's three user kinds are weighted
+# 5:2:3 (poller, trader, subscriber), and Locust shares users out by weight, so 6 give every kind one at least.
+SIDE_BY_SIDE_USERS_PER_EXCHANGE = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +224,7 @@ def command_run(args: argparse.Namespace) -> int:
     if scenario.shaped:  # Locust takes comma-separated locustfiles: the exchange's users and the shape
         locustfile = Path(f"{locustfile},{SCENARIO_SHAPE}")
     duration_s = parse_duration(args.duration) if args.duration else scenario.duration_s
-    users = args.users or scenario.users
+    users = args.users or max(scenario.users, SIDE_BY_SIDE_USERS_PER_EXCHANGE * len(selection.adapters))
     spawn_rate = args.spawn_rate or min(scenario.spawn_rate, users)
     if scenario.name == "spike":  # bursts that cannot fit into the run time are refused before anything starts
         error = spike_fit_error_in_args(users, spawn_rate, duration_s, strip_separator(args.locust_args))

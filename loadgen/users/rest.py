@@ -180,14 +180,24 @@ class ExchangeRestUser(FastHttpUser):
         return reply
 
     def measure_clock_offset(self) -> float:
-        """Local minus server clock in ms from the best of a few time requests (smallest round trip)."""
+        """Local minus server clock in ms. The process's users of an exchange share it: the first to ask measures
+        it, the others wait for that and reuse it, so that a test's start does not send every user's time
+        requests at once (OKX allows 10 per 2 s per IP). A measurement that got no answer is not kept."""
+        runtime = self.runtime
+        with runtime.clock_lock:
+            if runtime.clock_offset_ms is None:
+                runtime.clock_offset_ms = self._sample_clock_offset()
+            return runtime.clock_offset_ms if runtime.clock_offset_ms is not None else 0.0
+
+    def _sample_clock_offset(self) -> float | None:
+        """The offset from the best of a few time requests (smallest round trip); None when none succeeded."""
         best: tuple[float, float] | None = None  # (round trip, offset)
         for _ in range(CLOCK_SAMPLES):
             reply = self.request(self.adapter.time_endpoint, parse=self.adapter.parse_server_time)
             round_trip = reply.received_at - reply.sent_at
             if reply.ok and (best is None or round_trip < best[0]):
                 best = (round_trip, clock_offset_ms(reply.sent_at, reply.received_at, reply.parsed))
-        return best[1] if best is not None else 0.0
+        return best[1] if best is not None else None
 
     def _encode(self, endpoint: Endpoint, fields: dict[str, str]) -> tuple[str, dict[str, str], str | None]:
         """(path with query, headers, body or None) of a request; path placeholders are filled from `fields`."""

@@ -5,6 +5,7 @@ import time
 from argparse import Namespace
 from urllib.parse import parse_qsl
 
+import gevent
 import pytest
 from gevent.pywsgi import WSGIServer
 from locust.env import Environment
@@ -160,3 +161,14 @@ def test_measure_clock_offset_uses_the_time_endpoint(server):
     expected = time.time() * 1000 - 1_700_000_000_000  # the fake server's clock is stuck at that instant
     assert user.measure_clock_offset() == pytest.approx(expected, abs=5_000)
     assert user.environment.stats.get("time", "GET").num_requests == 3
+
+
+def test_the_clock_offset_is_measured_once_per_process_and_shared(server):
+    """Users starting together: one measures, the others wait for it and ask no time of their own."""
+    first = make_user(server)
+    others = [type(first)(first.environment) for _ in range(4)]
+    for other in others:
+        other.runtime = first.runtime
+    offsets = [g.get(timeout=10) for g in [gevent.spawn(u.measure_clock_offset) for u in [first, *others]]]
+    assert len(set(offsets)) == 1 and first.runtime.clock_offset_ms == offsets[0]
+    assert first.environment.stats.get("time", "GET").num_requests == 3

@@ -17,16 +17,22 @@ from pathlib import Path
 
 import psutil
 
-from exchanges import get_adapter
+from exchanges import NAMES, get_adapter
+from loadgen.runner.cli import SIDE_BY_SIDE_USERS_PER_EXCHANGE
 from loadgen.runner.processes import SimulatorProcess, child_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Users of a side-by-side test run: what the runner gives `--exchange all` by default, every user kind of every
+# exchange at least once.
+ALL_USERS = SIDE_BY_SIDE_USERS_PER_EXCHANGE * len(NAMES)
 
 # The simulator's demo-account variables per exchange (the users sign with them on the simulator); value is base64.
 SIMULATOR_KEY_VARS: dict[str, dict[str, bool]] = {
     "binance": {"SIM_BINANCE_API_KEY": False, "SIM_BINANCE_API_SECRET": False},
+    "bybit": {"SIM_BYBIT_API_KEY": False, "SIM_BYBIT_API_SECRET": False},
     "coinbase": {"SIM_COINBASE_API_KEY": False, "SIM_COINBASE_API_SECRET": True, "SIM_COINBASE_API_PASSPHRASE": False},
     "kraken": {"SIM_KRAKEN_API_KEY": False, "SIM_KRAKEN_API_SECRET": True},
+    "okx": {"SIM_OKX_API_KEY": False, "SIM_OKX_API_SECRET": False, "SIM_OKX_API_PASSPHRASE": False},
 }
 
 
