@@ -29,7 +29,7 @@ from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from simulator.faults import chance_within
 from simulator.market import SymbolMarket, TickResult
-from simulator.ws_fanout import FanOut, Peer, text_frame
+from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, FanOut, Peer, text_frame
 
 if TYPE_CHECKING:
     from simulator.exchange import ExchangeSim
@@ -74,6 +74,7 @@ class WsServer(Generic[C]):
 
     # Frame types that count against the incoming-message rate and reach the handlers; others are ignored.
     counted_types: ClassVar[frozenset[WSMsgType]] = TEXT_TYPES
+    max_message_bytes: ClassVar[int] = 64 * 1024  # the largest frame a client may send
 
     def __init__(self, sim: ExchangeSim) -> None:
         self.sim = sim
@@ -94,11 +95,13 @@ class WsServer(Generic[C]):
         return None
 
     def websocket_response(self) -> web.WebSocketResponse:
-        raise NotImplementedError
+        """The upgraded connection: aiohttp answers protocol pings, frames up to `max_message_bytes` come in."""
+        return web.WebSocketResponse(autoping=True, compress=False, max_msg_size=self.max_message_bytes,
+                                     timeout=CLOSE_HANDSHAKE_TIMEOUT_S)
 
     def not_an_upgrade(self) -> web.StreamResponse:
         """The answer to a plain HTTP request on a WebSocket route."""
-        raise NotImplementedError
+        return web.Response(status=400, text="Expected a WebSocket upgrade.")
 
     def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
                 opening: Any) -> C:

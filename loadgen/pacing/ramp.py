@@ -11,7 +11,7 @@ searched at once. A plateau is judged on that exchange's seconds of the metrics 
 
 How long a probe must be depends on how the exchange counts (its adapter's `limit_kind`):
 
-- fixed window (Binance): a probe is one whole window of the exchange (`--weight-window-s`, default the
+- fixed window (Binance, Bybit, OKX): a probe is one whole window of the exchange (`--weight-window-s`, default the
   adapter's), aligned to the epoch as the exchange aligns it; any rate that fits that window's total is
   sustainable. A limited window stops the plateau: the users honour Retry-After (the window's end) and the
   next probe starts with the next window. The limit's capacity is what the window took before it refused.

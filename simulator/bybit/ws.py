@@ -36,13 +36,12 @@ from simulator import ws_server
 from simulator.limits import FixedWindowCounter
 from simulator.market import BUY, SELL, SymbolMarket, SymbolSpec, TickResult, Trade
 from simulator.rolling import DayStats
-from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, text_frame
+from simulator.ws_fanout import text_frame
 from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
     from simulator.bybit.sim import BybitSim
 
-MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 Levels = list[tuple[int, int]]  # (price ticks, lots), best first
 
 
@@ -180,13 +179,6 @@ class StreamServer(WsServer[Connection]):
             return web.Response(status=429, text="too many connection attempts",
                                 headers={"Retry-After": str(math.ceil(self.attempts.reset_in(now)))})
         return None
-
-    def websocket_response(self) -> web.WebSocketResponse:
-        return web.WebSocketResponse(autoping=True, compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES,
-                                     timeout=CLOSE_HANDSHAKE_TIMEOUT_S)
-
-    def not_an_upgrade(self) -> web.StreamResponse:
-        return web.Response(status=400, text="Expected a WebSocket upgrade.")
 
     def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
                 opening: object) -> Connection:

@@ -48,13 +48,12 @@ from simulator import ws_server
 from simulator.limits import FixedWindowCounter
 from simulator.market import BUY, SELL, SymbolMarket, SymbolSpec, TickResult, Trade
 from simulator.rolling import DayStats, DayWindow
-from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, text_frame
+from simulator.ws_fanout import text_frame
 from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
     from simulator.kraken.sim import KrakenSim
 
-MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 API_VERSION = "v2"
 SERVER_VERSION = "2.0.10"
 CHANNELS = ("ticker", "book", "trade")
@@ -240,13 +239,6 @@ class StreamServer(WsServer[Connection]):
             retry_after = math.ceil(self.attempts.reset_in(now))
             return web.Response(status=429, text="error code: 1015", headers={"Retry-After": str(retry_after)})
         return None
-
-    def websocket_response(self) -> web.WebSocketResponse:
-        return web.WebSocketResponse(autoping=True, compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES,
-                                     timeout=CLOSE_HANDSHAKE_TIMEOUT_S)
-
-    def not_an_upgrade(self) -> web.StreamResponse:
-        return web.Response(status=400, text="Expected a WebSocket upgrade.")
 
     def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
                 opening: object) -> Connection:

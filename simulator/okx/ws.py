@@ -42,13 +42,12 @@ from simulator.limits import FixedWindowCounter
 from simulator.market import BUY, SELL, SymbolMarket, TickResult, Trade
 from simulator.okx.instruments import price_text, size_text
 from simulator.okx.market_data import ticker_info
-from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, text_frame
+from simulator.ws_fanout import text_frame
 from simulator.ws_server import Handler, WsServer, dumps
 
 if TYPE_CHECKING:
     from simulator.okx.sim import OkxSim
 
-MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 IDLE_CLOSE_CODE = 4004  # "No data received in 30s."
 OPS_WINDOW_S = 3600.0
 Levels = dict[int, int]  # price ticks -> lots
@@ -176,13 +175,6 @@ class StreamServer(WsServer[Connection]):
             self.stats.ws["rejected_attempts"] += 1
             return web.Response(status=429, text="Too Many Requests")
         return None
-
-    def websocket_response(self) -> web.WebSocketResponse:
-        return web.WebSocketResponse(autoping=True, compress=False, max_msg_size=MAX_INCOMING_MESSAGE_BYTES,
-                                     timeout=CLOSE_HANDSHAKE_TIMEOUT_S)
-
-    def not_an_upgrade(self) -> web.StreamResponse:
-        return web.Response(status=400, text="Expected a WebSocket upgrade.")
 
     def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
                 opening: object) -> Connection:
