@@ -137,6 +137,31 @@ ENDPOINTS: dict[str, Endpoint] = {
 # Endpoints whose successful calls are free (the weight is charged only when they fail).
 FREE_WHEN_SUCCESSFUL = frozenset({"order", "order DELETE"})
 
+# --- WebSocket API (web-socket-api.md) ----------------------------------------------------------
+WS_API_PATH = "/ws-api/v3"
+# WS API method -> the REST endpoint whose weight, signing and order counting it shares (one source of truth).
+WS_API_METHODS: dict[str, str] = {
+    "order.place": "order",
+    "order.test": "order/test",
+    "order.cancel": "order DELETE",
+    "order.status": "order GET",
+    "openOrders.status": "openOrders",
+}
+WS_API_SESSION_WEIGHT = 2  # session.logon, userDataStream.subscribe and userDataStream.subscribe.signature
+
+
+def ws_api_signature_payload(params: Mapping[str, object]) -> str:
+    """What a signed WS API request signs: its parameters but `signature`, sorted by name, as `k=v&k=v`."""
+    return "&".join(f"{k}={ws_api_value(v)}" for k, v in sorted(params.items()) if k != "signature")
+
+
+def ws_api_value(value: object) -> str:
+    """A JSON parameter value as the WS API reads it (booleans as `true`/`false`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 # --- Limits (defaults; every one is configurable in the simulator and the users) ---------------
 
 RATE_LIMITS: dict[str, WindowLimit] = {
