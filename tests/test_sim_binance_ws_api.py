@@ -90,8 +90,11 @@ def test_logon_subscribe_place_cancel_and_the_events(sim: SimServer) -> None:
     assert (events[2]["x"], events[2]["X"]) == ("CANCELED", "CANCELED")
     assert session.call("order.test", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
                                        "quantity": "0.001"})["result"] == {}
-    stats = sim.binance.stats.by_endpoint
-    assert stats["ws-api order.place"] == 1 and stats["ws-api order.cancel"] == 1 and stats["ws-api order.test"] == 1
+    stats = sim.binance.stats.to_json()
+    assert stats["ws_api"]["requests"]["order.place"] == {"200": 1} and stats["requests_total"] == 0  # not HTTP
+    assert stats["ws_api"]["requests"]["order.cancel"] == stats["ws_api"]["requests"]["order.test"] == {"200": 1}
+    assert stats["ws_api"]["events"] == {"executionReport NEW": 1, "executionReport CANCELED": 1,
+                                         "outboundAccountPosition": 2}
 
 
 def test_signature_subscription_and_a_market_order_that_fills(sim: SimServer) -> None:

@@ -12,7 +12,8 @@ events on the same connection as `{"subscriptionId": N, "event": {...}}`.
 
 Simplifications: `session.logon` accepts the HMAC-signed form (Binance wants an Ed25519 key there);
 no capacity queue or injected HTTP faults in front of it (the WebSocket faults of `WsServer` apply); the
-WS-API connection-attempt limit is not applied. Counters: `sim.stats.by_endpoint["ws-api <method>"]`.
+WS-API connection-attempt limit is not applied. Counters (apart from the REST figures):
+`sim.stats.ws_api_requests` by method and status, `sim.stats.ws_api_events` by event and order state.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ HANDLERS: dict[str, Handler] = {
     "openOrders.status": trading.open_orders,
 }
 SESSION_METHODS = ("session.logon", "userDataStream.subscribe", "userDataStream.subscribe.signature")
-STATS_PREFIX = "ws-api "
 _MALFORMED = BinanceError(-1000, "Malformed request.")
 _UNKNOWN_METHOD = BinanceError(-1020, "This operation is not supported.")
 _NOT_LOGGED_IN = BinanceError(-1002, "You are not authorized to execute this request.", 401)
@@ -126,7 +126,7 @@ class WsApiServer(WsServer[ApiConnection]):
         ip = conn.ip
         params = {k: ws_api_value(v) for k, v in raw.items()}
         endpoint = ENDPOINTS.get(WS_API_METHODS.get(method, ""))
-        stats_name = STATS_PREFIX + (method if endpoint is not None or method in SESSION_METHODS else "unknown")
+        stats_name = method if endpoint is not None or method in SESSION_METHODS else "unknown"
         banned_until = limiter.bans.banned_until(ip, now)
         if banned_until is not None:
             self._rejected(conn, request_id, stats_name, limiter.banned(banned_until, now),
@@ -158,7 +158,7 @@ class WsApiServer(WsServer[ApiConnection]):
                 sim.stats.rate_limited += 1
             if free_when_ok:
                 used = limiter.weight.add(ip, weight, now)
-        sim.stats.record(stats_name, answer["status"])
+        sim.stats.record_ws_api(stats_name, answer["status"])
         if conn.return_rate_limits and params.get("returnRateLimits", "true") != "false":
             orders_of = account.api_key if account is not None and endpoint is not None and endpoint.counts_as_order \
                 else None
@@ -211,7 +211,7 @@ class WsApiServer(WsServer[ApiConnection]):
             self.sim.stats.rate_limited += 1
         elif rejection.new_ban:
             self.sim.stats.bans += 1
-        self.sim.stats.record(stats_name, rejection.status)
+        self.sim.stats.record_ws_api(stats_name, rejection.status)
         now = self.sim.clock()
         error = BinanceError(rejection.code, rejection.msg, rejection.status)
         self._send(conn, {"id": request_id, "status": rejection.status,
@@ -235,11 +235,15 @@ class WsApiServer(WsServer[ApiConnection]):
         position = {"e": "outboundAccountPosition", "E": now_ms, "u": account.update_ms,
                     "B": [{"a": a, "f": units_str(account.balance(a).free), "l": units_str(account.balance(a).locked)}
                           for a in (spec.base, spec.quote)]}
+        counts = self.sim.stats.ws_api_events
         for conn, sub_id in list(subs):
             if conn.closing:
                 continue
             for report in (*reports, position):
                 self.send_text(conn, dumps({"subscriptionId": sub_id, "event": report}))
+            for report in reports:
+                counts[f"executionReport {report['X']}"] += 1
+            counts["outboundAccountPosition"] += 1
 
 
 def execution_report(event: OrderEvent, now_ms: int) -> dict[str, Any]:
