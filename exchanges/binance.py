@@ -150,6 +150,7 @@ WS_API_METHODS: dict[str, str] = {
     "order.status": "order GET",
     "openOrders.status": "openOrders",
 }
+WS_API_CONNECT_WEIGHT = 2  # opening a connection
 WS_API_SESSION_WEIGHT = 2  # session.logon, userDataStream.subscribe and userDataStream.subscribe.signature
 WS_API_PRODUCTION = "wss://ws-api.binance.com:443" + WS_API_PATH
 WS_API_TESTNET = "wss://ws-api.testnet.binance.vision" + WS_API_PATH

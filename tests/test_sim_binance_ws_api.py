@@ -127,6 +127,26 @@ def test_resting_order_filled_by_the_market_is_reported() -> None:
         pytest.fail("the resting order was not filled")
 
 
+def test_the_signature_payload_of_binances_hmac_example() -> None:
+    """web-socket-api.md, "SIGNED request example (HMAC)": the payload and signature it shows."""
+    params = {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01000000",
+              "price": "52000.00", "newOrderRespType": "ACK", "recvWindow": 100, "timestamp": 1645423376532,
+              "apiKey": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A", "signature": "x"}
+    payload = ws_api_signature_payload(params)
+    assert payload.startswith("apiKey=vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A&")
+    assert payload.endswith("&timeInForce=GTC&timestamp=1645423376532&type=LIMIT")
+    secret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
+    assert hmac_signature(secret, payload) == "cc15477742bd704c29492d96c7ead9414dfd8e0ec4a00f947bb5bb454ddbd08a"
+
+
+def test_rate_limits_can_be_hidden_per_connection_and_per_request(sim: SimServer) -> None:
+    session = Session(ws_url(sim) + "?returnRateLimits=false")
+    assert "rateLimits" not in session.call("order.status", {"symbol": "BTCUSDT", "orderId": 1}, sign=True)
+    shown = session.call("order.status", {"symbol": "BTCUSDT", "orderId": 1, "returnRateLimits": True}, sign=True)
+    weight = shown["rateLimits"][0]
+    assert (weight["rateLimitType"], weight["count"]) == ("REQUEST_WEIGHT", 2 + 4 + 4)  # connecting weighs 2
+
+
 def test_errors_are_answered_with_binance_codes(sim: SimServer) -> None:
     session = Session(ws_url(sim))
     bad = session.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"},
@@ -142,11 +162,12 @@ def test_errors_are_answered_with_binance_codes(sim: SimServer) -> None:
 
 
 def test_weight_limit_then_ban_as_on_rest() -> None:
-    config = {"binance": {"tick_ms": 600_000, "rate_limits": {"request_weight": {"limit": 8, "interval_s": 60}},
+    config = {"binance": {"tick_ms": 600_000, "rate_limits": {"request_weight": {"limit": 10, "interval_s": 60}},
                           "bans": {"first_ban_s": 60, "max_ban_s": 120, "limited_requests_before_ban": 2}}}
     with SimServer(config) as sim:
         session = Session(ws_url(sim))
         answers = [session.call("order.status", {"symbol": "BTCUSDT", "orderId": 1}, sign=True) for _ in range(5)]
+        # connecting weighs 2 and order.status 4: 10 is used up by the second request
         assert [a["status"] for a in answers] == [400, 400, 429, 429, 418]
         assert answers[2]["error"]["code"] == -1003 and "retryAfter" in answers[2]["error"]["data"]
         assert sim.binance.stats.rate_limited == 2 and sim.binance.stats.bans == 1

@@ -29,6 +29,7 @@ from aiohttp import web
 from exchanges.binance import (
     ENDPOINTS,
     FREE_WHEN_SUCCESSFUL,
+    WS_API_CONNECT_WEIGHT,
     WS_API_METHODS,
     WS_API_PATH,
     WS_API_SESSION_WEIGHT,
@@ -90,7 +91,12 @@ class WsApiServer(WsServer[ApiConnection]):
 
     def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
                 opening: Any) -> ApiConnection:
-        return ApiConnection(ws, transport, request.remote or "", asyncio.get_running_loop().time())
+        conn = ApiConnection(ws, transport, request.remote or "", asyncio.get_running_loop().time())
+        conn.return_rate_limits = request.query.get("returnRateLimits", "").lower() != "false"
+        return conn
+
+    def on_open(self, conn: ApiConnection, opening: Any) -> None:
+        self.sim.limiter.weight.add(conn.ip, WS_API_CONNECT_WEIGHT, self.sim.clock())  # connecting costs weight
 
     def on_start(self) -> None:
         self.sim.trading.listeners.append(self.on_order_events)
@@ -159,7 +165,8 @@ class WsApiServer(WsServer[ApiConnection]):
             if free_when_ok:
                 used = limiter.weight.add(ip, weight, now)
         sim.stats.record_ws_api(stats_name, answer["status"])
-        if conn.return_rate_limits and params.get("returnRateLimits", "true") != "false":
+        show = params.get("returnRateLimits")
+        if (show != "false") if show is not None else conn.return_rate_limits:
             orders_of = account.api_key if account is not None and endpoint is not None and endpoint.counts_as_order \
                 else None
             answer["rateLimits"] = limiter.ws_rate_limits(used, orders_of, now)
@@ -186,7 +193,8 @@ class WsApiServer(WsServer[ApiConnection]):
                 raise mandatory("signature")
             account = self._signed(conn, raw, params, now)
             conn.account = account
-            conn.return_rate_limits = params.get("returnRateLimits", "true") != "false"
+            if "returnRateLimits" in params:
+                conn.return_rate_limits = params["returnRateLimits"] != "false"
             return {"apiKey": account.api_key, "authorizedSince": now_ms,
                     "connectedSince": int((now - (asyncio.get_running_loop().time() - conn.opened_at)) * 1000),
                     "returnRateLimits": conn.return_rate_limits, "serverTime": now_ms,
