@@ -106,6 +106,12 @@ def test_signature_subscription_and_a_market_order_that_fills(sim: SimServer) ->
     events = [e for e in session.wait_events(3) if e["e"] == "executionReport"]
     assert events[0]["X"] == "NEW" and events[-1]["X"] == "FILLED" and events[-1]["x"] == "TRADE"
     assert events[-1]["z"] == "0.00100000"
+    assert sim.binance.trading.listeners  # order events are built while someone is subscribed ...
+    session.ws.close()
+    deadline = time.monotonic() + 5
+    while sim.binance.trading.listeners and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sim.binance.trading.listeners == []  # ... and not for nobody
 
 
 def test_resting_order_filled_by_the_market_is_reported() -> None:

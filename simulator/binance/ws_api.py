@@ -98,9 +98,6 @@ class WsApiServer(WsServer[ApiConnection]):
     def on_open(self, conn: ApiConnection, opening: Any) -> None:
         self.sim.limiter.weight.add(conn.ip, WS_API_CONNECT_WEIGHT, self.sim.clock())  # connecting costs weight
 
-    def on_start(self) -> None:
-        self.sim.trading.listeners.append(self.on_order_events)
-
     def on_forget(self, conn: ApiConnection) -> None:
         for sub_id, key in conn.subscriptions.items():
             subs = self.subscribers.get(key)
@@ -109,6 +106,8 @@ class WsApiServer(WsServer[ApiConnection]):
                 if not subs:
                     del self.subscribers[key]
         conn.subscriptions.clear()
+        if not self.subscribers and self.on_order_events in self.sim.trading.listeners:
+            self.sim.trading.listeners.remove(self.on_order_events)  # no order events are built for nobody
 
     # --- requests ---------------------------------------------------------------------------------
 
@@ -210,6 +209,8 @@ class WsApiServer(WsServer[ApiConnection]):
         sub_id = conn.next_subscription_id
         conn.next_subscription_id += 1
         conn.subscriptions[sub_id] = account.api_key
+        if self.on_order_events not in self.sim.trading.listeners:
+            self.sim.trading.listeners.append(self.on_order_events)
         self.subscribers.setdefault(account.api_key, {})[(conn, sub_id)] = None
         return {"subscriptionId": sub_id}
 
