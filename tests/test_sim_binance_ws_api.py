@@ -3,6 +3,7 @@ the user data stream's events on the same connection, rateLimits with the ORDERS
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -191,3 +192,29 @@ def test_order_count_limit_is_refused_with_minus_1015() -> None:
         assert answers[2]["error"]["code"] == -1015
         counts = [r["count"] for r in answers[1]["rateLimits"] if r["rateLimitType"] == "ORDERS"]
         assert counts[0] == 2
+
+
+def test_connection_rules_attempts_pings_and_pong_timeout() -> None:
+    config = {"binance": {"tick_ms": 600_000, "ws": {"connection_attempts": 2, "connection_window_s": 60,
+                                                       "ping_interval_s": 0.2, "pong_timeout_s": 0.5}}}
+    with SimServer(config) as sim:
+        answering = websocket.create_connection(ws_url(sim), timeout=5)  # websocket-client answers pings itself
+        silent = websocket.WebSocket(skip_utf8_validation=True)
+        silent.connect(ws_url(sim), timeout=5)
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(ws_url(sim), timeout=5)
+        assert refused.value.status_code == 429
+        answering.settimeout(0.05)
+        deadline = time.monotonic() + 1.2
+        while time.monotonic() < deadline:  # websocket-client's recv answers the pings it reads
+            with contextlib.suppress(websocket.WebSocketTimeoutException):
+                answering.recv()
+        frame = silent.recv_frame()  # a server ping, left unanswered: closed after pong_timeout_s
+        assert frame.opcode == websocket.ABNF.OPCODE_PING
+        deadline = time.monotonic() + 5
+        while silent.recv_frame().opcode != websocket.ABNF.OPCODE_CLOSE and time.monotonic() < deadline:
+            pass
+        assert sim.binance.stats.ws["pong_timeouts"] == 1 and sim.binance.stats.ws["api_rejected_attempts"] == 1
+        answering.settimeout(5)
+        answering.send(json.dumps({"id": 1, "method": "order.status", "params": {}}))
+        assert json.loads(answering.recv())["id"] == 1  # the answering connection is still open

@@ -10,9 +10,13 @@ name); after `session.logon` they may omit them. `userDataStream.subscribe` (aft
 `userDataStream.subscribe.signature` push the account's `executionReport` and `outboundAccountPosition`
 events on the same connection as `{"subscriptionId": N, "event": {...}}`.
 
+Connection rules (`[binance.ws]`, the same values as the market streams'): connection attempts per IP per
+window (HTTP 429 before the upgrade), a ping every `ping_interval_s` and a close (1008) when no pong echoes it
+within `pong_timeout_s`, a close (1000) at `max_lifetime_s`; opening a connection weighs 2.
+
 Simplifications: `session.logon` accepts the HMAC-signed form (Binance wants an Ed25519 key there);
-no capacity queue or injected HTTP faults in front of it (the WebSocket faults of `WsServer` apply); the
-WS-API connection-attempt limit is not applied. Counters (apart from the REST figures):
+no capacity queue or injected HTTP faults in front of it (the WebSocket faults of `WsServer` apply).
+Counters (apart from the REST figures):
 `sim.stats.ws_api_requests` by method and status, `sim.stats.ws_api_events` by event and order state.
 """
 
@@ -21,10 +25,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from exchanges.binance import (
     ENDPOINTS,
@@ -43,7 +48,9 @@ from simulator.binance.account import Account, OrderEvent
 from simulator.binance.errors import BinanceError, mandatory
 from simulator.binance.rest import account_for_key, signed_timestamp
 from simulator.binance.ws import _is_valid_request_id
+from simulator.limits import FixedWindowCounter
 from simulator.units import quote_units, units_str
+from simulator.ws_fanout import CLOSE_HANDSHAKE_TIMEOUT_S, OPCODE_PING, OPCODE_PONG, frame
 from simulator.ws_server import WsServer, dumps
 
 if TYPE_CHECKING:
@@ -67,11 +74,15 @@ _NOT_LOGGED_IN = BinanceError(-1002, "You are not authorized to execute this req
 class ApiConnection(ws_server.Connection):
     """One WS API session: its logged-in account and its user data stream subscriptions."""
 
-    __slots__ = ("account", "next_subscription_id", "return_rate_limits", "subscriptions")
+    __slots__ = ("account", "next_ping_at", "next_subscription_id", "ping_payload", "ping_unanswered_since",
+                 "return_rate_limits", "subscriptions")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport, ip: str, now: float) -> None:
         super().__init__(ws, transport, ip, now)
         self.account: Account | None = None
+        self.next_ping_at = now
+        self.ping_payload = b""
+        self.ping_unanswered_since: float | None = None
         self.return_rate_limits = True
         self.next_subscription_id = 0
         self.subscriptions: dict[int, str] = {}  # subscription id -> API key
@@ -81,10 +92,13 @@ class WsApiServer(WsServer[ApiConnection]):
     """All WS API sessions of the simulated Binance."""
 
     sim: BinanceSim
+    counted_types = frozenset((WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.PING, WSMsgType.PONG))
 
     def __init__(self, sim: BinanceSim) -> None:
         super().__init__(sim)
         self.subscribers: dict[str, dict[tuple[ApiConnection, int], None]] = {}  # API key -> (conn, id)
+        limits = sim.config.ws
+        self.attempts = FixedWindowCounter(limits.connection_attempts, limits.connection_window_s)
 
     def routes(self) -> list[tuple[str, ws_server.Handler]]:
         return [(self.sim.prefix + WS_API_PATH, self.handle)]
@@ -95,8 +109,49 @@ class WsApiServer(WsServer[ApiConnection]):
         conn.return_rate_limits = request.query.get("returnRateLimits", "").lower() != "false"
         return conn
 
+    def admit(self, request: web.Request, opening: Any) -> web.StreamResponse | None:
+        limits, now = self.sim.config.ws, self.sim.clock()
+        if self.attempts.add(request.remote or "", 1, now) > limits.connection_attempts:
+            self.stats.ws["api_rejected_attempts"] += 1
+            return web.json_response(
+                {"code": -1003, "msg": f"Too many connection attempts; current limit is "
+                                       f"{limits.connection_attempts} per {limits.connection_window_s} s."},
+                status=429, headers={"Retry-After": str(math.ceil(self.attempts.reset_in(now)))})
+        return None
+
+    def websocket_response(self) -> web.WebSocketResponse:
+        return web.WebSocketResponse(autoping=False, compress=False, max_msg_size=self.max_message_bytes,
+                                     timeout=CLOSE_HANDSHAKE_TIMEOUT_S)
+
     def on_open(self, conn: ApiConnection, opening: Any) -> None:
         self.sim.limiter.weight.add(conn.ip, WS_API_CONNECT_WEIGHT, self.sim.clock())  # connecting costs weight
+        conn.next_ping_at = conn.opened_at + self.sim.config.ws.ping_interval_s
+
+    def on_control_frame(self, conn: ApiConnection, msg: WSMessage) -> None:
+        if msg.type is WSMsgType.PING:
+            self.fanout.send(conn, frame(OPCODE_PONG, msg.data))
+        elif msg.type is WSMsgType.PONG and msg.data == conn.ping_payload:
+            conn.ping_unanswered_since = None
+
+    def housekeeping_period(self) -> float:
+        limits = self.sim.config.ws
+        return max(0.01, min(1.0, limits.ping_interval_s / 4, limits.pong_timeout_s / 4))
+
+    def on_housekeep(self, conn: ApiConnection, now: float) -> None:
+        """The connection rules of the market streams: lifetime, a ping every interval, a pong in time."""
+        limits = self.sim.config.ws
+        if now - conn.opened_at >= limits.max_lifetime_s:
+            self.stats.ws["lifetime_closes"] += 1
+            self.close(conn, WSCloseCode.OK, "Connection lifetime exceeded")
+        elif conn.ping_unanswered_since is not None and now - conn.ping_unanswered_since >= limits.pong_timeout_s:
+            self.stats.ws["pong_timeouts"] += 1
+            self.close(conn, WSCloseCode.POLICY_VIOLATION, "Pong timeout")
+        elif now >= conn.next_ping_at:
+            conn.next_ping_at = now + limits.ping_interval_s
+            conn.ping_payload = str(int(self.sim.clock() * 1000)).encode()
+            if conn.ping_unanswered_since is None:
+                conn.ping_unanswered_since = now
+            self.fanout.send(conn, frame(OPCODE_PING, conn.ping_payload))
 
     def on_forget(self, conn: ApiConnection) -> None:
         for sub_id, key in conn.subscriptions.items():
