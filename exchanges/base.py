@@ -347,7 +347,9 @@ class ExchangeAdapter(abc.ABC):
     - `SequencedBooks`: local order books from the stream alone, verified by sequence numbers
       (`is_sequenced_book_kind` true);
     - `PriceQuotes`: one REST request for a symbol's last price (locustfiles/failover.py spans the adapters
-      that have it).
+      that have it);
+    - `WsOrderApi`: order entry over an authenticated WebSocket session with the account's order events on it
+      (`loadgen.users.ws_orders.WsOrderUser`; locustfiles/ws_orders.py spans the venues' traders).
 
     The gates of those groups (`is_diff_depth_kind`, `is_checksum_book_kind`, `is_sequenced_book_kind`) are on
     this class and say no, so the Locust users can ask any adapter; an adapter that says yes for a kind
