@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -69,7 +70,9 @@ class WsOrderUser(ExchangeRestUser):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        self._tag = f"u{next(_users)}x{int(time.time()) % 100000}"
+        # Client order ids must be unique across the users and worker processes sharing an account: they match
+        # the account's events (which every session of it receives) to this user's orders.
+        self._tag = f"u{next(_users)}x{secrets.token_hex(4)}"
         self._ids = itertools.count(1)
         self._ws: websocket.WebSocket | None = None
         self._receiver: gevent.Greenlet | None = None
