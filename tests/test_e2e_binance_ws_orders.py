@@ -4,6 +4,7 @@ simulator, every order accounted for and reconciled with the simulator's own cou
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,10 @@ def test_ws_orders_are_acked_reported_and_reconciled(tmp_path: Path) -> None:
     for state in ("NEW", "FILLED", "EXPIRED"):
         assert 3 * rows[EVENT_ROW.format(state)]["num_requests"] == pushed[f"executionReport {state}"], state
     assert served["requests_total"] == _rest(served)  # the HTTP figures hold only the REST requests
+    # every message the simulator sent on the sessions (answers and events) was received, on as many connections
+    metrics = json.loads((run.run_dir / "locust_exchange.json").read_text())["exchanges"]["binance"]
+    assert metrics["ws_messages"] == served["ws"]["messages_sent"] and metrics["ws_drops"] == 0
+    assert served["ws"]["connections_total"] == run.entry("WS", "connect")["num_requests"] == 3
     # the only refusals: the account's ORDERS limit per 10 s (-1015), as many as the simulator answered
     rejected = placed["num_failures"]
     assert failures(run.run_dir) == ({("order.place", "rate_limited: -1015 HTTP 429"): rejected} if rejected else {})

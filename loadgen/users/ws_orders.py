@@ -37,7 +37,7 @@ from exchanges.base import FailureKind, OrderUpdate, Verdict, WsApiAnswer, WsOrd
 from loadgen.runtime import LIVE_ORDER_TARGETS
 from loadgen.users.request_events import fire, unexpected
 from loadgen.users.rest import ExchangeRestUser
-from loadgen.users.ws_connection import CONNECT, RECONNECT
+from loadgen.users.ws_connection import CONNECT, NO_STATUS, ORDERLY_CLOSE_CODES, RECONNECT
 from loadgen.users.ws_frames import CLOSE, DATA_OPCODES, PING, TEXT, FrameReader
 
 logger = logging.getLogger(__name__)
@@ -153,6 +153,10 @@ class WsOrderUser(ExchangeRestUser):
             fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=self.adapter.classify_exception(e))
             return False
         fire(self.environment, WS_REQUEST_TYPE, name, _ms(started))
+        metrics = self.runtime.metrics
+        metrics.ws_opened()
+        if self._connected_once:
+            metrics.ws_reconnect()
         self._connected_once = True
         ws.settimeout(READ_TIMEOUT_S)
         self._ws = ws
@@ -199,6 +203,7 @@ class WsOrderUser(ExchangeRestUser):
             waiter.set(Verdict(False, kind, message=message))
         ws, self._ws = self._ws, None
         if ws is not None:
+            self.runtime.metrics.ws_closed()
             with contextlib.suppress(OSError, websocket.WebSocketException), gevent.Timeout(0.5, False):
                 ws.send_close()
             ws.shutdown()
@@ -208,6 +213,7 @@ class WsOrderUser(ExchangeRestUser):
     def _receive(self, ws: websocket.WebSocket) -> None:
         reader = FrameReader(ws.sock)
         timeout_s = self.runtime.settings.order_event_timeout_s
+        metrics = self.runtime.metrics
         try:
             while True:
                 try:
@@ -216,12 +222,17 @@ class WsOrderUser(ExchangeRestUser):
                     frames = []
                 for opcode, data in frames:
                     if opcode in DATA_OPCODES:
+                        metrics.ws_message()
                         self._handle(data.decode() if opcode == TEXT else data.decode("utf-8", "replace"))
                     elif opcode == PING:
                         ws.pong(data)
+                        metrics.ws_ping()
                     elif opcode == CLOSE:
-                        code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
-                        self._ended(f"closed by server {code}")
+                        code = int.from_bytes(data[:2], "big") if len(data) >= 2 else NO_STATUS
+                        if code in ORDERLY_CLOSE_CODES:
+                            self._ended(None)
+                        else:
+                            self._ended(f"closed by server {code}")
                         return
                 self._settle(time.perf_counter() - timeout_s, None)
                 gevent.sleep(0)  # let other greenlets (and Locust's timers) run between reads
@@ -232,11 +243,14 @@ class WsOrderUser(ExchangeRestUser):
             fire(self.environment, REQUEST_TYPE, self._row("session"), None, verdict=unexpected(e))
             self._ended(type(e).__name__)
 
-    def _ended(self, message: str) -> None:
-        fire(self.environment, WS_REQUEST_TYPE, self._row("connection"), None,
-             verdict=Verdict(False, FailureKind.WS_DROP, message=message))
+    def _ended(self, message: str | None) -> None:
+        """The connection ended: abnormally (`message` says how: a ws_drop failure) or in order (None)."""
+        if message is not None:
+            self.runtime.metrics.ws_drop()
+            fire(self.environment, WS_REQUEST_TYPE, self._row("connection"), None,
+                 verdict=Verdict(False, FailureKind.WS_DROP, message=message))
         self._receiver = None
-        self._close(FailureKind.WS_DROP, message)
+        self._close(FailureKind.WS_DROP, message or "connection closed")
 
     def _handle(self, text: str) -> None:
         try:
