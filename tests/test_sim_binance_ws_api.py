@@ -218,3 +218,23 @@ def test_connection_rules_attempts_pings_and_pong_timeout() -> None:
         answering.settimeout(5)
         answering.send(json.dumps({"id": 1, "method": "order.status", "params": {}}))
         assert json.loads(answering.recv())["id"] == 1  # the answering connection is still open
+
+
+def test_orders_that_trade_give_their_count_back() -> None:
+    """faqs/order_count_decrement.md: an order's first fill takes one off every ORDERS window (never below 0)."""
+    config = {"binance": {"tick_ms": 600_000, "rate_limits": {"orders_10s": {"limit": 2, "interval_s": 10}}}}
+    with SimServer(config) as sim:
+        session = Session(ws_url(sim))
+        session.call("session.logon", sign=True)
+
+        def orders_counts(answer: dict[str, Any]) -> list[int]:
+            return [r["count"] for r in answer["rateLimits"] if r["rateLimitType"] == "ORDERS"]
+
+        for side in ("BUY", "SELL", "BUY", "SELL"):  # MARKET orders fill at once: they never count
+            market = session.call("order.place", {"symbol": "BTCUSDT", "side": side, "type": "MARKET",
+                                                  "quantity": "0.001"})
+            assert market["status"] == 200 and orders_counts(market) == [0, 0], market
+        resting = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001",
+                   "price": below_market(sim)}
+        answers = [session.call("order.place", resting) for _ in range(3)]
+        assert [a["status"] for a in answers] == [200, 200, 429] and orders_counts(answers[1]) == [2, 2]

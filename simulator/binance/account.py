@@ -153,6 +153,7 @@ class Trading:
         self.next_order_id = 1_000_000
         self._rng = random.Random(seed ^ 0xC11E47)
         self.listeners: list[OrderListener] = []  # told of every order change (the user data streams)
+        self.on_first_fill: Callable[[Account], None] | None = None  # an order of the account started trading
         for sym in market.symbols.values():
             sym.on_user_fill = self.on_resting_fill
 
@@ -177,6 +178,8 @@ class Trading:
             order.locked -= sold
             account.balance(spec.base).locked -= sold
             account.balance(spec.quote).free += quote_units(spec, fill.price, fill.qty)
+        if order.executed_qty == 0 and self.on_first_fill is not None:
+            self.on_first_fill(account)
         order.executed_qty += fill.qty
         order.cumm_quote += quote_units(spec, fill.price, fill.qty)
         now_ms = int(self.clock() * 1000)

@@ -106,6 +106,13 @@ class Limiter:
         for counter, _header, _window in self.order_windows:
             counter.add(api_key, 1, now)
 
+    def order_filled(self, api_key: str, now: float) -> None:
+        """An order's first fill gives one order back in every ORDERS window, never below zero
+        (faqs/order_count_decrement.md)."""
+        for counter, _header, _window in self.order_windows:
+            if counter.used(api_key, now) > 0:
+                counter.add(api_key, -1, now)
+
     def ws_rate_limits(self, used_weight: int, api_key: str | None, now: float) -> list[dict[str, object]]:
         """The WS API's `rateLimits`: the IP's request weight and, for order placements, the account's ORDERS counts."""
         interval, num = interval_enum(self.weight_limit.interval_s)

@@ -69,6 +69,8 @@ def place_order(sim: BinanceSim, params: Mapping[str, str], now: float, account:
     now_ms = int(now * 1000)
     order, fills = _execute(sim, request, account, now_ms)
     sim.limiter.count_order(account.api_key, now)
+    if fills:  # traded at once: its count is given back (faqs/order_count_decrement.md)
+        sim.limiter.order_filled(account.api_key, now)
     if sim.trading.listeners:
         sim.trading.publish(account, _placement_events(order, fills, now_ms))
     response_type = request.response_type
