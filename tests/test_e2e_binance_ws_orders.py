@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.runner.processes import child_env
-from loadgen.users.ws_orders import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
+from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
 from tests.support.e2e import REPO_ROOT, LocustRun, simulator
 
 pytestmark = pytest.mark.e2e

@@ -39,13 +39,11 @@ from loadgen.users.request_events import fire, unexpected
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.ws_connection import CONNECT, NO_STATUS, ORDERLY_CLOSE_CODES, RECONNECT
 from loadgen.users.ws_frames import CLOSE, DATA_OPCODES, PING, TEXT, FrameReader
+from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
 
 logger = logging.getLogger(__name__)
 
-REQUEST_TYPE = "WSAPI"
 WS_REQUEST_TYPE = "WS"
-LOST_ORDER_EVENT = "lost_order_event"
-EVENT_ROW = "order→{}"
 READ_TIMEOUT_S = 0.25  # how often the receive loop looks for timed-out orders when nothing arrives
 _users = itertools.count(1)
 

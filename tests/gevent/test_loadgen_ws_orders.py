@@ -10,7 +10,8 @@ from exchanges.base import OK, FailureKind, OrderUpdate, Verdict, WsApiAnswer
 from exchanges.binance import ADAPTER
 from loadgen.options import OPTIONS, parse_settings
 from loadgen.runtime import build_runtime
-from loadgen.users.ws_orders import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE, WsOrderUser, _Order
+from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
+from loadgen.users.ws_orders import WsOrderUser, _Order
 
 HOST = "http://127.0.0.1:9/binance"
 
