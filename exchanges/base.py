@@ -166,6 +166,42 @@ class StreamMessage:
     data: Any
 
 
+@dataclass(frozen=True, slots=True)
+class WsApiAnswer:
+    """An exchange's WebSocket order API answering one request: ok, or a classified failure."""
+
+    request_id: str
+    verdict: Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """One order event on an exchange's private stream: the order (by client order id) and its new state."""
+
+    client_order_id: str
+    state: str  # the exchange's order state after the event, e.g. "NEW", "FILLED"
+    final: bool  # no further event will come for this order
+    event_time_ms: float | None
+
+
+class WsOrderApi(Protocol):
+    """What an exchange's WebSocket order entry needs from its adapter (`loadgen.users.ws_orders.WsOrderUser`)."""
+
+    ws_order_method: str  # the request that places an order, also its Locust row name
+
+    def ws_order_url(self, rest_base: str, ws_base: str) -> str:
+        """The order API's URL for a run against `rest_base` (its WebSocket base: `ws_base`)."""
+
+    def ws_session_requests(self, api_key: str, api_secret: str, timestamp_ms: int) -> list[tuple[str, dict[str, Any]]]:
+        """(method, params) of the requests that open an authenticated session with the account's order events."""
+
+    def ws_request(self, request_id: str, method: str, params: Mapping[str, Any]) -> str:
+        """One request frame."""
+
+    def decode_ws_order_message(self, text: str) -> WsApiAnswer | OrderUpdate | None:
+        """An answer, an order event, or None for anything else (e.g. a balance event)."""
+
+
 class StreamError(Exception):
     """An error the exchange reported on a stream (e.g. a refused subscription), as a classified verdict."""
 
@@ -311,7 +347,9 @@ class ExchangeAdapter(abc.ABC):
     - `SequencedBooks`: local order books from the stream alone, verified by sequence numbers
       (`is_sequenced_book_kind` true);
     - `PriceQuotes`: one REST request for a symbol's last price (locustfiles/failover.py spans the adapters
-      that have it).
+      that have it);
+    - `WsOrderApi`: order entry over an authenticated WebSocket session with the account's order events on it
+      (`loadgen.users.ws_orders.WsOrderUser`; locustfiles/ws_orders.py spans the venues' traders).
 
     The gates of those groups (`is_diff_depth_kind`, `is_checksum_book_kind`, `is_sequenced_book_kind`) are on
     this class and say no, so the Locust users can ask any adapter; an adapter that says yes for a kind

@@ -25,12 +25,15 @@ from exchanges.base import (
     FailureKind,
     Hosts,
     LimitSignals,
+    OrderUpdate,
     RequestToSign,
     SignedRequest,
     StreamMessage,
     SymbolRules,
+    TargetKind,
     Verdict,
     WindowLimit,
+    WsApiAnswer,
     retry_after_seconds,
     simulator_keys,
 )
@@ -136,6 +139,67 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 # Endpoints whose successful calls are free (the weight is charged only when they fail).
 FREE_WHEN_SUCCESSFUL = frozenset({"order", "order DELETE"})
+
+# --- WebSocket API (web-socket-api.md) ----------------------------------------------------------
+WS_API_PATH = "/ws-api/v3"
+# WS API method -> the REST endpoint whose weight, signing and order counting it shares (one source of truth).
+WS_API_METHODS: dict[str, str] = {
+    "order.place": "order",
+    "order.test": "order/test",
+    "order.cancel": "order DELETE",
+    "order.status": "order GET",
+    "openOrders.status": "openOrders",
+}
+WS_API_CONNECT_WEIGHT = 2  # opening a connection
+WS_API_SESSION_WEIGHT = 2  # session.logon, userDataStream.subscribe and userDataStream.subscribe.signature
+WS_API_PRODUCTION = "wss://ws-api.binance.com:443" + WS_API_PATH
+WS_API_TESTNET = "wss://ws-api.testnet.binance.vision" + WS_API_PATH
+FINAL_ORDER_STATES = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"})
+
+
+def ws_api_signature_payload(params: Mapping[str, object]) -> str:
+    """What a signed WS API request signs: its parameters but `signature`, sorted by name, as `k=v&k=v`."""
+    return "&".join(f"{k}={ws_api_value(v)}" for k, v in sorted(params.items()) if k != "signature")
+
+
+def ws_api_signed(api_key: str, api_secret: str, params: Mapping[str, object], timestamp_ms: int) -> dict[str, object]:
+    """`params` with apiKey, timestamp and their HMAC signature, as a signed WS API request carries them."""
+    signed = {**params, "apiKey": api_key, "timestamp": timestamp_ms}
+    signed["signature"] = hmac_signature(api_secret, ws_api_signature_payload(signed))
+    return signed
+
+
+def decode_ws_api_message(text: str) -> WsApiAnswer | OrderUpdate | None:
+    """A WS API answer (by request id) or an executionReport of the user data stream; None for other events."""
+    message = json.loads(text)
+    event = message.get("event")
+    if event is not None:
+        if event.get("e") != "executionReport":
+            return None
+        state = event["X"]
+        return OrderUpdate(event["c"], state, state in FINAL_ORDER_STATES, event.get("E"))
+    status = message.get("status")
+    request_id = message.get("id")
+    if status is None or request_id is None:
+        return None
+    if status == 200:
+        return WsApiAnswer(str(request_id), OK)
+    error = message.get("error") or {}
+    retry_after_ms = (error.get("data") or {}).get("retryAfter")
+    headers = {}
+    if isinstance(retry_after_ms, int):
+        server_ms = (error.get("data") or {}).get("serverTime") or retry_after_ms
+        headers["Retry-After"] = str(max(0, (retry_after_ms - server_ms) // 1000))
+    body = json.dumps({"code": error.get("code"), "msg": error.get("msg", "")}).encode()
+    return WsApiAnswer(str(request_id), classify(int(status), headers, body))
+
+
+def ws_api_value(value: object) -> str:
+    """A JSON parameter value as the WS API reads it (booleans as `true`/`false`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
 
 # --- Limits (defaults; every one is configurable in the simulator and the users) ---------------
 
@@ -459,6 +523,26 @@ class BinanceAdapter(ExchangeAdapter):
         return parse_depth_snapshot(body)
 
     price_endpoint = "ticker/price"
+
+    ws_order_method = "order.place"
+
+    def ws_order_url(self, rest_base: str, ws_base: str) -> str:
+        kind = self.target_kind(rest_base)
+        if kind == TargetKind.PRODUCTION:
+            return WS_API_PRODUCTION
+        if kind == TargetKind.TESTNET:
+            return WS_API_TESTNET
+        return ws_base.rstrip("/") + WS_API_PATH
+
+    def ws_session_requests(self, api_key: str, api_secret: str, timestamp_ms: int) -> list[tuple[str, dict]]:
+        return [("session.logon", ws_api_signed(api_key, api_secret, {}, timestamp_ms)),
+                ("userDataStream.subscribe", {})]
+
+    def ws_request(self, request_id: str, method: str, params: Mapping[str, object]) -> str:
+        return json.dumps({"id": request_id, "method": method, "params": params}, separators=(",", ":"))
+
+    def decode_ws_order_message(self, text: str) -> WsApiAnswer | OrderUpdate | None:
+        return decode_ws_api_message(text)
 
     def price_params(self, symbol: str) -> dict[str, str]:
         return {"symbol": symbol}

@@ -52,6 +52,9 @@ class BackoffChoice(enum.StrEnum):
     RETRY_AFTER = "retry-after"  # the server's Retry-After when it gives one, nothing of its own
 
 
+ORDER_EVENT_TIMEOUT_S = 5.0
+
+
 class OptionError(ValueError):
     """A bad option value; the message is one line naming the option."""
 
@@ -77,6 +80,7 @@ class LoadSettings:
     breaker: bool
     breaker_failures: int  # unhealthy answers in a row that open the breaker
     breaker_open_s: float  # how long it stays open before a trial request
+    order_event_timeout_s: float = ORDER_EVENT_TIMEOUT_S  # acknowledged, no order event by then: a lost event
 
     @property
     def weight_budget_units(self) -> float:
@@ -100,6 +104,8 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--ws-host", "", "WebSocket base URL (default: --host with a ws scheme, right for the simulator)"),
     ("--order-burst", "5", "Orders sent at once by a burst trader"),
     ("--order-pause", "2", "Seconds between a burst trader's bursts"),
+    ("--order-event-timeout", "5", "Seconds a WebSocket trader waits for an order's answer and first order event; "
+     "an acknowledged order with no event by then counts as lost_order_event"),
     ("--order-endpoint", "test", "test: the order-test endpoint; live: real orders (simulator or testnet only)"),
     ("--weight-budget", "0.8", "Fraction of the request-weight limit polite users stay under"),
     ("--weight-limit", "", "Request-weight limit per window (default: the exchange's published limit)"),
@@ -174,6 +180,8 @@ def parse_settings(options: Any, adapter: ExchangeAdapter, host: str | None) -> 
         ws_host=_ws_host(_text(options, "ws_host"), adapter, host),
         order_burst=_int(options, "order_burst", None, 1, MAX_ORDER_BURST),
         order_pause_s=_float(options, "order_pause", 0.0, math.inf, low_open=False),
+        order_event_timeout_s=(_float(options, "order_event_timeout", 0.0, math.inf, low_open=True)
+                               if _text(options, "order_event_timeout") else ORDER_EVENT_TIMEOUT_S),
         order_endpoint=_choice(options, "order_endpoint", OrderEndpoint),
         weight_budget=_float(options, "weight_budget", 0.0, 1.0, low_open=True),
         weight_limit=_int(options, "weight_limit", limit_default.limit if limit_default else None, 1, None),

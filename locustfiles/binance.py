@@ -30,6 +30,7 @@ from loadgen.pacing.cluster_budget import unless_paced
 from loadgen.users.burst import BurstUser
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
+from loadgen.users.ws_orders import WsOrderUser
 
 plugin.install(ADAPTER)
 
@@ -84,12 +85,7 @@ class BinanceBurstTrader(BurstUser):
     weight = 2
 
     def prepare_burst(self) -> Burst | None:
-        symbol = random.choice(self.runtime.settings.symbols)
-        rules = self._rules(symbol)
-        if rules is None:
-            return None
-        reply = self.request("ticker/price", {"symbol": symbol}, parse=parse_ticker_price)
-        return Burst(symbol, rules, reply.parsed) if reply.ok else None
+        return prepare_burst(self)
 
     def send_order(self, plan: Burst, index: int) -> None:
         side = "BUY" if index % 2 == 0 else "SELL"
@@ -105,15 +101,50 @@ class BinanceBurstTrader(BurstUser):
         if order_id is not None:
             self.request("order DELETE", {"symbol": plan.symbol, "orderId": order_id})
 
-    def _rules(self, symbol: str) -> SymbolRules | None:
-        """The symbol's filters from exchangeInfo, fetched once per process."""
-        key = f"rules:{symbol}"
-        rules = self.runtime.cache.get(key)
-        if rules is None:
-            reply = self.request("exchangeInfo", {"symbol": symbol}, parse=partial(parse_symbol_rules, symbol=symbol))
-            if reply.ok:
-                rules = self.runtime.cache[key] = reply.parsed
-        return rules
+
+
+def prepare_burst(user: ExchangeRestUser) -> Burst | None:
+    """A random symbol of the run, its filters and its last price (None when they could not be read)."""
+    symbol = random.choice(user.runtime.settings.symbols)
+    rules = _rules(user, symbol)
+    if rules is None:
+        return None
+    reply = user.request("ticker/price", {"symbol": symbol}, parse=parse_ticker_price)
+    return Burst(symbol, rules, reply.parsed) if reply.ok else None
+
+
+def _rules(user: ExchangeRestUser, symbol: str) -> SymbolRules | None:
+    """The symbol's filters from exchangeInfo, fetched once per process."""
+    key = f"rules:{symbol}"
+    rules = user.runtime.cache.get(key)
+    if rules is None:
+        reply = user.request("exchangeInfo", {"symbol": symbol}, parse=partial(parse_symbol_rules, symbol=symbol))
+        if reply.ok:
+            rules = user.runtime.cache[key] = reply.parsed
+    return rules
+
+
+class BinanceWsTrader(WsOrderUser):
+    """Bursts of orders over the WebSocket API on one logged-in session per user, with the user data stream on
+    the same connection: small MARKET orders, buys and sells in turn (NEW, then FILLED), and every third a LIMIT
+    IOC order away from the price (NEW, then EXPIRED). Real orders: the simulator or a testnet only. Not in the
+    default mix (weight 0): run it by name, e.g. `locust -f locustfiles/binance.py BinanceWsTrader`."""
+
+    adapter = ADAPTER
+    weight = 0
+
+    def prepare_burst(self) -> Burst | None:
+        return prepare_burst(self)
+
+    def order_params(self, plan: Burst, index: int, client_order_id: str) -> dict[str, str]:
+        side = "BUY" if index % 2 == 0 else "SELL"
+        quantity = plan.rules.smallest_quantity_text(plan.price)
+        params = {"symbol": plan.symbol, "side": side, "quantity": quantity, "newClientOrderId": client_order_id,
+                  "newOrderRespType": "ACK"}
+        if index % 3 != 2:
+            return params | {"type": "MARKET"}
+        away = plan.price * (1 - ORDER_PRICE_OFFSET if side == "BUY" else 1 + ORDER_PRICE_OFFSET)
+        return params | {"type": "LIMIT", "timeInForce": "IOC", "price": plan.rules.price_text(away)}
 
 
 class BinanceWsSubscriber(StreamUser):

@@ -21,7 +21,9 @@ class ExchangeStats:
     `by_status` keys are status codes as strings ("200", "429"); `by_endpoint` keys are the adapter's
     endpoint names ("ticker/price", "order DELETE"); `by_error` counts error answers by the exchange's
     error text, for exchanges whose errors share one status (Kraken answers them with HTTP 200). The
-    WebSocket server owns the `ws` counter. `capacity` holds the venue's capacity queues by name ("rest",
+    WebSocket server owns the `ws` counter. A WebSocket order API counts its answers in `ws_api_requests` (by
+    method and status, apart from the HTTP figures) and the order events it pushed in `ws_api_events` (by event
+    type and order state, e.g. "executionReport FILLED"). `capacity` holds the venue's capacity queues by name ("rest",
     "orders"); it is empty when no capacity is configured.
     """
 
@@ -35,6 +37,8 @@ class ExchangeStats:
         self.rate_limited = 0  # rate-limit answers (429, or the exchange's own rate-limit error)
         self.bans = 0  # IP bans imposed (each answered 418)
         self.capacity: dict[str, QueueCounters] = {}
+        self.ws_api_requests: Counter[tuple[str, str]] = Counter()
+        self.ws_api_events: Counter[str] = Counter()
 
     def record(self, endpoint: str, status: int) -> None:
         """Count one answered request."""
@@ -42,7 +46,14 @@ class ExchangeStats:
         self.by_status[str(status)] += 1
         self.by_endpoint[endpoint] += 1
 
+    def record_ws_api(self, method: str, status: int) -> None:
+        """Count one answered WebSocket order API request."""
+        self.ws_api_requests[(method, str(status))] += 1
+
     def to_json(self) -> dict[str, Any]:
+        requests: dict[str, dict[str, int]] = {}
+        for (method, status), count in sorted(self.ws_api_requests.items()):
+            requests.setdefault(method, {})[status] = count
         return {
             "requests_total": self.requests_total,
             "by_status": dict(self.by_status),
@@ -53,4 +64,5 @@ class ExchangeStats:
             "rate_limited": self.rate_limited,
             "bans": self.bans,
             "capacity": {name: queue.to_json() for name, queue in self.capacity.items()},
+            "ws_api": {"requests": requests, "events": dict(self.ws_api_events)},
         }

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from exchanges import get_adapter
-from exchanges.base import FailureKind, TargetKind
+from exchanges.base import FailureKind, OrderUpdate, TargetKind, WsApiAnswer
 from exchanges.binance import (
+    ADAPTER,
     ENDPOINTS,
     classify,
     hmac_signature,
@@ -128,3 +129,28 @@ def test_target_kind():
 def test_unknown_exchange_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown exchange 'nope'"):
         get_adapter("nope")
+
+
+def test_ws_api_answers_and_order_events_are_decoded() -> None:
+    ok = ADAPTER.decode_ws_order_message('{"id":"u1n1","status":200,"result":{}}')
+    assert isinstance(ok, WsApiAnswer) and ok.request_id == "u1n1" and ok.verdict.ok
+    refused = ADAPTER.decode_ws_order_message(json.dumps(
+        {"id": 7, "status": 429, "error": {"code": -1015, "msg": "Too many new orders",
+                                          "data": {"serverTime": 1_000_000, "retryAfter": 1_004_000}}}))
+    assert isinstance(refused, WsApiAnswer) and refused.request_id == "7"
+    assert refused.verdict.error_text() == "rate_limited: -1015 HTTP 429" and refused.verdict.retry_after_s == 4
+    rejected = ADAPTER.decode_ws_order_message(json.dumps(
+        {"id": 8, "status": 400, "error": {"code": -2010, "msg": "Account has insufficient balance"}}))
+    assert rejected.verdict.kind is FailureKind.ORDER_REJECTED
+    report = {"subscriptionId": 0, "event": {"e": "executionReport", "E": 5, "c": "u1n1", "X": "FILLED"}}
+    assert ADAPTER.decode_ws_order_message(json.dumps(report)) == OrderUpdate("u1n1", "FILLED", True, 5)
+    report["event"]["X"] = "PARTIALLY_FILLED"
+    assert ADAPTER.decode_ws_order_message(json.dumps(report)).final is False
+    assert ADAPTER.decode_ws_order_message('{"event":{"e":"outboundAccountPosition","E":1}}') is None
+
+
+def test_ws_order_url_follows_the_target() -> None:
+    assert ADAPTER.ws_order_url("https://api.binance.com", "") == "wss://ws-api.binance.com:443/ws-api/v3"
+    assert ADAPTER.ws_order_url("https://testnet.binance.vision", "") == "wss://ws-api.testnet.binance.vision/ws-api/v3"
+    assert ADAPTER.ws_order_url("http://127.0.0.1:1/binance", "ws://127.0.0.1:1/binance/") == (
+        "ws://127.0.0.1:1/binance/ws-api/v3")

@@ -107,3 +107,48 @@ def test_ccxt_binance(sim):
     assert exchange.fetch_balance()["USDT"]["free"] > 0
     order = exchange.create_order("ETH/USDT", "limit", "buy", 0.01, book["bids"][0][0] * 0.9)
     assert exchange.cancel_order(order["id"], "ETH/USDT")["status"] == "canceled"
+
+
+def test_ccxt_pro_binance_orders_over_the_websocket_api(sim):
+    """ccxt.pro's create_order_ws, cancel_order_ws, watch_orders and watch_balance on the WS API."""
+    import ccxt.pro
+
+    async def trade() -> None:
+        api = f"{sim.base_url}/binance/api"
+        exchange = ccxt.pro.binance({
+            "apiKey": KEY,
+            "secret": SECRET,
+            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False},
+        })
+        for name in ("public", "private", "v3"):
+            exchange.urls["api"][name] = f"{api}/v3"
+        exchange.urls["api"]["v1"] = f"{api}/v1"
+        exchange.urls["api"]["ws"]["ws-api"]["spot"] = f"{sim.base_url.replace('http', 'ws')}/binance/ws-api/v3"
+        try:
+            await exchange.load_markets()
+            watching = asyncio.ensure_future(exchange.watch_orders("BTC/USDT"))
+            await asyncio.sleep(0.3)  # the subscription is made before the order is placed
+            book = await exchange.fetch_order_book("BTC/USDT", limit=5)
+            price = round(book["bids"][0][0] * 0.9, 2)
+            order = await exchange.create_order_ws("BTC/USDT", "limit", "buy", 0.001, price)
+            assert order["status"] == "open" and order["id"]
+            seen = await asyncio.wait_for(watching, timeout=5)
+            assert seen[-1]["id"] == order["id"] and seen[-1]["status"] == "open"
+            balance_watch = asyncio.ensure_future(exchange.watch_balance())
+            updates_watch = asyncio.ensure_future(exchange.watch_orders("BTC/USDT"))
+            await asyncio.sleep(0.1)
+            canceled = await exchange.cancel_order_ws(order["id"], "BTC/USDT")
+            assert canceled["status"] == "canceled"
+            updates = await asyncio.wait_for(updates_watch, timeout=5)
+            assert updates[-1]["id"] == order["id"] and updates[-1]["status"] == "canceled"
+            balance = await asyncio.wait_for(balance_watch, timeout=5)
+            assert balance["USDT"]["free"] > 0
+            fills_watch = asyncio.ensure_future(exchange.watch_orders("BTC/USDT"))
+            await asyncio.sleep(0.1)
+            market = await exchange.create_order_ws("BTC/USDT", "market", "buy", 0.001)
+            filled = await asyncio.wait_for(fills_watch, timeout=5)
+            assert filled[-1]["id"] == market["id"]
+        finally:
+            await exchange.close()
+
+    asyncio.run(trade())

@@ -55,6 +55,23 @@ class Order:
         return self.spec.quote if self.side == BUY else self.spec.base
 
 
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One change of an order, as the user data stream's executionReport tells it."""
+
+    order: Order
+    exec_type: str  # NEW, TRADE, CANCELED, EXPIRED
+    status: str  # the order's status right after this change
+    executed_qty: int  # lots, cumulative at this change
+    cumm_quote: int  # quote units, cumulative at this change
+    fill: Fill | None  # the trade of a TRADE event
+    maker: bool  # the fill was against the order resting in the book
+    time_ms: int
+
+
+OrderListener = Callable[["Account", list[OrderEvent]], None]
+
+
 class Account:
     def __init__(self, api_key: str, secret: str, balances: Mapping[str, float], uid: int) -> None:
         self.api_key = api_key
@@ -135,11 +152,17 @@ class Trading:
         self.accounts = {a.api_key: a for a in accounts}
         self.next_order_id = 1_000_000
         self._rng = random.Random(seed ^ 0xC11E47)
+        self.listeners: list[OrderListener] = []  # told of every order change (the user data streams)
+        self.on_first_fill: Callable[[Account], None] | None = None  # an order of the account started trading
         for sym in market.symbols.values():
             sym.on_user_fill = self.on_resting_fill
 
     def new_client_id(self) -> str:
         return "".join(self._rng.choices(string.ascii_letters + string.digits, k=22))
+
+    def publish(self, account: Account, events: list[OrderEvent]) -> None:
+        for listener in self.listeners:
+            listener(account, events)
 
     def on_resting_fill(self, resting: RestingOrder, fill: Fill) -> None:
         order = resting.ref
@@ -155,6 +178,8 @@ class Trading:
             order.locked -= sold
             account.balance(spec.base).locked -= sold
             account.balance(spec.quote).free += quote_units(spec, fill.price, fill.qty)
+        if order.executed_qty == 0 and self.on_first_fill is not None:
+            self.on_first_fill(account)
         order.executed_qty += fill.qty
         order.cumm_quote += quote_units(spec, fill.price, fill.qty)
         now_ms = int(self.clock() * 1000)
@@ -165,3 +190,6 @@ class Trading:
             account.closed(order)
         else:
             order.status = "PARTIALLY_FILLED"
+        if self.listeners:
+            self.publish(account, [OrderEvent(order, "TRADE", order.status, order.executed_qty, order.cumm_quote, fill,
+                                              True, now_ms)])

@@ -106,5 +106,24 @@ class Limiter:
         for counter, _header, _window in self.order_windows:
             counter.add(api_key, 1, now)
 
+    def order_filled(self, api_key: str, now: float) -> None:
+        """An order's first fill gives one order back in every ORDERS window, never below zero
+        (faqs/order_count_decrement.md)."""
+        for counter, _header, _window in self.order_windows:
+            if counter.used(api_key, now) > 0:
+                counter.add(api_key, -1, now)
+
+    def ws_rate_limits(self, used_weight: int, api_key: str | None, now: float) -> list[dict[str, object]]:
+        """The WS API's `rateLimits`: the IP's request weight and, for order placements, the account's ORDERS counts."""
+        interval, num = interval_enum(self.weight_limit.interval_s)
+        limits: list[dict[str, object]] = [{"rateLimitType": "REQUEST_WEIGHT", "interval": interval, "intervalNum": num,
+                                            "limit": self.weight_limit.limit, "count": used_weight}]
+        if api_key is not None:
+            for counter, _header, window in self.order_windows:
+                interval, num = interval_enum(window.interval_s)
+                limits.append({"rateLimitType": "ORDERS", "interval": interval, "intervalNum": num,
+                               "limit": window.limit, "count": counter.used(api_key, now)})
+        return limits
+
     def order_headers(self, api_key: str, now: float) -> dict[str, str]:
         return {header: str(counter.used(api_key, now)) for counter, header, _window in self.order_windows}

@@ -205,12 +205,7 @@ def _merged_params(request: web.Request, body: str) -> dict[str, str]:
 
 def _authenticate(sim: BinanceSim, request: web.Request, params: Mapping[str, str], body: str, now: float) -> Account:
     """The account of a signed request, after checking its API key, signature and timestamp."""
-    key = request.headers.get("X-MBX-APIKEY", "")
-    if not _API_KEY_RE.match(key):
-        raise BinanceError(-2014, "API-key format invalid.", 401)
-    account = sim.trading.accounts.get(key)
-    if account is None:
-        raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+    account = account_for_key(sim, request.headers.get("X-MBX-APIKEY", ""))
     timestamp = p.integer(params, "timestamp")
     if timestamp is None:
         raise mandatory("timestamp")
@@ -221,13 +216,35 @@ def _authenticate(sim: BinanceSim, request: web.Request, params: Mapping[str, st
     payload = _unsigned(request.rel_url.raw_query_string) + _unsigned(body)
     if not hmac.compare_digest(hmac_signature(account.secret, payload), signature.lower()):
         raise BinanceError(-1022, "Signature for this request is not valid.")
+    check_timestamp(timestamp, recv_window, now)
+    return account
+
+
+def account_for_key(sim: BinanceSim, key: str) -> Account:
+    """The account of an API key; -2014 / -2015 (401) when the key is malformed or unknown."""
+    if not _API_KEY_RE.match(key):
+        raise BinanceError(-2014, "API-key format invalid.", 401)
+    account = sim.trading.accounts.get(key)
+    if account is None:
+        raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+    return account
+
+
+def signed_timestamp(params: Mapping[str, str], now: float) -> None:
+    """Check a signed request's `timestamp` against its `recvWindow` and the server's clock."""
+    timestamp = p.integer(params, "timestamp")
+    if timestamp is None:
+        raise mandatory("timestamp")
+    check_timestamp(timestamp, _recv_window(params), now)
+
+
+def check_timestamp(timestamp: int, recv_window: float, now: float) -> None:
     timestamp_ms = timestamp / 1000 if timestamp >= 10**14 else timestamp  # microseconds are accepted too
     server_ms = now * 1000
     if timestamp_ms >= server_ms + TIMESTAMP_AHEAD_TOLERANCE_MS:
         raise BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
     if server_ms - timestamp_ms > recv_window:
         raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
-    return account
 
 
 def _recv_window(params: Mapping[str, str]) -> float:

@@ -24,3 +24,4 @@ class BinanceSim(ExchangeSim):
         self.market = Market(symbol_specs(), config.seed, int(clock() * 1000))
         api_key, secret = simulator_credentials()
         self.trading = Trading(self.market, clock, [Account(api_key, secret, config.balances, uid=1)], config.seed)
+        self.trading.on_first_fill = lambda account: self.limiter.order_filled(account.api_key, clock())

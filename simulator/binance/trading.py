@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from simulator.binance import params as p
-from simulator.binance.account import Account, Order
+from simulator.binance.account import Account, Order, OrderEvent
 from simulator.binance.errors import (
     INSUFFICIENT_BALANCE,
     BinanceError,
@@ -69,6 +69,10 @@ def place_order(sim: BinanceSim, params: Mapping[str, str], now: float, account:
     now_ms = int(now * 1000)
     order, fills = _execute(sim, request, account, now_ms)
     sim.limiter.count_order(account.api_key, now)
+    if fills:  # traded at once: its count is given back (faqs/order_count_decrement.md)
+        sim.limiter.order_filled(account.api_key, now)
+    if sim.trading.listeners:
+        sim.trading.publish(account, _placement_events(order, fills, now_ms))
     response_type = request.response_type
     answer = _ack(order)
     if response_type == "ACK":
@@ -116,6 +120,9 @@ def cancel_order(sim: BinanceSim, params: Mapping[str, str], now: float, account
     }
     answer.update(_result(order))
     del answer["workingTime"]
+    if sim.trading.listeners:
+        sim.trading.publish(account, [OrderEvent(order, "CANCELED", "CANCELED", order.executed_qty, order.cumm_quote,
+                                                 None, False, now_ms)])
     return answer
 
 
@@ -354,6 +361,20 @@ def _rest(sym: SymbolMarket, account: Account, order: Order, remaining: int, now
     balance.free -= order.locked
     balance.locked += order.locked
     order.resting = sym.rest(order, order.side, order.price, remaining, now_ms)
+
+
+def _placement_events(order: Order, fills: list[Fill], now_ms: int) -> list[OrderEvent]:
+    """NEW, then one TRADE per fill (PARTIALLY_FILLED until the last fills it), then EXPIRED if the rest expired."""
+    events = [OrderEvent(order, "NEW", "NEW", 0, 0, None, False, now_ms)]
+    lots = quote = 0
+    for fill in fills:
+        lots += fill.qty
+        quote += quote_units(order.spec, fill.price, fill.qty)
+        status = "FILLED" if lots >= order.orig_qty else "PARTIALLY_FILLED"
+        events.append(OrderEvent(order, "TRADE", status, lots, quote, fill, False, now_ms))
+    if order.status == "EXPIRED":
+        events.append(OrderEvent(order, "EXPIRED", "EXPIRED", lots, quote, None, False, now_ms))
+    return events
 
 
 # --- answers -----------------------------------------------------------------------------------

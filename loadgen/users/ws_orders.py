@@ -1,0 +1,315 @@
+"""The base of WebSocket order users: one authenticated order-API session per user, bursts of orders on it,
+and the account's order events on the same connection.
+
+Rows it reports (request type "WSAPI", names after the exchange's prefix in side-by-side runs):
+
+- the session's requests (e.g. "session.logon") with their round trips;
+- one row per order sent, named after the adapter's `ws_order_method`: order->ack as the response time, a
+  classified failure when the exchange rejected it, `timeout` when no answer came within
+  --order-event-timeout, `ws_drop` when the connection ended first;
+- "order→<STATE>" the first time each state of an order is reported, with the time from sending the
+  order to that event (events may come before the answer; both are matched by client order id);
+- `lost_order_event`: a failure for each acknowledged order with no event within --order-event-timeout.
+
+So, per run: orders sent = the order rows (acknowledged + rejected + unanswered), and the acknowledged
+orders = those with a first-state row + `lost_order_event`. Plus "WS" rows "connect"/"reconnect".
+Late events (after the timeout) are not timed. The receive loop yields to gevent after every socket read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import gevent
+import websocket
+from gevent.event import AsyncResult
+from locust import task
+from locust.env import Environment
+from locust.exception import StopUser
+
+from exchanges.base import FailureKind, OrderUpdate, Verdict, WsApiAnswer, WsOrderApi
+from loadgen.runtime import LIVE_ORDER_TARGETS
+from loadgen.users.request_events import fire, unexpected
+from loadgen.users.rest import ExchangeRestUser
+from loadgen.users.ws_connection import CONNECT, NO_STATUS, ORDERLY_CLOSE_CODES, RECONNECT
+from loadgen.users.ws_frames import CLOSE, DATA_OPCODES, PING, TEXT, FrameReader
+from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
+
+logger = logging.getLogger(__name__)
+
+WS_REQUEST_TYPE = "WS"
+READ_TIMEOUT_S = 0.25  # how often the receive loop looks for timed-out orders when nothing arrives
+_users = itertools.count(1)
+
+
+@dataclass(slots=True)
+class _Order:
+    sent_at: float  # perf_counter seconds
+    answered: bool = False
+    states: set[str] = field(default_factory=set)
+    final: bool = False
+
+
+class WsOrderUser(ExchangeRestUser):
+    """Each task run is one burst: `prepare_burst` once, then --order-burst orders sent at once on the session.
+
+    Subclasses set `adapter` (an adapter with the `WsOrderApi` methods) and implement `prepare_burst` and
+    `order_params`."""
+
+    abstract = True
+    needs_credentials = True
+    adapter: ClassVar[Any]
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        # Client order ids must be unique across the users and worker processes sharing an account: they match
+        # the account's events (which every session of it receives) to this user's orders.
+        self._tag = f"u{next(_users)}x{secrets.token_hex(4)}"
+        self._ids = itertools.count(1)
+        self._ws: websocket.WebSocket | None = None
+        self._receiver: gevent.Greenlet | None = None
+        self._orders: dict[str, _Order] = {}
+        self._waiting: dict[str, AsyncResult] = {}  # session requests by id
+        self._connected_once = False
+        self._logged: set[str] = set()
+
+    @property
+    def api(self) -> WsOrderApi:
+        return self.adapter
+
+    def on_start(self) -> None:
+        super().on_start()
+        if self.refused:
+            return
+        if self.adapter.target_kind(self.host or "") not in LIVE_ORDER_TARGETS:
+            self.refuse(f"{type(self).__name__} sends real orders: {self.host} is neither the simulator nor a testnet")
+            return
+        self.clock_offset_ms = self.measure_clock_offset()
+
+    def on_stop(self) -> None:
+        """Give the orders in flight their timeout to settle, then account for the rest and close."""
+        if self.refused:
+            return
+        deadline = time.perf_counter() + self.runtime.settings.order_event_timeout_s
+        while self._orders and self._receiver is not None and time.perf_counter() < deadline:
+            gevent.sleep(0.05)
+        self._close(FailureKind.WS_DROP, "user stopped")
+
+    def wait_time(self) -> float:
+        return self.runtime.settings.order_pause_s
+
+    def prepare_burst(self) -> Any | None:
+        """What every order of the next burst needs (symbol, price, ...); None skips this burst."""
+        raise NotImplementedError
+
+    def order_params(self, plan: Any, index: int, client_order_id: str) -> dict[str, Any]:
+        """The parameters of order number `index` of a burst, carrying `client_order_id` as its client order id."""
+        raise NotImplementedError
+
+    @task
+    def burst(self) -> None:
+        if self._ws is None and not self._open_session():
+            return
+        plan = self.prepare_burst()
+        if plan is None:
+            return
+        for index in range(self.runtime.settings.order_burst):
+            client_id = f"{self._tag}n{next(self._ids)}"
+            try:
+                text = self.api.ws_request(client_id, self.api.ws_order_method,
+                                           self.order_params(plan, index, client_id))
+            except StopUser:
+                raise
+            except Exception as e:  # our own code failed: count it as an order that was not sent
+                self._log_once(e)
+                fire(self.environment, REQUEST_TYPE, self._row(self.api.ws_order_method), None, verdict=unexpected(e))
+                continue
+            self._orders[client_id] = _Order(time.perf_counter())
+            if not self._send(text):
+                return  # the receive loop accounts for the orders in flight when it sees the connection end
+
+    # --- the session --------------------------------------------------------------------------------
+
+    def _open_session(self) -> bool:
+        settings = self.runtime.settings
+        url = self.api.ws_order_url(self.host or "", settings.ws_host)
+        name = self._row(RECONNECT if self._connected_once else CONNECT)
+        started = time.perf_counter()
+        try:
+            ws = websocket.create_connection(url, timeout=settings.order_event_timeout_s, skip_utf8_validation=True)
+        except websocket.WebSocketBadStatusException as e:
+            verdict = self.adapter.classify(e.status_code, e.resp_headers or {}, e.resp_body or b"")
+            fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=verdict)
+            return False
+        except Exception as e:
+            fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=self.adapter.classify_exception(e))
+            return False
+        fire(self.environment, WS_REQUEST_TYPE, name, _ms(started))
+        metrics = self.runtime.metrics
+        metrics.ws_opened()
+        if self._connected_once:
+            metrics.ws_reconnect()
+        self._connected_once = True
+        ws.settimeout(READ_TIMEOUT_S)
+        self._ws = ws
+        self._receiver = gevent.spawn(self._receive, ws)
+        credentials = self.credentials
+        assert credentials is not None
+        timestamp_ms = int(time.time() * 1000 - self.clock_offset_ms)
+        for method, params in self.api.ws_session_requests(credentials.api_key, credentials.api_secret, timestamp_ms):
+            if not self._session_request(method, params):
+                self._close(FailureKind.WS_DROP, "session not opened")
+                return False
+        return True
+
+    def _session_request(self, method: str, params: dict[str, Any]) -> bool:
+        request_id = f"{self._tag}s{next(self._ids)}"
+        waiter = self._waiting[request_id] = AsyncResult()
+        started = time.perf_counter()
+        if not self._send(self.api.ws_request(request_id, method, params)):
+            self._waiting.pop(request_id, None)
+            return False
+        waiter.wait(self.runtime.settings.order_event_timeout_s)
+        verdict = waiter.value if waiter.ready() else Verdict(False, FailureKind.TIMEOUT, message="no answer")
+        self._waiting.pop(request_id, None)
+        fire(self.environment, REQUEST_TYPE, self._row(method), _ms(started), verdict=verdict)
+        return verdict.ok
+
+    def _send(self, text: str) -> bool:
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            ws.send(text)
+        except (OSError, websocket.WebSocketException):
+            return False
+        return True
+
+    def _close(self, kind: FailureKind, message: str) -> None:
+        """End the session: every order still in flight is accounted for, then the connection is closed."""
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None and receiver is not gevent.getcurrent():
+            receiver.kill(block=True, timeout=2)
+        self._settle(None, Verdict(False, kind, message=message))
+        for waiter in self._waiting.values():
+            waiter.set(Verdict(False, kind, message=message))
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            self.runtime.metrics.ws_closed()
+            with contextlib.suppress(OSError, websocket.WebSocketException), gevent.Timeout(0.5, False):
+                ws.send_close()
+            ws.shutdown()
+
+    # --- receiving ----------------------------------------------------------------------------------
+
+    def _receive(self, ws: websocket.WebSocket) -> None:
+        reader = FrameReader(ws.sock)
+        timeout_s = self.runtime.settings.order_event_timeout_s
+        metrics = self.runtime.metrics
+        try:
+            while True:
+                try:
+                    frames = reader.read()
+                except (TimeoutError, websocket.WebSocketTimeoutException):
+                    frames = []
+                for opcode, data in frames:
+                    if opcode in DATA_OPCODES:
+                        metrics.ws_message()
+                        self._handle(data.decode() if opcode == TEXT else data.decode("utf-8", "replace"))
+                    elif opcode == PING:
+                        ws.pong(data)
+                        metrics.ws_ping()
+                    elif opcode == CLOSE:
+                        code = int.from_bytes(data[:2], "big") if len(data) >= 2 else NO_STATUS
+                        if code in ORDERLY_CLOSE_CODES:
+                            self._ended(None)
+                        else:
+                            self._ended(f"closed by server {code}")
+                        return
+                self._settle(time.perf_counter() - timeout_s, None)
+                gevent.sleep(0)  # let other greenlets (and Locust's timers) run between reads
+        except (websocket.WebSocketConnectionClosedException, OSError):
+            self._ended("connection lost")
+        except Exception as e:  # our own code failed: report it, end the session (the next burst reopens one)
+            self._log_once(e)
+            fire(self.environment, REQUEST_TYPE, self._row("session"), None, verdict=unexpected(e))
+            self._ended(type(e).__name__)
+
+    def _ended(self, message: str | None) -> None:
+        """The connection ended: abnormally (`message` says how: a ws_drop failure) or in order (None)."""
+        if message is not None:
+            self.runtime.metrics.ws_drop()
+            fire(self.environment, WS_REQUEST_TYPE, self._row("connection"), None,
+                 verdict=Verdict(False, FailureKind.WS_DROP, message=message))
+        self._receiver = None
+        self._close(FailureKind.WS_DROP, message or "connection closed")
+
+    def _handle(self, text: str) -> None:
+        try:
+            message = self.api.decode_ws_order_message(text)
+        except Exception as e:  # one unreadable message does not end the session
+            self._log_once(e)
+            fire(self.environment, REQUEST_TYPE, self._row("message"), None, verdict=unexpected(e))
+            return
+        if isinstance(message, WsApiAnswer):
+            self._answered(message)
+        elif isinstance(message, OrderUpdate):
+            self._updated(message)
+
+    def _answered(self, answer: WsApiAnswer) -> None:
+        waiter = self._waiting.get(answer.request_id)
+        if waiter is not None:
+            waiter.set(answer.verdict)
+            return
+        order = self._orders.get(answer.request_id)
+        if order is None or order.answered:
+            return  # answered after its timeout: already counted
+        order.answered = True
+        fire(self.environment, REQUEST_TYPE, self._row(self.api.ws_order_method), _ms(order.sent_at),
+             verdict=answer.verdict)
+        if not answer.verdict.ok or order.final:
+            del self._orders[answer.request_id]
+
+    def _updated(self, update: OrderUpdate) -> None:
+        order = self._orders.get(update.client_order_id)
+        if order is None:
+            return
+        if update.state not in order.states:
+            order.states.add(update.state)
+            fire(self.environment, REQUEST_TYPE, self._row(EVENT_ROW.format(update.state)), _ms(order.sent_at))
+        if update.final:
+            order.final = True
+            if order.answered:
+                del self._orders[update.client_order_id]
+
+    def _settle(self, sent_before: float | None, unanswered: Verdict | None) -> None:
+        """Account for the orders sent before `sent_before` (all of them when None): no answer is a failure of
+        the order row, acknowledged without any event is a lost event; the others are done with."""
+        lost = Verdict(False, FailureKind.TIMEOUT, message="no order event")
+        late = unanswered or Verdict(False, FailureKind.TIMEOUT, message="no answer")
+        for client_id, order in list(self._orders.items()):
+            if sent_before is not None and order.sent_at > sent_before:
+                continue
+            del self._orders[client_id]
+            if not order.answered:
+                fire(self.environment, REQUEST_TYPE, self._row(self.api.ws_order_method), None, verdict=late)
+            elif not order.states:
+                fire(self.environment, REQUEST_TYPE, self._row(LOST_ORDER_EVENT), None, verdict=lost)
+
+    def _row(self, name: str) -> str:
+        return self.stats_prefix + name
+
+    def _log_once(self, exc: Exception) -> None:
+        if type(exc).__name__ not in self._logged:
+            self._logged.add(type(exc).__name__)
+            logger.exception("%s: WebSocket order session", self.adapter.name)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,80 @@
+"""End to end for orders over Binance's WebSocket API: real Locust (BinanceWsTrader only) against the real
+simulator, every order accounted for and reconciled with the simulator's own count."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loadgen.runner.processes import child_env
+from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
+from tests.support.e2e import REPO_ROOT, LocustRun, simulator
+
+pytestmark = pytest.mark.e2e
+
+
+def failures(run_dir: Path) -> dict[tuple[str, str], int]:
+    with (run_dir / "locust_failures.csv").open() as f:
+        return {(row["Name"], row["Error"]): int(row["Occurrences"]) for row in csv.DictReader(f)}
+
+
+# Few unfilled orders allowed, so that the run meets the limit: the MARKET orders fill and give their count back,
+# the LIMIT IOC orders that expire unfilled use it up.
+ORDERS_LIMIT = "[binance.rate_limits.orders_10s]\nlimit = 10\ninterval_s = 10\n"
+
+
+def test_ws_orders_are_acked_reported_and_reconciled(tmp_path: Path) -> None:
+    with simulator(tmp_path, ORDERS_LIMIT) as sim:
+        run = ws_orders_run(sim, tmp_path / "run", "--order-burst", "6", "--order-pause", "0.5",
+                            "--order-event-timeout", "2")
+        served = sim.stats()["exchanges"]["binance"]
+    assert run.returncode == 0, run.output
+    rows = {e["name"]: e for e in run.totals() if e["method"] == REQUEST_TYPE}
+    placed, lost = rows["order.place"], rows.get(LOST_ORDER_EVENT)
+    sent = placed["num_requests"]
+    acked = sent - placed["num_failures"]
+    lost_count = lost["num_requests"] if lost else 0
+    answered = served["ws_api"]["requests"]
+    assert sent == sum(answered["order.place"].values()) >= 18  # the simulator's own count
+    assert acked == answered["order.place"]["200"]
+    assert rows["session.logon"]["num_requests"] == answered["session.logon"]["200"] == 3
+    # every acknowledged order: reported NEW on the stream, or a lost event
+    assert rows[EVENT_ROW.format("NEW")]["num_requests"] + lost_count == acked
+    # MARKET orders fill, LIMIT IOC orders away from the price expire: every reported order ends one way or the other
+    filled, expired = (rows[EVENT_ROW.format(s)]["num_requests"] for s in ("FILLED", "EXPIRED"))
+    assert filled > 0 and expired > 0 and filled + expired == rows[EVENT_ROW.format("NEW")]["num_requests"]
+    # ... and the events seen per order are those the simulator pushed (one row per order and state). The users
+    # share the demo account, so each of the 3 sessions gets every event of the account (and skips the others').
+    pushed = served["ws_api"]["events"]
+    for state in ("NEW", "FILLED", "EXPIRED"):
+        assert 3 * rows[EVENT_ROW.format(state)]["num_requests"] == pushed[f"executionReport {state}"], state
+    assert served["requests_total"] == _rest(served)  # the HTTP figures hold only the REST requests
+    # every message the simulator sent on the sessions (answers and events) was received, on as many connections
+    metrics = json.loads((run.run_dir / "locust_exchange.json").read_text())["exchanges"]["binance"]
+    assert metrics["ws_messages"] == served["ws"]["messages_sent"] and metrics["ws_drops"] == 0
+    assert served["ws"]["connections_total"] == run.entry("WS", "connect")["num_requests"] == 3
+    # the only refusals: the account's ORDERS limit per 10 s (-1015), as many as the simulator answered
+    rejected = placed["num_failures"]
+    assert failures(run.run_dir) == {("order.place", "rate_limited: -1015 HTTP 429"): rejected}
+    assert rejected == answered["order.place"]["429"] == served["rate_limited"] > 0 and lost_count == 0
+
+
+def ws_orders_run(sim, run_dir: Path, *extra: str) -> LocustRun:
+    """Plain headless Locust with locustfiles/ws_orders.py's BinanceWsTrader only, 3 users for 5 s."""
+    run_dir.mkdir(parents=True)
+    cmd = [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "locustfiles" / "ws_orders.py"), "--headless",
+           "-u", "3", "-r", "3", "-t", "5s", "--host", f"{sim.base_url}/binance", "--csv", str(run_dir / "locust"),
+           "--json-file", str(run_dir / "totals"), "--exit-code-on-error", "0", "--stop-timeout", "10",
+           "--only-summary", *extra, "BinanceWsTrader"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT, env=child_env())
+    return LocustRun(proc.returncode, proc.stdout + proc.stderr, run_dir)
+
+
+def _rest(served: dict) -> int:
+    """REST requests (the traders read the symbol's filters, the time and the price over REST)."""
+    return sum(served["by_endpoint"].values())
