@@ -296,8 +296,10 @@ def order_blocks(orders: dict[str, Any]) -> list[Block]:
         onset = o["limit_onset"]
         onsets.append(f"{name}: " + (
             "not reached" if onset is None else
-            f"first refused at {fmt(onset['time_s'], ' s')}, at {fmt(onset['orders_per_s'], ' orders/s')} "
-            f"(mean over the {onset.get('window_s', '—')} s before; {fmt(onset['refusals'])} refusals)"))
+            f"first refused at {fmt(onset['time_s'], ' s')}, at "
+            + (f"{fmt(onset['orders_per_s'], ' orders/s')} (mean over the {onset['window_s']} s up to it)"
+               if onset["orders_per_s"] is not None else "an unknown order rate (no per-request history)")
+            + f"; {fmt(onset['refusals'])} refusals"))
     blocks: list[Block] = [
         Heading(2, "Order path"),
         Paragraph("Orders over the exchange's WebSocket order API. Ack: order sent to its answer; event lag: order "

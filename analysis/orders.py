@@ -31,6 +31,14 @@ def order_method(exchange: str | None) -> str | None:
     return getattr(adapter, "ws_order_method", None)
 
 
+def plain_owner(totals: pd.DataFrame, exchanges: list[str]) -> str | None:
+    """The exchange of the order rows without an exchange in their name (a run whose suite knows several
+    exchanges but whose order users traded on one): the one exchange whose order row is among them."""
+    plain = set(totals.loc[totals["exchange"].isna(), "base"])
+    owners = [ex for ex in exchanges if order_method(ex) in plain]
+    return owners[0] if len(owners) == 1 else None
+
+
 def analyse_orders(data: RunData, thresholds: Thresholds) -> dict[str, Any]:
     """report.json's "orders" section: one entry per exchange with order-path rows (empty: none in the run)."""
     totals = data.totals.loc[data.totals["type"].astype(str) == REQUEST_TYPE]
@@ -40,6 +48,7 @@ def analyse_orders(data: RunData, thresholds: Thresholds) -> dict[str, Any]:
     names = totals["name"].astype(str)
     totals = totals.assign(exchange=names.map(entry_exchanges(names, exchanges)),
                            base=names.map(base_names(names, exchanges)))
+    totals["exchange"] = totals["exchange"].fillna(plain_owner(totals, exchanges) or "")
     failures = failure_table(data)
     failures = failures.loc[failures["type"].astype(str) == REQUEST_TYPE]
     deltas = entry_deltas(data.history)
@@ -82,7 +91,8 @@ def exchange_orders(data: RunData, rows: pd.DataFrame, orders: pd.DataFrame, fai
 def limit_onset(data: RunData, refused: pd.DataFrame, order_seconds: pd.DataFrame,
                 thresholds: Thresholds) -> dict[str, Any] | None:
     """The first refusal by a rate limit (the failures' first-seen time) and the mean order rate over the
-    `sustain_window_s` seconds up to it, from the history; None when no order was refused by a limit."""
+    `sustain_window_s` seconds up to it (fewer at the run's start: `window_s`), from the history (None without
+    per-request history rows); None when no order was refused by a limit."""
     limited = refused.loc[refused["kind"].isin(RATE_LIMIT_KINDS)]
     if limited.empty:
         return None
@@ -94,11 +104,13 @@ def limit_onset(data: RunData, refused: pd.DataFrame, order_seconds: pd.DataFram
     if first is None:
         return {"time_s": None, "orders_per_s": None, "refusals": int(limited["count"].sum())}
     window = max(1, thresholds.sustain_window_s)
-    second = int(first)
-    before = sent.loc[second - window + 1:second]
+    # first-seen times are whole seconds (floored); the history row a second later counts the orders sent by then
+    second = int(first) + 1
+    span = max(1, min(window, second - int(data.start_s) + 1))  # fewer seconds at the start of the run
+    before = sent.loc[second - span + 1:second]
     return {
         "time_s": round(float(first) - data.start_s, 1),
-        "orders_per_s": round(float(before.sum()) / window, 2) if len(sent) else None,
-        "window_s": window,
+        "orders_per_s": round(float(before.sum()) / span, 2) if len(sent) else None,
+        "window_s": span,
         "refusals": int(limited["count"].sum()),
     }

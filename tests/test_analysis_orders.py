@@ -55,3 +55,17 @@ def test_no_limit_refusal_is_not_reached_and_no_order_rows_no_section(tmp_path):
     plain = analyse(RunBuilder(seconds=10).entry("GET", "depth", 3).write(tmp_path / "plain"))
     assert plain.report["orders"] == {}
     assert "Order path" not in render_markdown(build_document(plain.report, []))
+
+
+def test_unprefixed_order_rows_belong_to_the_exchange_whose_order_row_they_are(tmp_path):
+    # a suite that knows several exchanges, order users on one: rows without an exchange in their name
+    builder = RunBuilder(seconds=10, full_history=False, manifest={"exchanges": ["binance", "kraken"]})
+    builder.entry("WSAPI", "order.place", 3, failures=[0] * 5 + [1] * 5).entry("WSAPI", "order→NEW", 3)
+    builder.failure("WSAPI", "order.place", "rate_limited: -1015 HTTP 429", 5, first=5, last=9)
+    analysis = analyse(builder.write(tmp_path / "run"))
+    (exchange, orders), = analysis.report["orders"].items()
+    assert exchange == "binance" and (orders["sent"], orders["acked"]) == (30, 25)
+    # without per-request history the rate at the onset is unknown, not made up
+    assert orders["limit_onset"]["time_s"] == 5.0 and orders["limit_onset"]["orders_per_s"] is None
+    text = render_markdown(build_document(analysis.report, []))
+    assert "binance: first refused at 5 s, at an unknown order rate (no per-request history); 5 refusals" in text
