@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from analysis.histogram import merge, percentile
-from loadgen.gates.thresholds import Metric, Source, Threshold, ThresholdError, Unit
+from loadgen.gates.thresholds import Metric, Source, Threshold, ThresholdError, Unit, metric_named
 from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT
 from loadgen.users.ws_order_rows import REQUEST_TYPE as ORDER_METHOD
 
@@ -239,6 +239,23 @@ def _orders_value(
     else:
         measured = [e for e, base in rows if base.startswith(EVENT_ROW.format(""))]
     return percentile(merge(e.histogram for e in measured), metric.percentile or 0.0)
+
+
+def order_figures(
+    exchange: str, catalogs: Mapping[str, ExchangeCatalog], entries: Iterable[EntryStats]
+) -> dict[str, float | int | None] | None:
+    """One exchange's order path over the whole run (orders acked, ack p99, event-lag p99, lost events), as the
+    order thresholds measure it; None when it sent no WebSocket orders."""
+    rows = _order_rows(Scope(exchange), catalogs, entries)
+    order_row = catalogs[exchange].order_row
+    orders = [e for e, base in rows if base == order_row]
+    if not orders:
+        return None
+    scope = Scope(exchange)
+    ack, lag, lost = (_orders_value(metric_named(name), scope, catalogs, [e for e, _ in rows])
+                      for name in ("order_ack_p99", "order_event_lag_p99", "lost_order_events"))
+    return {"orders_acked": sum(e.requests - e.failures for e in orders), "order_ack_p99_ms": ack,
+            "order_event_lag_p99_ms": lag, "lost_order_events": int(lost or 0)}
 
 
 def _order_rows(
