@@ -22,7 +22,7 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from analysis.histogram import merge, percentile
 from loadgen import messages, state
 from loadgen.gates import run_snapshot
-from loadgen.gates.evaluation import WS_METHOD, EntryStats, order_figures
+from loadgen.gates.evaluation import WS_METHOD, EntryStats, ExchangeCatalog, order_figures
 from loadgen.messages import ExchangeGauges
 from loadgen.metrics import metrics_hub
 from loadgen.runtime import exchange_runtime
@@ -78,6 +78,7 @@ class ExchangeView:
         self.environment = environment
         self.samples: deque[Sample] = deque(maxlen=WINDOW_S + 1)
         self.worker_gauges: dict[str, dict[str, dict[str, Any]]] = {}  # client id -> that worker's gauges
+        self.catalogs: dict[str, ExchangeCatalog] = {}  # the request names per exchange, as of the last sample
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         if messages.EXCHANGE_GAUGES_KEY in data:
@@ -88,7 +89,7 @@ class ExchangeView:
         self.samples.clear()
 
     def sample(self) -> None:
-        catalogs = run_snapshot.catalogs(self.environment)
+        catalogs = self.catalogs = run_snapshot.catalogs(self.environment)
         entries = self.environment.stats.entries.values()
         latency = {
             name: merge(
@@ -124,8 +125,8 @@ class ExchangeView:
 
     def orders(self) -> dict[str, dict[str, Any]]:
         """Each exchange's order path over the whole run so far (see `order_figures`), for those that sent
-        WebSocket orders."""
-        catalogs = run_snapshot.catalogs(self.environment)
+        WebSocket orders (the exchanges as of the last sample: none before the first)."""
+        catalogs = self.catalogs
         entries = [
             EntryStats(e.method, e.name, e.num_requests, e.num_failures, e.total_response_time, e.max_response_time,
                        dict(e.response_times))
