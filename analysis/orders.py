@@ -98,11 +98,13 @@ def limit_onset(data: RunData, refused: pd.DataFrame, order_seconds: pd.DataFram
         return None
     first = limited["first_seen"].min()
     sent = order_seconds.groupby("t")["d_requests"].sum()
-    if isinstance(first, float) and math.isnan(first):
+    if isinstance(first, float) and math.isnan(first):  # a failures CSV without first-seen times
         failed = order_seconds.loc[order_seconds["d_failures"] > 0, "t"]
-        first = failed.min() if len(failed) else None
+        # the first history row with failed orders (refused or not: it does not tell them apart) counts those of
+        # the second before it
+        first = float(failed.min()) - 1 if len(failed) else None
     if first is None:
-        return {"time_s": None, "orders_per_s": None, "refusals": int(limited["count"].sum())}
+        return {"time_s": None, "orders_per_s": None, "window_s": None, "refusals": int(limited["count"].sum())}
     window = max(1, thresholds.sustain_window_s)
     # first-seen times are whole seconds (floored); the history row a second later counts the orders sent by then
     second = int(first) + 1

@@ -69,3 +69,12 @@ def test_unprefixed_order_rows_belong_to_the_exchange_whose_order_row_they_are(t
     assert orders["limit_onset"]["time_s"] == 5.0 and orders["limit_onset"]["orders_per_s"] is None
     text = render_markdown(build_document(analysis.report, []))
     assert "binance: first refused at 5 s, at an unknown order rate (no per-request history); 5 refusals" in text
+
+
+def test_without_first_seen_times_the_onset_comes_from_the_history(tmp_path):
+    builder = RunBuilder(seconds=20).entry("WSAPI", "order.place", 6, failures=LIMITED).entry("WSAPI", "order→NEW", 4)
+    run_dir = builder.write(tmp_path / "run")
+    (run_dir / "locust_failures.csv").write_text(  # Locust's own columns only
+        "Method,Name,Error,Occurrences\nWSAPI,order.place,rate_limited: -1015 HTTP 429,16\n")
+    onset = analyse(run_dir).report["orders"]["binance"]["limit_onset"]
+    assert (onset["time_s"], onset["orders_per_s"], onset["refusals"]) == (11.0, 6.0, 16)
