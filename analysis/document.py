@@ -79,6 +79,8 @@ def build_document(report: dict[str, Any], charts: list[Chart]) -> list[Block]:
     blocks += error_blocks(report["errors"])
     if report["websocket"] is not None:
         blocks += websocket_blocks(report["websocket"])
+    if report.get("orders"):
+        blocks += order_blocks(report["orders"])
     blocks += client_blocks(report["client"])
     if report["simulator"] is not None:
         blocks += simulator_blocks(report["simulator"])
@@ -277,6 +279,38 @@ def websocket_blocks(ws: dict[str, Any]) -> list[Block]:
                                 "corrected); streams without event times have none."))
         blocks.append(Table(["stream", "exchange", "messages", "rate", "latency p50 ms", "p95 ms", "p99 ms",
                              "failures"], rows))
+    return blocks
+
+
+def order_blocks(orders: dict[str, Any]) -> list[Block]:
+    """The order path per exchange: counts, order->ack and order->event times, the order-count limit's onset."""
+    def times(t: dict[str, Any]) -> list[str]:
+        return [fmt(t.get("p50")), fmt(t.get("p95")), fmt(t.get("p99"))]
+
+    counts, lags, onsets = [], [], []
+    for name, o in orders.items():
+        reasons = ", ".join(f"{k}: {fmt(v)}" for k, v in o["rejected_by_reason"].items()) or "—"
+        counts.append([name, fmt(o["sent"]), fmt(o["acked"]), fmt(o["rejected"]), reasons, fmt(o["lost_events"]),
+                       *times(o["ack_ms"])])
+        lags += [[name, state, fmt(lag["events"]), *times(lag)] for state, lag in o["event_lag_ms"].items()]
+        onset = o["limit_onset"]
+        onsets.append(f"{name}: " + (
+            "not reached" if onset is None else
+            f"first refused at {fmt(onset['time_s'], ' s')}, at "
+            + (f"{fmt(onset['orders_per_s'], ' orders/s')} (mean over the {onset['window_s']} s up to it)"
+               if onset["orders_per_s"] is not None else "an unknown order rate (no per-request history)")
+            + f"; {fmt(onset['refusals'])} refusals"))
+    blocks: list[Block] = [
+        Heading(2, "Order path"),
+        Paragraph("Orders over the exchange's WebSocket order API. Ack: order sent to its answer; event lag: order "
+                  "sent to its first event in each state on the private stream (exact percentiles from Locust's "
+                  "histograms). Rejected: refused or unanswered orders; lost: acknowledged orders never reported."),
+        Table(["exchange", "sent", "acked", "rejected", "rejected by reason", "lost events", "ack p50 ms",
+               "p95 ms", "p99 ms"], counts),
+    ]
+    if lags:
+        blocks.append(Table(["exchange", "state", "events", "lag p50 ms", "p95 ms", "p99 ms"], lags))
+    blocks += [Paragraph("Order-count limit (the first order refused by a rate limit):"), Bullets(onsets)]
     return blocks
 
 

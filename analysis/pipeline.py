@@ -16,6 +16,7 @@ from analysis.limits import RateLimitResult, analyse_rate_limits
 from analysis.load import RunData, load_run
 from analysis.load_generator import LoadGeneratorResult, analyse_load_generator
 from analysis.model import Finding, Thresholds, by_severity
+from analysis.orders import analyse_orders
 from analysis.target import TargetResult, analyse_target
 from analysis.taxonomy import analyse_errors
 from analysis.timeline import (
@@ -85,6 +86,7 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
         "capacity": capacity.summary,
         "errors": errors,
         "websocket": websocket.summary,
+        "orders": analyse_orders(data, thresholds),
         "client": client.summary,
         "simulator": target.summary,
         "completeness": completeness,

@@ -31,7 +31,8 @@ ORDERS_LIMIT = "[binance.rate_limits.orders_10s]\nlimit = 10\ninterval_s = 10\n"
 def test_ws_orders_are_acked_reported_and_reconciled(tmp_path: Path) -> None:
     with simulator(tmp_path, ORDERS_LIMIT) as sim:
         run = ws_orders_run(sim, tmp_path / "run", "--order-burst", "6", "--order-pause", "0.5",
-                            "--order-event-timeout", "2")
+                            "--order-event-timeout", "2", "--csv-full-history",
+                            "--threshold", "lost_order_events==0", "--threshold", "order_ack_p99[binance]<5000")
         served = sim.stats()["exchanges"]["binance"]
     assert run.returncode == 0, run.output
     rows = {e["name"]: e for e in run.totals() if e["method"] == REQUEST_TYPE}
@@ -62,6 +63,29 @@ def test_ws_orders_are_acked_reported_and_reconciled(tmp_path: Path) -> None:
     rejected = placed["num_failures"]
     assert failures(run.run_dir) == {("order.place", "rate_limited: -1015 HTTP 429"): rejected}
     assert rejected == answered["order.place"]["429"] == served["rate_limited"] > 0 and lost_count == 0
+    # the order-path gates measured the run: no lost event, and the ack p99 as Locust's histogram has it
+    summary = (run.run_dir / "locust_summary.md").read_text()
+    assert "lost_order_events==0" in summary and "order_ack_p99[binance]<5000" in summary
+    assert_order_path_report(run.run_dir, tmp_path / "analysis")
+
+
+def assert_order_path_report(run_dir: Path, out: Path) -> None:
+    """The analysis' order-path section (report.json) has the figures of the run's stats and failures CSVs."""
+    subprocess.run([sys.executable, "-m", "analysis", str(run_dir), "--out", str(out), "--format", "json,md"],
+                   check=True, capture_output=True, timeout=60, cwd=REPO_ROOT, env=child_env())
+    orders = json.loads((out / "report.json").read_text())["orders"]["binance"]
+    with (run_dir / "locust_stats.csv").open() as f:
+        stats = {row["Name"]: row for row in csv.DictReader(f) if row["Type"] == REQUEST_TYPE}
+    sent, failed = int(stats["order.place"]["Request Count"]), int(stats["order.place"]["Failure Count"])
+    assert (orders["sent"], orders["acked"], orders["rejected"]) == (sent, sent - failed, failed)
+    assert orders["rejected_by_reason"] == {"-1015 HTTP 429": failures(run_dir)[("order.place",
+                                                                                "rate_limited: -1015 HTTP 429")]}
+    assert orders["lost_events"] == int(stats.get(LOST_ORDER_EVENT, {}).get("Request Count", 0))
+    events = {n.removeprefix(EVENT_ROW.format("")): int(r["Request Count"]) for n, r in stats.items()
+              if n.startswith(EVENT_ROW.format(""))}
+    assert {s: lag["events"] for s, lag in orders["event_lag_ms"].items()} == events
+    assert orders["ack_ms"]["p99"] is not None and orders["limit_onset"]["orders_per_s"] > 0
+    assert "## Order path" in (out / "report.md").read_text()
 
 
 def ws_orders_run(sim, run_dir: Path, *extra: str) -> LocustRun:

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from analysis.histogram import merge, percentile
-from loadgen.gates.thresholds import Metric, Source, Threshold, ThresholdError, Unit
+from loadgen.gates.thresholds import Metric, Source, Threshold, ThresholdError, Unit, metric_named
+from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT
+from loadgen.users.ws_order_rows import REQUEST_TYPE as ORDER_METHOD
 
 WS_METHOD = "WS"
 EXCHANGE_SEPARATOR = ":"
@@ -34,6 +36,7 @@ class ExchangeCatalog:
     rest_names: frozenset[str]  # endpoint names ("depth", "order GET")
     stream_names: frozenset[str]  # stream message entries ("btcusdt@trade")
     ws_names: frozenset[str] = frozenset()  # timed WebSocket entries other than messages ("connect")
+    order_row: str | None = None  # the WebSocket order row (the adapter's `ws_order_method`); None: no such orders
 
     def base_name(self, row_name: str) -> str:
         """A Locust row name without this exchange's prefix."""
@@ -88,7 +91,7 @@ def resolve_scope(threshold: Threshold, catalogs: Mapping[str, ExchangeCatalog])
             f"(exchanges: {', '.join(sorted(catalogs)) or 'none'}; requests: {_some_names(catalogs)})"
         )
     metric = threshold.metric
-    if scope.request is not None and metric.source is Source.EXCHANGE:
+    if scope.request is not None and metric.source in (Source.EXCHANGE, Source.ORDERS):
         raise ThresholdError(f"threshold {threshold.text}: {metric.name} can be scoped to an exchange only")
     if scope.request is not None and metric.source is Source.STREAMS:
         owners = [c for c in catalogs.values() if scope.request in c.stream_names]
@@ -154,6 +157,8 @@ def evaluate(
 def measure(metric: Metric, scope: Scope, catalogs: Mapping[str, ExchangeCatalog], run: RunStats) -> float | None:
     if metric.source is Source.EXCHANGE:
         return _exchange_value(metric, scope, run)
+    if metric.source is Source.ORDERS:
+        return _orders_value(metric, scope, catalogs, run.entries)
     entries = select_entries(metric.source, scope, catalogs, run.entries)
     return _entries_value(metric, entries, run.duration_s)
 
@@ -216,6 +221,59 @@ def _entries_value(metric: Metric, entries: list[EntryStats], duration_s: float)
         case "rate_limited_ratio":
             return sum(e.rate_limited + e.banned for e in entries) / requests if requests else None
     raise AssertionError(f"no measurement for request metric {metric.name}")
+
+
+def _orders_value(
+    metric: Metric, scope: Scope, catalogs: Mapping[str, ExchangeCatalog], entries: Iterable[EntryStats]
+) -> float | None:
+    """An order-path metric over the WebSocket order rows in `scope`; None (no data) without an order row."""
+    rows = _order_rows(scope, catalogs, entries)
+    order_rows = {c.order_row for c in catalogs.values() if c.order_row}
+    orders = [e for e, base in rows if base in order_rows]
+    if not orders:
+        return None
+    if metric.name == "lost_order_events":
+        return float(sum(e.requests for e, base in rows if base == LOST_ORDER_EVENT))
+    if metric.name.startswith("order_ack_"):
+        measured = orders
+    else:
+        measured = [e for e, base in rows if base.startswith(EVENT_ROW.format(""))]
+    return percentile(merge(e.histogram for e in measured), metric.percentile or 0.0)
+
+
+def order_figures(
+    exchange: str, catalogs: Mapping[str, ExchangeCatalog], entries: Iterable[EntryStats]
+) -> dict[str, float | int | None] | None:
+    """One exchange's order path over the whole run (orders acked, ack p99, event-lag p99, lost events), as the
+    order thresholds measure it; None when it sent no WebSocket orders."""
+    rows = _order_rows(Scope(exchange), catalogs, entries)
+    order_row = catalogs[exchange].order_row
+    orders = [e for e, base in rows if base == order_row]
+    if not orders:
+        return None
+    scope = Scope(exchange)
+    ack, lag, lost = (_orders_value(metric_named(name), scope, catalogs, [e for e, _ in rows])
+                      for name in ("order_ack_p99", "order_event_lag_p99", "lost_order_events"))
+    return {"orders_acked": sum(e.requests - e.failures for e in orders), "order_ack_p99_ms": ack,
+            "order_event_lag_p99_ms": lag, "lost_order_events": int(lost or 0)}
+
+
+def _order_rows(
+    scope: Scope, catalogs: Mapping[str, ExchangeCatalog], entries: Iterable[EntryStats]
+) -> list[tuple[EntryStats, str]]:
+    """The order users' rows in `scope`, each with its name without its exchange's prefix. An exchange's rows are
+    those with its prefix (a side-by-side run), or the unprefixed ones when its order row is among them."""
+    rows = []
+    for entry in entries:
+        if entry.method != ORDER_METHOD:
+            continue
+        owner = next((c for c in catalogs.values() if c.base_name(entry.name) != entry.name), None)
+        rows.append((entry, owner.name if owner else None, owner.base_name(entry.name) if owner else entry.name))
+    if scope.exchange is None:
+        return [(e, base) for e, _, base in rows]
+    order_row = catalogs[scope.exchange].order_row
+    plain_orders = any(owner is None and base == order_row for _, owner, base in rows)
+    return [(e, base) for e, owner, base in rows if owner == scope.exchange or (owner is None and plain_orders)]
 
 
 def _exchange_value(metric: Metric, scope: Scope, run: RunStats) -> float | None:

@@ -37,7 +37,8 @@ def catalogs(environment: Environment) -> dict[str, ExchangeCatalog]:
             environment.parsed_options, adapter, adapter.base_on(environment.host)
         )
         streams = frozenset(adapter.stream_name(s, k) for s in settings.symbols for k in settings.streams)
-        out[adapter.name] = ExchangeCatalog(adapter.name, frozenset(adapter.endpoints), streams, TIMED_REQUEST_NAMES)
+        out[adapter.name] = ExchangeCatalog(adapter.name, frozenset(adapter.endpoints), streams, TIMED_REQUEST_NAMES,
+                                            getattr(adapter, "ws_order_method", None))
     return out
 
 

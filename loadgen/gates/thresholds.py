@@ -31,6 +31,7 @@ class Source(enum.StrEnum):
     REQUESTS = "requests"  # Locust's request stats: REST requests and orders (WebSocket entries only by name)
     STREAMS = "streams"  # Locust's WebSocket message entries: event latency
     EXCHANGE = "exchange"  # the per-exchange counters (loadgen.metrics): the whole run or one exchange
+    ORDERS = "orders"  # the WebSocket order users' rows (loadgen.users.ws_order_rows): the whole run or one exchange
 
 
 class Unit(enum.StrEnum):
@@ -65,6 +66,8 @@ FIXED_METRICS: dict[str, Metric] = {
         Metric("ws_gaps", Source.EXCHANGE, Unit.COUNT, counters=("ws_gaps",), help="stream sequence gaps"),
         Metric("ws_drops", Source.EXCHANGE, Unit.COUNT, counters=("ws_drops",), help="abnormal WebSocket closes"),
         Metric("ws_reconnects", Source.EXCHANGE, Unit.COUNT, counters=("ws_reconnects",), help="WebSocket reconnects"),
+        Metric("lost_order_events", Source.ORDERS, Unit.COUNT,
+               help="acknowledged orders never reported on the private stream"),
         Metric(
             "late_start_ratio",
             Source.EXCHANGE,
@@ -74,7 +77,12 @@ FIXED_METRICS: dict[str, Metric] = {
         ),
     )
 }
-PERCENTILE_PATTERN = re.compile(r"(ws_event_latency_)?p(\d{1,2}(?:\.\d+)?)")
+PERCENTILE_PATTERN = re.compile(r"(ws_event_latency_|order_ack_|order_event_lag_)?p(\d{1,2}(?:\.\d+)?)")
+PERCENTILE_HELP = {
+    "ws_event_latency_": "stream event latency percentile",
+    "order_ack_": "order->ack time percentile (WebSocket orders)",
+    "order_event_lag_": "order->event time percentile, every event state (WebSocket orders)",
+}
 EXPRESSION_PATTERN = re.compile(
     r"\s*(?P<metric>[a-z_0-9.]+)\s*(?:\[(?P<scope>[^\[\]]*)\])?\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<limit>\S+)\s*"
 )
@@ -89,20 +97,23 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 
 
 def metric_named(name: str) -> Metric:
-    """The metric called `name`: a fixed one, `pNN` (request latency) or `ws_event_latency_pNN`."""
+    """The metric called `name`: a fixed one, `pNN` (request latency), `ws_event_latency_pNN`, `order_ack_pNN`
+    or `order_event_lag_pNN`."""
     if name in FIXED_METRICS:
         return FIXED_METRICS[name]
     match = PERCENTILE_PATTERN.fullmatch(name)
     if match and 0 < float(match.group(2)) < 100:
         percentile = round(float(match.group(2)) / 100, 9)  # 99.9 / 100 is 0.9990000000000001
         if match.group(1):
-            return Metric(name, Source.STREAMS, Unit.MS, percentile, help="stream event latency percentile")
+            source = Source.STREAMS if match.group(1) == "ws_event_latency_" else Source.ORDERS
+            return Metric(name, source, Unit.MS, percentile, help=PERCENTILE_HELP[match.group(1)])
         return Metric(name, Source.REQUESTS, Unit.MS, percentile, help="response time percentile")
     raise ThresholdError(f"unknown metric {name!r} (known: {', '.join(known_metric_names())})")
 
 
 def known_metric_names() -> list[str]:
-    return ["p50", "p95", "p99", "p99.9", *FIXED_METRICS, "ws_event_latency_p50", "ws_event_latency_p95"]
+    return ["p50", "p95", "p99", "p99.9", *FIXED_METRICS, "ws_event_latency_p50", "ws_event_latency_p95",
+            "order_ack_p99", "order_event_lag_p99"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The live per-exchange view behind the web UI's Exchange tab and `GET /exchange/stats`.
 
 Counts come from the exchange metrics (merged from every worker on a master), latencies from Locust's
-stream entries, and the gauges (open WebSocket connections, bans, the latest used weight, breaker
+stream entries, the order path (WebSocket orders: acked, ack and event-lag p99, lost events; whole run) from
+Locust's order rows, and the gauges (open WebSocket connections, bans, the latest used weight, breaker
 states) from every process as it stands: workers send theirs with each report. Rates and event-latency
 percentiles cover the last `WINDOW_S` seconds, from one sample of the totals per second.
 """
@@ -21,10 +22,11 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from analysis.histogram import merge, percentile
 from loadgen import messages, state
 from loadgen.gates import run_snapshot
-from loadgen.gates.evaluation import WS_METHOD
+from loadgen.gates.evaluation import WS_METHOD, EntryStats, ExchangeCatalog, order_figures
 from loadgen.messages import ExchangeGauges
 from loadgen.metrics import metrics_hub
 from loadgen.runtime import exchange_runtime
+from loadgen.users.ws_order_rows import REQUEST_TYPE as ORDER_REQUEST_TYPE
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class ExchangeView:
         self.environment = environment
         self.samples: deque[Sample] = deque(maxlen=WINDOW_S + 1)
         self.worker_gauges: dict[str, dict[str, dict[str, Any]]] = {}  # client id -> that worker's gauges
+        self.catalogs: dict[str, ExchangeCatalog] = {}  # the request names per exchange, as of the last sample
 
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         if messages.EXCHANGE_GAUGES_KEY in data:
@@ -86,7 +89,7 @@ class ExchangeView:
         self.samples.clear()
 
     def sample(self) -> None:
-        catalogs = run_snapshot.catalogs(self.environment)
+        catalogs = self.catalogs = run_snapshot.catalogs(self.environment)
         entries = self.environment.stats.entries.values()
         latency = {
             name: merge(
@@ -112,11 +115,25 @@ class ExchangeView:
         span = latest.at - oldest.at if latest and oldest else 0.0
         gauges = self.gauges()
         names = sorted({*(latest.totals if latest else {}), *gauges})
+        orders = self.orders()
         return {
             "updated_at": now,
             "window_s": round(span, 1),
-            "exchanges": [self._exchange(name, latest, oldest, span, gauges.get(name, {}), now) for name in names],
+            "exchanges": [{**self._exchange(name, latest, oldest, span, gauges.get(name, {}), now),
+                           "orders": orders.get(name)} for name in names],
         }
+
+    def orders(self) -> dict[str, dict[str, Any]]:
+        """Each exchange's order path over the whole run so far (see `order_figures`), for those that sent
+        WebSocket orders (the exchanges as of the last sample: none before the first)."""
+        catalogs = self.catalogs
+        entries = [
+            EntryStats(e.method, e.name, e.num_requests, e.num_failures, e.total_response_time, e.max_response_time,
+                       dict(e.response_times))
+            for e in self.environment.stats.entries.values() if e.method == ORDER_REQUEST_TYPE
+        ]
+        figures = {name: order_figures(name, catalogs, entries) for name in catalogs}
+        return {name: f for name, f in figures.items() if f is not None}
 
     def _exchange(
         self, name: str, latest: Sample | None, oldest: Sample | None, span: float, gauge: dict[str, Any], now: float

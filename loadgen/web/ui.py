@@ -36,6 +36,10 @@ COLUMNS = (
     ("reconnects", "Reconnects"),
     ("gaps", "Gaps"),
     ("drops", "Drops"),
+    ("orders_acked", "Orders acked"),
+    ("order_ack", "Order ack p99 (ms)"),
+    ("order_lag", "Order event lag p99 (ms)"),
+    ("lost_events", "Lost order events"),
 )
 _HOOKED: list[Events] = []
 
@@ -114,8 +118,21 @@ def table_rows(view: dict[str, Any]) -> list[dict[str, str]]:
             "reconnects": str(x["ws_reconnects"]),
             "gaps": str(x["ws_gaps"]),
             "drops": str(x["ws_drops"]),
+            **_order_cells(x["orders"]),
         })
     return rows
+
+
+def _order_cells(orders: dict[str, Any] | None) -> dict[str, str]:
+    """The order path's cells (whole run); "-" for an exchange that sent no WebSocket orders."""
+    if orders is None:
+        return dict.fromkeys(("orders_acked", "order_ack", "order_lag", "lost_events"), "-")
+    return {
+        "orders_acked": str(orders["orders_acked"]),
+        "order_ack": _number(orders["order_ack_p99_ms"], ".0f"),
+        "order_lag": _number(orders["order_event_lag_p99_ms"], ".0f"),
+        "lost_events": str(orders["lost_order_events"]),
+    }
 
 
 def _weight_cell(x: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from locust import argument_parser
 from locust.env import Environment
 from locust.event import Events
 
+from exchanges.base import FailureKind, Verdict
 from exchanges.binance import ADAPTER
 from loadgen.gates import run_snapshot
 from loadgen.metrics import metrics_hub
@@ -85,6 +86,30 @@ def test_the_view_shows_rates_gauges_and_window_latency_per_exchange():
     (row,) = table_rows(view.view())
     assert row["weight"] == "480 / 6000 per 60 s (8%)"
     assert row["ban"].endswith(" s") and row["breakers"] == "closed: 1" and row["latency"] == "12 / 12 / 12"
+
+
+def test_the_view_and_the_tab_show_the_order_path_when_the_run_has_it():
+    env = environment()
+    view = exchange_view(env)
+    metrics_hub(env).collector("binance").request(1)
+    view.sample()
+    (row,) = table_rows(view.view())
+    assert view.view()["exchanges"][0]["orders"] is None
+    assert [row[k] for k in ("orders_acked", "order_ack", "order_lag", "lost_events")] == ["-"] * 4
+    refused = Verdict(False, FailureKind.RATE_LIMITED, message="-1015 HTTP 429")
+    for i in range(100):
+        fire(env, "WSAPI", "order.place", 40.0 if i >= 98 else 3.0)
+        fire(env, "WSAPI", "order→NEW", 7.0)
+    for _ in range(5):
+        fire(env, "WSAPI", "order.place", 2.0, verdict=refused)
+    fire(env, "WSAPI", "order→FILLED", 90.0)
+    fire(env, "WSAPI", "lost_order_event", None, verdict=Verdict(False, FailureKind.TIMEOUT, message="no order event"))
+    fire(env, "WSAPI", "session.logon", 900.0)  # not an order
+    (x,) = view.view()["exchanges"]
+    assert x["orders"] == {"orders_acked": 100, "order_ack_p99_ms": 40, "order_event_lag_p99_ms": 7,
+                           "lost_order_events": 1}
+    (row,) = table_rows(view.view())
+    assert [row[k] for k in ("orders_acked", "order_ack", "order_lag", "lost_events")] == ["100", "40", "7", "1"]
 
 
 def test_stream_connections_are_counted_while_open():
