@@ -243,8 +243,10 @@ def client_limit(frame: pd.DataFrame, spec: LimitSpec | None) -> dict[str, Any] 
 
 
 def limited_endpoints(data: RunData, exchange: str) -> dict[str, int]:
+    """The exchange's REST endpoints that got rate-limit or ban answers, by count (order APIs over WebSocket
+    have limits of their own: the order path's section reports them)."""
     failures = failure_table(data)
-    mask = failures["kind"].isin(RATE_LIMIT_KINDS) & (failures["exchange"] == exchange)
+    mask = failures["kind"].isin(RATE_LIMIT_KINDS) & (failures["exchange"] == exchange) & is_rest(failures["type"])
     counts = failures.loc[mask].groupby("name")["count"].sum().sort_values(ascending=False)
     return {str(k): int(v) for k, v in counts.items()}
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
-from analysis.timeline import entry_exchanges, is_rest, is_ws, run_exchanges
+from analysis.timeline import entry_exchanges, is_rest, is_ws, is_ws_order_request, run_exchanges
 from exchanges.base import FailureKind
 
 KINDS = frozenset(k.value for k in FailureKind)
@@ -153,7 +153,9 @@ def analyse_errors(data: RunData, thresholds: Thresholds) -> tuple[dict[str, Any
     """(report.json's "errors" section, findings) for everything but rate limits and WebSocket kinds."""
     failures = failure_table(data)
     totals = data.totals
-    rest_requests = int(totals.loc[is_rest(totals["type"]), "requests"].sum())
+    # Requests: REST ones and those sent over a WebSocket order API, whose rejections are failures here too.
+    sent = is_rest(totals["type"]) | is_ws_order_request(totals["type"], totals["name"])
+    rest_requests = int(totals.loc[sent, "requests"].sum())
     ws_requests = int(totals.loc[is_ws(totals["type"]), "requests"].sum())
     start = data.start_s
     by_kind: dict[str, Any] = {}

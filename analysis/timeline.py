@@ -9,6 +9,8 @@ import pandas as pd
 
 from analysis.load import RunData
 from exchanges import NAMES as KNOWN_EXCHANGES
+from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT
+from loadgen.users.ws_order_rows import REQUEST_TYPE as WS_ORDER_TYPE
 
 WS_TYPE = "WS"  # the suite's request type for WebSocket connects, messages and drops
 # REST requests are the entries with an HTTP method; other types (WS, and the suite's bookkeeping rows
@@ -66,6 +68,14 @@ def is_ws(types: pd.Series) -> pd.Series:
 
 def is_rest(types: pd.Series) -> pd.Series:
     return types.isin(REST_TYPES)
+
+
+def is_ws_order_request(types: pd.Series, names: pd.Series) -> pd.Series:
+    """Rows of requests sent over a WebSocket order API (orders, session requests): its rows but the order events
+    and the lost-event count (`loadgen.users.ws_order_rows`)."""
+    names = names.astype(str)
+    events = names.str.contains(EVENT_ROW.format(""), regex=False) | names.str.endswith(LOST_ORDER_EVENT)
+    return types.astype(str).eq(WS_ORDER_TYPE) & ~events
 
 
 def seconds(data: RunData) -> pd.RangeIndex:

@@ -183,3 +183,14 @@ def test_websocket_connects_streams_drops_gaps_and_storms(tmp_path):
 def test_a_run_without_websocket_traffic_has_no_websocket_section(tmp_path):
     analysis = analyse(RunBuilder(seconds=10).entry("GET", "depth", 5).write(tmp_path / "run"))
     assert analysis.report["websocket"] is None
+
+
+def test_orders_sent_over_a_websocket_api_count_among_the_requests_of_failure_shares(tmp_path):
+    """A WebSocket order trader's rejected orders are failures of requests: they share a denominator with REST's,
+    and its order-event rows are not requests."""
+    builder = RunBuilder(seconds=10).entry("GET", "time", 1).entry("WSAPI", "order.place", 6, failures=2)
+    builder.entry("WSAPI", "order→NEW", 4).entry("WSAPI", "lost_order_event", 0)
+    builder.failure("WSAPI", "order.place", "rate_limited: -1015 HTTP 429", 20, first=1, last=9)
+    errors = analyse(builder.write(tmp_path / "run")).report["errors"]
+    assert errors["requests"] == (1 + 6) * 10
+    assert errors["by_kind"]["rate_limited"]["share"] == pytest.approx(20 / 70, abs=1e-4)
