@@ -299,7 +299,7 @@ def order_blocks(orders: dict[str, Any]) -> list[Block]:
             f"first refused at {fmt(onset['time_s'], ' s')}, at "
             + (f"{fmt(onset['orders_per_s'], ' orders/s')} (mean over the {onset['window_s']} s up to it)"
                if onset["orders_per_s"] is not None else "an unknown order rate (no per-request history)")
-            + f"; {fmt(onset['refusals'])} refusals"))
+            + f"; {fmt(onset['refusals'])} refusals") + order_limit_text(o.get("order_limit")))
     blocks: list[Block] = [
         Heading(2, "Order path"),
         Paragraph("Orders over the exchange's WebSocket order API. Ack: order sent to its answer; event lag: order "
@@ -312,6 +312,17 @@ def order_blocks(orders: dict[str, Any]) -> list[Block]:
         blocks.append(Table(["exchange", "state", "events", "lag p50 ms", "p95 ms", "p99 ms"], lags))
     blocks += [Paragraph("Order-count limit (the first order refused by a rate limit):"), Bullets(onsets)]
     return blocks
+
+
+def order_limit_text(limit: dict[str, Any] | None) -> str:
+    """The order-count limit found, as the end of an exchange's onset line."""
+    if limit is None:
+        return ""
+    per = f" orders per {limit['window_s']} s" if limit["window_s"] else " unfilled orders"
+    published = f"; published: {fmt(limit['published'])}" if limit["published"] is not None else ""
+    if limit["reached"]:
+        return f". The limit: {fmt(limit['value'])}{per} ({limit['method']}{published})"
+    return f". The limit: at least {fmt(limit['value'])}{per} ({limit['method']}, never refused{published})"
 
 
 def client_blocks(client: dict[str, Any]) -> list[Block]:

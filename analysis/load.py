@@ -47,7 +47,8 @@ EXCHANGE_COUNTS = (
     "weight_waits", "weight_wait_s", "ws_messages", "ws_reconnects", "ws_drops", "ws_gaps", "ws_pings",
     "paced_starts", "late_starts", "skipped_starts",
 )  # summed per exchange and second (late data in distributed runs arrives as extra rows)
-EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s", "start_lag_max_ms")
+EXCHANGE_MAXIMA = ("used_weight_last", "used_weight_max", "order_count_max", "weight_limit", "weight_window_s",
+                   "start_lag_max_ms")
 EXCHANGE_REQUIRED = (*EXCHANGE_KEYS, "requests", "rate_limited", "banned")
 TOTALS_COLUMNS = ("type", "name", "requests", "failures", "none_requests", "total_ms", "histogram")
 SIMULATOR_HISTORY = "simulator_history.csv"  # the simulator's own load per second (loadgen/runner/sim_history.py)

@@ -1,6 +1,6 @@
 """The order path per exchange, from the WebSocket order users' rows (`loadgen.users.ws_order_rows`): order->ack
 times, order->event lag per order state, orders sent / acknowledged / rejected by reason / lost, and where the
-exchange's order-count limit began refusing orders.
+exchange's order-count limit began refusing orders, and that limit's value where the exchange reports its count.
 
 The order row is named after the adapter's `ws_order_method`: its requests are the orders sent, its failures the
 refused or unanswered ones (classified), its response times order->ack. `order→STATE` rows time each order's first
@@ -59,11 +59,11 @@ def analyse_orders(data: RunData, thresholds: Thresholds) -> dict[str, Any]:
         orders = rows.loc[rows["base"] == method] if method else rows.iloc[0:0]
         if orders.empty:
             continue
-        section[str(exchange)] = exchange_orders(data, rows, orders, failures, deltas, thresholds)
+        section[str(exchange)] = exchange_orders(data, str(exchange), rows, orders, failures, deltas, thresholds)
     return section
 
 
-def exchange_orders(data: RunData, rows: pd.DataFrame, orders: pd.DataFrame, failures: pd.DataFrame,
+def exchange_orders(data: RunData, exchange: str, rows: pd.DataFrame, orders: pd.DataFrame, failures: pd.DataFrame,
                     deltas: pd.DataFrame, thresholds: Thresholds) -> dict[str, Any]:
     order_names = set(orders["name"].astype(str))
     sent, failed = int(orders["requests"].sum()), int(orders["failures"].sum())
@@ -71,6 +71,7 @@ def exchange_orders(data: RunData, rows: pd.DataFrame, orders: pd.DataFrame, fai
     refused = failures.loc[failures["name"].astype(str).isin(order_names)]
     reasons = refused["error"].astype(str).str.replace(r"^\w+:\s*", "", regex=True)
     events = rows.loc[rows["base"].str.startswith(EVENT_PREFIX)]
+    onset = limit_onset(data, refused, deltas.loc[deltas["name"].astype(str).isin(order_names)], thresholds)
     return {
         "order_row": str(orders["name"].iloc[0]),
         "sent": sent,
@@ -83,8 +84,29 @@ def exchange_orders(data: RunData, rows: pd.DataFrame, orders: pd.DataFrame, fai
             str(state): {"events": int(group["requests"].sum()), **percentiles(merge(group["histogram"]))}
             for state, group in events.groupby(events["base"].str.removeprefix(EVENT_PREFIX), sort=True)
         },
-        "limit_onset": limit_onset(data, refused, deltas.loc[deltas["name"].astype(str).isin(order_names)],
-                                   thresholds),
+        "limit_onset": onset,
+        "order_limit": order_count_limit(data, exchange, refused_by_limit=onset is not None),
+    }
+
+
+def order_count_limit(data: RunData, exchange: str, refused_by_limit: bool) -> dict[str, Any] | None:
+    """The exchange's unfilled-order limit as the run found it, without being told: the highest unfilled-order
+    count its answers reported (in the shortest window they report). A count never passes the limit, and an order
+    is refused only once the count has reached it, so while orders were refused by a rate limit that count is the
+    limit; otherwise it is a lower bound. None when the exchange reported no counts."""
+    history = data.exchange_history
+    if history is None:
+        return None
+    counts = history.loc[history["exchange"] == exchange, "order_count_max"].dropna()
+    if counts.empty:
+        return None
+    published = getattr(adapter_of(exchange), "order_count_limit", None)
+    return {
+        "value": int(counts.max()),
+        "reached": refused_by_limit,
+        "window_s": published.interval_s if published is not None else None,
+        "published": published.limit if published is not None else None,
+        "method": "highest unfilled-order count the exchange reported",
     }
 
 

@@ -51,6 +51,7 @@ class Verdict:
     message: str = ""
     retry_after_s: float | None = None
     used_weight: int | None = None  # request weight used in the current window, when reported
+    order_count: int | None = None  # the account's unfilled orders in the shortest order window, when reported
 
     def error_text(self) -> str:
         """Low-cardinality failure text for Locust's stats: '<kind>: <code> <message>'."""
@@ -373,6 +374,9 @@ class ExchangeAdapter(abc.ABC):
     limit_kind: LimitKind = LimitKind.FIXED_WINDOW  # how that limit counts: a fixed window, a token bucket, ...
     published_limit: float | None = None  # that limit as the exchange publishes it, in `limit_unit`; None: none
     limit_signals: LimitSignals = LimitSignals("HTTP 429")  # how it answers a client over its limits
+    # The unfilled-order limit whose count order answers report (Verdict.order_count), its shortest window as
+    # published; None: the exchange reports no such count.
+    order_count_limit: WindowLimit | None = None
     time_endpoint: str = "time"  # the endpoint whose answer parse_server_time reads (the clock offset)
     recv_window_default_ms: int | None = None  # signed requests' validity window, where the exchange has one
     recv_window_max_ms: int | None = None

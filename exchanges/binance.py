@@ -12,7 +12,7 @@ import hmac
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -182,8 +182,9 @@ def decode_ws_api_message(text: str) -> WsApiAnswer | OrderUpdate | None:
     request_id = message.get("id")
     if status is None or request_id is None:
         return None
+    orders = ws_order_count(message.get("rateLimits"))
     if status == 200:
-        return WsApiAnswer(str(request_id), OK)
+        return WsApiAnswer(str(request_id), OK if orders is None else Verdict(True, order_count=orders))
     error = message.get("error") or {}
     retry_after_ms = (error.get("data") or {}).get("retryAfter")
     headers = {}
@@ -191,7 +192,8 @@ def decode_ws_api_message(text: str) -> WsApiAnswer | OrderUpdate | None:
         server_ms = (error.get("data") or {}).get("serverTime") or retry_after_ms
         headers["Retry-After"] = str(max(0, (retry_after_ms - server_ms) // 1000))
     body = json.dumps({"code": error.get("code"), "msg": error.get("msg", "")}).encode()
-    return WsApiAnswer(str(request_id), classify(int(status), headers, body))
+    verdict = classify(int(status), headers, body)
+    return WsApiAnswer(str(request_id), verdict if orders is None else replace(verdict, order_count=orders))
 
 
 def ws_api_value(value: object) -> str:
@@ -258,10 +260,14 @@ ERROR_KINDS: dict[int, FailureKind] = {
 }
 
 
+INTERVAL_UNITS_S = {"D": 86_400, "H": 3_600, "M": 60, "S": 1}  # a header suffix's letter -> its seconds
+INTERVAL_NAMES = {"S": "SECOND", "M": "MINUTE", "H": "HOUR", "D": "DAY"}  # ... -> the rateLimits interval enum
+
+
 def interval_suffix(interval_s: int) -> str:
     """Binance's header suffix for a window: 60 -> '1M', 10 -> '10S', 86400 -> '1D'."""
-    for unit_s, letter in ((86_400, "D"), (3_600, "H"), (60, "M")):
-        if interval_s % unit_s == 0:
+    for letter, unit_s in INTERVAL_UNITS_S.items():
+        if unit_s > 1 and interval_s % unit_s == 0:
             return f"{interval_s // unit_s}{letter}"
     return f"{interval_s}S"
 
@@ -272,6 +278,28 @@ def used_weight_header(interval_s: int) -> str:
 
 def order_count_header(interval_s: int) -> str:
     return f"X-MBX-ORDER-COUNT-{interval_suffix(interval_s)}"
+
+
+def parse_order_count(headers: Mapping[str, str]) -> int | None:
+    """The unfilled-order count of the shortest window among the X-MBX-ORDER-COUNT-<n><unit> headers present."""
+    counts: list[tuple[int, int]] = []
+    for key, value in headers.items():
+        suffix = key.upper().removeprefix("X-MBX-ORDER-COUNT-")
+        if suffix != key.upper() and suffix[:-1].isdigit() and suffix[-1:] in INTERVAL_UNITS_S and value.isdigit():
+            counts.append((int(suffix[:-1]) * INTERVAL_UNITS_S[suffix[-1]], int(value)))
+    return min(counts)[1] if counts else None
+
+
+_NAME_SECONDS = {name: INTERVAL_UNITS_S[letter] for letter, name in INTERVAL_NAMES.items()}
+
+
+def ws_order_count(rate_limits: object) -> int | None:
+    """The unfilled-order count of the shortest ORDERS window in a WS API answer's `rateLimits`."""
+    counts = [
+        (_NAME_SECONDS.get(str(entry.get("interval")), 0) * int(entry.get("intervalNum", 0)), int(entry["count"]))
+        for entry in rate_limits if isinstance(entry, dict) and entry.get("rateLimitType") == "ORDERS"
+    ] if isinstance(rate_limits, list) else []
+    return min(counts)[1] if counts else None
 
 
 def parse_used_weight(headers: Mapping[str, str]) -> int | None:
@@ -293,7 +321,8 @@ def classify(status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
     """Read a Binance REST answer: ok, or what kind of failure it is."""
     used = parse_used_weight(headers)
     if 200 <= status < 300:
-        return OK if used is None else Verdict(True, used_weight=used)
+        orders = parse_order_count(headers)
+        return OK if used is None and orders is None else Verdict(True, used_weight=used, order_count=orders)
     retry_after = retry_after_seconds(headers)
     code: int | None = None
     msg = ""
@@ -467,6 +496,7 @@ class BinanceAdapter(ExchangeAdapter):
     default_symbols = ("BTCUSDT", "ETHUSDT")
     default_streams = ("trade", "bookTicker", "depth@100ms")
     rate_limits = RATE_LIMITS
+    order_count_limit = RATE_LIMITS["orders_10s"]
     ws_limits = WS_LIMITS
     user_key_vars = USER_KEY_VARS
     simulator_demo_keys = (SIM_DEMO_API_KEY, SIM_DEMO_API_SECRET)

@@ -64,6 +64,7 @@ HISTORY_COLUMNS = (
     "weight_requested",
     "used_weight_last",  # the server's used-weight header: the latest value seen in this second ...
     "used_weight_max",  # ... and the highest
+    "order_count_max",  # the highest unfilled-order count the exchange reported for its shortest order window
     "weight_limit",
     "weight_window_s",
     "rate_limited",
@@ -100,6 +101,7 @@ class SecondStats:
         "used_weight_last",
         "used_weight_last_at",
         "used_weight_max",
+        "order_count_max",
         "start_lag_max_ms",
     )
 
@@ -112,6 +114,7 @@ class SecondStats:
         self.used_weight_last: int | None = None
         self.used_weight_last_at = 0.0
         self.used_weight_max: int | None = None
+        self.order_count_max: int | None = None
         self.start_lag_max_ms: float | None = None
 
     def note_start_lag(self, lag_ms: float) -> None:
@@ -124,6 +127,10 @@ class SecondStats:
         if self.used_weight_last is None or at >= self.used_weight_last_at:
             self.used_weight_last, self.used_weight_last_at = value, at
 
+    def note_order_count(self, value: int) -> None:
+        if self.order_count_max is None or value > self.order_count_max:
+            self.order_count_max = value
+
     def merge(self, other: SecondStats) -> None:
         for name in (*COUNT_FIELDS, *INTERNAL_COUNTS, *SECONDS_FIELDS):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -135,6 +142,8 @@ class SecondStats:
             self.used_weight_last is None or other.used_weight_last_at >= self.used_weight_last_at
         ):
             self.used_weight_last, self.used_weight_last_at = other.used_weight_last, other.used_weight_last_at
+        if other.order_count_max is not None:
+            self.note_order_count(other.order_count_max)
         if other.start_lag_max_ms is not None:
             self.note_start_lag(other.start_lag_max_ms)
 
@@ -188,6 +197,10 @@ class ExchangeMetrics:
         now = self._clock()
         self._now().note_used_weight(value, now)
         self.last_used_weight = (value, now)
+
+    def order_count(self, value: int) -> None:
+        """The account's unfilled-order count, as an answer to an order reported it."""
+        self._now().note_order_count(value)
 
     def rate_limited(self) -> None:
         self._now().rate_limited += 1
@@ -354,6 +367,7 @@ class MetricsTable:
             last = table.last_second()
             entry.update(
                 used_weight_max=total.used_weight_max,
+                order_count_max=total.order_count_max,
                 start_lag_max_ms=total.start_lag_max_ms,
                 weight_limit=table.weight_limit,
                 weight_window_s=table.weight_window_s,

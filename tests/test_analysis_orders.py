@@ -38,6 +38,30 @@ def test_order_path_counts_percentiles_reasons_and_the_limit_onset(tmp_path):
     assert onset["orders_per_s"] == 6.0  # 6 orders a second over the 10 s before
 
 
+def test_the_order_count_limit_is_found_from_the_counts_the_exchange_reported(tmp_path):
+    # An unannounced limit of 37 unfilled orders per 10 s (the adapter publishes 100): the counts climb to it,
+    # fall back as fills give orders back, climb again; orders are refused from second 12 on.
+    counts = [4 * i for i in range(10)] + [30, 37, 37, 12, 25, 37, 37, 37, 20, ""]
+    builder = RunBuilder(seconds=20).entry("WSAPI", "order.place", 6, failures=LIMITED)
+    builder.failure("WSAPI", "order.place", "rate_limited: -1015 HTTP 429", 16, first=12, last=19)
+    analysis = analyse(builder.exchange_seconds(requests=0, order_count_max=counts).write(tmp_path / "run"))
+    limit = analysis.report["orders"]["binance"]["order_limit"]
+    assert limit == {"value": 37, "reached": True, "window_s": 10, "published": 100,
+                     "method": "highest unfilled-order count the exchange reported"}
+    text = render_markdown(build_document(analysis.report, []))
+    assert "The limit: 37 orders per 10 s (highest unfilled-order count the exchange reported; published: 100)" in text
+
+
+def test_an_order_count_limit_never_met_is_a_lower_bound_and_unreported_counts_none(tmp_path):
+    builder = RunBuilder(seconds=10).entry("WSAPI", "order.place", 3)
+    analysis = analyse(builder.exchange_seconds(requests=0, order_count_max=[1, 2, 3, 5, 8, 8, 8, 8, 8, 8])
+                       .write(tmp_path / "run"))
+    assert analysis.report["orders"]["binance"]["order_limit"]["reached"] is False
+    assert "The limit: at least 8 orders per 10 s" in render_markdown(build_document(analysis.report, []))
+    unreported = analyse(RunBuilder(seconds=10).entry("WSAPI", "order.place", 3).write(tmp_path / "other"))
+    assert unreported.report["orders"]["binance"]["order_limit"] is None
+
+
 def test_order_path_in_markdown(tmp_path):
     analysis = order_run(tmp_path)
     text = render_markdown(build_document(analysis.report, []))

@@ -12,6 +12,7 @@ from exchanges.binance import (
     classify,
     hmac_signature,
     interval_suffix,
+    parse_order_count,
     parse_used_weight,
     sign_request,
     used_weight_header,
@@ -147,6 +148,22 @@ def test_ws_api_answers_and_order_events_are_decoded() -> None:
     report["event"]["X"] = "PARTIALLY_FILLED"
     assert ADAPTER.decode_ws_order_message(json.dumps(report)).final is False
     assert ADAPTER.decode_ws_order_message('{"event":{"e":"outboundAccountPosition","E":1}}') is None
+
+
+def test_unfilled_order_counts_are_read_for_the_shortest_window() -> None:
+    headers = {"X-MBX-ORDER-COUNT-1D": "90", "x-mbx-order-count-10s": "7", "X-MBX-USED-WEIGHT-1M": "3"}
+    assert parse_order_count(headers) == 7 and parse_order_count({"X-MBX-ORDER-COUNT-1D": "5"}) == 5
+    assert parse_order_count({"X-MBX-USED-WEIGHT-1M": "3"}) is None
+    assert classify(200, headers, b"{}").order_count == 7 and classify(200, {}, b"{}").order_count is None
+    limits = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000, "count": 9},
+              {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000, "count": 41},
+              {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50, "count": 12}]
+    ok = ADAPTER.decode_ws_order_message(json.dumps({"id": 1, "status": 200, "result": {}, "rateLimits": limits}))
+    assert ok.verdict.ok and ok.verdict.order_count == 12
+    refused = ADAPTER.decode_ws_order_message(json.dumps(
+        {"id": 2, "status": 429, "error": {"code": -1015, "msg": "Too many new orders"}, "rateLimits": limits}))
+    assert refused.verdict.kind is FailureKind.RATE_LIMITED and refused.verdict.order_count == 12
+    assert ADAPTER.decode_ws_order_message('{"id":3,"status":200,"rateLimits":[]}').verdict.order_count is None
 
 
 def test_ws_order_url_follows_the_target() -> None:

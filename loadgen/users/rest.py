@@ -271,6 +271,8 @@ class ExchangeRestUser(FastHttpUser):
         runtime = self.runtime
         if verdict.used_weight is not None:
             runtime.metrics.used_weight(verdict.used_weight)
+        if verdict.order_count is not None:
+            runtime.metrics.order_count(verdict.order_count)
         backoff = runtime.settings.backoff
         if verdict.ok:
             if backoff:

@@ -271,6 +271,8 @@ class WsOrderUser(ExchangeRestUser):
         if order is None or order.answered:
             return  # answered after its timeout: already counted
         order.answered = True
+        if answer.verdict.order_count is not None:
+            self.runtime.metrics.order_count(answer.verdict.order_count)
         fire(self.environment, REQUEST_TYPE, self._row(self.api.ws_order_method), _ms(order.sent_at),
              verdict=answer.verdict)
         if not answer.verdict.ok or order.final:

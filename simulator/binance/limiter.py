@@ -12,20 +12,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from exchanges.base import WindowLimit
-from exchanges.binance import interval_suffix, order_count_header, used_weight_header
+from exchanges.binance import INTERVAL_NAMES, interval_suffix, order_count_header, used_weight_header
 from simulator.limits import BanTracker, FixedWindowCounter
 
 if TYPE_CHECKING:
     from simulator.binance.config import BinanceConfig
 
-_INTERVAL_NAMES = {"S": "SECOND", "M": "MINUTE", "H": "HOUR", "D": "DAY"}  # exchangeInfo's interval enum
 _LIMIT_TYPES = {"request_weight": "REQUEST_WEIGHT", "raw_requests": "RAW_REQUESTS"}  # anything else: ORDERS
 
 
 def interval_enum(interval_s: int) -> tuple[str, int]:
     """exchangeInfo's (interval, intervalNum) for a window: 60 -> ("MINUTE", 1), 10 -> ("SECOND", 10)."""
     suffix = interval_suffix(interval_s)
-    return _INTERVAL_NAMES[suffix[-1]], int(suffix[:-1])
+    return INTERVAL_NAMES[suffix[-1]], int(suffix[:-1])
 
 
 def _per(window: WindowLimit) -> str:

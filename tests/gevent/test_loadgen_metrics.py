@@ -66,6 +66,17 @@ def test_merge_sums_counts_keeps_the_max_and_the_latest_used_weight():
     assert (empty.used_weight_max, empty.used_weight_last) == (900, 500)
 
 
+def test_the_highest_unfilled_order_count_of_a_second_is_kept_across_merges():
+    a, b = SecondStats(7), SecondStats(7)
+    a.note_order_count(12)
+    a.note_order_count(9)
+    b.note_order_count(37)
+    a.merge(b)
+    assert a.order_count_max == 37
+    b.merge(SecondStats(7))
+    assert b.order_count_max == 37 and SecondStats(7).order_count_max is None
+
+
 def test_two_workers_reports_merge_into_one_table_through_msgpack():
     clock = Clock(10.5)
     w1, w2 = worker(clock), worker(clock)

@@ -22,12 +22,13 @@ STATS_HEADER = [
     "Min Response Time", "Max Response Time", "Average Content Size", "Requests/s", "Failures/s", *PERCENTILES,
 ]
 EXCHANGE_HEADER = [
-    "timestamp", "exchange", "requests", "weight_requested", "used_weight_last", "used_weight_max", "weight_limit",
-    "weight_window_s", "rate_limited", "banned", "retry_after_waits", "retry_after_wait_s", "weight_waits",
-    "weight_wait_s", "ws_messages", "ws_reconnects", "ws_drops", "ws_gaps", "ws_pings",
+    "timestamp", "exchange", "requests", "weight_requested", "used_weight_last", "used_weight_max", "order_count_max",
+    "weight_limit", "weight_window_s", "rate_limited", "banned", "retry_after_waits", "retry_after_wait_s",
+    "weight_waits", "weight_wait_s", "ws_messages", "ws_reconnects", "ws_drops", "ws_gaps", "ws_pings",
 ]
 
-BLANK_BY_DEFAULT = ("used_weight_last", "used_weight_max", "weight_limit", "weight_window_s")  # "" = not known
+# "" = not known
+BLANK_BY_DEFAULT = ("used_weight_last", "used_weight_max", "order_count_max", "weight_limit", "weight_window_s")
 RAMP_HEADER = ["exchange", "index", "role", "target_rps", "started_at", "ended_at", "verdict", "achieved_rps",
                "requests", "weight_per_request", "rate_limited", "first_limited_at", "capacity_rps", "capacity_units",
                "late_starts", "skipped_starts"]
