@@ -28,6 +28,7 @@ from loadgen import plugin
 from loadgen.options import OrderEndpoint
 from loadgen.pacing.cluster_budget import unless_paced
 from loadgen.users.burst import BurstUser
+from loadgen.users.mix import DEFAULT_MIX
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
 from loadgen.users.ws_orders import WsOrderUser
@@ -42,7 +43,7 @@ class BinanceRestPoller(ExchangeRestUser):
     --target-rps) its requests go out on the cluster-wide schedule (open model)."""
 
     adapter = ADAPTER
-    weight = 5
+    weight = DEFAULT_MIX.poller
     open_model = True
     wait_time = unless_paced(between(0.5, 1.5))
 
@@ -82,7 +83,7 @@ class BinanceBurstTrader(BurstUser):
     real orders (each cancelled again if it rests), against the simulator or a testnet only."""
 
     adapter = ADAPTER
-    weight = 2
+    weight = DEFAULT_MIX.trader
 
     def prepare_burst(self) -> Burst | None:
         return prepare_burst(self)
@@ -151,4 +152,4 @@ class BinanceWsSubscriber(StreamUser):
     """The chosen symbols x stream kinds on one combined-stream connection, with local diff-depth books."""
 
     adapter = ADAPTER
-    weight = 3
+    weight = DEFAULT_MIX.subscriber

@@ -34,6 +34,7 @@ from exchanges.bybit import (
 from loadgen import plugin, runtime
 from loadgen.pacing.cluster_budget import unless_paced
 from loadgen.users.burst import BurstUser
+from loadgen.users.mix import DEFAULT_MIX
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
 
@@ -46,7 +47,7 @@ class BybitRestPoller(ExchangeRestUser):
     """Market data over REST, in proportions a polling client would use."""
 
     adapter = ADAPTER
-    weight = 5
+    weight = DEFAULT_MIX.poller
     open_model = True  # paced by --target-rps and the rate scenarios, like the other pollers
     wait_time = unless_paced(between(0.5, 1.5))
 
@@ -81,7 +82,7 @@ class BybitBurstTrader(BurstUser):
     """Bursts of small post-only limit orders near the last price, each cancelled again."""
 
     adapter = ADAPTER
-    weight = 2
+    weight = DEFAULT_MIX.trader
 
     def on_start(self) -> None:
         if self.host and self.adapter.target_kind(self.host) not in runtime.LIVE_ORDER_TARGETS:
@@ -127,7 +128,7 @@ class BybitWsSubscriber(StreamUser):
     `{"op":"ping"}` every 20 s, as Bybit recommends."""
 
     adapter = ADAPTER
-    weight = 3
+    weight = DEFAULT_MIX.subscriber
 
     last_ping_at = 0.0  # monotonic seconds
 

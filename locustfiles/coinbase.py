@@ -31,6 +31,7 @@ from exchanges.coinbase import (
 from loadgen import plugin, runtime
 from loadgen.pacing.cluster_budget import unless_paced
 from loadgen.users.burst import BurstUser
+from loadgen.users.mix import DEFAULT_MIX
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
 
@@ -43,7 +44,7 @@ class CoinbaseRestPoller(ExchangeRestUser):
     """Market data over REST, in proportions a polling client would use."""
 
     adapter = ADAPTER
-    weight = 5
+    weight = DEFAULT_MIX.poller
     open_model = True  # paced by --target-rps and the rate scenarios, like Binance's poller
     wait_time = unless_paced(between(0.5, 1.5))
 
@@ -82,7 +83,7 @@ class CoinbaseBurstTrader(BurstUser):
     """Bursts of small post-only limit orders near the last price, each cancelled again if it rests."""
 
     adapter = ADAPTER
-    weight = 2
+    weight = DEFAULT_MIX.trader
 
     def on_start(self) -> None:
         if self.host and self.adapter.target_kind(self.host) not in runtime.LIVE_ORDER_TARGETS:
@@ -129,7 +130,7 @@ class CoinbaseWsSubscriber(StreamUser):
     stream concerned is resubscribed."""
 
     adapter = ADAPTER
-    weight = 3
+    weight = DEFAULT_MIX.subscriber
 
     feed: FeedMonitor
 

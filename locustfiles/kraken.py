@@ -33,6 +33,7 @@ from loadgen import plugin
 from loadgen.options import OrderEndpoint
 from loadgen.pacing.cluster_budget import unless_paced
 from loadgen.users.burst import BurstUser
+from loadgen.users.mix import DEFAULT_MIX
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
 
@@ -46,7 +47,7 @@ class KrakenRestPoller(ExchangeRestUser):
     """Market data over REST, in proportions a polling client would use."""
 
     adapter = ADAPTER
-    weight = 5
+    weight = DEFAULT_MIX.poller
     open_model = True  # paced by --target-rps and the rate scenarios, like Binance's poller
     wait_time = unless_paced(between(1, 3))
 
@@ -82,7 +83,7 @@ class KrakenBurstTrader(BurstUser):
     Spot sandbox); with --order-endpoint live, real orders, each cancelled again, against the simulator only."""
 
     adapter = ADAPTER
-    weight = 2
+    weight = DEFAULT_MIX.trader
 
     def prepare_burst(self) -> Burst | None:
         pair = rest_pair(random.choice(self.runtime.settings.symbols))
@@ -121,7 +122,7 @@ class KrakenWsSubscriber(StreamUser):
     with the shortest round trip so far gives the offset, as NTP does."""
 
     adapter = ADAPTER
-    weight = 3
+    weight = DEFAULT_MIX.subscriber
 
     best_round_trip_ms = math.inf
     last_ping_at = -math.inf  # monotonic seconds

@@ -31,6 +31,7 @@ from exchanges.okx import (
 from loadgen import plugin, runtime
 from loadgen.pacing.cluster_budget import unless_paced
 from loadgen.users.burst import BurstUser
+from loadgen.users.mix import DEFAULT_MIX
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
 
@@ -44,7 +45,7 @@ class OkxRestPoller(ExchangeRestUser):
     """Market data over REST, in proportions a polling client would use."""
 
     adapter = ADAPTER
-    weight = 5
+    weight = DEFAULT_MIX.poller
     open_model = True  # paced by --target-rps and the rate scenarios, like the other venues' pollers
     wait_time = unless_paced(between(1, 3))
 
@@ -79,7 +80,7 @@ class OkxBurstTrader(BurstUser):
     """Bursts of small limit orders near the last price, each cancelled again."""
 
     adapter = ADAPTER
-    weight = 2
+    weight = DEFAULT_MIX.trader
 
     def on_start(self) -> None:
         if self.host and self.adapter.target_kind(self.host) not in runtime.LIVE_ORDER_TARGETS:
@@ -120,7 +121,7 @@ class OkxWsSubscriber(StreamUser):
     """The chosen instruments x channels on one public WebSocket connection, with verified books."""
 
     adapter = ADAPTER
-    weight = 3
+    weight = DEFAULT_MIX.subscriber
 
     last_ping_at = 0.0  # monotonic seconds
 

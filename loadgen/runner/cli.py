@@ -37,6 +37,7 @@ from loadgen.runner.processes import (
 )
 from loadgen.runner.stopping import STOP, Interrupted
 from loadgen.runner.summary import print_summary
+from loadgen.users.mix import DEFAULT_MIX
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_SHAPE = REPO_ROOT / "locustfiles" / "scenario_shape.py"  # the LoadTestShape of shaped scenarios
@@ -138,9 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ALL_EXCHANGES = "all"
-# A side-by-side run's fewest users per exchange by default: each locustfile's three user kinds are weighted
-# 5:2:3 (poller, trader, subscriber), and Locust shares users out by weight, so 6 give every kind one at least.
-SIDE_BY_SIDE_USERS_PER_EXCHANGE = 6
+# A side-by-side run's fewest users per exchange by default: enough for every user kind of each locustfile.
+SIDE_BY_SIDE_USERS_PER_EXCHANGE = DEFAULT_MIX.fewest_users()
 
 
 @dataclass(frozen=True, slots=True)
