@@ -128,3 +128,37 @@ def test_the_tape_is_never_empty_at_start_and_ends_before_it():
     assert [t.id for t in tape] == list(range(tape[0].id, tape[0].id + len(tape)))
     assert sorted(t.time_ms for t in tape) == [t.time_ms for t in tape]
     assert all(abs(t.price - sym.mid) <= 3 * sym.level_step + 1 for t in tape)
+
+
+def _resting_lots(i: int) -> int:
+    return 25_000 * (1 + i % 8)  # half a typical order of the market and more: some fill in parts
+
+
+def _user_fills(seed: int) -> list[tuple[str, int, int, int, int]]:
+    """A fixed sequence of user orders on a market of `seed`: takers that sweep levels (partial and full fills
+    within a limit) and resting orders the market fills over the following ticks, partly or wholly."""
+    market = Market([SPEC], seed=seed, start_ms=START_MS)
+    sym = market.symbols["BTCUSDT"]
+    fills: list[tuple[str, int, int, int, int]] = []
+    sym.on_user_fill = lambda order, fill: fills.append((order.ref, fill.price, fill.qty, fill.trade_id, now))
+    now = START_MS
+    for i in range(40):
+        now += 100
+        market.step(now)
+        side = BUY if i % 2 == 0 else SELL
+        best = sym.best_ask() if side == BUY else sym.best_bid()
+        fills += [(f"taker{i}", f.price, f.qty, f.trade_id, now) for f in sym.execute(side, 3 + i, best, now)]
+        sym.rest(f"resting{i}", side, sym.best_bid() if side == BUY else sym.best_ask(), _resting_lots(i), now)
+    return fills
+
+
+def test_the_same_seed_gives_the_same_user_fills_partial_and_full():
+    first = _user_fills(seed=11)
+    assert first == _user_fills(seed=11) and first != _user_fills(seed=12)
+    resting = {}
+    for ref, _price, qty, _trade, _now in first:
+        if ref.startswith("resting"):
+            resting[ref] = resting.get(ref, 0) + qty
+    sizes = {f"resting{i}": _resting_lots(i) for i in range(40)}
+    assert any(qty < sizes[ref] for ref, qty in resting.items())  # partly filled, still resting
+    assert any(qty == sizes[ref] for ref, qty in resting.items())  # filled wholly
