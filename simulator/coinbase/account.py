@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from exchanges.coinbase import DemoProfile
+from simulator.coinbase import user_feed
+from simulator.coinbase.user_feed import UserFeed
 from simulator.coinbase.wire import stable_uuid
 from simulator.market import Fill, Market, RestingOrder, SymbolMarket, SymbolSpec
 from simulator.units import UNITS, base_units, quote_units
@@ -87,6 +89,7 @@ class Profile:
         self.client_oids: dict[str, Order] = {}
         self.open: dict[str, Order] = {}
         self.fills: deque[FillRecord] = deque(maxlen=FILL_HISTORY)
+        self.feed: UserFeed | None = None  # where the `user` channel's messages of its orders go
 
     def balance(self, currency: str) -> Balance:
         balance = self.balances.get(currency)
@@ -168,6 +171,8 @@ class Trading:
         now_ms = int(self.clock() * 1000)
         profile.fills.append(FillRecord(fill.trade_id, order, fill.price, fill.qty, "M", now_ms))
         self.note_user_trade(fill.trade_id, order.id, None)
+        user_feed.match(order, fill.trade_id, fill.price, fill.qty,
+                        user_feed.taker_counterparty(spec.symbol, fill.trade_id), True, now_ms)
         if order.filled >= order.size:
             finish(order, "filled", now_ms)
 
@@ -198,6 +203,7 @@ def finish(order: Order, reason: str, now_ms: int) -> None:
     _release(order)
     order.status, order.done_reason, order.done_ms = "done", reason, now_ms
     order.profile.closed(order)
+    user_feed.done(order, reason, now_ms)
 
 
 def cancel(order: Order, now_ms: int) -> bool:

@@ -17,9 +17,10 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from exchanges.coinbase import MAX_OPEN_ORDERS
+from simulator.coinbase import user_feed
 from simulator.coinbase.account import FillRecord, Order, Profile, cancel, finish
 from simulator.coinbase.errors import CoinbaseError, invalid, not_found
-from simulator.coinbase.market_data import paginate
+from simulator.coinbase.market_data import maker_order_id, paginate
 from simulator.coinbase.products import PRODUCT_PARAMS
 from simulator.coinbase.wire import Answer, Request, iso_time
 from simulator.market import BUY, SELL, Fill, SymbolMarket
@@ -282,9 +283,11 @@ def _execute(sim: CoinbaseSim, order: Order, now_ms: int) -> None:
     profile, sym, side = order.profile, order.sym, SIDES[order.side]
     sim.cache.clear()  # the order may trade or rest: market answers change
     profile.add(order)
+    user_feed.received(order, now_ms)
     if order.type == "limit" and order.post_only and _crosses(order):
         order.status, order.reject_reason, order.done_ms = "rejected", "post only", now_ms
         profile.closed(order)
+        user_feed.done(order, "canceled", now_ms)  # the simulator's choice: Coinbase's docs do not say
         return
     limit = order.price if order.type == "limit" else None
     if order.type == "market" and order.funds:
@@ -315,9 +318,12 @@ def _settle_taker(sim: CoinbaseSim, order: Order, taker_fills: list[Fill], now_m
         quote.available += value
     order.filled += lots
     order.executed_value += value
+    maker_side = SELL if order.side == "buy" else BUY
     for f in taker_fills:
         profile.fills.append(FillRecord(f.trade_id, order, f.price, f.qty, "T", now_ms))
         sim.trading.note_user_trade(f.trade_id, None, order.id)
+        maker = f.maker_ref.id if isinstance(f.maker_ref, Order) else maker_order_id(order.sym, maker_side, f.price)
+        user_feed.match(order, f.trade_id, f.price, f.qty, maker, False, now_ms)
 
 
 def _rest(sim: CoinbaseSim, order: Order, remaining: int, now_ms: int) -> None:
@@ -332,6 +338,7 @@ def _rest(sim: CoinbaseSim, order: Order, remaining: int, now_ms: int) -> None:
     balance.hold += order.locked
     order.status = "open"
     order.resting = order.sym.rest(order, SIDES[order.side], order.price, remaining, now_ms)
+    user_feed.opened(order, remaining, now_ms)
     if order.expire_ms is not None:
         sim.trading.schedule_expiry(order)
 
