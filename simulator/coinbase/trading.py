@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from exchanges.coinbase import MAX_OPEN_ORDERS
-from simulator.coinbase import user_feed
 from simulator.coinbase.account import FillRecord, Order, Profile, cancel, finish
 from simulator.coinbase.errors import CoinbaseError, invalid, not_found
 from simulator.coinbase.market_data import maker_order_id, paginate
@@ -283,11 +282,13 @@ def _execute(sim: CoinbaseSim, order: Order, now_ms: int) -> None:
     profile, sym, side = order.profile, order.sym, SIDES[order.side]
     sim.cache.clear()  # the order may trade or rest: market answers change
     profile.add(order)
-    user_feed.received(order, now_ms)
+    if profile.feed is not None:
+        profile.feed.received(order, now_ms)
     if order.type == "limit" and order.post_only and _crosses(order):
         order.status, order.reject_reason, order.done_ms = "rejected", "post only", now_ms
         profile.closed(order)
-        user_feed.done(order, "canceled", now_ms)  # the simulator's choice: Coinbase's docs do not say
+        if profile.feed is not None:  # received, then done: the simulator's choice (Coinbase's docs do not say)
+            profile.feed.done(order, "canceled", now_ms)
         return
     limit = order.price if order.type == "limit" else None
     if order.type == "market" and order.funds:
@@ -323,7 +324,8 @@ def _settle_taker(sim: CoinbaseSim, order: Order, taker_fills: list[Fill], now_m
         profile.fills.append(FillRecord(f.trade_id, order, f.price, f.qty, "T", now_ms))
         sim.trading.note_user_trade(f.trade_id, None, order.id)
         maker = f.maker_ref.id if isinstance(f.maker_ref, Order) else maker_order_id(order.sym, maker_side, f.price)
-        user_feed.match(order, f.trade_id, f.price, f.qty, maker, False, now_ms)
+        if profile.feed is not None:
+            profile.feed.match(order, f.trade_id, f.price, f.qty, maker, False, now_ms)
 
 
 def _rest(sim: CoinbaseSim, order: Order, remaining: int, now_ms: int) -> None:
@@ -338,7 +340,8 @@ def _rest(sim: CoinbaseSim, order: Order, remaining: int, now_ms: int) -> None:
     balance.hold += order.locked
     order.status = "open"
     order.resting = order.sym.rest(order, SIDES[order.side], order.price, remaining, now_ms)
-    user_feed.opened(order, remaining, now_ms)
+    if profile.feed is not None:
+        profile.feed.opened(order, remaining, now_ms)
     if order.expire_ms is not None:
         sim.trading.schedule_expiry(order)
 

@@ -48,7 +48,7 @@ from aiohttp import WSCloseCode, web
 from exchanges.coinbase import AUTH_CHANNELS, CHANNELS, FEED_AUTH_PATH, FEED_PATH, TIMESTAMP_TOLERANCE_S, signature
 from simulator import ws_server
 from simulator.coinbase.market_data import maker_order_id, thirty_day_volume
-from simulator.coinbase.user_feed import Sequences
+from simulator.coinbase.user_feed import Sequences, UserMessages
 from simulator.coinbase.wire import iso_time, secret_bytes, sequence, stable_uuid
 from simulator.limits import FixedWindowCounter, TokenBucket
 from simulator.market import BUY, SELL, DepthDiff, SymbolMarket, TickResult, Trade
@@ -241,8 +241,9 @@ class StreamServer(WsServer[Connection]):
         self._messages = FixedWindowCounter(limits.messages_per_s, 1)
         self._subscriptions: Counter[tuple[str, str, str]] = Counter()  # (profile id, channel, product)
         self._user_sequences = Sequences()
+        messages = UserMessages(self)
         for profile in sim.trading.profiles.values():
-            profile.feed = self
+            profile.feed = messages
 
     def routes(self) -> list[tuple[str, Handler]]:
         return [(f"{self.sim.prefix}{FEED_PATH}", self.handle)]
