@@ -33,7 +33,8 @@ def test_rest_orders_are_acked_reported_on_the_user_channel_and_reconciled(tmp_p
     with simulator(tmp_path, PRIVATE_LIMIT) as sim:
         run = feed_orders_run(sim, tmp_path / "run", "--order-burst", "6", "--order-pause", "0.5",
                               "--order-event-timeout", "2", "--csv-full-history",
-                              "--threshold", "lost_order_events==0")
+                              "--threshold", "lost_order_events==0", "--threshold", "order_ack_p99[coinbase]<5000",
+                              "--threshold", "order_event_lag_p99[coinbase]<5000")
         served = sim.stats()["exchanges"]["coinbase"]
     assert run.returncode == 0, run.output
     rows = {e["name"]: e for e in run.totals() if e["method"] == REQUEST_TYPE}
@@ -66,6 +67,9 @@ def test_rest_orders_are_acked_reported_on_the_user_channel_and_reconciled(tmp_p
     assert rows["subscribe"]["num_requests"] == USERS and rows["subscribe"]["num_failures"] == 0
     metrics = json.loads((run.run_dir / "locust_exchange.json").read_text())["exchanges"]["coinbase"]
     assert metrics["ws_drops"] == 0 and served["ws"]["connections_total"] == USERS
+    # the order-path gates measured the run (its exit code 0: they passed)
+    summary = (run.run_dir / "locust_summary.md").read_text()
+    assert "order_ack_p99[coinbase]<5000" in summary and "order_event_lag_p99[coinbase]<5000" in summary
     assert_order_path_report(run.run_dir, tmp_path / "analysis")
 
 
