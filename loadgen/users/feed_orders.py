@@ -33,6 +33,7 @@ from gevent.event import AsyncResult
 from locust.env import Environment
 
 from exchanges.base import FailureKind, FeedOrderApi, OrderUpdate, Verdict, WsApiAnswer
+from loadgen.runtime import LIVE_ORDER_TARGETS
 from loadgen.users.burst import BurstUser
 from loadgen.users.request_events import fire, unexpected
 from loadgen.users.ws_connection import CONNECT, NO_STATUS, ORDERLY_CLOSE_CODES, RECONNECT
@@ -80,6 +81,12 @@ class FeedOrderUser(BurstUser):
     @property
     def api(self) -> FeedOrderApi:
         return self.adapter
+
+    def on_start(self) -> None:
+        if self.host and self.adapter.target_kind(self.host) not in LIVE_ORDER_TARGETS:
+            self.refuse(f"{type(self).__name__} sends real orders: {self.host} is neither the simulator nor a testnet")
+            return
+        super().on_start()
 
     def order_params(self, plan: Any, index: int, client_order_id: str) -> dict[str, str]:
         """The parameters of order number `index` of a burst, carrying `client_order_id` as its client order id."""

@@ -79,3 +79,10 @@ def test_rejected_orders_are_forgotten_and_acked_orders_without_events_are_lost(
     user._settle(None)  # the feed ended: o2 never reported is lost, o3 was reported
     assert row(user, LOST_ORDER_EVENT).num_failures == 1 and user._tracked == {}
     assert (row(user, "orders").num_requests, row(user, "orders").num_failures) == (3, 1)
+
+
+def test_a_production_host_is_refused_before_anything_is_sent(user):
+    user.host = "https://api.exchange.coinbase.com"
+    user.stop = lambda: None  # not started by a runner here
+    user.on_start()
+    assert user.refused and user._ws is None
