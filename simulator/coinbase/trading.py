@@ -7,6 +7,8 @@ order that would cross is rejected (status "rejected", reject_reason "post only"
 cancelled unfilled, GTT orders expire after `cancel_after` (min, hour, day). As on Coinbase, POST
 /orders answers before matching (status "pending", nothing filled yet), and a cancelled order that
 never filled is forgotten (GET then answers 404). Fees are zero; there is no self-trade prevention.
+Every change of an order (received, open, match, done) is reported to its profile's `feed` (the feed's `user`
+channel, `user_feed`) as it happens.
 Amounts are exact: ticks, lots and 1e-8 balance units (`simulator.units`).
 """
 
