@@ -302,9 +302,10 @@ def order_blocks(orders: dict[str, Any]) -> list[Block]:
             + f"; {fmt(onset['refusals'])} refusals") + order_limit_text(o.get("order_limit")))
     blocks: list[Block] = [
         Heading(2, "Order path"),
-        Paragraph("Orders over the exchange's WebSocket order API. Ack: order sent to its answer; event lag: order "
-                  "sent to its first event in each state on the private stream (exact percentiles from Locust's "
-                  "histograms). Rejected: refused or unanswered orders; lost: acknowledged orders never reported."),
+        Paragraph("Orders over the exchange's WebSocket order API, or over REST followed on its authenticated feed. "
+                  "Ack: order sent to its answer; event lag: order sent to its first event in each state on the "
+                  "private stream (exact percentiles from Locust's histograms). Rejected: refused or unanswered "
+                  "orders; lost: acknowledged orders never reported."),
         Table(["exchange", "sent", "acked", "rejected", "rejected by reason", "lost events", "ack p50 ms",
                "p95 ms", "p99 ms"], counts),
     ]

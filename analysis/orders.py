@@ -2,8 +2,9 @@
 times, order->event lag per order state, orders sent / acknowledged / rejected by reason / lost, and where the
 exchange's order-count limit began refusing orders, and that limit's value where the exchange reports its count.
 
-The order row is named after the adapter's `ws_order_method`: its requests are the orders sent, its failures the
-refused or unanswered ones (classified), its response times order->ack. `order→STATE` rows time each order's first
+The order row is named after the adapter's `ws_order_method` (or, for orders sent over REST and followed on a feed,
+its `feed_order_endpoint`): its requests are the orders sent, its failures the refused or unanswered ones
+(classified), its response times order->ack. `order→STATE` rows time each order's first
 event in that state; `lost_order_event` counts acknowledged orders never reported on the stream.
 """
 
@@ -20,15 +21,17 @@ from analysis.load import RunData
 from analysis.model import Thresholds
 from analysis.taxonomy import RATE_LIMIT_KINDS, failure_table
 from analysis.timeline import base_names, entry_deltas, entry_exchanges, run_exchanges
+from exchanges.base import order_row_name
 from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
 
 EVENT_PREFIX = EVENT_ROW.format("")
 
 
 def order_method(exchange: str | None) -> str | None:
-    """The name of the exchange's order row (its adapter's `ws_order_method`); None when it has none."""
+    """The name of the exchange's order row (`exchanges.base.order_row_name`: its adapter's `ws_order_method`, or
+    the REST endpoint whose orders it follows on a feed); None when it has none."""
     adapter = adapter_of(exchange) if exchange else None
-    return getattr(adapter, "ws_order_method", None)
+    return order_row_name(adapter) if adapter is not None else None
 
 
 def plain_owner(totals: pd.DataFrame, exchanges: list[str]) -> str | None:

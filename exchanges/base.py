@@ -179,10 +179,11 @@ class WsApiAnswer:
 class OrderUpdate:
     """One order event on an exchange's private stream: the order (by client order id) and its new state."""
 
-    client_order_id: str
+    client_order_id: str  # "" when the event names the order by the exchange's id only
     state: str  # the exchange's order state after the event, e.g. "NEW", "FILLED"
     final: bool  # no further event will come for this order
     event_time_ms: float | None
+    order_id: str = ""  # the exchange's id of the order, where the event carries it
 
 
 class WsOrderApi(Protocol):
@@ -201,6 +202,36 @@ class WsOrderApi(Protocol):
 
     def decode_ws_order_message(self, text: str) -> WsApiAnswer | OrderUpdate | None:
         """An answer, an order event, or None for anything else (e.g. a balance event)."""
+
+
+class FeedOrderApi(Protocol):
+    """What order entry over REST with the account's order events on an authenticated feed subscription needs from
+    its adapter (`loadgen.users.feed_orders.FeedOrderUser`)."""
+
+    feed_order_endpoint: str  # the REST endpoint that places an order, also the order row's name
+
+    def order_feed_url(self, rest_base: str, ws_base: str) -> str:
+        """The feed's URL for a run against `rest_base` (its WebSocket base: `ws_base`)."""
+
+    def order_feed_subscribe(self, symbols: list[str], api_key: str, api_secret: str, passphrase: str,
+                             timestamp_ms: int) -> str:
+        """The signed message that subscribes to the account's order events of `symbols`."""
+
+    def new_client_order_id(self) -> str:
+        """A fresh client order id, unique across users and processes, in the form the exchange accepts."""
+
+    def placed_order_id(self, body: bytes) -> str | None:
+        """The exchange's order id from an accepted order's answer (None when it names none)."""
+
+    def decode_order_feed_message(self, text: str) -> WsApiAnswer | list[OrderUpdate] | None:
+        """The subscription's answer (ok, or a classified refusal; its request id ""), the order events of one
+        message, or None for anything else."""
+
+
+def order_row_name(adapter: object) -> str | None:
+    """The order path's order row of an adapter: its WebSocket order method (`WsOrderApi`) or the REST endpoint whose
+    orders it follows on a feed (`FeedOrderApi`); None when it has neither."""
+    return getattr(adapter, "ws_order_method", None) or getattr(adapter, "feed_order_endpoint", None)
 
 
 class StreamError(Exception):
@@ -350,7 +381,9 @@ class ExchangeAdapter(abc.ABC):
     - `PriceQuotes`: one REST request for a symbol's last price (locustfiles/failover.py spans the adapters
       that have it);
     - `WsOrderApi`: order entry over an authenticated WebSocket session with the account's order events on it
-      (`loadgen.users.ws_orders.WsOrderUser`; locustfiles/ws_orders.py spans the venues' traders).
+      (`loadgen.users.ws_orders.WsOrderUser`; locustfiles/ws_orders.py spans the venues' traders);
+    - `FeedOrderApi`: order entry over REST with the account's order events on an authenticated feed subscription
+      (`loadgen.users.feed_orders.FeedOrderUser`; also run by locustfiles/ws_orders.py).
 
     The gates of those groups (`is_diff_depth_kind`, `is_checksum_book_kind`, `is_sequenced_book_kind`) are on
     this class and say no, so the Locust users can ask any adapter; an adapter that says yes for a kind

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,7 @@ from exchanges.base import (
     Hosts,
     LimitKind,
     LimitSignals,
+    OrderUpdate,
     RequestToSign,
     SignedRequest,
     StreamError,
@@ -36,6 +38,7 @@ from exchanges.base import (
     TargetKind,
     Verdict,
     WindowLimit,
+    WsApiAnswer,
     retry_after_seconds,
     simulator_keys,
 )
@@ -479,6 +482,46 @@ TRADES_SKIPPED = Verdict(False, FailureKind.WS_GAP, message="trade ids skipped")
 BOOK_CROSSED = Verdict(False, FailureKind.WS_GAP, message="book crossed")
 
 
+# --- The profile's own orders on the feed (the authenticated `user` channel) -----------------------------
+
+USER_CHANNEL = "user"  # the full channel's messages of the authenticated profile's orders
+ORDER_EVENT_TYPES = ("received", "open", "match", "done")  # `change` and `activate` concern features not used here
+AUTH_FAILED = "Authentication Failed"
+
+
+def user_subscription(products: list[str], api_key: str, api_secret: str, passphrase: str, timestamp_ms: int) -> str:
+    """The signed subscribe message for the `user` channel of `products`."""
+    message = {"type": "subscribe", "product_ids": list(products), "channels": [USER_CHANNEL],
+               **feed_auth_fields(api_key, api_secret, passphrase, timestamp_ms)}
+    return json.dumps(message, separators=(",", ":"))
+
+
+def decode_user_message(text: str | bytes) -> WsApiAnswer | list[OrderUpdate] | None:
+    """A `subscriptions` acknowledgement (ok) or an `error` (refused) as the subscription's answer; `received`,
+    `open`, `match` and `done` as the profile's order events (a match names the profile's side by its `taker_*` or
+    `maker_*` fields, both in a self-trade); None for other messages, which clients are to ignore."""
+    payload = json.loads(text)
+    if not isinstance(payload, dict):
+        raise ValueError("feed message is not a JSON object")
+    kind = payload.get("type")
+    if kind == "subscriptions":
+        return WsApiAnswer("", OK)
+    if kind == "error":
+        message = str(payload.get("message") or "")
+        failure = FailureKind.AUTH if message == AUTH_FAILED else FailureKind.EXCHANGE_ERROR
+        reason = str(payload.get("reason") or "")
+        return WsApiAnswer("", Verdict(False, failure, message=f"{message} {reason}"[:80].rstrip()))
+    if kind not in ORDER_EVENT_TYPES:
+        return None
+    time_text = payload.get("time")
+    event_ms = parse_time_ms(time_text) if time_text else None
+    if kind == "match":
+        sides = [role for role in ("taker", "maker") if f"{role}_user_id" in payload or f"{role}_profile_id" in payload]
+        return [OrderUpdate("", kind, False, event_ms, order_id=str(payload[f"{role}_order_id"])) for role in sides]
+    return [OrderUpdate(str(payload.get("client_oid") or ""), kind, kind == "done", event_ms,
+                        order_id=str(payload["order_id"]))]
+
+
 # --- Orders -------------------------------------------------------------------------------------------
 
 
@@ -578,6 +621,27 @@ class CoinbaseAdapter(ExchangeAdapter):
 
     def parse_price(self, body: bytes) -> Decimal:
         return parse_ticker_price(body)
+
+    # --- FeedOrderApi: REST orders followed on the `user` channel ---
+
+    feed_order_endpoint = "orders"
+
+    def order_feed_url(self, rest_base: str, ws_base: str) -> str:
+        return feed_url(ws_base)
+
+    def order_feed_subscribe(self, symbols: list[str], api_key: str, api_secret: str, passphrase: str,
+                             timestamp_ms: int) -> str:
+        return user_subscription(symbols, api_key, api_secret, passphrase, timestamp_ms)
+
+    def new_client_order_id(self) -> str:
+        return str(uuid.uuid4())  # client_oid must be a UUID
+
+    def placed_order_id(self, body: bytes) -> str | None:
+        payload = json.loads(body) if body else None
+        return str(payload["id"]) if isinstance(payload, dict) and payload.get("id") else None
+
+    def decode_order_feed_message(self, text: str) -> WsApiAnswer | list[OrderUpdate] | None:
+        return decode_user_message(text)
 
     def simulator_keys(self, env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
         profile = simulator_credentials(env)  # checks that a SIM_COINBASE_API_SECRET given is base64

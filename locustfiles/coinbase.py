@@ -8,7 +8,8 @@ default 10 per 1 s window, the public bucket's rate (`--weight-limit`, `--weight
 Signed users read COINBASE_API_KEY, COINBASE_API_SECRET (base64) and COINBASE_API_PASSPHRASE from the
 environment or .env. Coinbase Exchange has no order-test endpoint: the burst trader places real post-only
 orders (cancelling those that rest) whatever `--order-endpoint` says, so it runs only against the
-simulator or the sandbox.
+simulator or the sandbox. So does CoinbaseFeedTrader (weight 0: run it by name through locustfiles/ws_orders.py),
+which follows its REST orders on the authenticated `user` feed channel.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from exchanges.coinbase import (
 from loadgen import plugin, runtime
 from loadgen.pacing.cluster_budget import unless_paced
 from loadgen.users.burst import BurstUser
+from loadgen.users.feed_orders import FeedOrderUser
 from loadgen.users.mix import DEFAULT_MIX
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
@@ -95,12 +97,7 @@ class CoinbaseBurstTrader(BurstUser):
         super().on_start()
 
     def prepare_burst(self) -> Burst | None:
-        product_id = random.choice(self.runtime.settings.symbols)
-        rules = self._rules(product_id)
-        if rules is None:
-            return None
-        reply = self.request("ticker", {"product_id": product_id}, parse=parse_ticker_price)
-        return Burst(product_id, rules, reply.parsed) if reply.ok else None
+        return plan_burst(self)
 
     def send_order(self, plan: Burst, index: int) -> None:
         side = "buy" if index % 2 == 0 else "sell"
@@ -113,15 +110,56 @@ class CoinbaseBurstTrader(BurstUser):
         if order_id is not None:
             self.request("order DELETE", {"order_id": order_id})
 
-    def _rules(self, product_id: str) -> SymbolRules | None:
-        """The product's increments and minimum order value, fetched once per process."""
-        key = f"rules:{product_id}"
-        rules = self.runtime.cache.get(key)
-        if rules is None:
-            reply = self.request("product", {"product_id": product_id}, parse=parse_product_rules)
-            if reply.ok:
-                rules = self.runtime.cache[key] = reply.parsed
-        return rules
+
+
+class CoinbaseFeedTrader(FeedOrderUser):
+    """Bursts of REST orders followed on the authenticated `user` feed channel (one subscription per user): small
+    market orders, buys and sells in turn (received, match, done), and between them post-only limit orders away
+    from the price, cancelled once acknowledged (received, open, done). Measures order->ack (the REST round trip)
+    and order->event for each state. Real orders: the simulator or the sandbox only. Not in the default mix
+    (weight 0): run it by name, e.g. `locust -f locustfiles/ws_orders.py CoinbaseFeedTrader`."""
+
+    adapter = ADAPTER
+    weight = 0
+
+    def plan_burst(self) -> Burst | None:
+        return plan_burst(self)
+
+    def order_params(self, plan: Burst, index: int, client_order_id: str) -> dict[str, str]:
+        side = "buy" if index % 4 < 2 else "sell"
+        if index % 2 == 0:  # sized at a price a little lower: the order's value is checked at the price it trades at
+            size = plan.rules.smallest_quantity_text(plan.price * (1 - ORDER_PRICE_OFFSET))
+            return {"type": "market", "side": side, "product_id": plan.product_id, "size": size,
+                    "client_oid": client_order_id}
+        price = plan.price * (1 - ORDER_PRICE_OFFSET if side == "buy" else 1 + ORDER_PRICE_OFFSET)
+        params = limit_order_params(plan.product_id, side, plan.rules.price_text(price),
+                                    plan.rules.smallest_quantity_text(price))
+        return params | {"client_oid": client_order_id}
+
+    def after_ack(self, plan: Burst, index: int, order_id: str) -> None:
+        if index % 2 == 1:  # the limit order rests: take it out again
+            self.request("order DELETE", {"order_id": order_id})
+
+
+def plan_burst(user: ExchangeRestUser) -> Burst | None:
+    """A random product of the test's, its rules and its last price; None (skip the burst) when one is missing."""
+    product_id = random.choice(user.runtime.settings.symbols)
+    rules = product_rules(user, product_id)
+    if rules is None:
+        return None
+    reply = user.request("ticker", {"product_id": product_id}, parse=parse_ticker_price)
+    return Burst(product_id, rules, reply.parsed) if reply.ok else None
+
+
+def product_rules(user: ExchangeRestUser, product_id: str) -> SymbolRules | None:
+    """The product's increments and minimum order value, fetched once per process."""
+    key = f"rules:{product_id}"
+    rules = user.runtime.cache.get(key)
+    if rules is None:
+        reply = user.request("product", {"product_id": product_id}, parse=parse_product_rules)
+        if reply.ok:
+            rules = user.runtime.cache[key] = reply.parsed
+    return rules
 
 
 class CoinbaseWsSubscriber(StreamUser):

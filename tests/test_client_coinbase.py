@@ -89,3 +89,30 @@ def test_ccxt_pro_watches_the_feed(sim):
             await exchange.close()
 
     asyncio.run(watch())
+
+
+def test_ccxt_pro_watches_the_profiles_orders_and_trades_on_the_user_channel(sim):
+    async def watch() -> None:
+        exchange = ccxt.pro.coinbaseexchange(credentials())
+        base = f"{sim.base_url}/coinbase"
+        exchange.urls["api"] = {"public": base, "private": base, "ws": f"{base.replace('http', 'ws')}/ws-feed"}
+        try:
+            await exchange.load_markets()
+            orders_seen = asyncio.ensure_future(exchange.watch_orders("BTC/USD"))
+            trades_seen = asyncio.ensure_future(exchange.watch_my_trades("ETH/USD"))
+            await asyncio.sleep(1)  # both subscriptions acknowledged
+            bid = (await exchange.fetch_ticker("BTC/USD"))["bid"]
+            order = await exchange.create_order("BTC/USD", "limit", "buy", 0.001, round(bid * 0.9, 2),
+                                                {"postOnly": True})
+            orders = await asyncio.wait_for(orders_seen, 10)
+            assert [(o["id"], o["status"], o["amount"]) for o in orders] == [(order["id"], "open", 0.001)]
+            market = await exchange.create_order("ETH/USD", "market", "buy", 0.01)
+            trades = await asyncio.wait_for(trades_seen, 10)
+            assert trades and {t["order"] for t in trades} == {market["id"]} and trades[0]["side"] == "buy"
+            await exchange.cancel_order(order["id"], "BTC/USD")
+            orders = await asyncio.wait_for(exchange.watch_orders("BTC/USD"), 10)
+            assert [(o["id"], o["status"]) for o in orders][-1] == (order["id"], "canceled")
+        finally:
+            await exchange.close()
+
+    asyncio.run(watch())

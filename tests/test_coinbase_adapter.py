@@ -15,12 +15,22 @@ import ccxt
 import pytest
 
 from exchanges import get_adapter
-from exchanges.base import FailureKind, StreamError, StreamMessage, TargetKind
+from exchanges.base import (
+    OK,
+    FailureKind,
+    OrderUpdate,
+    StreamError,
+    StreamMessage,
+    TargetKind,
+    WsApiAnswer,
+    order_row_name,
+)
 from exchanges.coinbase import (
     ADAPTER,
     FeedMonitor,
     classify,
     decode_feed_message,
+    decode_user_message,
     parse_product_rules,
     resting_order_id,
     sign_request,
@@ -218,3 +228,28 @@ def test_products_orders_and_credentials():
     with pytest.raises(ValueError, match="SIM_COINBASE_API_SECRET"):
         simulator_credentials({"SIM_COINBASE_API_SECRET": "%%%"})
     assert set(ADAPTER.simulator_user_env()) == {"COINBASE_API_KEY", "COINBASE_API_SECRET", "COINBASE_API_PASSPHRASE"}
+
+
+# --- the `user` channel: REST orders followed on the feed (FeedOrderApi) -------------------------------------------
+
+
+def test_user_channel_messages_decode_to_order_events_of_the_profiles_side() -> None:
+    received = {"type": "received", "order_id": "o1", "client_oid": "c1", "time": "2021-03-05T16:42:21.878177Z",
+                "product_id": "BTC-USD", "profile_id": "p", "user_id": "u", "order_type": "limit"}
+    assert decode_user_message(json.dumps(received)) == [
+        OrderUpdate("c1", "received", False, 1614962541878.177, order_id="o1")]
+    done = {"type": "done", "order_id": "o1", "reason": "filled", "time": "2021-03-05T16:42:21.878177Z"}
+    assert decode_user_message(json.dumps(done))[0].final
+    taker = {"type": "match", "maker_order_id": "m", "taker_order_id": "t", "taker_user_id": "u", "time": None}
+    assert [u.order_id for u in decode_user_message(json.dumps(taker))] == ["t"]
+    both = {**taker, "maker_profile_id": "p"}
+    assert [u.order_id for u in decode_user_message(json.dumps(both))] == ["t", "m"]
+    assert decode_user_message('{"type":"heartbeat"}') is None
+    assert decode_user_message('{"type":"subscriptions","channels":[]}') == WsApiAnswer("", OK)
+    refused = decode_user_message('{"type":"error","message":"Authentication Failed","reason":"{}"}')
+    assert isinstance(refused, WsApiAnswer) and refused.verdict.kind is FailureKind.AUTH
+    assert order_row_name(ADAPTER) == "orders" == ADAPTER.feed_order_endpoint
+    assert ADAPTER.placed_order_id(b'{"id":"o1","status":"pending"}') == "o1"
+    subscribe = json.loads(ADAPTER.order_feed_subscribe(["BTC-USD"], "k", base64.b64encode(b"s").decode(), "pp", 1000))
+    assert subscribe["channels"] == ["user"] and subscribe["product_ids"] == ["BTC-USD"]
+    assert {"key", "signature", "timestamp", "passphrase"} <= set(subscribe)

@@ -36,7 +36,7 @@ class ExchangeCatalog:
     rest_names: frozenset[str]  # endpoint names ("depth", "order GET")
     stream_names: frozenset[str]  # stream message entries ("btcusdt@trade")
     ws_names: frozenset[str] = frozenset()  # timed WebSocket entries other than messages ("connect")
-    order_row: str | None = None  # the WebSocket order row (the adapter's `ws_order_method`); None: no such orders
+    order_row: str | None = None  # the order path's order row (`exchanges.base.order_row_name`); None: no such orders
 
     def base_name(self, row_name: str) -> str:
         """A Locust row name without this exchange's prefix."""

@@ -8,7 +8,7 @@ from typing import Any
 from locust.env import Environment
 from locust.stats import StatsError
 
-from exchanges.base import ExchangeAdapter, FailureKind
+from exchanges.base import ExchangeAdapter, FailureKind, order_row_name
 from loadgen.ending import run_end
 from loadgen.gates.evaluation import EntryStats, ExchangeCatalog, RunStats
 from loadgen.metrics import metrics_hub
@@ -38,7 +38,7 @@ def catalogs(environment: Environment) -> dict[str, ExchangeCatalog]:
         )
         streams = frozenset(adapter.stream_name(s, k) for s in settings.symbols for k in settings.streams)
         out[adapter.name] = ExchangeCatalog(adapter.name, frozenset(adapter.endpoints), streams, TIMED_REQUEST_NAMES,
-                                            getattr(adapter, "ws_order_method", None))
+                                            order_row_name(adapter))
     return out
 
 

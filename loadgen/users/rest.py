@@ -129,9 +129,10 @@ class ExchangeRestUser(FastHttpUser):
         endpoint_name: str,
         params: Mapping[str, str | int | float] | None = None,
         parse: Callable[[bytes], Any] | None = None,
+        row_type: str | None = None,
     ) -> Reply:
-        """Send one request and record it under the endpoint's name. `parse` reads a successful body;
-        if it raises, the request counts as a `protocol` failure."""
+        """Send one request and record it under the endpoint's name (and `row_type`, by default its HTTP method).
+        `parse` reads a successful body; if it raises, the request counts as a `protocol` failure."""
         endpoint = self.adapter.endpoint(endpoint_name)
         fields = {k: str(v) for k, v in (params or {}).items()}
         weight = endpoint.weight_for(fields)
@@ -163,7 +164,7 @@ class ExchangeRestUser(FastHttpUser):
         runtime.metrics.request(weight, self.adapter.limit_cost(endpoint, weight), verdict.ok,
                                 verdict.kind in OVERLOAD_KINDS)
         self.environment.events.request.fire(  # the keys FastHttpSession gives its request event
-            request_type=endpoint.method,
+            request_type=row_type or endpoint.method,
             name=self.stats_prefix + endpoint.name,
             response_time=response_time_ms,
             response_length=len(body),

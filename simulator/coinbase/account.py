@@ -12,6 +12,7 @@ import itertools
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from exchanges.coinbase import DemoProfile
 from simulator.coinbase.wire import stable_uuid
@@ -72,6 +73,19 @@ class FillRecord:
     time_ms: int
 
 
+class OrderEvents(Protocol):
+    """Where the order code reports its orders' changes (`simulator.coinbase.user_feed.UserMessages`)."""
+
+    def received(self, order: Order, now_ms: int) -> None: ...
+
+    def opened(self, order: Order, remaining: int, now_ms: int) -> None: ...
+
+    def done(self, order: Order, reason: str, now_ms: int) -> None: ...
+
+    def match(self, order: Order, trade_id: int, price: int, lots: int, counterparty: str, maker: bool,
+              now_ms: int) -> None: ...
+
+
 class Profile:
     """The demo profile: its key, balances by currency, orders and fills."""
 
@@ -87,6 +101,7 @@ class Profile:
         self.client_oids: dict[str, Order] = {}
         self.open: dict[str, Order] = {}
         self.fills: deque[FillRecord] = deque(maxlen=FILL_HISTORY)
+        self.feed: OrderEvents | None = None  # where its orders' changes are reported (the feed's `user` channel)
 
     def balance(self, currency: str) -> Balance:
         balance = self.balances.get(currency)
@@ -168,6 +183,9 @@ class Trading:
         now_ms = int(self.clock() * 1000)
         profile.fills.append(FillRecord(fill.trade_id, order, fill.price, fill.qty, "M", now_ms))
         self.note_user_trade(fill.trade_id, order.id, None)
+        if profile.feed is not None:
+            taker = stable_uuid("taker", spec.symbol, fill.trade_id)  # the public match's taker id
+            profile.feed.match(order, fill.trade_id, fill.price, fill.qty, taker, True, now_ms)
         if order.filled >= order.size:
             finish(order, "filled", now_ms)
 
@@ -198,6 +216,8 @@ def finish(order: Order, reason: str, now_ms: int) -> None:
     _release(order)
     order.status, order.done_reason, order.done_ms = "done", reason, now_ms
     order.profile.closed(order)
+    if order.profile.feed is not None:
+        order.profile.feed.done(order, reason, now_ms)
 
 
 def cancel(order: Order, now_ms: int) -> bool:

@@ -7,6 +7,8 @@ order that would cross is rejected (status "rejected", reject_reason "post only"
 cancelled unfilled, GTT orders expire after `cancel_after` (min, hour, day). As on Coinbase, POST
 /orders answers before matching (status "pending", nothing filled yet), and a cancelled order that
 never filled is forgotten (GET then answers 404). Fees are zero; there is no self-trade prevention.
+Every change of an order (received, open, match, done) is reported to its profile's `feed` (the feed's `user`
+channel, `user_feed`) as it happens.
 Amounts are exact: ticks, lots and 1e-8 balance units (`simulator.units`).
 """
 
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from exchanges.coinbase import MAX_OPEN_ORDERS
 from simulator.coinbase.account import FillRecord, Order, Profile, cancel, finish
 from simulator.coinbase.errors import CoinbaseError, invalid, not_found
-from simulator.coinbase.market_data import paginate
+from simulator.coinbase.market_data import maker_order_id, paginate
 from simulator.coinbase.products import PRODUCT_PARAMS
 from simulator.coinbase.wire import Answer, Request, iso_time
 from simulator.market import BUY, SELL, Fill, SymbolMarket
@@ -282,9 +284,13 @@ def _execute(sim: CoinbaseSim, order: Order, now_ms: int) -> None:
     profile, sym, side = order.profile, order.sym, SIDES[order.side]
     sim.cache.clear()  # the order may trade or rest: market answers change
     profile.add(order)
+    if profile.feed is not None:
+        profile.feed.received(order, now_ms)
     if order.type == "limit" and order.post_only and _crosses(order):
         order.status, order.reject_reason, order.done_ms = "rejected", "post only", now_ms
         profile.closed(order)
+        if profile.feed is not None:  # received, then done: the simulator's choice (Coinbase's docs do not say)
+            profile.feed.done(order, "canceled", now_ms)
         return
     limit = order.price if order.type == "limit" else None
     if order.type == "market" and order.funds:
@@ -315,9 +321,13 @@ def _settle_taker(sim: CoinbaseSim, order: Order, taker_fills: list[Fill], now_m
         quote.available += value
     order.filled += lots
     order.executed_value += value
+    maker_side = SELL if order.side == "buy" else BUY
     for f in taker_fills:
         profile.fills.append(FillRecord(f.trade_id, order, f.price, f.qty, "T", now_ms))
         sim.trading.note_user_trade(f.trade_id, None, order.id)
+        maker = f.maker_ref.id if isinstance(f.maker_ref, Order) else maker_order_id(order.sym, maker_side, f.price)
+        if profile.feed is not None:
+            profile.feed.match(order, f.trade_id, f.price, f.qty, maker, False, now_ms)
 
 
 def _rest(sim: CoinbaseSim, order: Order, remaining: int, now_ms: int) -> None:
@@ -332,6 +342,8 @@ def _rest(sim: CoinbaseSim, order: Order, remaining: int, now_ms: int) -> None:
     balance.hold += order.locked
     order.status = "open"
     order.resting = order.sym.rest(order, SIDES[order.side], order.price, remaining, now_ms)
+    if profile.feed is not None:
+        profile.feed.opened(order, remaining, now_ms)
     if order.expire_ms is not None:
         sim.trading.schedule_expiry(order)
 

@@ -15,7 +15,10 @@ Behaviour a client meets (Coinbase's websocket-feed docs; shared/reference/excha
 - `level2`, `level3`, `full` and `user` need an authenticated subscription (the subscribe message signed
   like `GET /users/self/verify`: key, passphrase, timestamp within 30 s, signature), and are refused
   without one as Coinbase refuses them. With one, `level2` is served (its messages are level2_batch's:
-  the market changes once a tick); level3, full and user are not served. A bad signature gets
+  the market changes once a tick), and so is `user`: the full channel's `received`, `open`, `match` and
+  `done` messages of the subscriber's own profile's orders of the products named (`user_feed`), with its
+  `user_id` and `profile_id`, to the connections subscribed for that profile only. level3 and full are not
+  served. A bad signature gets
   `{"type": "error", "message": "Authentication Failed", "reason": "{\"message\": ...}"}`. Unknown
   channels, products and types, and malformed JSON, get `{"type": "error", "message": ..., "reason": ...}`.
 - Limits from `sim.config.ws`: connection requests per IP as a token bucket (HTTP 429 before the
@@ -27,7 +30,8 @@ Behaviour a client meets (Coinbase's websocket-feed docs; shared/reference/excha
 
 Every message is encoded once and the same frame goes to every subscriber. Counters in `sim.stats.ws`:
 connections_open/_total, messages_sent, subscriptions, rejected_attempts, rejected_subscriptions,
-subscribe_timeouts, disconnects_msg_rate, control_errors, drops_slow_consumer, depth_diffs_lost;
+subscribe_timeouts, disconnects_msg_rate, control_errors, drops_slow_consumer, depth_diffs_lost, and
+`user <type>` (the user channel's messages sent, per type);
 injected drops count in `sim.stats.faults["ws_drop"]`.
 """
 
@@ -44,6 +48,7 @@ from aiohttp import WSCloseCode, web
 from exchanges.coinbase import AUTH_CHANNELS, CHANNELS, FEED_AUTH_PATH, FEED_PATH, TIMESTAMP_TOLERANCE_S, signature
 from simulator import ws_server
 from simulator.coinbase.market_data import maker_order_id, thirty_day_volume
+from simulator.coinbase.user_feed import Sequences, UserMessages
 from simulator.coinbase.wire import iso_time, secret_bytes, sequence, stable_uuid
 from simulator.limits import FixedWindowCounter, TokenBucket
 from simulator.market import BUY, SELL, DepthDiff, SymbolMarket, TickResult, Trade
@@ -57,7 +62,8 @@ if TYPE_CHECKING:
 MAX_INCOMING_MESSAGE_BYTES = 64 * 1024
 AUTH_REASON = ("level2, level3, and full channels now require authentication. Sign the subscribe message as "
                "for GET /users/self/verify (key, passphrase, timestamp, signature)")
-SERVED_CHANNELS = (*CHANNELS, "level2")  # level2 only on authenticated subscriptions
+USER_CHANNEL = "user"  # the profile's own orders
+SERVED_CHANNELS = (*CHANNELS, "level2", USER_CHANNEL)  # level2 and user only on authenticated subscriptions
 BOOK_CHANNELS = ("level2_batch", "level2")  # the same snapshot and l2update messages
 POLICY_VIOLATION = int(WSCloseCode.POLICY_VIOLATION)
 
@@ -234,6 +240,10 @@ class StreamServer(WsServer[Connection]):
         self._connection_buckets: dict[str, TokenBucket] = {}
         self._messages = FixedWindowCounter(limits.messages_per_s, 1)
         self._subscriptions: Counter[tuple[str, str, str]] = Counter()  # (profile id, channel, product)
+        self._user_sequences = Sequences()
+        messages = UserMessages(self)
+        for profile in sim.trading.profiles.values():
+            profile.feed = messages
 
     def routes(self) -> list[tuple[str, Handler]]:
         return [(f"{self.sim.prefix}{FEED_PATH}", self.handle)]
@@ -460,6 +470,28 @@ class StreamServer(WsServer[Connection]):
 
     def _send(self, conn: Connection, payload: object) -> None:
         self.send_text(conn, dumps(payload))
+
+    # --- the user channel (`user_feed.UserFeed`) ---------------------------------------------------
+
+    def _order_listeners(self, profile_id: str, product_id: str) -> list[Connection]:
+        feed = self.feeds.get(product_id)
+        channel = feed.channels.get(USER_CHANNEL) if feed is not None else None
+        if channel is None:
+            return []
+        key = (USER_CHANNEL, product_id)
+        return [conn for conn in channel.subscribers if conn.counted.get(key) == profile_id]
+
+    def wants_orders(self, profile_id: str, product_id: str) -> bool:
+        return bool(self._order_listeners(profile_id, product_id))
+
+    def publish_order(self, profile_id: str, product_id: str, payload: dict[str, Any]) -> None:
+        listeners = self._order_listeners(profile_id, product_id)
+        if not listeners:
+            return
+        payload["sequence"] = self._user_sequences.next(product_id, sequence(self.feeds[product_id].sym))
+        sent = self.fanout.broadcast(listeners, text_frame(dumps(payload)))
+        self.stats.ws["messages_sent"] += sent
+        self.stats.ws[f"user {payload['type']}"] += sent
 
 
 SERVER_KEY = web.AppKey("coinbase_feed_server", StreamServer)
