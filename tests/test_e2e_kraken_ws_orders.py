@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -91,12 +92,21 @@ def assert_order_path_report(run_dir: Path, out: Path, exchange: str, order_row:
     assert "## Order path" in (out / "report.md").read_text()
 
 
+def readme_command() -> list[str]:
+    """README's Kraken command of "Orders over WebSocket", as written."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = [ln for ln in readme.splitlines() if ln.startswith("locust -f locustfiles/ws_orders.py")
+               and ln.endswith(" KrakenWsTrader")]
+    return shlex.split(line)
+
+
 def ws_orders_run(sim, run_dir: Path, *extra: str) -> LocustRun:
-    """Plain headless Locust with locustfiles/ws_orders.py's KrakenWsTrader only, 3 users for 5 s."""
+    """README's command (3 users of KrakenWsTrader for 5 s) against this test's simulator, with its files kept."""
     run_dir.mkdir(parents=True)
-    cmd = [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "locustfiles" / "ws_orders.py"), "--headless",
-           "-u", "3", "-r", "3", "-t", "5s", "--host", f"{sim.base_url}/kraken", "--csv", str(run_dir / "locust"),
+    argv = readme_command()
+    argv[argv.index("--host") + 1] = f"{sim.base_url}/kraken"  # this test's simulator instead of `make sim`'s port
+    cmd = [sys.executable, "-m", *argv[:-1], "-r", "3", "--csv", str(run_dir / "locust"),
            "--json-file", str(run_dir / "totals"), "--exit-code-on-error", "0", "--stop-timeout", "10",
-           "--only-summary", *extra, "KrakenWsTrader"]
+           "--only-summary", *extra, argv[-1]]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT, env=child_env())
     return LocustRun(proc.returncode, proc.stdout + proc.stderr, run_dir)
