@@ -86,7 +86,8 @@ class AuthServer(WsServer[AuthConnection]):
         self._held: list[tuple[Account, list[ExecEvent]]] | None = None  # events while a request is answered
         self._handlers: dict[str, Callable[[AuthConnection, dict[str, Any], str], list[dict[str, Any]]]] = {
             WS_ORDER_METHOD: self._add_order, "cancel_order": self._cancel_order,
-            WS_CANCEL_AFTER_METHOD: self._cancel_after,
+            WS_CANCEL_AFTER_METHOD: self._cancel_after, "subscribe": self._subscription,
+            "unsubscribe": self._subscription,
         }
 
     def routes(self) -> list[tuple[str, ws_server.Handler]]:
@@ -131,7 +132,7 @@ class AuthServer(WsServer[AuthConnection]):
         time_in = rfc3339(self.now_ms())
         request: Any = None
         method = "request"
-        self._held = []
+        self._held = []  # the events a request causes go out after its answers
         try:
             try:
                 request = json.loads(text, parse_float=Decimal)
@@ -150,8 +151,6 @@ class AuthServer(WsServer[AuthConnection]):
                 raise RequestError(f"{INVALID_ARGUMENTS}:params")
             if method == "ping":
                 answers: list[dict[str, Any]] = [{"method": "pong"}]
-            elif method in ("subscribe", "unsubscribe"):
-                answers = [self._subscription(conn, method, params)]
             elif method in self._handlers:
                 answers = self._handlers[method](conn, params, method)
             else:
@@ -160,16 +159,16 @@ class AuthServer(WsServer[AuthConnection]):
             answers = [{"method": method, "error": err.error, "success": False}]
         for answer in answers:
             self._record(str(answer.get("method")), answer.get("error"))
+            snapshot = answer.pop("snapshot", False)
             self._answer(conn, answer, request if isinstance(request, dict) else {}, time_in)
+            if snapshot:
+                self._snapshot(conn)
         held, self._held = self._held, None
         for account, events in held:
             self.on_events(account, events)
-        if isinstance(request, dict) and request.get("method") == "subscribe" and conn.executions is not None \
-                and request.get("params", {}).get("snap_orders", True) is not False and not answers[0].get("error"):
-            self._snapshot(conn)
 
     def _record(self, method: str, error: object) -> None:
-        name = method if method in self._handlers or method in ("subscribe", "unsubscribe", "pong") else "unknown"
+        name = method if method in self._handlers or method == "pong" else "unknown"
         self.sim.stats.record_ws_api(name, "ok" if error is None else str(error))
 
     def _answer(self, conn: AuthConnection, answer: dict[str, Any], request: dict[str, Any], time_in: str) -> None:
@@ -196,7 +195,8 @@ class AuthServer(WsServer[AuthConnection]):
             raise KrakenError(INVALID_SESSION)
         return account
 
-    def _subscription(self, conn: AuthConnection, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _subscription(self, conn: AuthConnection, params: dict[str, Any], method: str) -> list[dict[str, Any]]:
+        """executions for the token's account; the answer's `snapshot` (popped before sending) asks for one."""
         if params.get("channel") != EXECUTIONS:
             raise RequestError(f"{INVALID_ARGUMENTS}:channel")
         account = self._account(conn, params)
@@ -210,10 +210,9 @@ class AuthServer(WsServer[AuthConnection]):
             if conn.executions is None:
                 raise RequestError("Subscription Not Found")
             self.on_forget(conn)
-        return {"method": method, "result": {"channel": EXECUTIONS, "maxratecount": self._max_rate_count()}}
-
-    def _max_rate_count(self) -> int:
-        return int(self.sim.limiter.tier.trading_threshold)
+        snapshot = method == "subscribe" and params.get("snap_orders", True) is not False
+        result = {"channel": EXECUTIONS, "snapshot": snapshot} if method == "subscribe" else {"channel": EXECUTIONS}
+        return [{"method": method, "result": result, "snapshot": snapshot}]
 
     def _add_order(self, conn: AuthConnection, params: dict[str, Any], method: str) -> list[dict[str, Any]]:
         account = self._account(conn, params)
