@@ -24,7 +24,8 @@ Limits from `[kraken.ws]` as on the public endpoint: incoming messages per secon
 1008), connection attempts per IP per window (-> HTTP 429). Simplifications: the connection is not closed for
 lack of subscriptions; no capacity queue or injected HTTP faults in front of it (the WebSocket faults apply).
 Counters: `sim.stats.ws_api_requests` by method and outcome ("ok" or the error), `sim.stats.ws_api_events` by
-exec_type ("executions new", ...), beside `sim.stats.ws`.
+exec_type ("executions new", ...: once per event pushed, however many sessions of the account it went to; each
+copy is one of `sim.stats.ws` messages_sent), beside `sim.stats.ws`.
 """
 
 from __future__ import annotations
@@ -107,6 +108,12 @@ class AuthServer(WsServer[AuthConnection]):
 
     def on_start(self) -> None:
         self.sim.trading.listeners.append(self.on_events)
+
+    async def shutdown(self, app: web.Application) -> None:
+        for _, timer in self._switches.values():
+            timer.cancel()
+        self._switches.clear()
+        await super().shutdown(app)
 
     def within_rate(self, conn: AuthConnection) -> bool:
         return conn.count_incoming(asyncio.get_running_loop().time(), self.sim.config.ws.incoming_messages_per_s)
@@ -282,10 +289,13 @@ class AuthServer(WsServer[AuthConnection]):
         counts = self.sim.stats.ws_api_events
         for ev in events:
             text = dumps({"channel": EXECUTIONS, "type": "update", "data": [execution(ev)]})
+            sent = 0
             for conn in list(subs):
                 if not conn.closing:
                     self.send_text(conn, text)
-                    counts[f"executions {ev.exec_type}"] += 1
+                    sent += 1
+            if sent:
+                counts[f"executions {ev.exec_type}"] += 1  # once per event, however many sessions it went to
 
     def _snapshot(self, conn: AuthConnection) -> None:
         account = self.sim.trading.accounts.get(conn.executions or "")
