@@ -61,7 +61,6 @@ if TYPE_CHECKING:
     from simulator.kraken.sim import KrakenSim
 
 
-
 class AuthConnection(ws_server.Connection):
     """One authenticated session: the tokens it used (a used token stays valid for it) and its subscription."""
 
