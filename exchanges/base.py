@@ -187,21 +187,34 @@ class OrderUpdate:
 
 
 class WsOrderApi(Protocol):
-    """What an exchange's WebSocket order entry needs from its adapter (`loadgen.users.ws_orders.WsOrderUser`)."""
+    """What an exchange's WebSocket order entry needs from its adapter (`loadgen.users.ws_orders.WsOrderUser`).
+
+    Where the session needs something from a signed REST call first (Kraken's token), `ws_session_endpoint` names
+    that endpoint: the user calls it before each session (its own REST row) and hands what
+    `parse_ws_session_token` reads from the answer to `ws_session_requests` and `ws_order_auth`. The defaults of
+    the last three are on `ExchangeAdapter` (no such call)."""
 
     ws_order_method: str  # the request that places an order, also its Locust row name
+    ws_session_endpoint: str | None
+
+    def parse_ws_session_token(self, body: bytes) -> str:
+        """What the session needs from the answer of `ws_session_endpoint`."""
 
     def ws_order_url(self, rest_base: str, ws_base: str) -> str:
         """The order API's URL for a run against `rest_base` (its WebSocket base: `ws_base`)."""
 
-    def ws_session_requests(self, api_key: str, api_secret: str, timestamp_ms: int) -> list[tuple[str, dict[str, Any]]]:
+    def ws_session_requests(self, api_key: str, api_secret: str, timestamp_ms: int,
+                            token: str | None = None) -> list[tuple[str, dict[str, Any]]]:
         """(method, params) of the requests that open an authenticated session with the account's order events."""
+
+    def ws_order_auth(self, token: str | None) -> dict[str, Any]:
+        """Parameters every order of a session carries besides its own (Kraken's token); {} for none."""
 
     def ws_request(self, request_id: str, method: str, params: Mapping[str, Any]) -> str:
         """One request frame."""
 
-    def decode_ws_order_message(self, text: str) -> WsApiAnswer | OrderUpdate | None:
-        """An answer, an order event, or None for anything else (e.g. a balance event)."""
+    def decode_ws_order_message(self, text: str) -> WsApiAnswer | OrderUpdate | list[OrderUpdate] | None:
+        """An answer, one or more order events, or None for anything else (e.g. a balance event)."""
 
 
 class FeedOrderApi(Protocol):
@@ -413,6 +426,14 @@ class ExchangeAdapter(abc.ABC):
     time_endpoint: str = "time"  # the endpoint whose answer parse_server_time reads (the clock offset)
     recv_window_default_ms: int | None = None  # signed requests' validity window, where the exchange has one
     recv_window_max_ms: int | None = None
+
+    ws_session_endpoint: str | None = None  # WsOrderApi: a signed REST call each session needs first; None: none
+
+    def parse_ws_session_token(self, body: bytes) -> str:
+        raise NotImplementedError(f"{self.name} has no ws_session_endpoint")
+
+    def ws_order_auth(self, token: str | None) -> dict[str, Any]:
+        return {}
 
     def endpoint(self, name: str) -> Endpoint:
         try:

@@ -564,7 +564,8 @@ class BinanceAdapter(ExchangeAdapter):
             return WS_API_TESTNET
         return ws_base.rstrip("/") + WS_API_PATH
 
-    def ws_session_requests(self, api_key: str, api_secret: str, timestamp_ms: int) -> list[tuple[str, dict]]:
+    def ws_session_requests(self, api_key: str, api_secret: str, timestamp_ms: int,
+                            token: str | None = None) -> list[tuple[str, dict]]:
         return [("session.logon", ws_api_signed(api_key, api_secret, {}, timestamp_ms)),
                 ("userDataStream.subscribe", {})]
 

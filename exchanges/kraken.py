@@ -16,10 +16,12 @@ import base64
 import binascii
 import hashlib
 import hmac
+import itertools
 import json
 import math
 import os
 import time
+import uuid
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from exchanges.base import (
     Hosts,
     LimitKind,
     LimitSignals,
+    OrderUpdate,
     RequestToSign,
     SignedRequest,
     StreamError,
@@ -45,6 +48,7 @@ from exchanges.base import (
     TargetKind,
     Verdict,
     WindowLimit,
+    WsApiAnswer,
     retry_after_seconds,
     simulator_keys,
 )
@@ -65,6 +69,10 @@ HOSTS = Hosts(
     simulator_prefix="/kraken",
 )
 WS_PATH = "/ws/v2"  # where the simulator serves WebSocket v2 under its prefix (Kraken's own is the host's /v2)
+# The authenticated v2 endpoint (orders, the executions channel): Kraken's wss://ws-auth.kraken.com/v2, the
+# simulator's <prefix>/ws-auth/v2.
+WS_AUTH_PRODUCTION = "wss://ws-auth.kraken.com/v2"
+WS_AUTH_PATH = "/ws-auth/v2"
 
 # --- Endpoints ----------------------------------------------------------------------------------
 
@@ -97,6 +105,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         _private("OpenOrders", 1),
         _private("AddOrder", 0, order=True),
         _private("CancelOrder", 0),
+        _private("GetWebSocketsToken", 1),
     )
 }
 TRADING_ENDPOINTS = frozenset({"AddOrder", "CancelOrder"})
@@ -258,6 +267,7 @@ TEMPORARY_LOCKOUT = "EGeneral:Temporary lockout"  # after repeated invalid keys 
 INVALID_KEY = "EAPI:Invalid key"
 INVALID_SIGNATURE = "EAPI:Invalid signature"
 INVALID_NONCE = "EAPI:Invalid nonce"
+INVALID_SESSION = "ESession:Invalid session"  # WebSocket v2: a missing, unknown or expired token
 UNKNOWN_PAIR = "EQuery:Unknown asset pair"
 UNKNOWN_ASSET = "EQuery:Unknown asset"
 INVALID_ARGUMENTS = "EGeneral:Invalid arguments"
@@ -281,7 +291,7 @@ def error_kind(error: str) -> FailureKind:
         return FailureKind.SERVER_ERROR
     if error == INVALID_NONCE:
         return FailureKind.TIMESTAMP
-    if error in (INVALID_KEY, INVALID_SIGNATURE, "EGeneral:Permission denied"):
+    if error in (INVALID_KEY, INVALID_SIGNATURE, "EGeneral:Permission denied", INVALID_SESSION):
         return FailureKind.AUTH
     if error.startswith("EOrder:"):
         return FailureKind.ORDER_REJECTED
@@ -408,6 +418,9 @@ class WsLimits:
     connection_window_s: int = 10
     unsubscribed_timeout_s: float = 10.0  # a connection without any subscription is closed after this
     heartbeat_interval_s: float = 1.0  # a heartbeat when nothing else was sent for this long
+    # GetWebSocketsToken: "the token should be used within 15 minutes of creation" (KR get-websockets-token); a
+    # connection that authenticated with it keeps working after that.
+    token_ttl_s: float = 900.0
 
 
 WS_LIMITS = WsLimits()
@@ -570,6 +583,101 @@ def order_txid(add_order_answer: bytes) -> str | None:
     return str(txids[0]) if txids else None
 
 
+# --- Orders over WebSocket v2 (ws-auth) ------------------------------------------------------------
+
+WS_ORDER_METHOD = "add_order"
+WS_CANCEL_AFTER_METHOD = "cancel_all_orders_after"  # the dead man's switch (KR spot-websocket-v2/cancel_after)
+EXECUTIONS = "executions"
+# exec_type values after which no further event comes for the order (KR spot-websocket-v2/executions).
+FINAL_EXEC_TYPES = frozenset({"filled", "canceled", "expired"})
+WS_IDS_KEPT = 100_000  # ids remembered per process for answers and events still to come
+
+
+class WsIds:
+    """Kraken's v2 requests carry an integer `req_id`, and a `cl_ord_id` is a UUID or at most 18 characters of
+    free text (KR guides/general/clordid); the order users name requests and orders with strings of their own.
+    This maps them both ways, per process: a request's string to a new integer (forgotten once answered), an
+    order's to a random short UUID (32 hex digits, unique across processes sharing the account). Every session of
+    the account gets every event of its orders, so an order's id is kept past its final event; beyond WS_IDS_KEPT
+    of either kind, the oldest are forgotten (their answers and events come far too late to be timed anyway)."""
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count(1)
+        self._requests: dict[int, str] = {}
+        self._orders: dict[str, str] = {}
+
+    def req_id(self, request_id: str) -> int:
+        number = next(self._numbers)
+        _remember(self._requests, number, request_id)
+        return number
+
+    def request_of(self, req_id: object) -> str | None:
+        return self._requests.pop(req_id, None) if isinstance(req_id, int) else None
+
+    def cl_ord_id(self, client_order_id: str) -> str:
+        cl_ord_id = uuid.uuid4().hex
+        _remember(self._orders, cl_ord_id, client_order_id)
+        return cl_ord_id
+
+    def order_of(self, cl_ord_id: object) -> str | None:
+        return self._orders.get(cl_ord_id) if isinstance(cl_ord_id, str) else None
+
+
+def _remember(ids: dict[Any, str], key: Any, value: str) -> None:
+    ids[key] = value
+    if len(ids) > WS_IDS_KEPT:
+        del ids[next(iter(ids))]
+
+
+WS_IDS = WsIds()
+
+
+def parse_ws_token(body: bytes) -> str:
+    """The token of a GetWebSocketsToken answer."""
+    token = result_of(body)["token"]
+    if not isinstance(token, str) or not token:
+        raise ValueError("GetWebSocketsToken answered without a token")
+    return token
+
+
+def ws_order_request(ids: WsIds, request_id: str, method: str, params: Mapping[str, Any]) -> str:
+    """One v2 request frame; an order's `cl_ord_id` (the caller's client order id) is sent as its mapped UUID."""
+    if "cl_ord_id" in params:
+        params = {**params, "cl_ord_id": ids.cl_ord_id(str(params["cl_ord_id"]))}
+    return json.dumps({"method": method, "params": params, "req_id": ids.req_id(request_id)}, separators=(",", ":"))
+
+
+def decode_ws_order_message(ids: WsIds, text: str) -> WsApiAnswer | list[OrderUpdate] | None:
+    """An answer to one of our requests (by its req_id), the events of an `executions` update for our orders
+    (by their cl_ord_id; the state is the exec_type in capitals, e.g. NEW, TRADE, FILLED), or None for
+    anything else (status, heartbeats, the snapshot, other clients' orders)."""
+    payload = json.loads(text)
+    if not isinstance(payload, dict):
+        return None
+    if payload.get("channel") == EXECUTIONS:
+        if payload.get("type") != "update":
+            return None
+        updates = []
+        for entry in payload.get("data") or []:
+            exec_type = str(entry.get("exec_type", ""))
+            final = exec_type in FINAL_EXEC_TYPES
+            client_id = ids.order_of(entry.get("cl_ord_id"))
+            if client_id is not None:
+                stamp = entry.get("timestamp")
+                updates.append(OrderUpdate(client_id, exec_type.upper(), final,
+                                           parse_rfc3339_ms(stamp) if stamp else None))
+        return updates or None
+    if "method" not in payload or "success" not in payload:
+        return None
+    request_id = ids.request_of(payload.get("req_id"))
+    if request_id is None:
+        return None
+    if payload["success"] is True:
+        return WsApiAnswer(request_id, OK)
+    error = str(payload.get("error") or "request failed")
+    return WsApiAnswer(request_id, Verdict(False, error_kind(error), _error_code(error), "WS"))
+
+
 class KrakenAdapter(ExchangeAdapter):
     name = NAME
     hosts = HOSTS
@@ -654,6 +762,35 @@ class KrakenAdapter(ExchangeAdapter):
 
     def parse_price(self, body: bytes) -> Decimal:
         return parse_last_price(body)
+
+    # --- orders over WebSocket (WsOrderApi)
+
+    ws_order_method = WS_ORDER_METHOD
+    ws_session_endpoint = "GetWebSocketsToken"
+
+    def parse_ws_session_token(self, body: bytes) -> str:
+        return parse_ws_token(body)
+
+    def ws_order_url(self, rest_base: str, ws_base: str) -> str:
+        """ws-auth for Kraken's own hosts; elsewhere (the simulator) the public base with /ws/v2 -> /ws-auth/v2."""
+        if self.target_kind(rest_base) is TargetKind.PRODUCTION:
+            return WS_AUTH_PRODUCTION
+        base = ws_base.rstrip("/")
+        return base.removesuffix(WS_PATH) + WS_AUTH_PATH
+
+    def ws_session_requests(self, api_key: str, api_secret: str, timestamp_ms: int,
+                            token: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Subscribe to the account's executions (no snapshot: only this session's orders are tracked)."""
+        return [("subscribe", {"channel": EXECUTIONS, "token": token, "snap_orders": False, "snap_trades": False})]
+
+    def ws_order_auth(self, token: str | None) -> dict[str, Any]:
+        return {"token": token}
+
+    def ws_request(self, request_id: str, method: str, params: Mapping[str, Any]) -> str:
+        return ws_order_request(WS_IDS, request_id, method, params)
+
+    def decode_ws_order_message(self, text: str) -> WsApiAnswer | list[OrderUpdate] | None:
+        return decode_ws_order_message(WS_IDS, text)
 
 
 ADAPTER = KrakenAdapter()

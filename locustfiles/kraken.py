@@ -36,6 +36,7 @@ from loadgen.users.burst import BurstUser
 from loadgen.users.mix import DEFAULT_MIX
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.stream import StreamUser
+from loadgen.users.ws_orders import WsOrderUser
 
 plugin.install(ADAPTER)
 
@@ -73,9 +74,20 @@ class KrakenRestPoller(ExchangeRestUser):
 
 @dataclass(frozen=True, slots=True)
 class Burst:
-    pair: str
+    pair: str  # as the orders name it: the REST altname (XBTUSD) for AddOrder, the v2 symbol (BTC/USD) over WebSocket
     rules: SymbolRules
     price: Decimal
+
+
+def pair_rules(user: ExchangeRestUser, pair: str) -> SymbolRules | None:
+    """The pair's tick, lot step and minimums from AssetPairs, fetched once per process."""
+    key = f"rules:{pair}"
+    rules = user.runtime.cache.get(key)
+    if rules is None:
+        reply = user.request("AssetPairs", {"pair": pair}, parse=parse_pair_rules)
+        if reply.ok:
+            rules = user.runtime.cache[key] = reply.parsed
+    return rules
 
 
 class KrakenBurstTrader(BurstUser):
@@ -87,7 +99,7 @@ class KrakenBurstTrader(BurstUser):
 
     def prepare_burst(self) -> Burst | None:
         pair = rest_pair(random.choice(self.runtime.settings.symbols))
-        rules = self._rules(pair)
+        rules = pair_rules(self, pair)
         if rules is None:
             return None
         reply = self.request("Ticker", {"pair": pair}, parse=parse_last_price)
@@ -103,15 +115,35 @@ class KrakenBurstTrader(BurstUser):
         if reply.ok and reply.parsed is not None:
             self.request("CancelOrder", {"txid": reply.parsed})
 
-    def _rules(self, pair: str) -> SymbolRules | None:
-        """The pair's tick, lot step and minimums from AssetPairs, fetched once per process."""
-        key = f"rules:{pair}"
-        rules = self.runtime.cache.get(key)
+
+class KrakenWsTrader(WsOrderUser):
+    """Bursts of orders over the authenticated WebSocket v2 (add_order) on one session per user, with the account's
+    executions channel on the same connection (its token from GetWebSocketsToken first): small market orders,
+    buys and sells in turn (NEW, TRADE, FILLED), and every third a limit IOC order away from the price (NEW, then
+    CANCELED). Real orders on the per-pair trading counter: the simulator only (Kraken has no Spot sandbox). Not in
+    the default mix (weight 0): run it by name, e.g. `locust -f locustfiles/ws_orders.py KrakenWsTrader`."""
+
+    adapter = ADAPTER
+    weight = 0
+
+    def prepare_burst(self) -> Burst | None:
+        symbol = random.choice(self.runtime.settings.symbols)
+        pair = rest_pair(symbol)
+        rules = pair_rules(self, pair)
         if rules is None:
-            reply = self.request("AssetPairs", {"pair": pair}, parse=parse_pair_rules)
-            if reply.ok:
-                rules = self.runtime.cache[key] = reply.parsed
-        return rules
+            return None
+        reply = self.request("Ticker", {"pair": pair}, parse=parse_last_price)
+        return Burst(symbol, rules, reply.parsed) if reply.ok else None
+
+    def order_params(self, plan: Burst, index: int, client_order_id: str) -> dict[str, object]:
+        side = "buy" if index % 2 == 0 else "sell"
+        params: dict[str, object] = {"symbol": plan.pair, "side": side, "cl_ord_id": client_order_id,
+                                     "order_qty": float(plan.rules.smallest_quantity_text(plan.price))}
+        if index % 3 != 2:
+            return params | {"order_type": "market"}
+        away = plan.price * (1 - ORDER_PRICE_OFFSET if side == "buy" else 1 + ORDER_PRICE_OFFSET)
+        return params | {"order_type": "limit", "time_in_force": "ioc",
+                         "limit_price": float(plan.rules.price_text(away))}
 
 
 class KrakenWsSubscriber(StreamUser):

@@ -46,8 +46,9 @@ class ExchangeStats:
         self.by_status[str(status)] += 1
         self.by_endpoint[endpoint] += 1
 
-    def record_ws_api(self, method: str, status: int) -> None:
-        """Count one answered WebSocket order API request."""
+    def record_ws_api(self, method: str, status: int | str) -> None:
+        """Count one answered WebSocket order API request, by its status (Binance's HTTP-like status; Kraken's
+        "ok" or error text)."""
         self.ws_api_requests[(method, str(status))] += 1
 
     def to_json(self) -> dict[str, Any]:

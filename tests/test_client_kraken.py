@@ -83,3 +83,44 @@ def test_ccxt_private_calls(sim):
         exchange.cancel_order(order["id"])  # EOrder:Unknown order
     with pytest.raises(ccxt.InsufficientFunds):
         exchange.create_order("BTC/USD", "limit", "buy", 100, price)
+
+
+def test_ccxt_pro_kraken_orders_over_websocket_v2(sim):
+    """ccxt.pro's create_order_ws and watch_orders on the authenticated v2 endpoint (token from GetWebSocketsToken)."""
+    import asyncio
+
+    import ccxt.pro
+
+    async def trade() -> None:
+        exchange = ccxt.pro.kraken({"apiKey": KEY, "secret": SECRET, "enableRateLimit": False})
+        base = f"{sim.base_url}/kraken"
+        ws_auth = f"{sim.base_url.replace('http', 'ws')}/kraken/ws-auth/v2"
+        exchange.urls["api"] = {**exchange.urls["api"], "public": base, "private": base}
+        exchange.urls["api"]["ws"] = {**exchange.urls["api"]["ws"], "private": ws_auth, "privateV2": ws_auth}
+        try:
+            await exchange.load_markets()
+            watching = asyncio.ensure_future(exchange.watch_orders())
+            await asyncio.sleep(0.3)  # the subscription is made before the order is placed
+            book = await exchange.fetch_order_book("BTC/USD", limit=5)
+            price = round(book["bids"][0][0] * 0.9, 1)
+            order = await exchange.create_order_ws("BTC/USD", "limit", "buy", 0.001, price)
+            assert order["id"].startswith("O")
+            seen = await asyncio.wait_for(watching, timeout=5)
+            assert seen[-1]["id"] == order["id"] and seen[-1]["symbol"] == "BTC/USD"
+            assert seen[-1]["status"] in ("open", None)  # pending_new, then new
+            open_orders = await exchange.fetch_open_orders("BTC/USD")
+            assert [o["id"] for o in open_orders] == [order["id"]]
+            updates_watch = asyncio.ensure_future(exchange.watch_orders())
+            await asyncio.sleep(0.1)
+            await exchange.cancel_order(order["id"])  # over REST: the channel reports it all the same
+            updates = await asyncio.wait_for(updates_watch, timeout=5)
+            assert updates[-1]["id"] == order["id"] and updates[-1]["status"] == "canceled"
+            fills_watch = asyncio.ensure_future(exchange.watch_orders())
+            await asyncio.sleep(0.1)
+            market = await exchange.create_order_ws("BTC/USD", "market", "buy", 0.001)
+            filled = await asyncio.wait_for(fills_watch, timeout=5)
+            assert filled[-1]["id"] == market["id"]
+        finally:
+            await exchange.close()
+
+    asyncio.run(trade())

@@ -13,21 +13,24 @@ from urllib.parse import parse_qsl
 import pytest
 
 from exchanges import get_adapter
-from exchanges.base import FailureKind, StreamError, TargetKind
+from exchanges.base import OK, FailureKind, OrderUpdate, StreamError, TargetKind, WsApiAnswer
 from exchanges.kraken import (
     ADAPTER,
     ENDPOINTS,
     NONCES,
+    WsIds,
     api_sign,
     book_checksum,
     book_update,
     cancel_penalty,
     classify,
     decode_message,
+    decode_ws_order_message,
     pong_clock_offset_ms,
     rest_pair,
     sign_request,
     subscribe_messages,
+    ws_order_request,
 )
 
 # Kraken's published example (docs.kraken.com, "Spot REST authentication").
@@ -208,3 +211,43 @@ def test_the_clock_offset_from_a_pong_uses_its_microsecond_times():
 
 def test_server_time_is_the_middle_of_the_reported_second():
     assert ADAPTER.parse_server_time(envelope(result={"unixtime": 1688669448, "rfc1123": "x"})) == 1688669448500
+
+
+def test_ws_orders_map_ids_both_ways_and_decode_answers_and_executions() -> None:
+    ids = WsIds()
+    frame = json.loads(ws_order_request(ids, "u1xabn1", "add_order", {"symbol": "BTC/USD", "cl_ord_id": "u1xabn1",
+                                                                       "token": "t"}))
+    assert frame["method"] == "add_order" and isinstance(frame["req_id"], int)
+    cl_ord_id = frame["params"]["cl_ord_id"]
+    assert len(cl_ord_id) == 32 and int(cl_ord_id, 16) >= 0  # a short UUID, as Kraken takes them
+    update = {"channel": "executions", "type": "update", "data": [
+        {"exec_type": "trade", "cl_ord_id": cl_ord_id, "timestamp": "2024-01-01T00:00:00.500000Z"},
+        {"exec_type": "filled", "cl_ord_id": cl_ord_id, "timestamp": "2024-01-01T00:00:00.500000Z"},
+        {"exec_type": "new", "cl_ord_id": "someone-else"}]}
+    at_ms = 1704067200500.0
+    assert decode_ws_order_message(ids, json.dumps(update)) == [
+        OrderUpdate("u1xabn1", "TRADE", False, at_ms), OrderUpdate("u1xabn1", "FILLED", True, at_ms)]
+    # every session of the account gets the events: the id is still known for the next session's copy
+    assert len(decode_ws_order_message(ids, json.dumps(update))) == 2
+    assert decode_ws_order_message(ids, json.dumps({**update, "type": "snapshot"})) is None
+    ok = {"method": "add_order", "req_id": frame["req_id"], "success": True, "result": {"order_id": "O1"}}
+    assert decode_ws_order_message(ids, json.dumps(ok)) == WsApiAnswer("u1xabn1", OK)
+    assert decode_ws_order_message(ids, json.dumps(ok)) is None  # answered once
+    second = json.loads(ws_order_request(ids, "u1xabs2", "subscribe", {"channel": "executions"}))
+    refused = {"method": "add_order", "req_id": second["req_id"], "success": False,
+               "error": "EOrder:Rate limit exceeded"}
+    answer = decode_ws_order_message(ids, json.dumps(refused))
+    assert answer.request_id == "u1xabs2" and answer.verdict.kind is FailureKind.RATE_LIMITED
+    assert answer.verdict.error_text() == "rate_limited: EOrder:Rate limit exceeded WS"
+    assert decode_ws_order_message(ids, '{"channel":"heartbeat"}') is None
+
+
+def test_ws_orders_go_to_ws_auth_with_a_token_from_rest() -> None:
+    assert ADAPTER.ws_order_url("http://127.0.0.1:8/kraken", "ws://127.0.0.1:8/kraken/ws/v2") == \
+        "ws://127.0.0.1:8/kraken/ws-auth/v2"
+    assert ADAPTER.ws_order_url("https://api.kraken.com", "wss://ws.kraken.com/v2") == "wss://ws-auth.kraken.com/v2"
+    assert ADAPTER.ws_session_endpoint == "GetWebSocketsToken" and ADAPTER.endpoint("GetWebSocketsToken").signed
+    assert ADAPTER.parse_ws_session_token(b'{"error":[],"result":{"token":"abc","expires":900}}') == "abc"
+    ((method, params),) = ADAPTER.ws_session_requests("key", "secret", 0, "abc")
+    assert (method, params["channel"], params["token"]) == ("subscribe", "executions", "abc")
+    assert ADAPTER.ws_order_auth("abc") == {"token": "abc"}

@@ -3,6 +3,8 @@ and the account's order events on the same connection.
 
 Rows it reports (request type "WSAPI", names after the exchange's prefix in side-by-side runs):
 
+- where the adapter names a `ws_session_endpoint` (a signed REST call each session needs first, e.g. Kraken's
+  WebSocket token), that call as an ordinary REST row, before connecting;
 - the session's requests (e.g. "session.logon") with their round trips;
 - one row per order sent, named after the adapter's `ws_order_method`: order->ack as the response time, a
   classified failure when the exchange rejected it, `timeout` when no answer came within
@@ -78,6 +80,7 @@ class WsOrderUser(ExchangeRestUser):
         self._waiting: dict[str, AsyncResult] = {}  # session requests by id
         self._connected_once = False
         self._logged: set[str] = set()
+        self._order_auth: dict[str, Any] = {}  # what every order of the session carries (the adapter's)
 
     @property
     def api(self) -> WsOrderApi:
@@ -123,7 +126,7 @@ class WsOrderUser(ExchangeRestUser):
             client_id = f"{self._tag}n{next(self._ids)}"
             try:
                 text = self.api.ws_request(client_id, self.api.ws_order_method,
-                                           self.order_params(plan, index, client_id))
+                                           self.order_params(plan, index, client_id) | self._order_auth)
             except StopUser:
                 raise
             except Exception as e:  # our own code failed: count it as an order that was not sent
@@ -138,6 +141,12 @@ class WsOrderUser(ExchangeRestUser):
 
     def _open_session(self) -> bool:
         settings = self.runtime.settings
+        token: str | None = None
+        if self.api.ws_session_endpoint is not None:
+            reply = self.request(self.api.ws_session_endpoint, {}, parse=self.api.parse_ws_session_token)
+            if not reply.ok:
+                return False
+            token = reply.parsed
         url = self.api.ws_order_url(self.host or "", settings.ws_host)
         name = self._row(RECONNECT if self._connected_once else CONNECT)
         started = time.perf_counter()
@@ -162,7 +171,9 @@ class WsOrderUser(ExchangeRestUser):
         credentials = self.credentials
         assert credentials is not None
         timestamp_ms = int(time.time() * 1000 - self.clock_offset_ms)
-        for method, params in self.api.ws_session_requests(credentials.api_key, credentials.api_secret, timestamp_ms):
+        self._order_auth = self.api.ws_order_auth(token)
+        for method, params in self.api.ws_session_requests(credentials.api_key, credentials.api_secret, timestamp_ms,
+                                                           token):
             if not self._session_request(method, params):
                 self._close(FailureKind.WS_DROP, "session not opened")
                 return False
@@ -261,6 +272,9 @@ class WsOrderUser(ExchangeRestUser):
             self._answered(message)
         elif isinstance(message, OrderUpdate):
             self._updated(message)
+        elif isinstance(message, list):
+            for update in message:
+                self._updated(update)
 
     def _answered(self, answer: WsApiAnswer) -> None:
         waiter = self._waiting.get(answer.request_id)

@@ -11,6 +11,7 @@ import random
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from exchanges.kraken import Pair
 from simulator.market import BUY, Fill, Market, RestingOrder, SymbolSpec
@@ -57,6 +58,29 @@ class Order:
         return self.spec.quote if self.side == BUY else self.spec.base
 
 
+@dataclass(frozen=True, slots=True)
+class ExecEvent:
+    """One change of an order as the executions channel reports it: `exec_type` pending_new, new, trade, filled,
+    canceled or expired, with the order's status, executed lots and cost (quote units) after it."""
+
+    order: Order
+    exec_type: str
+    order_status: str
+    time_s: float
+    cum_qty: int
+    cum_cost: int
+    fill: Fill | None = None
+    reason: str | None = None
+
+
+EventListener: TypeAlias = Callable[["Account", list[ExecEvent]], None]
+
+
+def event(order: Order, exec_type: str, order_status: str, now: float, fill: Fill | None = None,
+          reason: str | None = None) -> ExecEvent:
+    return ExecEvent(order, exec_type, order_status, now, order.executed, order.cost, fill, reason)
+
+
 class Account:
     def __init__(self, api_key: str, secret: str, balances: Mapping[str, float]) -> None:
         self.api_key = api_key
@@ -92,6 +116,7 @@ class Trading:
     def __init__(self, market: Market, clock: Callable[[], float], accounts: list[Account], seed: int) -> None:
         self.clock = clock
         self.accounts = {a.api_key: a for a in accounts}
+        self.listeners: list[EventListener] = []  # told of every order change (the executions channel)
         self._rng = random.Random(seed ^ 0x0D12E1)
         for sym in market.symbols.values():
             sym.on_user_fill = self.on_resting_fill
@@ -99,6 +124,10 @@ class Trading:
     def new_txid(self) -> str:
         part = self._rng.choices
         return f"O{''.join(part(_TXID_CHARS, k=5))}-{''.join(part(_TXID_CHARS, k=5))}-{''.join(part(_TXID_CHARS, k=6))}"
+
+    def publish(self, account: Account, events: list[ExecEvent]) -> None:
+        for listener in self.listeners:
+            listener(account, events)
 
     def on_resting_fill(self, resting: RestingOrder, fill: Fill) -> None:
         order = resting.ref
@@ -121,5 +150,12 @@ class Trading:
             account.balance(spec.quote).total += value
         order.executed += fill.qty
         order.cost += value
-        if order.executed >= order.volume:
-            account.close(order, "closed", self.clock())
+        now = self.clock()
+        filled = order.executed >= order.volume
+        if filled:
+            account.close(order, "closed", now)
+        if self.listeners:
+            events = [event(order, "trade", "filled" if filled else "partially_filled", now, fill)]
+            if filled:
+                events.append(event(order, "filled", "filled", now))
+            self.publish(account, events)

@@ -66,6 +66,7 @@ PRIVATE_HANDLERS: dict[str, PrivateHandler] = {
     "OpenOrders": trading.open_orders,
     "AddOrder": trading.add_order,
     "CancelOrder": trading.cancel_order,
+    "GetWebSocketsToken": trading.get_ws_token,
 }
 # Answers that depend only on the query string and the market: kept until the market changes.
 MARKET_ANSWERS = frozenset({"Ticker", "Depth", "Trades", "OHLC"})

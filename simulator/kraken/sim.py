@@ -12,6 +12,7 @@ from simulator.kraken.account import Account, Trading
 from simulator.kraken.config import KrakenConfig
 from simulator.kraken.limiter import Limiter
 from simulator.kraken.pairs import symbol_specs
+from simulator.kraken.tokens import Tokens
 from simulator.market import Market, SymbolMarket, TickResult
 from simulator.rolling import DayWindow
 
@@ -34,6 +35,7 @@ class KrakenSim(ExchangeSim):
         self.market.listeners.append(self._note_level_times)
         # Answers that never change (reference data), beside the market-state cache.
         self.static_cache: dict[Hashable, Any] = {}
+        self.ws_tokens = Tokens()  # GetWebSocketsToken's tokens, for the ws-auth endpoint
 
     def _note_level_times(self, sym: SymbolMarket, result: TickResult) -> None:
         """Stamp every level changed since the last tick (user orders between ticks included)."""

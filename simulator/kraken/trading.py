@@ -1,4 +1,5 @@
-"""Kraken's private methods: Balance, BalanceEx, AddOrder (with `validate`), CancelOrder and OpenOrders.
+"""Kraken's private methods: Balance, BalanceEx, AddOrder (with `validate`), CancelOrder, OpenOrders and
+GetWebSocketsToken (the token of the ws-auth endpoint, `simulator.kraken.ws_auth`).
 
 Orders are checked as Kraken checks them (pair, side, type, volume and price precision, order and
 cost minimums, funds); with `validate=true` nothing more happens and no limiter is charged (Kraken
@@ -17,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from exchanges.kraken import ADD_ORDER_COST, ASSETS, TRADING_RATE_LIMIT, Pair, cancel_penalty
-from simulator.kraken.account import Account, Order
+from simulator.kraken.account import Account, ExecEvent, Order, event
 from simulator.kraken.errors import KrakenError, invalid_argument
 from simulator.kraken.market_data import pair_param
 from simulator.market import BUY, SELL, SymbolMarket, SymbolSpec
@@ -104,11 +105,24 @@ def cancel_order(sim: KrakenSim, params: Mapping[str, str], now: float, account:
         if not sim.limiter.trading.try_add(_trading_key(account, order.pair), penalty, now):
             sim.stats.rate_limited += 1
             raise KrakenError(TRADING_RATE_LIMIT)
-        if order.resting is not None:
-            sim.market.symbols[order.pair.id].cancel(order.resting, int(now * 1000))
-            sim.cache.clear()
-        account.close(order, "canceled", now)
+        cancel(sim, account, order, now, "User requested")
     return {"count": len(orders)}
+
+
+def cancel(sim: KrakenSim, account: Account, order: Order, now: float, reason: str) -> None:
+    """Take an open order out of the book and close it as canceled (no limiter charged here)."""
+    if order.resting is not None:
+        sim.market.symbols[order.pair.id].cancel(order.resting, int(now * 1000))
+        sim.cache.clear()
+    account.close(order, "canceled", now)
+    if sim.trading.listeners:
+        sim.trading.publish(account, [event(order, "canceled", "canceled", now, reason=reason)])
+
+
+def get_ws_token(sim: KrakenSim, params: Mapping[str, str], now: float, account: Account) -> Any:
+    """GetWebSocketsToken: a new token for the caller's key, `expires` in seconds."""
+    ttl_s = sim.config.ws.token_ttl_s
+    return {"token": sim.ws_tokens.issue(account.api_key, now), "expires": int(ttl_s)}
 
 
 def open_orders(sim: KrakenSim, params: Mapping[str, str], now: float, account: Account) -> Any:
@@ -277,6 +291,10 @@ def _execute(sim: KrakenSim, request: _NewOrder, account: Account, now: float) -
                   request.volume, request.userref, request.cl_ord_id, request.time_in_force, request.oflags, now,
                   account=account)
     account.open[order.txid] = order
+    publishing = bool(sim.trading.listeners)
+    if publishing:
+        sim.trading.publish(account, [event(order, "pending_new", "pending_new", now),
+                                      event(order, "new", "new", now)])
     limit = request.price if request.ordertype == "limit" else None
     fills = sym.execute(side, request.volume, limit, now_ms)
     lots = sum(f.qty for f in fills)
@@ -290,12 +308,26 @@ def _execute(sim: KrakenSim, request: _NewOrder, account: Account, now: float) -
         quote.total += value
     order.executed, order.cost = lots, value
     remaining = request.volume - lots
+    events: list[ExecEvent] = []
+    if publishing:
+        executed = cost = 0
+        for fill in fills:
+            executed += fill.qty
+            cost += quote_units(spec, fill.price, fill.qty)
+            status = "filled" if executed == request.volume else "partially_filled"
+            events.append(ExecEvent(order, "trade", status, now, executed, cost, fill))
     if remaining == 0:
         account.close(order, "closed", now)
+        if publishing:
+            events.append(event(order, "filled", "filled", now))
     elif request.ordertype == "limit" and request.time_in_force == "GTC":
         order.hold = quote_units(spec, order.price, remaining) if side == BUY else base_units(spec, remaining)
         account.balance(order.held_asset).hold += order.hold
         order.resting = sym.rest(order, side, order.price, remaining, now_ms)
     else:
         account.close(order, "canceled", now)  # IOC and market remainders are not kept
+        if publishing:
+            events.append(event(order, "canceled", "canceled", now, reason="Immediate or cancel"))
+    if events:
+        sim.trading.publish(account, events)
     return order

@@ -8,8 +8,10 @@ from locust.env import Environment
 
 from exchanges.base import OK, FailureKind, OrderUpdate, Verdict, WsApiAnswer
 from exchanges.binance import ADAPTER
+from exchanges.kraken import ADAPTER as KRAKEN
 from loadgen.options import OPTIONS, parse_settings
 from loadgen.runtime import build_runtime
+from loadgen.users.credentials import Credentials
 from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
 from loadgen.users.ws_orders import WsOrderUser, _Order
 
@@ -63,3 +65,31 @@ def test_rejected_lost_and_unanswered_orders_are_failures(user):
     assert ("order.place", "rate_limited: -1015 HTTP 429") in {(n, str(e)) for n, e in errors}
     user._answered(WsApiAnswer("unanswered", OK))  # too late: already counted
     assert row(user, "order.place").num_requests == 3
+
+
+def test_a_session_token_is_fetched_over_rest_first_and_no_connection_without_it():
+    """An adapter with a `ws_session_endpoint` (Kraken's token): the user calls it as a REST row before connecting;
+    when it fails, the failure is that row's and no connection is attempted."""
+    host = "http://127.0.0.1:9/kraken"  # nothing listens: the token call fails
+    user_class = type("Trader", (WsOrderUser,), {"adapter": KRAKEN, "host": host})
+    defaults = {flag[2:].replace("-", "_"): default for flag, default, _ in OPTIONS}
+    options = Namespace(**defaults, csv_prefix=None)
+    environment = Environment(user_classes=[user_class], host=host, parsed_options=options)
+    environment.create_local_runner()
+    trader = user_class(environment)
+    trader.runtime = build_runtime(environment, KRAKEN, parse_settings(options, KRAKEN, host))
+    trader.credentials = Credentials(*KRAKEN.simulator_demo_keys)
+    assert trader._open_session() is False
+    token_row = environment.stats.get("GetWebSocketsToken", "POST")
+    assert (token_row.num_requests, token_row.num_failures) == (1, 1)
+    assert environment.stats.get("connect", "WS").num_requests == 0
+
+
+def test_several_events_in_one_message_each_count(user, monkeypatch):
+    sent(user, "a")
+    user._answered(WsApiAnswer("a", OK))
+    events = [OrderUpdate("a", "NEW", False, None), OrderUpdate("a", "FILLED", True, None)]
+    monkeypatch.setattr(ADAPTER, "decode_ws_order_message", lambda text: events)
+    user._handle("{}")
+    assert [row(user, EVENT_ROW.format(s)).num_requests for s in ("NEW", "FILLED")] == [1, 1]
+    assert user._orders == {}
