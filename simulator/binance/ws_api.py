@@ -299,12 +299,15 @@ class WsApiServer(WsServer[ApiConnection]):
         position = {"e": "outboundAccountPosition", "E": now_ms, "u": account.update_ms,
                     "B": [{"a": a, "f": units_str(account.balance(a).free), "l": units_str(account.balance(a).locked)}
                           for a in (spec.base, spec.quote)]}
-        counts = self.sim.stats.ws_api_events
+        pushed = False
         for conn, sub_id in list(subs):
             if conn.closing:
                 continue
             for report in (*reports, position):
                 self.send_text(conn, dumps({"subscriptionId": sub_id, "event": report}))
+            pushed = True
+        if pushed:  # counted once per event, however many sessions of the account it went to
+            counts = self.sim.stats.ws_api_events
             for report in reports:
                 counts[f"executionReport {report['X']}"] += 1
             counts["outboundAccountPosition"] += 1
