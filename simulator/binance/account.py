@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from simulator.market import BUY, Fill, Market, RestingOrder, SymbolSpec
-from simulator.units import UNITS, base_units, quote_units
+from simulator.units import UNITS, resting_fill_moves
 
 HISTORY = 100_000  # closed orders kept per account for GET /order
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
@@ -168,20 +168,14 @@ class Trading:
         order = resting.ref
         assert isinstance(order, Order) and order.account is not None
         account, spec = order.account, order.spec
-        if order.side == BUY:
-            paid = min(order.locked, quote_units(spec, fill.price, fill.qty))
-            order.locked -= paid
-            account.balance(spec.quote).locked -= paid
-            account.balance(spec.base).free += base_units(spec, fill.qty)
-        else:
-            sold = base_units(spec, fill.qty)
-            order.locked -= sold
-            account.balance(spec.base).locked -= sold
-            account.balance(spec.quote).free += quote_units(spec, fill.price, fill.qty)
+        moves = resting_fill_moves(spec, order.side, order.locked, fill)  # locked funds are apart from free ones
+        order.locked -= moves.released
+        account.balance(moves.paid_asset).locked -= moves.released
+        account.balance(moves.got_asset).free += moves.got
         if order.executed_qty == 0 and self.on_first_fill is not None:
             self.on_first_fill(account)
         order.executed_qty += fill.qty
-        order.cumm_quote += quote_units(spec, fill.price, fill.qty)
+        order.cumm_quote += moves.value
         now_ms = int(self.clock() * 1000)
         order.update_ms = account.update_ms = now_ms
         if order.executed_qty >= order.orig_qty:

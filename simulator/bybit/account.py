@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from simulator.market import BUY, Fill, Market, RestingOrder, SymbolSpec
-from simulator.units import UNITS, base_units, quote_units
+from simulator.units import UNITS, resting_fill_moves
 
 CLOSED_HISTORY = 500  # closed orders kept per account: /v5/order/realtime with openOnly=1 shows "recent 500"
 
@@ -108,21 +108,13 @@ class Trading:
         order = resting.ref
         assert isinstance(order, Order) and order.account is not None
         account, spec = order.account, order.spec
-        value = quote_units(spec, fill.price, fill.qty)
-        if order.side == BUY:
-            paid = min(order.lock, value)
-            order.lock -= paid
-            quote = account.balance(spec.quote)
-            quote.locked -= paid
-            quote.total -= value
-            account.balance(spec.base).total += base_units(spec, fill.qty)
-        else:
-            sold = base_units(spec, fill.qty)
-            order.lock -= sold
-            base = account.balance(spec.base)
-            base.locked -= sold
-            base.total -= sold
-            account.balance(spec.quote).total += value
+        moves = resting_fill_moves(spec, order.side, order.lock, fill)
+        order.lock -= moves.released
+        paying = account.balance(moves.paid_asset)
+        paying.locked -= moves.released
+        paying.total -= moves.paid
+        account.balance(moves.got_asset).total += moves.got
+        value = moves.value
         order.executed += fill.qty
         order.value += value
         now_ms = int(self.clock() * 1000)

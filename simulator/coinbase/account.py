@@ -16,8 +16,8 @@ from typing import Protocol
 
 from exchanges.coinbase import DemoProfile
 from simulator.coinbase.wire import stable_uuid
-from simulator.market import Fill, Market, RestingOrder, SymbolMarket, SymbolSpec
-from simulator.units import UNITS, base_units, quote_units
+from simulator.market import BUY, SELL, Fill, Market, RestingOrder, SymbolMarket, SymbolSpec
+from simulator.units import UNITS, resting_fill_moves
 
 ORDER_HISTORY = 100_000  # orders kept per profile for GET /orders/{id} (open ones are always kept)
 FILL_HISTORY = 100_000
@@ -167,17 +167,11 @@ class Trading:
         order = resting.ref
         assert isinstance(order, Order)
         profile, spec = order.profile, order.spec
-        value = quote_units(spec, fill.price, fill.qty)
-        if order.side == "buy":
-            paid = min(order.locked, value)
-            order.locked -= paid
-            profile.balance(spec.quote).hold -= paid
-            profile.balance(spec.base).available += base_units(spec, fill.qty)
-        else:
-            sold = base_units(spec, fill.qty)
-            order.locked -= sold
-            profile.balance(spec.base).hold -= sold
-            profile.balance(spec.quote).available += value
+        moves = resting_fill_moves(spec, BUY if order.side == "buy" else SELL, order.locked, fill)  # holds apart
+        order.locked -= moves.released
+        profile.balance(moves.paid_asset).hold -= moves.released
+        profile.balance(moves.got_asset).available += moves.got
+        value = moves.value
         order.filled += fill.qty
         order.executed_value += value
         now_ms = int(self.clock() * 1000)

@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 from exchanges.kraken import Pair
 from simulator.market import BUY, Fill, Market, RestingOrder, SymbolSpec
-from simulator.units import UNITS, base_units, quote_units
+from simulator.units import UNITS, resting_fill_moves
 
 CLOSED_HISTORY = 10_000  # closed orders kept per account
 _TXID_CHARS = string.ascii_uppercase + string.digits
@@ -133,21 +133,13 @@ class Trading:
         order = resting.ref
         assert isinstance(order, Order) and order.account is not None
         account, spec = order.account, order.spec
-        value = quote_units(spec, fill.price, fill.qty)
-        if order.side == BUY:
-            paid = min(order.hold, value)
-            order.hold -= paid
-            quote = account.balance(spec.quote)
-            quote.hold -= paid
-            quote.total -= value
-            account.balance(spec.base).total += base_units(spec, fill.qty)
-        else:
-            sold = base_units(spec, fill.qty)
-            order.hold -= sold
-            base = account.balance(spec.base)
-            base.hold -= sold
-            base.total -= sold
-            account.balance(spec.quote).total += value
+        moves = resting_fill_moves(spec, order.side, order.hold, fill)
+        order.hold -= moves.released
+        paying = account.balance(moves.paid_asset)
+        paying.hold -= moves.released
+        paying.total -= moves.paid
+        account.balance(moves.got_asset).total += moves.got
+        value = moves.value
         order.executed += fill.qty
         order.cost += value
         now = self.clock()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from simulator.market import BUY, Fill, Market, RestingOrder, SymbolSpec
-from simulator.units import UNITS, base_units, quote_units
+from simulator.units import UNITS, resting_fill_moves
 
 CLOSED_HISTORY = 10_000  # closed orders kept per account (OKX: the last 7 days through trade/order)
 
@@ -113,21 +113,13 @@ class Trading:
         order = resting.ref
         assert isinstance(order, Order) and order.account is not None
         account, spec = order.account, order.spec
-        value = quote_units(spec, fill.price, fill.qty)
-        if order.side == BUY:
-            paid = min(order.frozen, value)
-            order.frozen -= paid
-            quote = account.balance(spec.quote)
-            quote.frozen -= paid
-            quote.total -= value
-            account.balance(spec.base).total += base_units(spec, fill.qty)
-        else:
-            sold = base_units(spec, fill.qty)
-            order.frozen -= sold
-            base = account.balance(spec.base)
-            base.frozen -= sold
-            base.total -= sold
-            account.balance(spec.quote).total += value
+        moves = resting_fill_moves(spec, order.side, order.frozen, fill)
+        order.frozen -= moves.released
+        paying = account.balance(moves.paid_asset)
+        paying.frozen -= moves.released
+        paying.total -= moves.paid
+        account.balance(moves.got_asset).total += moves.got
+        value = moves.value
         order.filled += fill.qty
         order.cost += value
         order.last_fill_price, order.last_fill_size, order.last_trade_id = fill.price, fill.qty, fill.trade_id
