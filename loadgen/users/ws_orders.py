@@ -309,9 +309,12 @@ class WsOrderUser(ExchangeRestUser):
         the order row, acknowledged without any event is a lost event; the others are done with."""
         lost = Verdict(False, FailureKind.TIMEOUT, message="no order event")
         late = unanswered or Verdict(False, FailureKind.TIMEOUT, message="no answer")
-        for client_id, order in list(self._orders.items()):
+        due: list[tuple[str, _Order]] = []
+        for client_id, order in self._orders.items():  # in send order: the first one sent later ends the walk
             if sent_before is not None and order.sent_at > sent_before:
-                continue
+                break
+            due.append((client_id, order))
+        for client_id, order in due:
             del self._orders[client_id]
             if not order.answered:
                 fire(self.environment, REQUEST_TYPE, self._row(self.api.ws_order_method), None, verdict=late)
