@@ -232,6 +232,17 @@ class WsLimits:
 
 WS_LIMITS = WsLimits()
 
+
+@dataclass(frozen=True, slots=True)
+class WsApiLimits:
+    """The WebSocket API's own session rules (web-socket-api.md, User Data Stream requests); its connection rules
+    (attempts per IP, ping/pong, lifetime) are the market streams' `WsLimits`."""
+
+    active_subscriptions: int = 1000  # user data stream subscriptions at a time per session (-1191 beyond)
+
+
+WS_API_LIMITS = WsApiLimits()
+
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "ADAUSDT", "DOGEUSDT")
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
 STREAM_KINDS = (

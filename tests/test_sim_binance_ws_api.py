@@ -180,6 +180,50 @@ def test_weight_limit_then_ban_as_on_rest() -> None:
         assert sim.binance.stats.rate_limited == 2 and sim.binance.stats.bans == 1
 
 
+def close_code(ws: websocket.WebSocket, limit_s: float = 5) -> int:
+    """The code of the close frame the server sends next (other frames are skipped)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        frame = ws.recv_frame()
+        if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+            return int.from_bytes(frame.data[:2], "big")
+    raise AssertionError("no close frame")
+
+
+def test_a_banned_ip_is_disconnected_and_its_handshakes_refused_with_418() -> None:
+    """web-socket-api.md: failing to back off after 429s brings an IP ban "and you will be disconnected"."""
+    config = {"binance": {"tick_ms": 600_000, "rate_limits": {"request_weight": {"limit": 10, "interval_s": 60}},
+                          "bans": {"first_ban_s": 60, "max_ban_s": 120, "limited_requests_before_ban": 1},
+                          "ws": {"ping_interval_s": 0.2}}}  # housekeeping passes every 0.05 s
+    with SimServer(config) as sim:
+        other = websocket.WebSocket(skip_utf8_validation=True)
+        other.connect(ws_url(sim), timeout=5)
+        session = Session(ws_url(sim))
+        answers = [session.call("order.status", {"symbol": "BTCUSDT", "orderId": 1}, sign=True) for _ in range(3)]
+        assert [a["status"] for a in answers] == [400, 429, 418]  # the ban's answer arrives, then the close
+        assert close_code(session.ws) == 1008 and close_code(other) == 1008  # every connection of the IP
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(ws_url(sim), timeout=5)
+        assert refused.value.status_code == 418 and b"IP banned until" in refused.value.resp_body
+        assert sim.binance.stats.ws["api_ban_closes"] == 2 and sim.binance.stats.ws["api_banned_attempts"] == 1
+
+
+def test_one_subscription_per_account_and_the_active_subscription_limit() -> None:
+    with SimServer({"binance": {"tick_ms": 600_000}}) as sim:
+        session = Session(ws_url(sim))
+        session.call("session.logon", sign=True)
+        assert session.call("userDataStream.subscribe")["result"] == {"subscriptionId": 0}
+        again = session.call("userDataStream.subscribe")
+        assert (again["status"], again["error"]["code"]) == (400, -2035)
+        second = Session(ws_url(sim))  # another session may subscribe the same account
+        assert second.call("userDataStream.subscribe.signature", sign=True)["status"] == 200
+    with SimServer({"binance": {"tick_ms": 600_000, "ws_api": {"active_subscriptions": 1}}}) as sim:
+        session = Session(ws_url(sim))
+        session.call("userDataStream.subscribe.signature", sign=True)
+        refused = session.call("userDataStream.subscribe.signature", sign=True)
+        assert (refused["status"], refused["error"]["code"]) == (400, -1191)
+
+
 def test_order_count_limit_is_refused_with_minus_1015() -> None:
     config = {"binance": {"tick_ms": 600_000, "rate_limits": {"orders_10s": {"limit": 2, "interval_s": 10}}}}
     with SimServer(config) as sim:
