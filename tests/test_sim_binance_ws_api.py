@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 import websocket
 
-from exchanges.binance import hmac_signature, simulator_credentials, ws_api_signature_payload
+from exchanges.binance import (
+    ed25519_signature,
+    hmac_signature,
+    simulator_credentials,
+    simulator_ed25519_credentials,
+    ws_api_signature_payload,
+    ws_api_signed,
+)
 from tests.support.simserver import SimServer
 
 KEY, SECRET = simulator_credentials()
@@ -144,6 +151,43 @@ def test_the_signature_payload_of_binances_hmac_example() -> None:
     assert payload.endswith("&timeInForce=GTC&timestamp=1645423376532&type=LIMIT")
     secret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
     assert hmac_signature(secret, payload) == "cc15477742bd704c29492d96c7ead9414dfd8e0ec4a00f947bb5bb454ddbd08a"
+
+
+# Binance's Ed25519 test vector (fix-api.md, "Logon <A>" signature example: its illustrative private key, the payload
+# of MsgType, SenderCompID, TargetCompID, MsgSeqNum and SendingTime joined by SOH, and the signature it computes).
+BINANCE_EXAMPLE_ED25519_KEY = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIIJEYWtGBrhACmb9Dvy+qa8WEf0lQOl1s4CLIAB9m89u\n"
+    "-----END PRIVATE KEY-----\n"
+)
+
+
+def test_the_ed25519_signature_of_binances_example() -> None:
+    payload = "\x01".join(["A", "EXAMPLE", "SPOT", "1", "20240627-11:17:25.223"])
+    assert ed25519_signature(BINANCE_EXAMPLE_ED25519_KEY, payload) == (
+        "4MHXelVVcpkdwuLbl6n73HQUXUf1dse2PCgT1DYqW9w8AVZ1RACFGM+5UdlGPrQHrgtS3CvsRURC1oj73j8gCA==")
+
+
+def test_logon_with_the_accounts_ed25519_key(sim: SimServer) -> None:
+    """web-socket-api.md: session.logon with an Ed25519 API key; the payload (params but signature, sorted) signed
+    with its private key, base64. The account's orders and events are the same whichever key logs on."""
+    ed_key, private_key = simulator_ed25519_credentials()
+    session = Session(ws_url(sim))
+    logon = session.call("session.logon", ws_api_signed(ed_key, private_key, {}, int(time.time() * 1000)))
+    assert logon["status"] == 200 and logon["result"]["apiKey"] == ed_key
+    assert session.call("userDataStream.subscribe")["status"] == 200
+    placed = session.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                                          "quantity": "0.001", "price": below_market(sim)})
+    assert placed["status"] == 200 and session.wait_events(2)[0]["X"] == "NEW"
+    # an HMAC signature with that key, a signature by another key, or a malformed one: -1022
+    other = Session(ws_url(sim))
+    timestamp = int(time.time() * 1000)
+    hmac_signed = {"apiKey": ed_key, "timestamp": timestamp}
+    hmac_signed["signature"] = hmac_signature(simulator_credentials()[1], ws_api_signature_payload(hmac_signed))
+    for params in (hmac_signed, ws_api_signed(ed_key, BINANCE_EXAMPLE_ED25519_KEY, {}, timestamp),
+                   {"apiKey": ed_key, "timestamp": timestamp, "signature": "not base64!"}):
+        refused = other.call("session.logon", params)
+        assert (refused["status"], refused["error"]["code"]) == (400, -1022), params
 
 
 def test_rate_limits_can_be_hidden_per_connection_and_per_request(sim: SimServer) -> None:

@@ -17,7 +17,9 @@ disconnected (its 418 answer, then a close 1008; its other connections within a 
 handshakes are refused with HTTP 418. Session rules (`[binance.ws_api]`): `active_subscriptions` user data
 stream subscriptions at a time (-1191), one per account (-2035).
 
-Simplifications: `session.logon` accepts the HMAC-signed form (Binance wants an Ed25519 key there);
+Signatures: HMAC-SHA256 (hex) for the account's HMAC key, Ed25519 (base64) for an Ed25519 API key of the account,
+checked with the public key it registered (the demo account has one of each, `exchanges.binance`).
+Simplifications: `session.logon` also accepts the HMAC-signed form (Binance takes only Ed25519 keys there);
 no capacity queue or injected HTTP faults in front of it (the WebSocket faults of `WsServer` apply).
 Counters (apart from the REST figures):
 `sim.stats.ws_api_requests` by method and status, `sim.stats.ws_api_events` by event and order state.
@@ -41,6 +43,7 @@ from exchanges.binance import (
     WS_API_METHODS,
     WS_API_PATH,
     WS_API_SESSION_WEIGHT,
+    ed25519_verify,
     hmac_signature,
     ws_api_signature_payload,
     ws_api_value,
@@ -242,11 +245,16 @@ class WsApiServer(WsServer[ApiConnection]):
         """The account of a signed request: the session's after logon, else the one its signature proves."""
         if conn.account is not None and "signature" not in params:
             return conn.account
-        account = account_for_key(self.sim, params.get("apiKey", ""))
+        api_key = params.get("apiKey", "")
+        account = account_for_key(self.sim, api_key)
         signature = params.get("signature")
         if not signature:
             raise mandatory("signature")
-        if not hmac.compare_digest(hmac_signature(account.secret, ws_api_signature_payload(raw)), signature.lower()):
+        payload = ws_api_signature_payload(raw)
+        public_key = account.ed25519_keys.get(api_key)
+        valid = (ed25519_verify(public_key, payload, signature) if public_key is not None
+                 else hmac.compare_digest(hmac_signature(account.secret, payload), signature.lower()))
+        if not valid:
             raise BinanceError(-1022, "Signature for this request is not valid.")
         signed_timestamp(params, now)
         return account
@@ -261,7 +269,7 @@ class WsApiServer(WsServer[ApiConnection]):
             conn.account = account
             if "returnRateLimits" in params:
                 conn.return_rate_limits = params["returnRateLimits"] != "false"
-            return {"apiKey": account.api_key, "authorizedSince": now_ms,
+            return {"apiKey": params["apiKey"], "authorizedSince": now_ms,
                     "connectedSince": int((now - (asyncio.get_running_loop().time() - conn.opened_at)) * 1000),
                     "returnRateLimits": conn.return_rate_limits, "serverTime": now_ms,
                     "userDataStream": bool(conn.subscriptions)}
