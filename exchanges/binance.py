@@ -571,6 +571,8 @@ class BinanceAdapter(ExchangeAdapter):
     ws_limits = WS_LIMITS
     user_key_vars = USER_KEY_VARS
     simulator_demo_keys = (SIM_DEMO_API_KEY, SIM_DEMO_API_SECRET)
+    ws_session_key_vars = ED25519_KEY_VARS
+    simulator_ws_session_keys = (SIM_DEMO_ED25519_API_KEY, SIM_DEMO_ED25519_PRIVATE_KEY)
     limit_unit = f"weight/{RATE_LIMITS['request_weight'].interval_s}s"
     published_limit = float(RATE_LIMITS["request_weight"].limit)
     limit_signals = LimitSignals(

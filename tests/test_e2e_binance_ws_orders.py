@@ -45,6 +45,7 @@ def test_ws_orders_are_acked_reported_and_reconciled(tmp_path: Path) -> None:
     assert sent == sum(answered["order.place"].values()) >= 18  # the simulator's own count
     assert acked == answered["order.place"]["200"]
     assert rows["session.logon"]["num_requests"] == answered["session.logon"]["200"] == 3
+    assert served["ws"]["api_ed25519_logons"] == 3  # on the simulator the sessions log on with its demo Ed25519 key
     # every acknowledged order: reported NEW on the stream, or a lost event
     assert rows[EVENT_ROW.format("NEW")]["num_requests"] + lost_count == acked
     # MARKET orders fill, LIMIT IOC orders away from the price expire: every reported order ends one way or the other

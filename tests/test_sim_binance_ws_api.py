@@ -175,6 +175,7 @@ def test_logon_with_the_accounts_ed25519_key(sim: SimServer) -> None:
     session = Session(ws_url(sim))
     logon = session.call("session.logon", ws_api_signed(ed_key, private_key, {}, int(time.time() * 1000)))
     assert logon["status"] == 200 and logon["result"]["apiKey"] == ed_key
+    assert sim.binance.stats.ws["api_ed25519_logons"] == 1
     assert session.call("userDataStream.subscribe")["status"] == 200
     placed = session.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
                                           "quantity": "0.001", "price": below_market(sim)})

@@ -37,6 +37,7 @@ from locust.exception import StopUser
 
 from exchanges.base import FailureKind, OrderUpdate, Verdict, WsApiAnswer, WsOrderApi
 from loadgen.runtime import LIVE_ORDER_TARGETS
+from loadgen.users.credentials import Credentials, MissingCredentials, ws_session_credentials
 from loadgen.users.request_events import fire, unexpected
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.ws_connection import CONNECT, NO_STATUS, ORDERLY_CLOSE_CODES, RECONNECT
@@ -81,6 +82,7 @@ class WsOrderUser(ExchangeRestUser):
         self._connected_once = False
         self._logged: set[str] = set()
         self._order_auth: dict[str, Any] = {}  # what every order of the session carries (the adapter's)
+        self._session_keys: Credentials  # set by on_start: the keys the session signs with
 
     @property
     def api(self) -> WsOrderApi:
@@ -93,6 +95,13 @@ class WsOrderUser(ExchangeRestUser):
         if self.adapter.target_kind(self.host or "") not in LIVE_ORDER_TARGETS:
             self.refuse(f"{type(self).__name__} sends real orders: {self.host} is neither the simulator nor a testnet")
             return
+        try:
+            keys = ws_session_credentials(self.adapter, self.runtime.on_simulator) or self.credentials
+        except MissingCredentials as e:
+            self.refuse(str(e))
+            return
+        assert keys is not None
+        self._session_keys = keys
         self.clock_offset_ms = self.measure_clock_offset()
 
     def on_stop(self) -> None:
@@ -147,6 +156,13 @@ class WsOrderUser(ExchangeRestUser):
             if not reply.ok:
                 return False
             token = reply.parsed
+        keys = self._session_keys
+        try:  # signed before connecting: the timestamp is a round trip older, well within the receive window
+            requests = self.api.ws_session_requests(keys.api_key, keys.api_secret,
+                                                    int(time.time() * 1000 - self.clock_offset_ms), token)
+        except ValueError as e:  # an unusable key, e.g. a private key that does not load (the message names no secret)
+            self.refuse(f"{self.adapter.name}: {e}")
+            return False
         url = self.api.ws_order_url(self.host or "", settings.ws_host)
         name = self._row(RECONNECT if self._connected_once else CONNECT)
         started = time.perf_counter()
@@ -168,12 +184,8 @@ class WsOrderUser(ExchangeRestUser):
         ws.settimeout(READ_TIMEOUT_S)
         self._ws = ws
         self._receiver = gevent.spawn(self._receive, ws)
-        credentials = self.credentials
-        assert credentials is not None
-        timestamp_ms = int(time.time() * 1000 - self.clock_offset_ms)
         self._order_auth = self.api.ws_order_auth(token)
-        for method, params in self.api.ws_session_requests(credentials.api_key, credentials.api_secret, timestamp_ms,
-                                                           token):
+        for method, params in requests:
             if not self._session_request(method, params):
                 self._close(FailureKind.WS_DROP, "session not opened")
                 return False

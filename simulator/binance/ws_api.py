@@ -267,6 +267,8 @@ class WsApiServer(WsServer[ApiConnection]):
                 raise mandatory("signature")
             account = self._signed(conn, raw, params, now)
             conn.account = account
+            if params["apiKey"] in account.ed25519_keys:
+                self.stats.ws["api_ed25519_logons"] += 1
             if "returnRateLimits" in params:
                 conn.return_rate_limits = params["returnRateLimits"] != "false"
             return {"apiKey": params["apiKey"], "authorizedSince": now_ms,
