@@ -83,6 +83,7 @@ class WsOrderUser(ExchangeRestUser):
         self._logged: set[str] = set()
         self._order_auth: dict[str, Any] = {}  # what every order of the session carries (the adapter's)
         self._session_keys: Credentials  # set by on_start: the keys the session signs with
+        self._ban: Verdict | None = None  # a ban (418) the receive loop saw, for the task to act on
 
     @property
     def api(self) -> WsOrderApi:
@@ -126,6 +127,11 @@ class WsOrderUser(ExchangeRestUser):
 
     @task
     def burst(self) -> None:
+        if self._ban is not None:  # as on REST: stop (with backoff, --on-ban) or wait the ban out, never send into it
+            ban, self._ban = self._ban, None
+            self._account(ban)
+        if self.runtime.gate.remaining_s() > 0:  # a pause (a ban waited out, a Retry-After) holds the sessions too
+            self.runtime.gate.wait()
         if self._ws is None and not self._open_session():
             return
         plan = self.prepare_burst()
@@ -171,6 +177,8 @@ class WsOrderUser(ExchangeRestUser):
         except websocket.WebSocketBadStatusException as e:
             verdict = self.adapter.classify(e.status_code, e.resp_headers or {}, e.resp_body or b"")
             fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=verdict)
+            if verdict.kind is FailureKind.BANNED:
+                self._account(verdict)
             return False
         except Exception as e:
             fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=self.adapter.classify_exception(e))
@@ -202,6 +210,8 @@ class WsOrderUser(ExchangeRestUser):
         verdict = waiter.value if waiter.ready() else Verdict(False, FailureKind.TIMEOUT, message="no answer")
         self._waiting.pop(request_id, None)
         fire(self.environment, REQUEST_TYPE, self._row(method), _ms(started), verdict=verdict)
+        if verdict.kind is FailureKind.BANNED:
+            self._ban = verdict
         return verdict.ok
 
     def _send(self, text: str) -> bool:
@@ -301,6 +311,8 @@ class WsOrderUser(ExchangeRestUser):
             self.runtime.metrics.order_count(answer.verdict.order_count)
         fire(self.environment, REQUEST_TYPE, self._row(self.api.ws_order_method), _ms(order.sent_at),
              verdict=answer.verdict)
+        if answer.verdict.kind is FailureKind.BANNED:
+            self._ban = answer.verdict
         if not answer.verdict.ok or order.final:
             del self._orders[answer.request_id]
 
