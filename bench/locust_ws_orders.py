@@ -24,13 +24,18 @@ from locust import User
 from locust.env import Environment
 
 from bench import meter
-from exchanges.binance import ADAPTER, parse_symbol_rules, parse_ticker_price, simulator_credentials
+from exchanges.binance import (
+    ADAPTER,
+    FINAL_ORDER_STATES,
+    parse_symbol_rules,
+    parse_ticker_price,
+    simulator_credentials,
+)
 from loadgen.runtime import exchange_runtime
 from loadgen.users.ws_frames import FrameReader
 from loadgen.users.ws_order_rows import REQUEST_TYPE
 from locustfiles import binance  # the module, not its classes: Locust would run every User class in sight
 
-FINAL_STATES = frozenset(("FILLED", "EXPIRED", "CANCELED", "REJECTED"))
 ANSWERED, FINAL = 1, 2
 
 
@@ -96,7 +101,7 @@ class BareWsTrader(User):
                 Counts.orders += client_id in in_flight
             else:
                 event = message.get("event", {})
-                if event.get("e") != "executionReport" or event.get("X") not in FINAL_STATES:
+                if event.get("e") != "executionReport" or event.get("X") not in FINAL_ORDER_STATES:
                     gevent.sleep(0)
                     continue
                 client_id, seen = event.get("c"), FINAL
@@ -122,7 +127,7 @@ class BareFrameTrader(BareWsTrader):
                     Counts.orders += client_id in in_flight
                 else:
                     event = message.get("event", {})
-                    if event.get("e") != "executionReport" or event.get("X") not in FINAL_STATES:
+                    if event.get("e") != "executionReport" or event.get("X") not in FINAL_ORDER_STATES:
                         continue
                     client_id, seen = event.get("c"), FINAL
                 track(in_flight, client_id, seen)
