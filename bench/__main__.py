@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a table, write bench/results/latest.json and a dated copy.
 
-    python -m bench [--only rest,sim,ws,capacity,analysis] [--wait-quiet SECONDS]
+    python -m bench [--only rest,sim,ws,orders,capacity,analysis] [--wait-quiet SECONDS]
 
 `--wait-quiet` first waits (at most that long, not counted in the run) for the 1-minute load average to
 fall below 1.0: the machine is shared, and the figures are steadier on a quiet one.
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "rest": rest_generators.run,
     "sim": sim_vs_worker.run,
     "ws": ws_benchmarks.throughput,
+    "orders": ws_benchmarks.orders,
     "capacity": ws_benchmarks.capacity,
     "analysis": analysis,
 }
@@ -45,6 +46,8 @@ GOALS: tuple[tuple[str, float | None, bool], ...] = (
     ("ws_max_subscribers", 10_000, True),
     ("ws_rss_mb", 1_500, False),
     ("ws_accounted_vs_bare", 0.80, True),
+    ("ws_orders_per_cpu_s", None, True),
+    ("ws_orders_vs_bare", 0.80, True),
     ("sim_vs_worker", 1.5, True),
     ("sim_vs_worker_ws", 1.5, True),
     ("analysis_24h_s", 5.0, False),

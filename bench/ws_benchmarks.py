@@ -6,6 +6,11 @@ subscriber (full accounting) over a bare websocket-client receive loop, and over
 suite's own frame reader; and the simulator's messages out per its CPU-second over the subscriber's
 messages in per worker CPU-second (`sim_vs_worker_ws`). Ratios per round, median over rounds.
 
+`orders`: `BinanceWsTrader` (full accounting) and a bare websocket-client loop (bench/locust_ws_orders.py) send
+the same bursts of orders on the WebSocket API (ORDERS limits raised); orders answered, with their events read,
+per generator CPU-second (`ws_orders_per_cpu_s`) and its ratio to the bare loop's (`ws_orders_vs_bare`), per
+round, median over rounds.
+
 `capacity`: subscribers (default streams, books and all) ramped up to a cap, on a slow market (a tick
 every 10 s), held, counted and weighed (RSS) in the one worker process.
 """
@@ -26,10 +31,20 @@ raw_requests = { limit = 1000000000, interval_s = 300 }
 [binance.ws]
 connection_attempts = 10000000
 """
+ORDER_LIMITS = """
+[binance.rate_limits.orders_10s]
+limit = 1000000000
+interval_s = 10
+[binance.rate_limits.orders_1d]
+limit = 1000000000
+interval_s = 86400
+"""
 SLOW_MARKET = "[binance]\ntick_ms = 10000\n"
 THROUGHPUT_USERS = 600
 CAPACITY_CAP = 12_000  # two descriptors a user at most during the ramp, within the 20,000 a process may open here
 LOCUSTFILE = "bench/locust_ws.py"
+ORDERS_LOCUSTFILE = "bench/locust_ws_orders.py"
+ORDER_USERS, ORDER_BURST, ORDER_PAUSE_S = 4, 25, 0.05  # up to 2,000 orders/s offered
 
 
 def _simulator(workdir: Path, config_text: str) -> SimulatorProcess:
@@ -77,6 +92,40 @@ def throughput(rounds: int = 3, warmup_s: float = 2.0, window_s: float = 6.0) ->
         "ws_connections": THROUGHPUT_USERS,
         "ws_rounds": rounds,
         "ws_window_s": window_s,
+    }
+
+
+def orders(rounds: int = 3, warmup_s: float = 2.0, window_s: float = 6.0, users: int = ORDER_USERS,
+           burst: int = ORDER_BURST, pause_s: float = ORDER_PAUSE_S) -> dict[str, Any]:
+    """Orders per generator CPU-second: the suite's trader over the bare loop, same orders, same pacing."""
+    accounted, bare, frames, rate, worker_share = [], [], [], [], []
+    options = ("--order-burst", str(burst), "--order-pause", str(pause_s))
+    with tempfile.TemporaryDirectory() as tmp, _simulator(Path(tmp), LIMITS + ORDER_LIMITS) as sim:
+        assert sim.proc is not None
+        pin(sim.proc.pid, TARGET_CORE)
+        host = f"{sim.base_url}/binance"
+        for _ in range(rounds):
+            full, plain, reader = (run_locust(ORDERS_LOCUSTFILE, user_class, host, users, users, warmup_s, window_s,
+                                              extra_args=options, target_pid=sim.proc.pid)
+                                   for user_class in ("AccountedTrader", "BareWsTrader", "BareFrameTrader"))
+            accounted.append(full.per_cpu_s("ws_orders"))
+            bare.append(plain.per_cpu_s("ws_orders"))
+            frames.append(reader.per_cpu_s("ws_orders"))
+            rate.append(full.rate("ws_orders"))
+            worker_share.append(full.cpu_s / full.wall_s)
+    return {
+        "ws_orders_per_cpu_s": round(median(accounted)),
+        "ws_orders_vs_bare": round(median([a / b for a, b in zip(accounted, bare, strict=True)]), 3),
+        "ws_orders_vs_bare_frames": round(median([a / f for a, f in zip(accounted, frames, strict=True)]), 3),
+        "ws_orders_bare_per_cpu_s": {"bare_websocket_client": round(median(bare)),
+                                     "bare_frame_reader": round(median(frames))},
+        "ws_orders_per_s": round(median(rate)),
+        "ws_orders_worker_cpu_share": round(median(worker_share), 2),
+        "ws_orders_users": users,
+        "ws_orders_burst": burst,
+        "ws_orders_pause_s": pause_s,
+        "ws_orders_rounds": rounds,
+        "ws_orders_window_s": window_s,
     }
 
 

@@ -416,6 +416,11 @@ class ExchangeAdapter(abc.ABC):
     # The simulator's demo values of `user_key_vars`, in the same order. Public by design: they only ever work
     # against the local simulator.
     simulator_demo_keys: tuple[str, ...]
+    # A WebSocket order session's own key and secret, where the exchange wants another kind of key there (Binance's
+    # session.logon: an Ed25519 key): their variables, used when set (else the REST keys sign), and the simulator's
+    # demo values of them, always used on the simulator. Empty: the session signs with the REST keys.
+    ws_session_key_vars: tuple[str, ...] = ()
+    simulator_ws_session_keys: tuple[str, ...] = ()
     limit_unit: str  # how the exchange counts its request limit, for reports: "weight/60s", "requests/s"
     limit_kind: LimitKind = LimitKind.FIXED_WINDOW  # how that limit counts: a fixed window, a token bucket, ...
     published_limit: float | None = None  # that limit as the exchange publishes it, in `limit_unit`; None: none

@@ -7,6 +7,8 @@ CHANGELOG.md); see shared/reference/exchanges.md section 1. Weights are those in
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -15,6 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from urllib.parse import urlencode
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from exchanges.base import (
     OK,
@@ -163,10 +169,47 @@ def ws_api_signature_payload(params: Mapping[str, object]) -> str:
 
 
 def ws_api_signed(api_key: str, api_secret: str, params: Mapping[str, object], timestamp_ms: int) -> dict[str, object]:
-    """`params` with apiKey, timestamp and their HMAC signature, as a signed WS API request carries them."""
+    """`params` with apiKey, timestamp and their signature, as a signed WS API request carries them: Ed25519 when
+    `api_secret` is an Ed25519 private key (PEM), else HMAC."""
     signed = {**params, "apiKey": api_key, "timestamp": timestamp_ms}
-    signed["signature"] = hmac_signature(api_secret, ws_api_signature_payload(signed))
+    payload = ws_api_signature_payload(signed)
+    signed["signature"] = (ed25519_signature(api_secret, payload) if is_ed25519_private_key(api_secret)
+                           else hmac_signature(api_secret, payload))
     return signed
+
+
+def is_ed25519_private_key(secret: str) -> bool:
+    """Whether `secret` is a private key in PEM (PKCS#8), as Binance's Ed25519 keys are kept, not an HMAC secret."""
+    return secret.lstrip().startswith(PEM_PRIVATE_KEY)
+
+
+@functools.lru_cache(maxsize=8)
+def _ed25519_private_key(pem: str) -> Ed25519PrivateKey:
+    try:
+        key = load_pem_private_key(pem.strip().encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("the Ed25519 private key is not a readable unencrypted PEM key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the private key is not an Ed25519 key")
+    return key
+
+
+def ed25519_signature(private_key_pem: str, payload: str) -> str:
+    """Binance's Ed25519 signature: the UTF-8 payload signed with the private key, base64 (web-socket-api.md)."""
+    return base64.b64encode(_ed25519_private_key(private_key_pem).sign(payload.encode())).decode("ascii")
+
+
+def ed25519_public_key(private_key_pem: str) -> Ed25519PublicKey:
+    """The public key an account registers for the private key (what the exchange checks signatures with)."""
+    return _ed25519_private_key(private_key_pem).public_key()
+
+
+def ed25519_verify(public_key: Ed25519PublicKey, payload: str, signature: str) -> bool:
+    try:
+        public_key.verify(base64.b64decode(signature, validate=True), payload.encode())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def decode_ws_api_message(text: str) -> WsApiAnswer | OrderUpdate | None:
@@ -231,6 +274,17 @@ class WsLimits:
 
 
 WS_LIMITS = WsLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class WsApiLimits:
+    """The WebSocket API's own session rules (web-socket-api.md, User Data Stream requests); its connection rules
+    (attempts per IP, ping/pong, lifetime) are the market streams' `WsLimits`."""
+
+    active_subscriptions: int = 1000  # user data stream subscriptions at a time per session (-1191 beyond)
+
+
+WS_API_LIMITS = WsApiLimits()
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "ADAUSDT", "DOGEUSDT")
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M")
@@ -386,12 +440,29 @@ def sign_request(
 SIM_DEMO_API_KEY = "simBinanceDemoKey0000000000000000000000000000000000000000000000000"
 SIM_DEMO_API_SECRET = "simBinanceDemoSecret000000000000000000000000000000000000000000000"
 USER_KEY_VARS = ("BINANCE_API_KEY", "BINANCE_API_SECRET")
+# The demo account's Ed25519 API key, whose public key the simulator registers (Binance's session.logon takes only
+# Ed25519 keys). Public by design, like the HMAC pair above.
+SIM_DEMO_ED25519_API_KEY = "simBinanceDemoEd25519Key0000000000000000000000000000000000000000"
+SIM_DEMO_ED25519_PRIVATE_KEY = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIHmFLIqO4njzVGDnDcbmNPhfLqjR2/xpZJhfO1iyR666\n"
+    "-----END PRIVATE KEY-----\n"
+)
+ED25519_KEY_VARS = ("BINANCE_ED25519_API_KEY", "BINANCE_ED25519_PRIVATE_KEY")
+PEM_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----"
 
 
 def simulator_credentials(env: Mapping[str, str] = os.environ) -> tuple[str, str]:
     """The demo account's key and secret; SIM_BINANCE_API_KEY and SIM_BINANCE_API_SECRET override them."""
     key, secret = simulator_keys(USER_KEY_VARS, (SIM_DEMO_API_KEY, SIM_DEMO_API_SECRET), env)
     return key, secret
+
+
+def simulator_ed25519_credentials(env: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    """The demo account's Ed25519 API key and private key (PEM); SIM_BINANCE_ED25519_API_KEY and
+    SIM_BINANCE_ED25519_PRIVATE_KEY override them."""
+    key, private_key = simulator_keys(ED25519_KEY_VARS, (SIM_DEMO_ED25519_API_KEY, SIM_DEMO_ED25519_PRIVATE_KEY), env)
+    return key, private_key
 
 
 # --- WebSocket ---------------------------------------------------------------------------------
@@ -500,6 +571,8 @@ class BinanceAdapter(ExchangeAdapter):
     ws_limits = WS_LIMITS
     user_key_vars = USER_KEY_VARS
     simulator_demo_keys = (SIM_DEMO_API_KEY, SIM_DEMO_API_SECRET)
+    ws_session_key_vars = ED25519_KEY_VARS
+    simulator_ws_session_keys = (SIM_DEMO_ED25519_API_KEY, SIM_DEMO_ED25519_PRIVATE_KEY)
     limit_unit = f"weight/{RATE_LIMITS['request_weight'].interval_s}s"
     published_limit = float(RATE_LIMITS["request_weight"].limit)
     limit_signals = LimitSignals(

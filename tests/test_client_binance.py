@@ -10,10 +10,11 @@ import pytest
 from binance import AsyncClient, BinanceSocketManager, DepthCacheManager
 from binance.client import Client
 
-from exchanges.binance import simulator_credentials
+from exchanges.binance import simulator_credentials, simulator_ed25519_credentials
 from tests.support.e2e import simulator
 
 KEY, SECRET = simulator_credentials({})
+ED25519_KEY, ED25519_PRIVATE_KEY = simulator_ed25519_credentials({})
 
 
 @pytest.fixture(scope="module")
@@ -109,15 +110,18 @@ def test_ccxt_binance(sim):
     assert exchange.cancel_order(order["id"], "ETH/USDT")["status"] == "canceled"
 
 
-def test_ccxt_pro_binance_orders_over_the_websocket_api(sim):
-    """ccxt.pro's create_order_ws, cancel_order_ws, watch_orders and watch_balance on the WS API."""
+@pytest.mark.parametrize(("key", "secret"), [(KEY, SECRET), (ED25519_KEY, ED25519_PRIVATE_KEY)],
+                         ids=["hmac", "ed25519"])
+def test_ccxt_pro_binance_orders_over_the_websocket_api(sim, key, secret):
+    """ccxt.pro's create_order_ws, cancel_order_ws, watch_orders and watch_balance on the WS API, signed with the
+    demo account's HMAC key, then with its Ed25519 key (ccxt signs with Ed25519 when the secret is a PEM key)."""
     import ccxt.pro
 
     async def trade() -> None:
         api = f"{sim.base_url}/binance/api"
         exchange = ccxt.pro.binance({
-            "apiKey": KEY,
-            "secret": SECRET,
+            "apiKey": key,
+            "secret": secret,
             "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False},
         })
         for name in ("public", "private", "v3"):

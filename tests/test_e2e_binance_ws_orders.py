@@ -45,6 +45,7 @@ def test_ws_orders_are_acked_reported_and_reconciled(tmp_path: Path) -> None:
     assert sent == sum(answered["order.place"].values()) >= 18  # the simulator's own count
     assert acked == answered["order.place"]["200"]
     assert rows["session.logon"]["num_requests"] == answered["session.logon"]["200"] == 3
+    assert served["ws"]["api_ed25519_logons"] == 3  # on the simulator the sessions log on with its demo Ed25519 key
     # every acknowledged order: reported NEW on the stream, or a lost event
     assert rows[EVENT_ROW.format("NEW")]["num_requests"] + lost_count == acked
     # MARKET orders fill, LIMIT IOC orders away from the price expire: every reported order ends one way or the other
@@ -108,3 +109,35 @@ def ws_orders_run(sim, run_dir: Path, *extra: str) -> LocustRun:
 def _rest(served: dict) -> int:
     """REST requests (the traders read the symbol's filters, the time and the price over REST)."""
     return sum(served["by_endpoint"].values())
+
+
+# Few raw requests allowed (WS API requests count too, successful orders included), and a ban soon after the
+# first refusals: the run meets 429, then 418.
+BAN_SOON = """
+[binance.rate_limits.raw_requests]
+limit = 40
+interval_s = 300
+[binance.bans]
+limited_requests_before_ban = 2
+"""
+
+
+def test_a_banned_ip_loses_its_sessions_and_every_order_is_accounted_for(tmp_path: Path) -> None:
+    """The ban comes from the traders' REST price requests or their orders, whichever crosses the limit; the
+    simulator then closes every WS API session of the IP, as Binance disconnects a banned IP, and the users wait
+    the ban out (no backoff: plain Locust's default here)."""
+    with simulator(tmp_path, BAN_SOON) as sim:
+        run = ws_orders_run(sim, tmp_path / "run", "--order-burst", "6", "--order-pause", "0.3",
+                            "--order-event-timeout", "2")
+        served = sim.stats()["exchanges"]["binance"]
+    assert run.returncode == 0, run.output
+    assert served["bans"] == 1 and served["ws"]["api_ban_closes"] == served["ws"]["connections_total"] == 3
+    seen = failures(run.run_dir)
+    assert seen[("connection", "ws_drop: closed by server 1008")] == 3  # every session, as a classified drop
+    assert sum(n for (_, error), n in seen.items() if error == "banned: -1003 HTTP 418 IP banned") >= 1
+    placed = next(e for e in run.totals() if e["method"] == REQUEST_TYPE and e["name"] == "order.place")
+    answered = served["ws_api"]["requests"]["order.place"]
+    # orders sent = those the simulator answered (200, 429, 418) + those in flight at the close (ws_drop failures)
+    dropped = sum(n for (name, error), n in seen.items() if name == "order.place" and error.startswith("ws_drop"))
+    assert placed["num_requests"] == sum(answered.values()) + dropped
+    assert placed["num_requests"] - placed["num_failures"] == answered["200"] > 0

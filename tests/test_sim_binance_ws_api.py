@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 import websocket
 
-from exchanges.binance import hmac_signature, simulator_credentials, ws_api_signature_payload
+from exchanges.binance import (
+    ed25519_signature,
+    hmac_signature,
+    simulator_credentials,
+    simulator_ed25519_credentials,
+    ws_api_signature_payload,
+    ws_api_signed,
+)
 from tests.support.simserver import SimServer
 
 KEY, SECRET = simulator_credentials()
@@ -146,6 +153,44 @@ def test_the_signature_payload_of_binances_hmac_example() -> None:
     assert hmac_signature(secret, payload) == "cc15477742bd704c29492d96c7ead9414dfd8e0ec4a00f947bb5bb454ddbd08a"
 
 
+# Binance's Ed25519 test vector (fix-api.md, "Logon <A>" signature example: its illustrative private key, the payload
+# of MsgType, SenderCompID, TargetCompID, MsgSeqNum and SendingTime joined by SOH, and the signature it computes).
+BINANCE_EXAMPLE_ED25519_KEY = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIIJEYWtGBrhACmb9Dvy+qa8WEf0lQOl1s4CLIAB9m89u\n"
+    "-----END PRIVATE KEY-----\n"
+)
+
+
+def test_the_ed25519_signature_of_binances_example() -> None:
+    payload = "\x01".join(["A", "EXAMPLE", "SPOT", "1", "20240627-11:17:25.223"])
+    assert ed25519_signature(BINANCE_EXAMPLE_ED25519_KEY, payload) == (
+        "4MHXelVVcpkdwuLbl6n73HQUXUf1dse2PCgT1DYqW9w8AVZ1RACFGM+5UdlGPrQHrgtS3CvsRURC1oj73j8gCA==")
+
+
+def test_logon_with_the_accounts_ed25519_key(sim: SimServer) -> None:
+    """web-socket-api.md: session.logon with an Ed25519 API key; the payload (params but signature, sorted) signed
+    with its private key, base64. The account's orders and events are the same whichever key logs on."""
+    ed_key, private_key = simulator_ed25519_credentials()
+    session = Session(ws_url(sim))
+    logon = session.call("session.logon", ws_api_signed(ed_key, private_key, {}, int(time.time() * 1000)))
+    assert logon["status"] == 200 and logon["result"]["apiKey"] == ed_key
+    assert sim.binance.stats.ws["api_ed25519_logons"] == 1
+    assert session.call("userDataStream.subscribe")["status"] == 200
+    placed = session.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                                          "quantity": "0.001", "price": below_market(sim)})
+    assert placed["status"] == 200 and session.wait_events(2)[0]["X"] == "NEW"
+    # an HMAC signature with that key, a signature by another key, or a malformed one: -1022
+    other = Session(ws_url(sim))
+    timestamp = int(time.time() * 1000)
+    hmac_signed = {"apiKey": ed_key, "timestamp": timestamp}
+    hmac_signed["signature"] = hmac_signature(simulator_credentials()[1], ws_api_signature_payload(hmac_signed))
+    for params in (hmac_signed, ws_api_signed(ed_key, BINANCE_EXAMPLE_ED25519_KEY, {}, timestamp),
+                   {"apiKey": ed_key, "timestamp": timestamp, "signature": "not base64!"}):
+        refused = other.call("session.logon", params)
+        assert (refused["status"], refused["error"]["code"]) == (400, -1022), params
+
+
 def test_rate_limits_can_be_hidden_per_connection_and_per_request(sim: SimServer) -> None:
     session = Session(ws_url(sim) + "?returnRateLimits=false")
     assert "rateLimits" not in session.call("order.status", {"symbol": "BTCUSDT", "orderId": 1}, sign=True)
@@ -178,6 +223,50 @@ def test_weight_limit_then_ban_as_on_rest() -> None:
         assert [a["status"] for a in answers] == [400, 400, 429, 429, 418]
         assert answers[2]["error"]["code"] == -1003 and "retryAfter" in answers[2]["error"]["data"]
         assert sim.binance.stats.rate_limited == 2 and sim.binance.stats.bans == 1
+
+
+def close_code(ws: websocket.WebSocket, limit_s: float = 5) -> int:
+    """The code of the close frame the server sends next (other frames are skipped)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        frame = ws.recv_frame()
+        if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+            return int.from_bytes(frame.data[:2], "big")
+    raise AssertionError("no close frame")
+
+
+def test_a_banned_ip_is_disconnected_and_its_handshakes_refused_with_418() -> None:
+    """web-socket-api.md: failing to back off after 429s brings an IP ban "and you will be disconnected"."""
+    config = {"binance": {"tick_ms": 600_000, "rate_limits": {"request_weight": {"limit": 10, "interval_s": 60}},
+                          "bans": {"first_ban_s": 60, "max_ban_s": 120, "limited_requests_before_ban": 1},
+                          "ws": {"ping_interval_s": 0.2}}}  # housekeeping passes every 0.05 s
+    with SimServer(config) as sim:
+        other = websocket.WebSocket(skip_utf8_validation=True)
+        other.connect(ws_url(sim), timeout=5)
+        session = Session(ws_url(sim))
+        answers = [session.call("order.status", {"symbol": "BTCUSDT", "orderId": 1}, sign=True) for _ in range(3)]
+        assert [a["status"] for a in answers] == [400, 429, 418]  # the ban's answer arrives, then the close
+        assert close_code(session.ws) == 1008 and close_code(other) == 1008  # every connection of the IP
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(ws_url(sim), timeout=5)
+        assert refused.value.status_code == 418 and b"IP banned until" in refused.value.resp_body
+        assert sim.binance.stats.ws["api_ban_closes"] == 2 and sim.binance.stats.ws["api_banned_attempts"] == 1
+
+
+def test_one_subscription_per_account_and_the_active_subscription_limit() -> None:
+    with SimServer({"binance": {"tick_ms": 600_000}}) as sim:
+        session = Session(ws_url(sim))
+        session.call("session.logon", sign=True)
+        assert session.call("userDataStream.subscribe")["result"] == {"subscriptionId": 0}
+        again = session.call("userDataStream.subscribe")
+        assert (again["status"], again["error"]["code"]) == (400, -2035)
+        second = Session(ws_url(sim))  # another session may subscribe the same account
+        assert second.call("userDataStream.subscribe.signature", sign=True)["status"] == 200
+    with SimServer({"binance": {"tick_ms": 600_000, "ws_api": {"active_subscriptions": 1}}}) as sim:
+        session = Session(ws_url(sim))
+        session.call("userDataStream.subscribe.signature", sign=True)
+        refused = session.call("userDataStream.subscribe.signature", sign=True)
+        assert (refused["status"], refused["error"]["code"]) == (400, -1191)
 
 
 def test_order_count_limit_is_refused_with_minus_1015() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from dotenv import dotenv_values, find_dotenv
 
-from exchanges.base import ExchangeAdapter
+from exchanges.base import ExchangeAdapter, simulator_keys
 
 
 class MissingCredentials(Exception):
@@ -58,6 +58,26 @@ def load_credentials(
     if missing:
         raise MissingCredentials(exchange, missing)
     return Credentials(values[key_var], values[secret_var], values.get(passphrase_var or "", ""))
+
+
+def ws_session_credentials(adapter: ExchangeAdapter, on_simulator: bool, dotenv_path: str | None = None,
+                           environ: Mapping[str, str] | None = None) -> Credentials | None:
+    """The key and secret a WebSocket order session signs with, where the exchange has its own kind of key there
+    (`adapter.ws_session_key_vars`): the simulator's demo pair on the simulator; elsewhere the variables from the
+    environment or `.env` when either is set (MissingCredentials when only one is). None: the REST keys sign."""
+    if not adapter.ws_session_key_vars:
+        return None
+    if on_simulator:
+        key, secret = simulator_keys(adapter.ws_session_key_vars, adapter.simulator_ws_session_keys,
+                                     os.environ if environ is None else environ)
+        return Credentials(key, secret)
+    key_var, secret_var = adapter.ws_session_key_vars
+    environ = os.environ if environ is None else environ
+    path = dotenv_path if dotenv_path is not None else find_dotenv(usecwd=True)
+    from_file = dotenv_values(path) if path else {}
+    if not any(environ.get(var) or from_file.get(var) for var in (key_var, secret_var)):
+        return None
+    return load_credentials(adapter.name, key_var, secret_var, environ, path or "")
 
 
 def credentials_for(adapter: ExchangeAdapter, on_simulator: bool) -> Credentials:

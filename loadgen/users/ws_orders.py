@@ -37,6 +37,7 @@ from locust.exception import StopUser
 
 from exchanges.base import FailureKind, OrderUpdate, Verdict, WsApiAnswer, WsOrderApi
 from loadgen.runtime import LIVE_ORDER_TARGETS
+from loadgen.users.credentials import Credentials, MissingCredentials, ws_session_credentials
 from loadgen.users.request_events import fire, unexpected
 from loadgen.users.rest import ExchangeRestUser
 from loadgen.users.ws_connection import CONNECT, NO_STATUS, ORDERLY_CLOSE_CODES, RECONNECT
@@ -81,6 +82,8 @@ class WsOrderUser(ExchangeRestUser):
         self._connected_once = False
         self._logged: set[str] = set()
         self._order_auth: dict[str, Any] = {}  # what every order of the session carries (the adapter's)
+        self._session_keys: Credentials  # set by on_start: the keys the session signs with
+        self._ban: Verdict | None = None  # a ban (418) the receive loop saw, for the task to act on
 
     @property
     def api(self) -> WsOrderApi:
@@ -93,6 +96,13 @@ class WsOrderUser(ExchangeRestUser):
         if self.adapter.target_kind(self.host or "") not in LIVE_ORDER_TARGETS:
             self.refuse(f"{type(self).__name__} sends real orders: {self.host} is neither the simulator nor a testnet")
             return
+        try:
+            keys = ws_session_credentials(self.adapter, self.runtime.on_simulator) or self.credentials
+        except MissingCredentials as e:
+            self.refuse(str(e))
+            return
+        assert keys is not None
+        self._session_keys = keys
         self.clock_offset_ms = self.measure_clock_offset()
 
     def on_stop(self) -> None:
@@ -117,6 +127,11 @@ class WsOrderUser(ExchangeRestUser):
 
     @task
     def burst(self) -> None:
+        if self._ban is not None:  # as on REST: stop (with backoff, --on-ban) or wait the ban out, never send into it
+            ban, self._ban = self._ban, None
+            self._account(ban)
+        if self.runtime.gate.remaining_s() > 0:  # a pause (a ban waited out, a Retry-After) holds the sessions too
+            self.runtime.gate.wait()
         if self._ws is None and not self._open_session():
             return
         plan = self.prepare_burst()
@@ -147,6 +162,13 @@ class WsOrderUser(ExchangeRestUser):
             if not reply.ok:
                 return False
             token = reply.parsed
+        keys = self._session_keys
+        try:  # signed before connecting: the timestamp is a round trip older, well within the receive window
+            requests = self.api.ws_session_requests(keys.api_key, keys.api_secret,
+                                                    int(time.time() * 1000 - self.clock_offset_ms), token)
+        except ValueError as e:  # an unusable key, e.g. a private key that does not load (the message names no secret)
+            self.refuse(f"{self.adapter.name}: {e}")
+            return False
         url = self.api.ws_order_url(self.host or "", settings.ws_host)
         name = self._row(RECONNECT if self._connected_once else CONNECT)
         started = time.perf_counter()
@@ -155,6 +177,8 @@ class WsOrderUser(ExchangeRestUser):
         except websocket.WebSocketBadStatusException as e:
             verdict = self.adapter.classify(e.status_code, e.resp_headers or {}, e.resp_body or b"")
             fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=verdict)
+            if verdict.kind is FailureKind.BANNED:
+                self._account(verdict)
             return False
         except Exception as e:
             fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=self.adapter.classify_exception(e))
@@ -168,12 +192,8 @@ class WsOrderUser(ExchangeRestUser):
         ws.settimeout(READ_TIMEOUT_S)
         self._ws = ws
         self._receiver = gevent.spawn(self._receive, ws)
-        credentials = self.credentials
-        assert credentials is not None
-        timestamp_ms = int(time.time() * 1000 - self.clock_offset_ms)
         self._order_auth = self.api.ws_order_auth(token)
-        for method, params in self.api.ws_session_requests(credentials.api_key, credentials.api_secret, timestamp_ms,
-                                                           token):
+        for method, params in requests:
             if not self._session_request(method, params):
                 self._close(FailureKind.WS_DROP, "session not opened")
                 return False
@@ -190,6 +210,8 @@ class WsOrderUser(ExchangeRestUser):
         verdict = waiter.value if waiter.ready() else Verdict(False, FailureKind.TIMEOUT, message="no answer")
         self._waiting.pop(request_id, None)
         fire(self.environment, REQUEST_TYPE, self._row(method), _ms(started), verdict=verdict)
+        if verdict.kind is FailureKind.BANNED:
+            self._ban = verdict
         return verdict.ok
 
     def _send(self, text: str) -> bool:
@@ -289,6 +311,8 @@ class WsOrderUser(ExchangeRestUser):
             self.runtime.metrics.order_count(answer.verdict.order_count)
         fire(self.environment, REQUEST_TYPE, self._row(self.api.ws_order_method), _ms(order.sent_at),
              verdict=answer.verdict)
+        if answer.verdict.kind is FailureKind.BANNED:
+            self._ban = answer.verdict
         if not answer.verdict.ok or order.final:
             del self._orders[answer.request_id]
 
@@ -309,9 +333,12 @@ class WsOrderUser(ExchangeRestUser):
         the order row, acknowledged without any event is a lost event; the others are done with."""
         lost = Verdict(False, FailureKind.TIMEOUT, message="no order event")
         late = unanswered or Verdict(False, FailureKind.TIMEOUT, message="no answer")
-        for client_id, order in list(self._orders.items()):
+        due: list[tuple[str, _Order]] = []
+        for client_id, order in self._orders.items():  # in send order: the first one sent later ends the walk
             if sent_before is not None and order.sent_at > sent_before:
-                continue
+                break
+            due.append((client_id, order))
+        for client_id, order in due:
             del self._orders[client_id]
             if not order.answered:
                 fire(self.environment, REQUEST_TYPE, self._row(self.api.ws_order_method), None, verdict=late)

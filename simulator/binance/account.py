@@ -11,9 +11,13 @@ import random
 import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from simulator.market import BUY, Fill, Market, RestingOrder, SymbolSpec
 from simulator.units import UNITS, resting_fill_moves
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 HISTORY = 100_000  # closed orders kept per account for GET /order
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
@@ -76,6 +80,7 @@ class Account:
     def __init__(self, api_key: str, secret: str, balances: Mapping[str, float], uid: int) -> None:
         self.api_key = api_key
         self.secret = secret
+        self.ed25519_keys: dict[str, Ed25519PublicKey] = {}  # the account's Ed25519 API keys: key -> public key
         self.uid = uid
         self.balances: dict[str, Balance] = {a: Balance(round(v * UNITS)) for a, v in balances.items()}
         self.orders: dict[int, Order] = {}  # open and recent orders, oldest first

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from exchanges.base import WindowLimit
-from exchanges.binance import FIRST_BAN_S, MAX_BAN_S, RATE_LIMITS, WS_LIMITS, WsLimits
+from exchanges.binance import FIRST_BAN_S, MAX_BAN_S, RATE_LIMITS, WS_API_LIMITS, WS_LIMITS, WsApiLimits, WsLimits
 from simulator.binance.symbols import default_balances
 from simulator.common_config import (
     CapacityConfig,
@@ -31,6 +31,7 @@ class BinanceConfig:
     rate_limits: Mapping[str, WindowLimit] = field(default_factory=lambda: dict(RATE_LIMITS))
     bans: BanConfig = BanConfig()
     ws: WsLimits = WS_LIMITS
+    ws_api: WsApiLimits = WS_API_LIMITS  # the WebSocket API's session rules
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     balances: Mapping[str, float] = field(default_factory=default_balances)  # the demo account's start
@@ -43,3 +44,4 @@ def check(binance: BinanceConfig) -> None:
     require(binance.bans.first_ban_s >= 1, "binance.bans.first_ban_s must be at least 1")
     require(binance.bans.max_ban_s >= binance.bans.first_ban_s, "binance.bans.max_ban_s must be >= first_ban_s")
     check_positive("binance.ws", binance.ws)
+    check_positive("binance.ws_api", binance.ws_api)

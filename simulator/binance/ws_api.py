@@ -12,9 +12,14 @@ events on the same connection as `{"subscriptionId": N, "event": {...}}`.
 
 Connection rules (`[binance.ws]`, the same values as the market streams'): connection attempts per IP per
 window (HTTP 429 before the upgrade), a ping every `ping_interval_s` and a close (1008) when no pong echoes it
-within `pong_timeout_s`, a close (1000) at `max_lifetime_s`; opening a connection weighs 2.
+within `pong_timeout_s`, a close (1000) at `max_lifetime_s`; opening a connection weighs 2. A banned IP is
+disconnected (its 418 answer, then a close 1008; its other connections within a housekeeping pass) and its
+handshakes are refused with HTTP 418. Session rules (`[binance.ws_api]`): `active_subscriptions` user data
+stream subscriptions at a time (-1191), one per account (-2035).
 
-Simplifications: `session.logon` accepts the HMAC-signed form (Binance wants an Ed25519 key there);
+Signatures: HMAC-SHA256 (hex) for the account's HMAC key, Ed25519 (base64) for an Ed25519 API key of the account,
+checked with the public key it registered (the demo account has one of each, `exchanges.binance`).
+Simplifications: `session.logon` also accepts the HMAC-signed form (Binance takes only Ed25519 keys there);
 no capacity queue or injected HTTP faults in front of it (the WebSocket faults of `WsServer` apply).
 Counters (apart from the REST figures):
 `sim.stats.ws_api_requests` by method and status, `sim.stats.ws_api_events` by event and order state.
@@ -38,6 +43,7 @@ from exchanges.binance import (
     WS_API_METHODS,
     WS_API_PATH,
     WS_API_SESSION_WEIGHT,
+    ed25519_verify,
     hmac_signature,
     ws_api_signature_payload,
     ws_api_value,
@@ -68,6 +74,7 @@ HANDLERS: dict[str, Handler] = {
 SESSION_METHODS = ("session.logon", "userDataStream.subscribe", "userDataStream.subscribe.signature")
 _MALFORMED = BinanceError(-1000, "Malformed request.")
 _UNKNOWN_METHOD = BinanceError(-1020, "This operation is not supported.")
+_SUBSCRIPTION_ACTIVE = BinanceError(-2035, "User Data Stream subscription already active.")
 _NOT_LOGGED_IN = BinanceError(-1002, "You are not authorized to execute this request.", 401)
 
 
@@ -111,6 +118,12 @@ class WsApiServer(WsServer[ApiConnection]):
 
     def admit(self, request: web.Request, opening: Any) -> web.StreamResponse | None:
         limits, now = self.sim.config.ws, self.sim.clock()
+        banned_until = self.sim.limiter.bans.banned_until(request.remote or "", now)
+        if banned_until is not None:  # a banned IP's handshake is a request like any other: 418
+            self.stats.ws["api_banned_attempts"] += 1
+            rejection = self.sim.limiter.banned(banned_until, now)
+            return web.json_response({"code": rejection.code, "msg": rejection.msg}, status=418,
+                                     headers={"Retry-After": str(rejection.retry_after_s)})
         if self.attempts.add(request.remote or "", 1, now) > limits.connection_attempts:
             self.stats.ws["api_rejected_attempts"] += 1
             return web.json_response(
@@ -140,7 +153,9 @@ class WsApiServer(WsServer[ApiConnection]):
     def on_housekeep(self, conn: ApiConnection, now: float) -> None:
         """The connection rules of the market streams: lifetime, a ping every interval, a pong in time."""
         limits = self.sim.config.ws
-        if now - conn.opened_at >= limits.max_lifetime_s:
+        if self.sim.limiter.bans.banned_until(conn.ip, self.sim.clock()) is not None:
+            self._disconnect_banned(conn)  # banned by its REST requests, or by another connection's
+        elif now - conn.opened_at >= limits.max_lifetime_s:
             self.stats.ws["lifetime_closes"] += 1
             self.close(conn, WSCloseCode.OK, "Connection lifetime exceeded")
         elif conn.ping_unanswered_since is not None and now - conn.ping_unanswered_since >= limits.pong_timeout_s:
@@ -230,11 +245,16 @@ class WsApiServer(WsServer[ApiConnection]):
         """The account of a signed request: the session's after logon, else the one its signature proves."""
         if conn.account is not None and "signature" not in params:
             return conn.account
-        account = account_for_key(self.sim, params.get("apiKey", ""))
+        api_key = params.get("apiKey", "")
+        account = account_for_key(self.sim, api_key)
         signature = params.get("signature")
         if not signature:
             raise mandatory("signature")
-        if not hmac.compare_digest(hmac_signature(account.secret, ws_api_signature_payload(raw)), signature.lower()):
+        payload = ws_api_signature_payload(raw)
+        public_key = account.ed25519_keys.get(api_key)
+        valid = (ed25519_verify(public_key, payload, signature) if public_key is not None
+                 else hmac.compare_digest(hmac_signature(account.secret, payload), signature.lower()))
+        if not valid:
             raise BinanceError(-1022, "Signature for this request is not valid.")
         signed_timestamp(params, now)
         return account
@@ -247,9 +267,11 @@ class WsApiServer(WsServer[ApiConnection]):
                 raise mandatory("signature")
             account = self._signed(conn, raw, params, now)
             conn.account = account
+            if params["apiKey"] in account.ed25519_keys:
+                self.stats.ws["api_ed25519_logons"] += 1
             if "returnRateLimits" in params:
                 conn.return_rate_limits = params["returnRateLimits"] != "false"
-            return {"apiKey": account.api_key, "authorizedSince": now_ms,
+            return {"apiKey": params["apiKey"], "authorizedSince": now_ms,
                     "connectedSince": int((now - (asyncio.get_running_loop().time() - conn.opened_at)) * 1000),
                     "returnRateLimits": conn.return_rate_limits, "serverTime": now_ms,
                     "userDataStream": bool(conn.subscriptions)}
@@ -261,6 +283,12 @@ class WsApiServer(WsServer[ApiConnection]):
             if "signature" not in params:
                 raise mandatory("signature")
             account = self._signed(conn, raw, params, now)
+        limits = self.sim.config.ws_api
+        if len(conn.subscriptions) >= limits.active_subscriptions:
+            raise BinanceError(-1191, f"Too many subscriptions. Connection may create up to "
+                                      f"'{limits.active_subscriptions}' subscriptions at a time.")
+        if account.api_key in conn.subscriptions.values():
+            raise _SUBSCRIPTION_ACTIVE
         sub_id = conn.next_subscription_id
         conn.next_subscription_id += 1
         conn.subscriptions[sub_id] = account.api_key
@@ -281,6 +309,15 @@ class WsApiServer(WsServer[ApiConnection]):
         self._send(conn, {"id": request_id, "status": rejection.status,
                           "error": _error(error, rejection.retry_after_s, now),
                           "rateLimits": self.sim.limiter.ws_rate_limits(used, None, now)})
+        if rejection.status == 418:
+            self._disconnect_banned(conn)
+
+    def _disconnect_banned(self, conn: ApiConnection) -> None:
+        """Binance disconnects a banned IP: the 418 answer goes out first, then a close (1008); the IP's other
+        connections follow at the next housekeeping pass."""
+        if not conn.closing:
+            self.stats.ws["api_ban_closes"] += 1
+            self.close(conn, WSCloseCode.POLICY_VIOLATION, "IP banned")
 
     def _send(self, conn: ApiConnection, answer: dict[str, Any]) -> None:
         if not conn.closing:

@@ -1,10 +1,12 @@
 """The WebSocket order user's accounting: acks, per-state event rows, rejections, lost events, unanswered orders."""
 
+import dataclasses
 import time
 from argparse import Namespace
 
 import pytest
 from locust.env import Environment
+from locust.exception import StopUser
 
 from exchanges.base import OK, FailureKind, OrderUpdate, Verdict, WsApiAnswer
 from exchanges.binance import ADAPTER
@@ -93,3 +95,15 @@ def test_several_events_in_one_message_each_count(user, monkeypatch):
     user._handle("{}")
     assert [row(user, EVENT_ROW.format(s)).num_requests for s in ("NEW", "FILLED")] == [1, 1]
     assert user._orders == {}
+
+
+def test_a_ban_seen_on_the_session_stops_the_user_before_its_next_burst(user):
+    """As on REST with backoff: a 418 is not sent into; the user stops (--on-ban stop-user)."""
+    user.runtime.settings = dataclasses.replace(user.runtime.settings, backoff=True)
+    sent(user, "a")
+    user._answered(WsApiAnswer("a", Verdict(False, FailureKind.BANNED, "-1003", "HTTP 418", retry_after_s=60)))
+    assert row(user, "order.place").num_failures == 1
+    user.stop = lambda *a, **k: None  # not running under a runner here
+    with pytest.raises(StopUser):
+        user.burst()
+    assert user._ws is None and user._ban is None  # no session was opened into the ban
