@@ -191,8 +191,8 @@ class WsOrderApi(Protocol):
 
     Where the session needs something from a signed REST call first (Kraken's token), `ws_session_endpoint` names
     that endpoint: the user calls it before each session (its own REST row) and hands what
-    `parse_ws_session_token` reads from the answer to `ws_session_requests` and `ws_order_auth`. The defaults of
-    the last three are on `ExchangeAdapter` (no such call)."""
+    `parse_ws_session_token` reads from the answer to `ws_session_requests` and `ws_order_sent_params`. The defaults
+    of the last three are on `ExchangeAdapter` (no such call, orders sent as they are)."""
 
     ws_order_method: str  # the request that places an order, also its Locust row name
     ws_session_endpoint: str | None
@@ -207,8 +207,10 @@ class WsOrderApi(Protocol):
                             token: str | None = None) -> list[tuple[str, dict[str, Any]]]:
         """(method, params) of the requests that open an authenticated session with the account's order events."""
 
-    def ws_order_auth(self, token: str | None) -> dict[str, Any]:
-        """Parameters every order of a session carries besides its own (Kraken's token); {} for none."""
+    def ws_order_sent_params(self, params: dict[str, Any], api_key: str, api_secret: str, timestamp_ms: int,
+                             token: str | None) -> dict[str, Any]:
+        """An order's parameters as sent on the session: its own, plus whatever authenticates it there (Kraken's
+        token; Binance's per-request signature when the key cannot log the session on)."""
 
     def ws_request(self, request_id: str, method: str, params: Mapping[str, Any]) -> str:
         """One request frame."""
@@ -437,8 +439,9 @@ class ExchangeAdapter(abc.ABC):
     def parse_ws_session_token(self, body: bytes) -> str:
         raise NotImplementedError(f"{self.name} has no ws_session_endpoint")
 
-    def ws_order_auth(self, token: str | None) -> dict[str, Any]:
-        return {}
+    def ws_order_sent_params(self, params: dict[str, Any], api_key: str, api_secret: str, timestamp_ms: int,
+                             token: str | None) -> dict[str, Any]:
+        return params
 
     def endpoint(self, name: str) -> Endpoint:
         try:

@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from cryptography.exceptions import InvalidSignature
@@ -305,6 +306,7 @@ ERROR_KINDS: dict[int, FailureKind] = {
     -1022: FailureKind.AUTH,  # INVALID_SIGNATURE
     -2014: FailureKind.AUTH,  # BAD_API_KEY_FMT
     -2015: FailureKind.AUTH,  # REJECTED_MBX_KEY
+    -4056: FailureKind.AUTH,  # an HMAC key on the WS API's session.logon, which takes Ed25519 keys only
     -1100: FailureKind.BAD_REQUEST,
     -1102: FailureKind.BAD_REQUEST,
     -1121: FailureKind.BAD_REQUEST,
@@ -639,8 +641,18 @@ class BinanceAdapter(ExchangeAdapter):
 
     def ws_session_requests(self, api_key: str, api_secret: str, timestamp_ms: int,
                             token: str | None = None) -> list[tuple[str, dict]]:
-        return [("session.logon", ws_api_signed(api_key, api_secret, {}, timestamp_ms)),
-                ("userDataStream.subscribe", {})]
+        """An Ed25519 key logs the session on, then subscribes to the user data stream; an HMAC key cannot log on
+        (-4056), so it subscribes with a signed request and signs every order (`ws_order_sent_params`)."""
+        if is_ed25519_private_key(api_secret):
+            return [("session.logon", ws_api_signed(api_key, api_secret, {}, timestamp_ms)),
+                    ("userDataStream.subscribe", {})]
+        return [("userDataStream.subscribe.signature", ws_api_signed(api_key, api_secret, {}, timestamp_ms))]
+
+    def ws_order_sent_params(self, params: dict[str, Any], api_key: str, api_secret: str, timestamp_ms: int,
+                             token: str | None) -> dict[str, Any]:
+        if is_ed25519_private_key(api_secret):  # the session is logged on
+            return params
+        return ws_api_signed(api_key, api_secret, params, timestamp_ms)
 
     def ws_request(self, request_id: str, method: str, params: Mapping[str, object]) -> str:
         return json.dumps({"id": request_id, "method": method, "params": params}, separators=(",", ":"))

@@ -783,8 +783,9 @@ class KrakenAdapter(ExchangeAdapter):
         """Subscribe to the account's executions (no snapshot: only this session's orders are tracked)."""
         return [("subscribe", {"channel": EXECUTIONS, "token": token, "snap_orders": False, "snap_trades": False})]
 
-    def ws_order_auth(self, token: str | None) -> dict[str, Any]:
-        return {"token": token}
+    def ws_order_sent_params(self, params: dict[str, Any], api_key: str, api_secret: str, timestamp_ms: int,
+                             token: str | None) -> dict[str, Any]:
+        return params | {"token": token}
 
     def ws_request(self, request_id: str, method: str, params: Mapping[str, Any]) -> str:
         return ws_order_request(WS_IDS, request_id, method, params)

@@ -166,6 +166,27 @@ def test_unfilled_order_counts_are_read_for_the_shortest_window() -> None:
     assert ADAPTER.decode_ws_order_message('{"id":3,"status":200,"rateLimits":[]}').verdict.order_count is None
 
 
+def test_an_ed25519_key_logs_the_session_on_and_an_hmac_key_signs_every_request() -> None:
+    from exchanges.binance import simulator_credentials, simulator_ed25519_credentials
+
+    ed_key, private_key = simulator_ed25519_credentials()
+    (logon, logon_params), subscribe = ADAPTER.ws_session_requests(ed_key, private_key, 1_700_000_000_000)
+    assert (logon, subscribe) == ("session.logon", ("userDataStream.subscribe", {}))
+    assert logon_params["apiKey"] == ed_key and "signature" in logon_params
+    order = {"symbol": "BTCUSDT", "side": "BUY"}
+    assert ADAPTER.ws_order_sent_params(order, ed_key, private_key, 1, None) == order  # the session acts for it
+    key, secret = simulator_credentials()
+    [(method, params)] = ADAPTER.ws_session_requests(key, secret, 1_700_000_000_000)
+    assert method == "userDataStream.subscribe.signature" and params["apiKey"] == key
+    signed = ADAPTER.ws_order_sent_params(order, key, secret, 1_700_000_000_000, None)
+    payload = "apiKey=" + key + "&side=BUY&symbol=BTCUSDT&timestamp=1700000000000"
+    assert signed == {**order, "apiKey": key, "timestamp": 1_700_000_000_000,
+                      "signature": hmac_signature(secret, payload)}
+    refused = ADAPTER.decode_ws_order_message(json.dumps(
+        {"id": 1, "status": 400, "error": {"code": -4056, "msg": "HMAC_SHA256 API key is not supported."}}))
+    assert refused.verdict.kind is FailureKind.AUTH
+
+
 def test_ws_order_url_follows_the_target() -> None:
     assert ADAPTER.ws_order_url("https://api.binance.com", "") == "wss://ws-api.binance.com:443/ws-api/v3"
     assert ADAPTER.ws_order_url("https://testnet.binance.vision", "") == "wss://ws-api.testnet.binance.vision/ws-api/v3"

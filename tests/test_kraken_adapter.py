@@ -250,4 +250,4 @@ def test_ws_orders_go_to_ws_auth_with_a_token_from_rest() -> None:
     assert ADAPTER.parse_ws_session_token(b'{"error":[],"result":{"token":"abc","expires":900}}') == "abc"
     ((method, params),) = ADAPTER.ws_session_requests("key", "secret", 0, "abc")
     assert (method, params["channel"], params["token"]) == ("subscribe", "executions", "abc")
-    assert ADAPTER.ws_order_auth("abc") == {"token": "abc"}
+    assert ADAPTER.ws_order_sent_params({"side": "buy"}, "k", "s", 1, "abc") == {"side": "buy", "token": "abc"}

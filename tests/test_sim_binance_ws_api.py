@@ -24,6 +24,7 @@ from exchanges.binance import (
 from tests.support.simserver import SimServer
 
 KEY, SECRET = simulator_credentials()
+ED_KEY, ED_PRIVATE_KEY = simulator_ed25519_credentials()
 QUIET_MARKET = {"binance": {"tick_ms": 600_000}}  # the book stays still while a test trades it
 
 
@@ -50,6 +51,10 @@ class Session:
             elif message.get("id") == request_id:
                 return message
 
+    def logon(self) -> dict[str, Any]:
+        """session.logon with the demo account's Ed25519 key (Binance takes no other key type there)."""
+        return self.call("session.logon", ws_api_signed(ED_KEY, ED_PRIVATE_KEY, {}, int(time.time() * 1000)))
+
     def wait_events(self, count: int) -> list[dict[str, Any]]:
         while len(self.events) < count:
             message = json.loads(self.ws.recv())
@@ -75,8 +80,8 @@ def below_market(sim: SimServer) -> str:
 
 def test_logon_subscribe_place_cancel_and_the_events(sim: SimServer) -> None:
     session = Session(ws_url(sim))
-    logon = session.call("session.logon", sign=True)
-    assert logon["status"] == 200 and logon["result"]["apiKey"] == KEY
+    logon = session.logon()
+    assert logon["status"] == 200 and logon["result"]["apiKey"] == ED_KEY
     assert session.call("userDataStream.subscribe")["result"] == {"subscriptionId": 0}
     price = below_market(sim)
     placed = session.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
@@ -106,7 +111,12 @@ def test_logon_subscribe_place_cancel_and_the_events(sim: SimServer) -> None:
 
 
 def test_signature_subscription_and_a_market_order_that_fills(sim: SimServer) -> None:
+    """An HMAC key cannot log on (web-socket-api.md: "Only Ed25519 keys are supported for this feature"): it
+    subscribes with a signed request and signs each order."""
     session = Session(ws_url(sim))
+    refused = session.call("session.logon", sign=True)
+    assert (refused["status"], refused["error"]["code"]) == (400, -4056)
+    assert refused["error"]["msg"] == "HMAC_SHA256 API key is not supported."
     assert session.call("userDataStream.subscribe.signature", sign=True)["result"] == {"subscriptionId": 0}
     placed = session.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001",
                                           "newOrderRespType": "ACK"}, sign=True)
@@ -125,7 +135,7 @@ def test_signature_subscription_and_a_market_order_that_fills(sim: SimServer) ->
 def test_resting_order_filled_by_the_market_is_reported() -> None:
     with SimServer({"binance": {"tick_ms": 50}}) as sim:
         session = Session(ws_url(sim))
-        session.call("session.logon", sign=True)
+        session.logon()
         session.call("userDataStream.subscribe")
         sym = sim.binance.market.symbols["BTCUSDT"]
         price = sym.spec.price_str(sym.best_ask() - 1)  # at the top of the bids: market sells hit it
@@ -256,7 +266,7 @@ def test_a_banned_ip_is_disconnected_and_its_handshakes_refused_with_418() -> No
 def test_one_subscription_per_account_and_the_active_subscription_limit() -> None:
     with SimServer({"binance": {"tick_ms": 600_000}}) as sim:
         session = Session(ws_url(sim))
-        session.call("session.logon", sign=True)
+        session.logon()
         assert session.call("userDataStream.subscribe")["result"] == {"subscriptionId": 0}
         again = session.call("userDataStream.subscribe")
         assert (again["status"], again["error"]["code"]) == (400, -2035)
@@ -273,7 +283,7 @@ def test_order_count_limit_is_refused_with_minus_1015() -> None:
     config = {"binance": {"tick_ms": 600_000, "rate_limits": {"orders_10s": {"limit": 2, "interval_s": 10}}}}
     with SimServer(config) as sim:
         session = Session(ws_url(sim))
-        session.call("session.logon", sign=True)
+        session.logon()
         order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001",
                  "price": below_market(sim)}
         answers = [session.call("order.place", order) for _ in range(3)]
@@ -314,7 +324,7 @@ def test_orders_that_trade_give_their_count_back() -> None:
     config = {"binance": {"tick_ms": 600_000, "rate_limits": {"orders_10s": {"limit": 2, "interval_s": 10}}}}
     with SimServer(config) as sim:
         session = Session(ws_url(sim))
-        session.call("session.logon", sign=True)
+        session.logon()
 
         def orders_counts(answer: dict[str, Any]) -> list[int]:
             return [r["count"] for r in answer["rateLimits"] if r["rateLimitType"] == "ORDERS"]

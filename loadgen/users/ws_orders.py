@@ -81,7 +81,7 @@ class WsOrderUser(ExchangeRestUser):
         self._waiting: dict[str, AsyncResult] = {}  # session requests by id
         self._connected_once = False
         self._logged: set[str] = set()
-        self._order_auth: dict[str, Any] = {}  # what every order of the session carries (the adapter's)
+        self._token: str | None = None  # what the session's token call answered (the adapter's), if it has one
         self._session_keys: Credentials  # set by on_start: the keys the session signs with
         self._ban: Verdict | None = None  # a ban (418) the receive loop saw, for the task to act on
 
@@ -137,11 +137,14 @@ class WsOrderUser(ExchangeRestUser):
         plan = self.prepare_burst()
         if plan is None:
             return
+        keys = self._session_keys
         for index in range(self.runtime.settings.order_burst):
             client_id = f"{self._tag}n{next(self._ids)}"
             try:
-                text = self.api.ws_request(client_id, self.api.ws_order_method,
-                                           self.order_params(plan, index, client_id) | self._order_auth)
+                params = self.api.ws_order_sent_params(
+                    self.order_params(plan, index, client_id), keys.api_key, keys.api_secret,
+                    int(time.time() * 1000 - self.clock_offset_ms), self._token)
+                text = self.api.ws_request(client_id, self.api.ws_order_method, params)
             except StopUser:
                 raise
             except Exception as e:  # our own code failed: count it as an order that was not sent
@@ -192,7 +195,7 @@ class WsOrderUser(ExchangeRestUser):
         ws.settimeout(READ_TIMEOUT_S)
         self._ws = ws
         self._receiver = gevent.spawn(self._receive, ws)
-        self._order_auth = self.api.ws_order_auth(token)
+        self._token = token
         for method, params in requests:
             if not self._session_request(method, params):
                 self._close(FailureKind.WS_DROP, "session not opened")

@@ -19,8 +19,9 @@ stream subscriptions at a time (-1191), one per account (-2035).
 
 Signatures: HMAC-SHA256 (hex) for the account's HMAC key, Ed25519 (base64) for an Ed25519 API key of the account,
 checked with the public key it registered (the demo account has one of each, `exchanges.binance`).
-Simplifications: `session.logon` also accepts the HMAC-signed form (Binance takes only Ed25519 keys there);
-no capacity queue or injected HTTP faults in front of it (the WebSocket faults of `WsServer` apply).
+`session.logon` takes only Ed25519 keys (an HMAC key: 400 -4056), as Binance's; an HMAC key signs each request
+instead. Simplifications: no capacity queue or injected HTTP faults in front of it (the WebSocket faults of
+`WsServer` apply).
 Counters (apart from the REST figures):
 `sim.stats.ws_api_requests` by method and status, `sim.stats.ws_api_events` by event and order state.
 """
@@ -266,9 +267,10 @@ class WsApiServer(WsServer[ApiConnection]):
             if "signature" not in params:
                 raise mandatory("signature")
             account = self._signed(conn, raw, params, now)
+            if params["apiKey"] not in account.ed25519_keys:  # "Only Ed25519 keys are supported for this feature."
+                raise BinanceError(-4056, "HMAC_SHA256 API key is not supported.")
             conn.account = account
-            if params["apiKey"] in account.ed25519_keys:
-                self.stats.ws["api_ed25519_logons"] += 1
+            self.stats.ws["api_ed25519_logons"] += 1
             if "returnRateLimits" in params:
                 conn.return_rate_limits = params["returnRateLimits"] != "false"
             return {"apiKey": params["apiKey"], "authorizedSince": now_ms,
