@@ -21,30 +21,22 @@ after every socket read. Late events (after the timeout) are not timed.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gevent
-import websocket
 from gevent.event import AsyncResult
 from locust.env import Environment
 
 from exchanges.base import FailureKind, FeedOrderApi, OrderUpdate, Verdict, WsApiAnswer
 from loadgen.runtime import LIVE_ORDER_TARGETS
 from loadgen.users.burst import BurstUser
+from loadgen.users.order_connection import OrderConnection
 from loadgen.users.request_events import fire, unexpected
-from loadgen.users.ws_connection import CONNECT, NO_STATUS, ORDERLY_CLOSE_CODES, RECONNECT
-from loadgen.users.ws_frames import CLOSE, DATA_OPCODES, PING, TEXT, FrameReader
 from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
 
-logger = logging.getLogger(__name__)
-
-WS_REQUEST_TYPE = "WS"
 SUBSCRIBE_ROW = "subscribe"
-READ_TIMEOUT_S = 0.25  # how often the receive loop looks for timed-out orders when nothing arrives
 LOST = Verdict(False, FailureKind.TIMEOUT, message="no order event")
 
 
@@ -71,12 +63,10 @@ class FeedOrderUser(BurstUser):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        self._ws: websocket.WebSocket | None = None
-        self._receiver: gevent.Greenlet | None = None
+        self._connection = OrderConnection(self, self._handle, self._settle_due, self._ended, "feed")
         self._subscribed: AsyncResult | None = None
         self._tracked: dict[str, _Order] = {}  # client order id -> order
         self._client_ids: dict[str, str] = {}  # the exchange's order id -> client order id
-        self._connected_once = False
 
     @property
     def api(self) -> FeedOrderApi:
@@ -102,7 +92,7 @@ class FeedOrderUser(BurstUser):
         timeout_s = self.runtime.settings.order_event_timeout_s
         self._orders.join(timeout=timeout_s)
         deadline = time.perf_counter() + timeout_s
-        while self._tracked and self._receiver is not None and time.perf_counter() < deadline:
+        while self._tracked and self._connection.receiving and time.perf_counter() < deadline:
             gevent.sleep(0.05)
         self._orders.kill(block=True, timeout=2)
         self._close("user stopped")
@@ -113,7 +103,7 @@ class FeedOrderUser(BurstUser):
 
     def prepare_burst(self) -> Any | None:
         """The feed first (opened again after it ended), then the subclass's plan."""
-        if self._ws is None and not self._open_feed():
+        if self._connection.ws is None and not self._open_feed():
             return None
         return self.plan_burst()
 
@@ -149,37 +139,17 @@ class FeedOrderUser(BurstUser):
 
     def _open_feed(self) -> bool:
         settings = self.runtime.settings
-        url = self.api.order_feed_url(self.host or "", settings.ws_host)
-        name = self._row(RECONNECT if self._connected_once else CONNECT)
-        started = time.perf_counter()
-        try:
-            ws = websocket.create_connection(url, timeout=settings.order_event_timeout_s, skip_utf8_validation=True)
-        except websocket.WebSocketBadStatusException as e:
-            verdict = self.adapter.classify(e.status_code, e.resp_headers or {}, e.resp_body or b"")
-            fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=verdict)
+        self._subscribed = AsyncResult()  # before the receive loop starts: it may answer at once
+        if not self._connection.open(self.api.order_feed_url(self.host or "", settings.ws_host),
+                                     settings.order_event_timeout_s).ok:
             return False
-        except Exception as e:
-            fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=self.adapter.classify_exception(e))
-            return False
-        fire(self.environment, WS_REQUEST_TYPE, name, _ms(started))
-        metrics = self.runtime.metrics
-        metrics.ws_opened()
-        if self._connected_once:
-            metrics.ws_reconnect()
-        self._connected_once = True
-        ws.settimeout(READ_TIMEOUT_S)
-        self._ws = ws
-        self._subscribed = AsyncResult()
-        self._receiver = gevent.spawn(self._receive, ws)
         credentials = self.credentials
         assert credentials is not None
         timestamp_ms = int(time.time() * 1000 - self.clock_offset_ms)
         started = time.perf_counter()
         text = self.api.order_feed_subscribe(list(settings.symbols), credentials.api_key, credentials.api_secret,
                                              credentials.passphrase, timestamp_ms)
-        try:
-            ws.send(text)
-        except (OSError, websocket.WebSocketException):
+        if not self._connection.send(text):
             self._subscribed.set(Verdict(False, FailureKind.WS_DROP, message="connection lost"))
         self._subscribed.wait(settings.order_event_timeout_s)
         subscribed = self._subscribed
@@ -191,63 +161,21 @@ class FeedOrderUser(BurstUser):
 
     def _close(self, message: str) -> None:
         """End the feed: the acknowledged orders not yet reported are lost events; the connection is closed."""
-        receiver, self._receiver = self._receiver, None
-        if receiver is not None and receiver is not gevent.getcurrent():
-            receiver.kill(block=True, timeout=2)
+        self._connection.stop_receiving()
         self._settle(None)
         if self._subscribed is not None and not self._subscribed.ready():
             self._subscribed.set(Verdict(False, FailureKind.WS_DROP, message=message))
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            self.runtime.metrics.ws_closed()
-            with contextlib.suppress(OSError, websocket.WebSocketException), gevent.Timeout(0.5, False):
-                ws.send_close()
-            ws.shutdown()
-
-    def _receive(self, ws: websocket.WebSocket) -> None:
-        reader = FrameReader(ws.sock)
-        timeout_s = self.runtime.settings.order_event_timeout_s
-        metrics = self.runtime.metrics
-        try:
-            while True:
-                try:
-                    frames = reader.read()
-                except (TimeoutError, websocket.WebSocketTimeoutException):
-                    frames = []
-                for opcode, data in frames:
-                    if opcode in DATA_OPCODES:
-                        metrics.ws_message()
-                        self._handle(data.decode() if opcode == TEXT else data.decode("utf-8", "replace"))
-                    elif opcode == PING:
-                        ws.pong(data)
-                        metrics.ws_ping()
-                    elif opcode == CLOSE:
-                        code = int.from_bytes(data[:2], "big") if len(data) >= 2 else NO_STATUS
-                        self._ended(None if code in ORDERLY_CLOSE_CODES else f"closed by server {code}")
-                        return
-                self._settle(time.time() - timeout_s)
-                gevent.sleep(0)  # let other greenlets (and Locust's timers) run between reads
-        except (websocket.WebSocketConnectionClosedException, OSError):
-            self._ended("connection lost")
-        except Exception as e:  # our own code failed: report it, end the feed (the next burst reopens one)
-            self._log_once(e, "feed")
-            fire(self.environment, REQUEST_TYPE, self._row("feed"), None, verdict=unexpected(e))
-            self._ended(type(e).__name__)
+        self._connection.close()
 
     def _ended(self, message: str | None) -> None:
-        """The connection ended: abnormally (`message` says how: a ws_drop failure) or in order (None)."""
-        if message is not None:
-            self.runtime.metrics.ws_drop()
-            fire(self.environment, WS_REQUEST_TYPE, self._row("connection"), None,
-                 verdict=Verdict(False, FailureKind.WS_DROP, message=message))
-        self._receiver = None
+        """The connection ended (`message`: how, when abnormally): the acknowledged orders are settled."""
         self._close(message or "connection closed")
 
     def _handle(self, text: str) -> None:
         try:
             message = self.api.decode_order_feed_message(text)
         except Exception as e:  # one unreadable message does not end the feed
-            self._log_once(e, "message")
+            self._connection.log_once(e, "message")
             fire(self.environment, REQUEST_TYPE, self._row("message"), None, verdict=unexpected(e))
             return
         if isinstance(message, WsApiAnswer):
@@ -281,6 +209,9 @@ class FeedOrderUser(BurstUser):
     def _event_row(self, state: str, sent_at: float, arrived: float) -> None:
         fire(self.environment, REQUEST_TYPE, self._row(EVENT_ROW.format(state)), (arrived - sent_at) * 1000)
 
+    def _settle_due(self) -> None:
+        self._settle(time.time() - self.runtime.settings.order_event_timeout_s)
+
     def _settle(self, answered_before: float | None) -> None:
         """Account for the orders acknowledged before `answered_before` (all of them when None): acknowledged
         without any event is a lost event; the others are done with. Orders still awaiting their answer stay."""
@@ -298,11 +229,6 @@ class FeedOrderUser(BurstUser):
 
     def _row(self, name: str) -> str:
         return self.stats_prefix + name
-
-    def _log_once(self, exc: Exception, what: str) -> None:
-        if type(exc).__name__ not in self._logged:
-            self._logged.add(type(exc).__name__)
-            logger.exception("%s: order feed %s", self.adapter.name, what)
 
 
 def _ms(started: float) -> float:

@@ -20,16 +20,13 @@ Late events (after the timeout) are not timed. The receive loop yields to gevent
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import logging
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gevent
-import websocket
 from gevent.event import AsyncResult
 from locust import task
 from locust.env import Environment
@@ -38,16 +35,11 @@ from locust.exception import StopUser
 from exchanges.base import FailureKind, OrderUpdate, Verdict, WsApiAnswer, WsOrderApi
 from loadgen.runtime import LIVE_ORDER_TARGETS
 from loadgen.users.credentials import Credentials, MissingCredentials, ws_session_credentials
+from loadgen.users.order_connection import OrderConnection
 from loadgen.users.request_events import fire, unexpected
 from loadgen.users.rest import ExchangeRestUser
-from loadgen.users.ws_connection import CONNECT, NO_STATUS, ORDERLY_CLOSE_CODES, RECONNECT
-from loadgen.users.ws_frames import CLOSE, DATA_OPCODES, PING, TEXT, FrameReader
 from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT, REQUEST_TYPE
 
-logger = logging.getLogger(__name__)
-
-WS_REQUEST_TYPE = "WS"
-READ_TIMEOUT_S = 0.25  # how often the receive loop looks for timed-out orders when nothing arrives
 _users = itertools.count(1)
 
 
@@ -75,12 +67,9 @@ class WsOrderUser(ExchangeRestUser):
         # the account's events (which every session of it receives) to this user's orders.
         self._tag = f"u{next(_users)}x{secrets.token_hex(4)}"
         self._ids = itertools.count(1)
-        self._ws: websocket.WebSocket | None = None
-        self._receiver: gevent.Greenlet | None = None
+        self._connection = OrderConnection(self, self._handle, self._settle_due, self._ended, "session")
         self._orders: dict[str, _Order] = {}
         self._waiting: dict[str, AsyncResult] = {}  # session requests by id
-        self._connected_once = False
-        self._logged: set[str] = set()
         self._token: str | None = None  # what the session's token call answered (the adapter's), if it has one
         self._session_keys: Credentials  # set by on_start: the keys the session signs with
         self._ban: Verdict | None = None  # a ban (418) the receive loop saw, for the task to act on
@@ -110,7 +99,7 @@ class WsOrderUser(ExchangeRestUser):
         if self.refused:
             return
         deadline = time.perf_counter() + self.runtime.settings.order_event_timeout_s
-        while self._orders and self._receiver is not None and time.perf_counter() < deadline:
+        while self._orders and self._connection.receiving and time.perf_counter() < deadline:
             gevent.sleep(0.05)
         self._close(FailureKind.WS_DROP, "user stopped")
 
@@ -132,7 +121,7 @@ class WsOrderUser(ExchangeRestUser):
             self._account(ban)
         if self.runtime.gate.remaining_s() > 0:  # a pause (a ban waited out, a Retry-After) holds the sessions too
             self.runtime.gate.wait()
-        if self._ws is None and not self._open_session():
+        if self._connection.ws is None and not self._open_session():
             return
         plan = self.prepare_burst()
         if plan is None:
@@ -148,11 +137,11 @@ class WsOrderUser(ExchangeRestUser):
             except StopUser:
                 raise
             except Exception as e:  # our own code failed: count it as an order that was not sent
-                self._log_once(e)
+                self._connection.log_once(e, "order")
                 fire(self.environment, REQUEST_TYPE, self._row(self.api.ws_order_method), None, verdict=unexpected(e))
                 continue
             self._orders[client_id] = _Order(time.perf_counter())
-            if not self._send(text):
+            if not self._connection.send(text):
                 return  # the receive loop accounts for the orders in flight when it sees the connection end
 
     # --- the session --------------------------------------------------------------------------------
@@ -172,29 +161,12 @@ class WsOrderUser(ExchangeRestUser):
         except ValueError as e:  # an unusable key, e.g. a private key that does not load (the message names no secret)
             self.refuse(f"{self.adapter.name}: {e}")
             return False
-        url = self.api.ws_order_url(self.host or "", settings.ws_host)
-        name = self._row(RECONNECT if self._connected_once else CONNECT)
-        started = time.perf_counter()
-        try:
-            ws = websocket.create_connection(url, timeout=settings.order_event_timeout_s, skip_utf8_validation=True)
-        except websocket.WebSocketBadStatusException as e:
-            verdict = self.adapter.classify(e.status_code, e.resp_headers or {}, e.resp_body or b"")
-            fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=verdict)
-            if verdict.kind is FailureKind.BANNED:
-                self._account(verdict)
+        connected = self._connection.open(self.api.ws_order_url(self.host or "", settings.ws_host),
+                                          settings.order_event_timeout_s)
+        if not connected.ok:
+            if connected.kind is FailureKind.BANNED:  # a banned IP's handshake: as a ban on REST
+                self._account(connected)
             return False
-        except Exception as e:
-            fire(self.environment, WS_REQUEST_TYPE, name, _ms(started), verdict=self.adapter.classify_exception(e))
-            return False
-        fire(self.environment, WS_REQUEST_TYPE, name, _ms(started))
-        metrics = self.runtime.metrics
-        metrics.ws_opened()
-        if self._connected_once:
-            metrics.ws_reconnect()
-        self._connected_once = True
-        ws.settimeout(READ_TIMEOUT_S)
-        self._ws = ws
-        self._receiver = gevent.spawn(self._receive, ws)
         self._token = token
         for method, params in requests:
             if not self._session_request(method, params):
@@ -206,7 +178,7 @@ class WsOrderUser(ExchangeRestUser):
         request_id = f"{self._tag}s{next(self._ids)}"
         waiter = self._waiting[request_id] = AsyncResult()
         started = time.perf_counter()
-        if not self._send(self.api.ws_request(request_id, method, params)):
+        if not self._connection.send(self.api.ws_request(request_id, method, params)):
             self._waiting.pop(request_id, None)
             return False
         waiter.wait(self.runtime.settings.order_event_timeout_s)
@@ -217,80 +189,25 @@ class WsOrderUser(ExchangeRestUser):
             self._ban = verdict
         return verdict.ok
 
-    def _send(self, text: str) -> bool:
-        ws = self._ws
-        if ws is None:
-            return False
-        try:
-            ws.send(text)
-        except (OSError, websocket.WebSocketException):
-            return False
-        return True
-
     def _close(self, kind: FailureKind, message: str) -> None:
         """End the session: every order still in flight is accounted for, then the connection is closed."""
-        receiver, self._receiver = self._receiver, None
-        if receiver is not None and receiver is not gevent.getcurrent():
-            receiver.kill(block=True, timeout=2)
+        self._connection.stop_receiving()
         self._settle(None, Verdict(False, kind, message=message))
         for waiter in self._waiting.values():
             waiter.set(Verdict(False, kind, message=message))
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            self.runtime.metrics.ws_closed()
-            with contextlib.suppress(OSError, websocket.WebSocketException), gevent.Timeout(0.5, False):
-                ws.send_close()
-            ws.shutdown()
+        self._connection.close()
 
     # --- receiving ----------------------------------------------------------------------------------
 
-    def _receive(self, ws: websocket.WebSocket) -> None:
-        reader = FrameReader(ws.sock)
-        timeout_s = self.runtime.settings.order_event_timeout_s
-        metrics = self.runtime.metrics
-        try:
-            while True:
-                try:
-                    frames = reader.read()
-                except (TimeoutError, websocket.WebSocketTimeoutException):
-                    frames = []
-                for opcode, data in frames:
-                    if opcode in DATA_OPCODES:
-                        metrics.ws_message()
-                        self._handle(data.decode() if opcode == TEXT else data.decode("utf-8", "replace"))
-                    elif opcode == PING:
-                        ws.pong(data)
-                        metrics.ws_ping()
-                    elif opcode == CLOSE:
-                        code = int.from_bytes(data[:2], "big") if len(data) >= 2 else NO_STATUS
-                        if code in ORDERLY_CLOSE_CODES:
-                            self._ended(None)
-                        else:
-                            self._ended(f"closed by server {code}")
-                        return
-                self._settle(time.perf_counter() - timeout_s, None)
-                gevent.sleep(0)  # let other greenlets (and Locust's timers) run between reads
-        except (websocket.WebSocketConnectionClosedException, OSError):
-            self._ended("connection lost")
-        except Exception as e:  # our own code failed: report it, end the session (the next burst reopens one)
-            self._log_once(e)
-            fire(self.environment, REQUEST_TYPE, self._row("session"), None, verdict=unexpected(e))
-            self._ended(type(e).__name__)
-
     def _ended(self, message: str | None) -> None:
-        """The connection ended: abnormally (`message` says how: a ws_drop failure) or in order (None)."""
-        if message is not None:
-            self.runtime.metrics.ws_drop()
-            fire(self.environment, WS_REQUEST_TYPE, self._row("connection"), None,
-                 verdict=Verdict(False, FailureKind.WS_DROP, message=message))
-        self._receiver = None
+        """The connection ended (`message`: how, when abnormally): the orders in flight are settled."""
         self._close(FailureKind.WS_DROP, message or "connection closed")
 
     def _handle(self, text: str) -> None:
         try:
             message = self.api.decode_ws_order_message(text)
         except Exception as e:  # one unreadable message does not end the session
-            self._log_once(e)
+            self._connection.log_once(e, "message")
             fire(self.environment, REQUEST_TYPE, self._row("message"), None, verdict=unexpected(e))
             return
         if isinstance(message, WsApiAnswer):
@@ -331,6 +248,9 @@ class WsOrderUser(ExchangeRestUser):
             if order.answered:
                 del self._orders[update.client_order_id]
 
+    def _settle_due(self) -> None:
+        self._settle(time.perf_counter() - self.runtime.settings.order_event_timeout_s, None)
+
     def _settle(self, sent_before: float | None, unanswered: Verdict | None) -> None:
         """Account for the orders sent before `sent_before` (all of them when None): no answer is a failure of
         the order row, acknowledged without any event is a lost event; the others are done with."""
@@ -350,11 +270,6 @@ class WsOrderUser(ExchangeRestUser):
 
     def _row(self, name: str) -> str:
         return self.stats_prefix + name
-
-    def _log_once(self, exc: Exception) -> None:
-        if type(exc).__name__ not in self._logged:
-            self._logged.add(type(exc).__name__)
-            logger.exception("%s: WebSocket order session", self.adapter.name)
 
 
 def _ms(started: float) -> float:

@@ -85,4 +85,4 @@ def test_a_production_host_is_refused_before_anything_is_sent(user):
     user.host = "https://api.exchange.coinbase.com"
     user.stop = lambda: None  # not started by a runner here
     user.on_start()
-    assert user.refused and user._ws is None
+    assert user.refused and user._connection.ws is None

@@ -106,4 +106,4 @@ def test_a_ban_seen_on_the_session_stops_the_user_before_its_next_burst(user):
     user.stop = lambda *a, **k: None  # not running under a runner here
     with pytest.raises(StopUser):
         user.burst()
-    assert user._ws is None and user._ban is None  # no session was opened into the ban
+    assert user._connection.ws is None and user._ban is None  # no session was opened into the ban
