@@ -204,6 +204,17 @@ class BookChannel(Channel):
         )
 
 
+def refuse_over_attempts(sim: KrakenSim, attempts: FixedWindowCounter, request: web.Request) -> web.Response | None:
+    """HTTP 429 (Cloudflare's "error code: 1015") for a handshake beyond `[kraken.ws] connection_attempts` per IP
+    per window; None admits it."""
+    now = sim.clock()
+    if attempts.add(request.remote or "", 1, now) > sim.config.ws.connection_attempts:
+        sim.stats.ws["rejected_attempts"] += 1
+        retry_after = math.ceil(attempts.reset_in(now))
+        return web.Response(status=429, text="error code: 1015", headers={"Retry-After": str(retry_after)})
+    return None
+
+
 class RequestError(Exception):
     """A request Kraken refuses as a whole (an error answer without a symbol)."""
 
@@ -232,13 +243,7 @@ class StreamServer(WsServer[Connection]):
     # --- connections ----------------------------------------------------------------------------
 
     def admit(self, request: web.Request, opening: object) -> web.StreamResponse | None:
-        limits = self.sim.config.ws
-        now = self.sim.clock()
-        if self.attempts.add(request.remote or "", 1, now) > limits.connection_attempts:
-            self.stats.ws["rejected_attempts"] += 1
-            retry_after = math.ceil(self.attempts.reset_in(now))
-            return web.Response(status=429, text="error code: 1015", headers={"Retry-After": str(retry_after)})
-        return None
+        return refuse_over_attempts(self.sim, self.attempts, request)
 
     def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
                 opening: object) -> Connection:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -51,7 +50,7 @@ from simulator import ws_server
 from simulator.kraken import trading
 from simulator.kraken.account import Account, ExecEvent
 from simulator.kraken.errors import KrakenError
-from simulator.kraken.ws import RequestError, rfc3339
+from simulator.kraken.ws import RequestError, refuse_over_attempts, rfc3339
 from simulator.limits import FixedWindowCounter
 from simulator.market import BUY
 from simulator.units import UNITS
@@ -94,12 +93,7 @@ class AuthServer(WsServer[AuthConnection]):
         return [(self.sim.prefix + WS_AUTH_PATH, self.handle)]
 
     def admit(self, request: web.Request, opening: object) -> web.StreamResponse | None:
-        limits, now = self.sim.config.ws, self.sim.clock()
-        if self.attempts.add(request.remote or "", 1, now) > limits.connection_attempts:
-            self.stats.ws["rejected_attempts"] += 1
-            retry_after = math.ceil(self.attempts.reset_in(now))
-            return web.Response(status=429, text="error code: 1015", headers={"Retry-After": str(retry_after)})
-        return None
+        return refuse_over_attempts(self.sim, self.attempts, request)
 
     def connect(self, ws: web.WebSocketResponse, transport: asyncio.Transport, request: web.Request,
                 opening: object) -> AuthConnection:
