@@ -8,7 +8,8 @@
   no Locust rows. It reads the symbol's filters and price once (the trader reads the price once per burst).
 - `BareFrameTrader`: the same bare loop on the suite's own frame reader, as the trader reads its connection.
 
-The meter's `ws_orders` counts orders answered (the trader's order rows, the bare loop's counter).
+The meter's `ws_orders` counts orders answered (the trader's order rows, the bare loop's counter of accepted ones:
+an order the simulator refused, e.g. unsigned, does not count).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from exchanges.binance import (
     FINAL_ORDER_STATES,
     parse_symbol_rules,
     parse_ticker_price,
-    simulator_credentials,
+    simulator_ed25519_credentials,
 )
 from loadgen.runtime import exchange_runtime
 from loadgen.users.ws_frames import FrameReader
@@ -68,7 +69,7 @@ class BareWsTrader(User):
         self.plan = binance.Burst(symbol, rules, price)
         self.ws = websocket.create_connection(ADAPTER.ws_order_url(host, settings.ws_host), timeout=60,
                                               skip_utf8_validation=True)
-        key, secret = simulator_credentials()
+        key, secret = simulator_ed25519_credentials()  # the trader's logon on the simulator: orders go unsigned
         for number, (method, params) in enumerate(ADAPTER.ws_session_requests(key, secret, int(time.time() * 1000))):
             self.ws.send(ADAPTER.ws_request(f"s{number}", method, params))
             answer = json.loads(self.ws.recv())
@@ -98,7 +99,7 @@ class BareWsTrader(User):
             message = json.loads(ws.recv())
             if "id" in message:
                 client_id, seen = message["id"], ANSWERED
-                Counts.orders += client_id in in_flight
+                Counts.orders += client_id in in_flight and message.get("status") == 200
             else:
                 event = message.get("event", {})
                 if event.get("e") != "executionReport" or event.get("X") not in FINAL_ORDER_STATES:
@@ -124,7 +125,7 @@ class BareFrameTrader(BareWsTrader):
                 message = json.loads(data)
                 if "id" in message:
                     client_id, seen = message["id"], ANSWERED
-                    Counts.orders += client_id in in_flight
+                    Counts.orders += client_id in in_flight and message.get("status") == 200
                 else:
                     event = message.get("event", {})
                     if event.get("e") != "executionReport" or event.get("X") not in FINAL_ORDER_STATES:
@@ -146,9 +147,10 @@ def track(in_flight: dict[str, int], client_id: str, seen: int) -> None:
 
 
 def order_figures(environment: Environment) -> dict[str, float]:
-    """Orders answered so far: the trader's order rows and the bare loop's count."""
+    """Orders accepted so far: the trader's order rows less their failures, and the bare loop's count."""
     entry = environment.stats.entries.get((ADAPTER.ws_order_method, REQUEST_TYPE))
-    return {"ws_orders": (entry.num_requests if entry is not None else 0) + Counts.orders}
+    accepted = entry.num_requests - entry.num_failures if entry is not None else 0
+    return {"ws_orders": accepted + Counts.orders}
 
 
 meter.add_sampler(order_figures)
