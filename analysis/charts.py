@@ -85,7 +85,8 @@ def _svg(figure: Figure) -> str:
     """The figure as inline SVG, with an invisible circle titled with its values on every point of every labelled
     series (a browser shows the title on hover)."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", dpi=SVG_DPI)
+    figure.savefig(buffer, format="svg", dpi=SVG_DPI,  # no metadata: no date (files comparable), no URLs
+                   metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
     height = figure.get_figheight() * SVG_DPI
