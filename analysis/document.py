@@ -136,9 +136,16 @@ def header_blocks(header: dict[str, Any]) -> list[Block]:
              f"({'the embedded simulator' if target['simulator'] else target['kind']})"),
             ("settings", "; ".join(setting_text(key, value) for key, value in settings.items())
              or "unknown (no run.json)"),
-            ("thresholds", "none" if header["thresholds"] is None else "; ".join(header["thresholds"]["set"])),
+            ("thresholds", thresholds_line(header["thresholds"])),
         ]),
     ]
+
+
+def thresholds_line(gates: dict[str, Any] | None) -> str:
+    if gates is None:
+        return "none"
+    failed = f"; not met: {'; '.join(gates['messages'])}" if gates["messages"] else ""
+    return "; ".join(gates["set"]) + failed
 
 
 def when_line(header: dict[str, Any]) -> str:
@@ -159,7 +166,7 @@ def setting_text(key: str, value: Any) -> str:
 def findings_blocks(findings: list[dict[str, Any]]) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Findings")]
     if not findings:
-        blocks.append(Paragraph("Nothing crossed a threshold: no rate limiting, errors, saturation or drops found."))
+        blocks.append(Paragraph("No findings: no rate limiting, errors, saturation or drops found."))
         return blocks
     counts = {s: sum(1 for f in findings if f["severity"] == s) for s in ("high", "medium", "low")}
     blocks.append(Paragraph(", ".join(f"{n} {s}" for s, n in counts.items() if n) + "."))

@@ -22,7 +22,7 @@ th { background: #f4f4f4; }
 .severity { font-weight: bold; text-transform: uppercase; margin-right: 0.5em; }
 .high .severity { color: #c0392b; } .medium .severity { color: #e67e22; } .low .severity { color: #2980b9; }
 details code { font-size: 12px; white-space: pre-wrap; }
-figure { margin: 1em 0; } .chart svg { width: 100%; height: auto; border: 1px solid #eee; cursor: crosshair; }
+figure { margin: 1em 0; } .chart svg { max-width: 100%; height: auto; border: 1px solid #eee; cursor: crosshair; }
 .chart .points circle { fill: transparent; } .chart .points circle:hover { fill: rgba(0, 0, 0, 0.45); }
 .chart button { font-size: 12px; margin-left: 1em; }
 .verdict { font-size: 1.15em; font-weight: bold; padding: 0.5em 1em; border-radius: 4px; background: #eef; }

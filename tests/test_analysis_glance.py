@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pytest
 
 from analysis.charts import draw_all, latency_chart, users_chart, websocket_chart
 from analysis.cli import main
@@ -78,6 +83,7 @@ def test_thresholds_give_pass_or_fail_from_the_runs_junit_file(tmp_path, capsys)
                      "messages": ["p99<3: measured 9"]}
     assert report["header"]["verdict"] == {"status": "fail", "text": "FAIL: 1 of 2 thresholds failed; no findings"}
     assert "**❌ Verdict: FAIL: 1 of 2 thresholds failed; no findings**" in markdown
+    assert "- **thresholds:** p95<300; p99<3; not met: p99<3: measured 9" in markdown
     assert '<p class="verdict fail">' in html
     (run_dir / JUNIT_FILE).write_text(JUNIT.replace('<failure message="p99&lt;3: measured 9"/>', ""))
     report, markdown, _ = report_files(tmp_path, run_dir)
@@ -161,3 +167,63 @@ def test_html_charts_are_interactive_and_self_contained(tmp_path, capsys):
     external = set(re.findall(r"https?://[^\"'<> ]+", html)) - {"http://www.w3.org/2000/svg",
                                                                  "http://www.w3.org/1999/xlink"}
     assert external == {"http://127.0.0.1:9/binance"}  # only the run's target, as text in the header
+
+
+@pytest.mark.e2e
+def test_in_a_browser_a_chart_shows_a_points_values_and_zooms(tmp_path, capsys):
+    """report.html in headless Chromium, driven by real mouse events: hovering a point highlights it (its <title> is
+    the browser's tooltip), dragging a rectangle zooms into it, a double click zooms back out."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (requirements-dev.txt)")
+    chromium, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        pytest.skip("no headless browser: install Debian's chromium and chromium-driver (make test does, as root)")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    report_files(tmp_path, quiet_run(tmp_path))
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000",
+                 f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    try:
+        driver.get((tmp_path / "out" / "report.html").as_uri())
+        svg = driver.find_element(By.CSS_SELECTOR, "figure.chart svg")
+        driver.execute_script("arguments[0].scrollIntoView()", svg)
+        def view_box() -> list[float]:
+            return [float(v) for v in driver.execute_script("return arguments[0].getAttribute('viewBox')", svg).split()]
+
+        home = view_box()
+        point = svg.find_element(By.CSS_SELECTOR, ".points circle:nth-child(5)")
+        assert point.find_element(By.TAG_NAME, "title").get_attribute("textContent").startswith("REST requests/s: ")
+        ActionChains(driver).move_to_element(point).perform()
+        assert point.value_of_css_property("fill") != "rgba(0, 0, 0, 0)"  # highlighted under the mouse
+        ActionChains(driver).move_to_element_with_offset(svg, -150, -60).click_and_hold() \
+            .move_by_offset(200, 120).release().perform()
+        zoomed = view_box()
+        assert zoomed[2] < home[2] / 2 and zoomed[3] < home[3] / 2
+        ActionChains(driver).double_click(svg).perform()
+        assert view_box() == home
+    finally:
+        driver.quit()
+
+
+def test_the_docs_show_screenshots_of_the_report():
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    images = re.findall(r"!\[[^\]]*\]\((images/report-[^)]+)\)", (docs / "analysis.md").read_text(encoding="utf-8"))
+    assert len(images) >= 3 and all((docs / image).read_bytes().startswith(b"\x89PNG") for image in images)
+
+
+@pytest.mark.e2e
+def test_the_docs_screenshot_command_takes_one_of_a_report(tmp_path, capsys):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no headless browser: install Debian's chromium")
+    report_files(tmp_path, quiet_run(tmp_path))
+    shot = tmp_path / "shot.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}",
+                    (tmp_path / "out" / "report.html").as_uri()], capture_output=True, timeout=60, check=True)
+    assert shot.read_bytes().startswith(b"\x89PNG")
