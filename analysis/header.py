@@ -6,6 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from analysis.model import Finding
 
@@ -24,7 +25,7 @@ def run_header(run_dir: Path, manifest: dict[str, Any], run: dict[str, Any], fin
         "started_at": manifest.get("started_at"),
         "finished_at": manifest.get("finished_at"),
         "duration_s": run["duration_s"],
-        "target": {"kind": target, "host": manifest.get("host"), "simulator": target == "simulator"}
+        "target": {"kind": target, "host": public_url(manifest.get("host")), "simulator": target == "simulator"}
         if target else None,
         "settings": settings,
         "thresholds": gates,
@@ -32,6 +33,17 @@ def run_header(run_dir: Path, manifest: dict[str, Any], run: dict[str, Any], fin
         {"severity": worst.severity.value, "kind": worst.kind, "exchange": worst.exchange},
         "verdict": verdict(gates, worst),
     }
+
+
+def public_url(url: str | None) -> str | None:
+    """`url` without what may be secret: user and password, query and fragment."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def gate_outcome(run_dir: Path, thresholds: list[str]) -> dict[str, Any] | None:

@@ -90,6 +90,14 @@ def test_thresholds_give_pass_or_fail_from_the_runs_junit_file(tmp_path, capsys)
     assert report["header"]["verdict"]["text"] == "PASS: all 2 thresholds passed; no findings"
 
 
+def test_the_target_is_shown_without_credentials(tmp_path, capsys):
+    run_dir = quiet_run(tmp_path, target="other", host="https://user:s3cret@gw.example:8443/api?key=k3y#x")
+    report, markdown, html = report_files(tmp_path, run_dir)
+    assert report["header"]["target"] == {"kind": "other", "host": "https://gw.example:8443/api", "simulator": False}
+    for text in (json.dumps(report), markdown, html):
+        assert "s3cret" not in text and "k3y" not in text
+
+
 def test_thresholds_without_a_readable_outcome_are_not_called_a_pass(tmp_path, capsys):
     report, _, _ = report_files(tmp_path, quiet_run(tmp_path, thresholds=["p95<300"]))
     assert report["header"]["verdict"]["status"] == "unknown"
