@@ -46,7 +46,20 @@ class Image:
     chart: Chart
 
 
-Block = Heading | Paragraph | Bullets | Table | FindingBlock | Image
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: str  # pass, fail, unknown, none (no thresholds)
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Labelled one-line facts (the header's when, target, settings)."""
+
+    items: list[tuple[str, str]]
+
+
+Block = Heading | Paragraph | Bullets | Table | FindingBlock | Image | Verdict | Facts
 
 
 def fmt(value: Any, unit: str = "", digits: int = 1) -> str:
@@ -69,10 +82,10 @@ def share(value: float | None) -> str:
 
 def build_document(report: dict[str, Any], charts: list[Chart]) -> list[Block]:
     run = report["run"]
-    blocks: list[Block] = [
-        Heading(1, f"Load-test analysis: {run['run_id']}"),
-        Paragraph(run_line(run)),
-    ]
+    blocks: list[Block] = [Heading(1, f"Load-test analysis: {run['run_id']}")]
+    if "header" in report:
+        blocks += header_blocks(report["header"])
+    blocks.append(Paragraph(run_line(run)))
     blocks += findings_blocks(report["findings"])
     blocks += rate_limit_blocks(report["exchanges"])
     blocks += latency_blocks(report)
@@ -109,10 +122,51 @@ def run_line(run: dict[str, Any]) -> str:
     return "; ".join(p for p in parts if p) + "."
 
 
+def header_blocks(header: dict[str, Any]) -> list[Block]:
+    """The verdict, then when, against what and with which settings."""
+    verdict = header["verdict"]
+    target = header["target"]
+    settings = header["settings"]
+    return [
+        Verdict(verdict["status"], verdict["text"]),
+        Facts([
+            ("when", when_line(header)),
+            ("target", "unknown (not in run.json)" if target is None else
+             f"{target['host'] or 'unknown host'} "
+             f"({'the embedded simulator' if target['simulator'] else target['kind']})"),
+            ("settings", "; ".join(setting_text(key, value) for key, value in settings.items())
+             or "unknown (no run.json)"),
+            ("thresholds", thresholds_line(header["thresholds"])),
+        ]),
+    ]
+
+
+def thresholds_line(gates: dict[str, Any] | None) -> str:
+    if gates is None:
+        return "none"
+    failed = f"; not met: {'; '.join(gates['messages'])}" if gates["messages"] else ""
+    return "; ".join(gates["set"]) + failed
+
+
+def when_line(header: dict[str, Any]) -> str:
+    started, finished = header["started_at"], header["finished_at"]
+    span = f"{started or 'start unknown'} to {finished or 'end unknown'}"
+    return f"{span}; {fmt(header['duration_s'], ' s')} measured"
+
+
+SETTING_LABELS = {"spawn_rate": ("spawn rate", " users/s"), "duration_s": ("duration", " s"),
+                  "sim_config": ("simulator config", "")}
+
+
+def setting_text(key: str, value: Any) -> str:
+    label, unit = SETTING_LABELS.get(key, (key.replace("_", " "), ""))
+    return f"{label} {', '.join(map(str, value)) if isinstance(value, list) else fmt(value, unit)}"
+
+
 def findings_blocks(findings: list[dict[str, Any]]) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Findings")]
     if not findings:
-        blocks.append(Paragraph("Nothing crossed a threshold: no rate limiting, errors, saturation or drops found."))
+        blocks.append(Paragraph("No findings: no rate limiting, errors, saturation or drops found."))
         return blocks
     counts = {s: sum(1 for f in findings if f["severity"] == s) for s in ("high", "medium", "low")}
     blocks.append(Paragraph(", ".join(f"{n} {s}" for s, n in counts.items() if n) + "."))
@@ -236,9 +290,13 @@ def error_blocks(errors: dict[str, Any]) -> list[Block]:
     else:
         blocks.append(Paragraph("No failures."))
     blocks.append(Heading(3, "The six common errors"))
+    common = errors["common_errors"]
+    if not any(c["count"] for c in common):
+        blocks.append(Paragraph(f"None of the {len(common)} common errors was seen (table left out)."))
+        return blocks
     blocks.append(Table(
         ["error", "seen", "share", "cause", "fix"],
-        [[c["title"], fmt(c["count"]), share(c["share"]), c["cause"], c["fix"]] for c in errors["common_errors"]],
+        [[c["title"], fmt(c["count"]), share(c["share"]), c["cause"], c["fix"]] for c in common],
     ))
     return blocks
 
@@ -257,9 +315,11 @@ def websocket_blocks(ws: dict[str, Any]) -> list[Block]:
     elif len(by_exchange) == 1:
         (name,) = by_exchange
         connect_rows = [[row[0], name, *row[2:]] for row in connect_rows]
+    connect_rows = [row for row in connect_rows if row[2] != "0"]  # no attempts: a row of dashes
     blocks: list[Block] = [
         Heading(2, "WebSocket"),
-        Table(["", "exchange", "attempts", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"], connect_rows),
+        Table(["", "exchange", "attempts", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms"], connect_rows)
+        if connect_rows else Paragraph("No connection attempts recorded (table left out)."),
         Bullets([
             f"reconnects: {fmt(ws['reconnects'])}; storms: {len(ws['storms'])}",
             f"abnormal drops: {fmt(ws['drops'])}"

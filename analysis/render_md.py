@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from analysis.document import Block, Bullets, FindingBlock, Heading, Image, Paragraph, Table
+from analysis.document import Block, Bullets, Facts, FindingBlock, Heading, Image, Paragraph, Table, Verdict
 
 SEVERITY_LABELS = {"high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
+VERDICT_MARKS = {"pass": "✅ ", "fail": "❌ ", "unknown": "❔ "}  # none (no thresholds): no mark
 
 
 def render_markdown(blocks: list[Block]) -> str:
@@ -28,6 +29,10 @@ def render_markdown(blocks: list[Block]) -> str:
                 parts.append("\n".join(lines))
             case Image(chart):
                 parts.append(f"![{chart.title}]({chart.file})")
+            case Verdict(status, text):
+                parts.append(f"**{VERDICT_MARKS.get(status, '')}Verdict: {text}**")
+            case Facts(items):
+                parts.append("\n".join(f"- **{label}:** {text}" for label, text in items))
     return "\n\n".join(parts) + "\n"
 
 

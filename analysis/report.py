@@ -11,6 +11,7 @@ from typing import Any
 from analysis.charts import draw_all
 from analysis.compare import compare_reports
 from analysis.document import build_document
+from analysis.header import run_header
 from analysis.model import AnalysisError, Finding, Thresholds, by_severity, plain
 from analysis.pipeline import analyse
 from analysis.render_html import render_html
@@ -52,7 +53,8 @@ def write_report(
         report["comparison"] = section
         findings = by_severity([*findings, *regressions])
         report["findings"] = [f.to_json() for f in findings]
-    report = plain(report)
+    header = run_header(run_dir, analysis.data.manifest, report["run"], findings)
+    report = plain({"schema_version": report["schema_version"], "header": header, **report})
     charts = draw_all(analysis) if {"md", "html"} & set(wanted) else []
     out = out_dir if out_dir is not None else run_dir / DEFAULT_OUT
     written: list[Path] = []

@@ -47,8 +47,8 @@ def test_writes_markdown_json_html_and_charts(tmp_path, capsys):
         assert (out / chart["file"]).read_bytes().startswith(b"\x89PNG")
         assert f"]({chart['file']})" in (out / "report.md").read_text()
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == len(report["charts"])
-    assert not re.search(r'(src|href)="(?!data:)', html), "report.html must not load anything from elsewhere"
+    assert html.count('<figure class="chart"><svg') == len(report["charts"])
+    assert not re.search(r'(src|href)="(?!data:|#)', html), "report.html must not load anything from elsewhere"
 
 
 def test_default_output_directory_keeps_locusts_own_report(tmp_path, capsys):

@@ -63,6 +63,8 @@ def test_thresholds_that_hold_pass_a_run_with_rate_limited_requests(tmp_path):
     summary = (run_dir / "locust_summary.md").read_text()
     assert "✅ all 5 thresholds passed" in summary and "| binance |" in summary
     assert "rps>0.5" in json.loads((run_dir / "run.json").read_text())["thresholds"]
+    verdict = json.loads((run_dir / "analysis" / "report.json").read_text())["header"]["verdict"]
+    assert verdict["status"] == "pass" and verdict["text"].startswith("PASS: all 5 thresholds passed; worst finding")
     assert "threshold rps>0.5 passed: measured" in output
 
 
@@ -72,8 +74,15 @@ def test_a_failed_threshold_exits_3_with_its_measured_value(tmp_path):
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "thresholds failed (1; see" in proc.stderr
     assert "  p50<0.01: measured " in proc.stderr
-    cases = junit_cases(only_run_dir(tmp_path))
+    run_dir = only_run_dir(tmp_path)
+    cases = junit_cases(run_dir)
     assert cases["p50<0.01"].find("failure") is not None and cases["ws_gaps==0"].find("failure") is None
+    header = json.loads((run_dir / "analysis" / "report.json").read_text())["header"]  # the report's verdict agrees
+    assert header["verdict"]["status"] == "fail" and header["verdict"]["text"].startswith("FAIL: 1 of 2 thresholds")
+    assert header["thresholds"]["messages"] == [cases["p50<0.01"].find("failure").get("message")]
+    assert header["target"]["simulator"] and header["settings"]["users"] == 3
+    markdown = (run_dir / "analysis" / "report.md").read_text()
+    assert markdown.splitlines()[2].startswith("**❌ Verdict: FAIL: 1 of 2 thresholds failed")
 
 
 def test_unusable_thresholds_exit_2_before_any_load(tmp_path):
