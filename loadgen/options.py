@@ -132,7 +132,7 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
 CHOICES: dict[str, type[enum.StrEnum]] = {
     "--mode": Mode, "--order-endpoint": OrderEndpoint, "--backoff": BackoffChoice, "--on-ban": BanAction,
 }
-# On/off options: a checkbox in the web UI; `--breaker on|off` (or plain `--breaker`) on the command line.
+# On/off options: a checkbox in the web UI (a boolean default); `--breaker on|off` on the command line.
 SWITCHES = frozenset({"--breaker"})
 # Rarely changed: on the command line (and in config files) only, so the web UI's form shows the core options.
 NOT_IN_WEB_UI = frozenset({
@@ -156,8 +156,8 @@ def add_arguments(parser: Any, **_: Any) -> None:
     for flag, default, help_text in OPTIONS:
         shown = flag not in NOT_IN_WEB_UI
         if flag in SWITCHES:
-            parser.add_argument(flag, type=switch_argument, nargs="?", const=True, default=on_off(default),
-                                metavar="on|off", help=help_text, include_in_web_ui=shown)
+            parser.add_argument(flag, type=switch_argument, default=on_off(default), metavar="on|off",
+                                help=help_text, include_in_web_ui=shown)
         elif flag in CHOICES:
             parser.add_argument(flag, type=str.lower, choices=[c.value for c in CHOICES[flag]], default=default,
                                 help=help_text, include_in_web_ui=shown)

@@ -50,8 +50,8 @@ def test_the_form_shows_the_core_options_and_hides_the_rarely_used_ones():
 
 @pytest.mark.parametrize(
     ("args", "breaker"),
-    [([], False), (["--breaker", "on"], True), (["--breaker", "off"], False), (["--breaker"], True),
-     (["--breaker", "auto"], False)],
+    [([], False), (["--breaker", "on"], True), (["--breaker", "off"], False),
+     (["--breaker", "auto"], False), (["--breaker=ON"], True)],
 )
 def test_the_breaker_is_on_or_off_as_documented(args, breaker):
     assert suite_parser().parse_args(args).breaker is breaker
