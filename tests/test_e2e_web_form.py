@@ -24,6 +24,10 @@ DROPDOWNS = {
     "Order endpoint": ["test", "live"],
 }
 
+ORDER = ("Scenario", "Exchange", "Symbols", "Streams", "Mode", "Target rate (req/s)", "Weight budget", "Weight limit",
+         "Backoff", "On a ban", "Circuit breaker", "Order endpoint", "Orders per burst", "Pause between bursts (s)",
+         "WS URL")  # loadgen/web/form.py's LABELS (this process does not import Locust)
+
 
 def get(url: str) -> dict:
     return json.loads(request(url)[2])
@@ -57,6 +61,8 @@ def test_in_a_browser_the_form_has_dropdowns_labels_and_defaults_and_runs_the_sc
             for name, choices in DROPDOWNS.items():
                 select = Select(visible(By.NAME, name)[0])
                 assert [o.get_attribute("value") for o in select.options] == choices, name
+            named = [e.get_attribute("name") for e in driver.find_elements(By.CSS_SELECTOR, "[name]")]
+            assert [name for name in named if name in ORDER] == list(ORDER)  # core first, not alphabetical
             assert Select(driver.find_element(By.NAME, "Mode")).first_selected_option.text == "probe"
             breaker = driver.find_element(By.NAME, "Circuit breaker")
             assert breaker.get_attribute("type") == "checkbox" and not breaker.is_selected()

@@ -47,7 +47,8 @@ def install(environment: Environment) -> None:
     web_ui = environment.web_ui
     if web_ui is None:
         return
-    web_ui.app.json.sort_keys = False  # the page's template arguments keep the order above (Flask sorts by default)
+    # The page's template arguments (`tojson`) keep the order above: Jinja sorts their keys by default.
+    web_ui.app.jinja_env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     update_template_args = web_ui.update_template_args
 
     def update_with_labels() -> None:

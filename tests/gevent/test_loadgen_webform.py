@@ -104,7 +104,8 @@ def test_the_page_gets_labelled_options_in_order_and_make_runs_defaults():
     assert extra["Mode"]["choices"] == ["probe", "polite"] and extra["Circuit breaker"]["default_value"] is False
     assert not [key for key in extra if "_" in key or key[0].islower()]
     page = env.web_ui.app.test_client().get("/").get_data(as_text=True)
-    assert page.index('"Exchange"') < page.index('"Symbols"') < page.index('"WS URL"')  # not sorted
+    positions = [page.index(f'"{text}"') for text in ("Exchange", "Symbols", "Mode", "Backoff")]
+    assert positions == sorted(positions)  # the form's order, not sorted by Jinja
 
 
 def test_values_given_on_the_command_line_stay_the_forms_defaults(monkeypatch):
@@ -141,3 +142,9 @@ def test_the_scenario_picks_the_shape(scenario, picked, shape):
 
 def test_the_shape_class_name_is_the_shapes():
     assert shapes.ScenarioShape.__name__ == SHAPE_CLASS_NAME
+
+
+def test_the_browser_test_expects_the_forms_order():
+    from tests.test_e2e_web_form import ORDER
+
+    assert tuple(form.LABELS.values()) == ORDER
