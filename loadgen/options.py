@@ -8,6 +8,7 @@ value means "the adapter's default" (symbols, streams, limits, receive window) o
 
 from __future__ import annotations
 
+import argparse
 import enum
 import math
 import re
@@ -122,10 +123,22 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--backoff-cap-s", "60", "Largest backoff in seconds (a server's longer Retry-After still wins)"),
     ("--on-ban", "stop-user", "With backoff on, a ban (Binance 418, Kraken's lockout) stops the user (stop-user) or "
      "the run (stop-run)"),
-    ("--breaker", "off", "on: a circuit breaker per exchange refuses requests while the exchange is failing"),
+    ("--breaker", "off", "A circuit breaker per exchange refuses requests while the exchange is failing"),
     ("--breaker-failures", "5", "Unhealthy answers in a row (5xx, timeouts, resets, 429/418) that open the breaker"),
     ("--breaker-open-s", "30", "Seconds the breaker stays open before it lets one trial request through"),
 )
+
+# Options with a fixed set of values: a dropdown in the web UI, checked by argparse on the command line.
+CHOICES: dict[str, type[enum.StrEnum]] = {
+    "--mode": Mode, "--order-endpoint": OrderEndpoint, "--backoff": BackoffChoice, "--on-ban": BanAction,
+}
+# On/off options: a checkbox in the web UI (a boolean default); `--breaker on|off` on the command line.
+SWITCHES = frozenset({"--breaker"})
+# Rarely changed: on the command line (and in config files) only, so the web UI's form shows the core options.
+NOT_IN_WEB_UI = frozenset({
+    "--order-event-timeout", "--weight-window-s", "--recv-window", "--late-start-ms", "--max-start-lag-s",
+    "--backoff-base-s", "--backoff-cap-s", "--breaker-failures", "--breaker-open-s",
+})
 
 _registered = False
 
@@ -141,12 +154,37 @@ def register() -> None:
 def add_arguments(parser: Any, **_: Any) -> None:
     # Directly on the parser: Locust shows only those (not argument groups' options) in the web UI.
     for flag, default, help_text in OPTIONS:
-        parser.add_argument(flag, type=str, default=default, help=help_text, include_in_web_ui=True)
+        shown = flag not in NOT_IN_WEB_UI
+        if flag in SWITCHES:
+            parser.add_argument(flag, type=switch_argument, default=on_off(default), metavar="on|off",
+                                help=help_text, include_in_web_ui=shown)
+        elif flag in CHOICES:
+            parser.add_argument(flag, type=str.lower, choices=[c.value for c in CHOICES[flag]], default=default,
+                                help=help_text, include_in_web_ui=shown)
+        else:
+            parser.add_argument(flag, type=str, default=default, help=help_text, include_in_web_ui=shown)
     parser.add_argument(
         "--allow-production", action="store_true", default=False, include_in_web_ui=False,
         help="Against an exchange's production host, allow probe mode, budgets above its published limits and "
         "order-sending users (refused there by default)",
     )
+
+
+def on_off(value: str | bool) -> bool:
+    """An on/off option's value: a bool (the web UI's checkbox) or on|off (auto: off) as text."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text not in {c.value for c in Switch}:
+        raise ValueError(f"expected on|off, got {text!r}")
+    return text == Switch.ON
+
+
+def switch_argument(text: str) -> bool:
+    try:
+        return on_off(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def number_option(options: Any, dest: str, low: float, *, integer: bool = False, above: bool = False) -> float:
@@ -192,7 +230,7 @@ def parse_settings(options: Any, adapter: ExchangeAdapter, host: str | None) -> 
         backoff_base_s=base_s,
         backoff_cap_s=cap_s,
         on_ban=_choice(options, "on_ban", BanAction),
-        breaker=_switch(options, "breaker", auto=False),
+        breaker=_switch(options, "breaker"),
         breaker_failures=_int(options, "breaker_failures", None, 1, None),
         breaker_open_s=_float(options, "breaker_open_s", 0.0, math.inf, low_open=True),
     )
@@ -248,9 +286,12 @@ def _choice(options: Any, dest: str, choices: type[E]) -> E:
         raise OptionError(f"{_flag(dest)}: expected {allowed}, got {text!r}") from None
 
 
-def _switch(options: Any, dest: str, auto: bool) -> bool:
-    value = _choice(options, dest, Switch)
-    return auto if value is Switch.AUTO else value is Switch.ON
+def _switch(options: Any, dest: str) -> bool:
+    value = getattr(options, dest, None)
+    try:
+        return on_off(value if isinstance(value, bool) else _text(options, dest))
+    except ValueError as exc:
+        raise OptionError(f"{_flag(dest)}: {exc}") from None
 
 
 def _backoff(options: Any, mode: Mode) -> BackoffChoice:

@@ -190,14 +190,15 @@ def test_all_exchanges_side_by_side_reconcile_per_exchange(all_exchanges_run):
     assert figures.requests > 20 and figures.aggregated >= figures.requests
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--streams", "nosuchstream", "--streams: 'nosuchstream' is not a binance stream kind"),
-    ("--symbols", "BTC USDT", "--symbols: 'BTC USDT' is not a symbol"),
-    ("--mode", "reckless", "--mode"),
+@pytest.mark.parametrize(("option", "value", "message", "code"), [
+    ("--streams", "nosuchstream", "--streams: 'nosuchstream' is not a binance stream kind", 1),
+    ("--symbols", "BTC USDT", "--symbols: 'BTC USDT' is not a symbol", 1),
+    # a value outside an option's fixed set is a usage error, refused by Locust's parser (its choices)
+    ("--mode", "reckless", "argument --mode: invalid choice: 'reckless' (choose from 'probe', 'polite')", 2),
 ])
-def test_bad_user_options_stop_the_run_before_any_load(tmp_path, option, value, message):
+def test_bad_user_options_stop_the_run_before_any_load(tmp_path, option, value, message, code):
     proc = runner("run", "--duration", "5", "--", option, value, results=tmp_path, timeout=60)
-    assert proc.returncode == 1
+    assert proc.returncode == code
     assert message in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "analysis:" not in proc.stderr  # nothing ran, so there is nothing to analyse

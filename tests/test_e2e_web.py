@@ -182,8 +182,8 @@ def test_in_a_browser_a_run_started_from_the_form_moves_the_exchange_tab(tmp_pat
                 field.send_keys(Keys.CONTROL, "a")
                 field.send_keys(value)
             driver.find_element(By.XPATH, "//button[normalize-space()='Custom parameters']").click()
-            wait_until(lambda: visible(By.NAME, "symbols"), 10)[0].send_keys("BTCUSDT")  # a custom option
-            for name in ("exchange", "streams", "mode", "scenario"):  # editable in the form too
+            wait_until(lambda: visible(By.NAME, "Symbols"), 10)[0].send_keys("BTCUSDT")  # a custom option
+            for name in ("Exchange", "Streams", "Mode", "Scenario"):  # editable in the form too (by their labels)
                 assert visible(By.NAME, name) and visible(By.NAME, name)[0].is_enabled(), name
             assert visible(By.NAME, "shapeClass")  # Locust's own -u/-r (Default) or a scenario's shape
             driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()

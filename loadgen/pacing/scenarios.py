@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 # The shape's Locust options: (flag, default, help). Defaults are text, as typed on a command line.
 SCENARIO_OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("--scenario", "", "Shaped scenario: light|medium|heavy|stress|ramp|capacity|spike (with "
-     "locustfiles/scenario_shape.py)"),
+    ("--scenario", "default", "A preset by name: default is Locust's own users and spawn rate, the others run as "
+     "the load shape of locustfiles/scenario_shape.py"),
     ("--ramp-start-rps", "", "ramp: each exchange's first plateau in req/s (default: its published limit, "
      "one unit of weight taken as one request)"),
     ("--ramp-max-rps", "2000", "ramp: the highest rate tried per exchange"),
@@ -29,6 +29,7 @@ SCENARIO_OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("--spike-pause-max-s", "15", "spike: longest pause after a burst"),
     ("--spike-timeout-s", "30", "spike: longest wait for a burst's answers"),
 )
+SHAPE_CLASS_NAME = "ScenarioShape"  # the shape class of loadgen/pacing/shapes.py, as Locust's class picker names it
 BURST_LEAD_S = 0.5  # bursts are announced this long before they start, so every worker starts together
 BURST_ANSWER_S = 1.0  # the time each burst is given for its answers when bursts are fitted into a run time
 SPIKE_SETTLE_S = 1.0  # after every user is up, the first burst is announced this much later

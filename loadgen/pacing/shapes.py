@@ -59,9 +59,13 @@ Tick = tuple[int, float, list[type[User]]] | None
 
 
 @events.init_command_line_parser.add_listener
-def _add_arguments(parser: Any, **_: Any) -> None:
+def add_arguments(parser: Any, **_: Any) -> None:
     for flag, default, help_text in SCENARIO_OPTIONS:
-        parser.add_argument(flag, type=str, default=default, help=help_text, include_in_web_ui=True)
+        if flag == "--scenario":  # a dropdown in the web UI; the tuning options are for the command line only
+            parser.add_argument(flag, type=str, choices=list(SCENARIOS), default=default, help=help_text,
+                                include_in_web_ui=True)
+        else:
+            parser.add_argument(flag, type=str, default=default, help=help_text, include_in_web_ui=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +154,8 @@ def build_plan(environment: Environment) -> Plan:
     scenario = SCENARIOS.get(name)
     if scenario is None or not scenario.shaped:
         shaped = ", ".join(s.name for s in SCENARIOS.values() if s.shaped)
-        raise OptionError(f"--scenario: expected one of {shaped}, got {name!r}")
+        raise OptionError(f"--scenario: the load shape runs one of {shaped}, got {name!r} (the default scenario "
+                          "is Locust's own -u/-r: pick the Default shape, or leave out locustfiles/scenario_shape.py)")
     classes = [c for c in environment.user_classes if getattr(c, "open_model", False)]
     if not classes:
         raise OptionError(f"scenario {name}: no open-model user class among the chosen users (e.g. a REST poller)")

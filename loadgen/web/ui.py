@@ -1,5 +1,6 @@
 """The suite's additions to Locust's web UI: safer defaults (`loadgen.web.security`), an "Exchange" tab
-with the live per-exchange view, the same data at `GET /exchange/stats`, and `--exchange` in the form."""
+with the live per-exchange view, the same data at `GET /exchange/stats`, `--exchange` in the form, and the
+form's readable labels and `make run`'s defaults (`loadgen.web.form`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from locust.env import Environment
 from locust.event import Events
 from locust.runners import WorkerRunner
 
-from loadgen.web import exchange_choice, exchange_view, security
+from loadgen.web import exchange_choice, exchange_view, form, security
 from loadgen.web.exchange_view import ExchangeView
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ def attach(environment: Environment) -> None:
     if environment.web_ui is None or view is None:
         return
     security.secure(environment)
+    form.install(environment)  # before the tab's hooks: they read the posted form by the options' names
     add_exchange_tab(environment, view)
 
 

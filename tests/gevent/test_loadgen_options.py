@@ -59,6 +59,7 @@ def test_without_a_host_the_ws_host_stays_unknown():
         ({"order_pause": "-1"}, "--order-pause: must be a number >= 0, got -1"),
         ({"order_pause": "inf"}, "--order-pause: must be a number >= 0, got inf"),
         ({"order_burst": "0"}, "--order-burst: must be between 1 and 1000, got 0"),
+        ({"breaker": "maybe"}, "--breaker: expected on|off, got 'maybe'"),
         ({"order_burst": "2.5"}, "--order-burst: expected a whole number, got '2.5'"),
         ({"weight_limit": "0"}, "--weight-limit: must be at least 1, got 0"),
         ({"weight_window_s": "x"}, "--weight-window-s: expected a whole number, got 'x'"),
