@@ -23,7 +23,11 @@ from analysis.load import RunData
 from analysis.model import Finding, Severity, Thresholds
 
 MAX_POINTS = 400  # longer series are thinned evenly before the pairwise fit (its cost grows with the square)
-RESOURCES = (("rss_mb", "MB", "memory"), ("fds", "fds", "open file descriptors"))  # column, unit, words
+# column, unit, words, how the leak ends a run
+RESOURCES = (
+    ("rss_mb", "MB", "memory", "MemoryError or the kernel's OOM killer"),
+    ("fds", "fds", "open file descriptors", "'Too many open files' (EMFILE)"),
+)
 FIXES = (
     "Close what a user opens, in on_stop or a with-block: HTTP sessions and their connection pools, WebSocket "
     "connections, files. Keep one bounded connection pool per user (a limit per host) instead of a new client "
@@ -102,7 +106,7 @@ def analyse_resources(data: RunData, thresholds: Thresholds) -> tuple[dict[str, 
     for process, role, pid, rows in series(data):
         t = rows["t"].to_numpy(dtype=float)
         entry: dict[str, Any] = {"process": process, "role": role, "pid": pid}
-        for column, unit, words in RESOURCES:
+        for column, unit, words, ending in RESOURCES:
             trend = judge(t, rows[column].to_numpy(dtype=float), start, end, thresholds)
             leak = trend is not None and is_leak(column, trend, thresholds)
             entry[column] = None if trend is None else {
@@ -111,7 +115,7 @@ def analyse_resources(data: RunData, thresholds: Thresholds) -> tuple[dict[str, 
                 "to_s": trend.to_s, "leak": leak,
             }
             if leak and trend is not None:
-                findings.append(_finding(process, role, pid, column, unit, words, trend))
+                findings.append(_finding(process, role, pid, (column, unit, words, ending), trend))
         processes.append(entry)
     section = {
         "warmup_share": thresholds.leak_warmup_share,
@@ -121,9 +125,10 @@ def analyse_resources(data: RunData, thresholds: Thresholds) -> tuple[dict[str, 
     return section, findings
 
 
-def _finding(process: str, role: str, pid: int | None, column: str, unit: str, words: str, trend: Trend) -> Finding:
-    who = "the simulator" if role == "simulator" else f"Locust {role} process {process!r}" if role == "worker" \
-        else f"the Locust {role} process"
+def _finding(process: str, role: str, pid: int | None, resource: tuple[str, str, str, str], trend: Trend) -> Finding:
+    column, unit, words, end = resource
+    who = "the simulator" if role == "simulator" else f"Locust worker process {process!r}" if role == "worker" \
+        else f"the {role} Locust process"
     if pid is not None:
         who += f" (pid {pid})"
     fixes = FIXES if role != "simulator" else (
@@ -135,7 +140,7 @@ def _finding(process: str, role: str, pid: int | None, column: str, unit: str, w
         message=(
             f"{who}: {words} rose steadily from {trend.from_s:g} s to {trend.to_s:g} s, by {trend.rise:g} {unit} "
             f"({trend.slope_per_min:g} {unit}/min; {trend.first:g} -> {trend.last:g} {unit}, trend {trend.tau:g}): "
-            "a leak, which ends a longer run in MemoryError or 'Too many open files'"
+            f"a leak, which ends a longer run in {end}"
         ),
         evidence={"process": process, "role": role, "pid": pid, "resource": column, "unit": unit,
                   "slope_per_min": trend.slope_per_min, "rise": trend.rise, "first": trend.first,

@@ -25,6 +25,7 @@ from loadgen.gates import run_snapshot
 from loadgen.gates.evaluation import WS_METHOD, EntryStats, ExchangeCatalog, order_figures
 from loadgen.messages import ExchangeGauges
 from loadgen.metrics import metrics_hub
+from loadgen.process_history import process_history
 from loadgen.runtime import exchange_runtime
 from loadgen.users.ws_order_rows import REQUEST_TYPE as ORDER_REQUEST_TYPE
 
@@ -116,11 +117,13 @@ class ExchangeView:
         gauges = self.gauges()
         names = sorted({*(latest.totals if latest else {}), *gauges})
         orders = self.orders()
+        history = process_history(self.environment)
         return {
             "updated_at": now,
             "window_s": round(span, 1),
             "exchanges": [{**self._exchange(name, latest, oldest, span, gauges.get(name, {}), now),
                            "orders": orders.get(name)} for name in names],
+            "processes": history.latest() if history is not None else [],  # each process's last RSS and fds
         }
 
     def orders(self) -> dict[str, dict[str, Any]]:

@@ -150,7 +150,8 @@ class RunBuilder:
                         for row in self.simulator_rows])
         if self.process_rows:
             _write_csv(Path(f"{prefix}_process_history.csv"), list(PROCESS_HISTORY_COLUMNS),
-                       [["" if row[c] is None else row[c] for c in PROCESS_HISTORY_COLUMNS] for row in self.process_rows])
+                       [["" if row[c] is None else row[c] for c in PROCESS_HISTORY_COLUMNS]
+                        for row in self.process_rows])
         if self.log_lines:
             (run_dir / "locust.log").write_text("\n".join(self.log_lines) + "\n")
         return run_dir
