@@ -107,6 +107,10 @@ def test_the_report_names_the_leaking_process_and_not_the_clean_ones(tmp_path: P
     assert processes["simulator"]["fds"] is None and processes["simulator"]["rss_mb"]["leak"] is False
     report = json.loads((tmp_path / "run" / "analysis" / "report.json").read_text())
     assert report["resources"]["leaks"] == 2
+    write_report(tmp_path / "run", formats=("md",))
+    markdown = (tmp_path / "run" / "analysis" / "report.md").read_text()
+    assert "## Memory and open files" in markdown
+    assert "| host_1 | worker | 99.6 → 137.2 MB (max 137.2) | 48 MB/min: leak |" in markdown
 
 
 def test_a_leaking_simulator_is_named(tmp_path: Path) -> None:
