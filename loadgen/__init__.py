@@ -12,7 +12,8 @@ Subpackages, by concern:
 - `runner`: `python -m loadgen`: the command line, child processes, stopping them in order, the console summary.
   A plain process: it never imports Locust (tests/test_layers.py).
 
-Top-level modules hold what every part shares: the options (`options`), the per-exchange counters (`metrics`), each process's memory and files (`process_history`),
-the per-exchange runtime of a process (`runtime`), the suite's state on each Locust `Environment` (`state`),
-every worker<->master message (`messages`), and `plugin`, which wires them into Locust for a locustfile.
+Top-level modules hold what every part shares: the options (`options`), the per-exchange counters (`metrics`),
+each process's memory and open files (`process_history`), the per-exchange runtime of a process (`runtime`), the
+suite's state on each Locust `Environment` (`state`), every worker<->master message (`messages`), and `plugin`,
+which wires them into Locust for a locustfile.
 """
