@@ -31,6 +31,7 @@ from simulator.process_usage import PROCESS_HISTORY_COLUMNS
 logger = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 1.0
+MAX_PENDING = 600  # a worker keeps at most this many unreported samples (its reports go every few seconds)
 Row = tuple[float, float | None, int | None]  # (epoch seconds, rss_mb, fds)
 
 
@@ -86,6 +87,7 @@ class ProcessHistory:
         row: Row = (round(time.time(), 3), usage.rss_mb, usage.fds)
         if self.role == "worker":
             self.pending.append(row)
+            del self.pending[:-MAX_PENDING]
         else:
             self.add(self.role, self.role, self.pid, [row])
 

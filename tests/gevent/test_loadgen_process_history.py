@@ -16,7 +16,7 @@ from exchanges.binance import ADAPTER
 from loadgen import messages
 from loadgen.metrics import metrics_hub
 from loadgen.plugin import install
-from loadgen.process_history import ProcessHistory, process_history
+from loadgen.process_history import MAX_PENDING, ProcessHistory, process_history
 from loadgen.web.exchange_view import exchange_view
 from loadgen.web.ui import processes_cell, table_rows
 from locustfiles.binance import BinanceRestPoller
@@ -71,6 +71,19 @@ def test_the_exchange_tab_shows_the_latest_memory_and_files() -> None:
     assert local["role"] == "local" and local["rss_mb"] > 20 and local["fds"] >= 3
     (row,) = table_rows(view.view())
     assert row["processes"] == f"local {local['rss_mb']:.0f} MB, {local['fds']} fds"
+    # on a master, a lost worker's last figures are no longer shown
+    process_history(env).add("worker", "w1", 1, [(1.0, 90.0, 30)])
+    process_history(env).add("worker", "w2", 2, [(1.0, 99.0, 40)])
+    view.live_workers = lambda: {"w1"}  # type: ignore[method-assign]
+    assert [p["process"] for p in view.view()["processes"]] == ["local", "w1"]
+
+
+def test_a_worker_keeps_a_bounded_backlog() -> None:
+    worker = ProcessHistory(Environment(events=Events()))
+    worker.role = "worker"
+    for _ in range(MAX_PENDING + 5):
+        worker.sample()
+    assert len(worker.pending) == MAX_PENDING
 
 
 def test_the_cell_is_compact_with_many_workers() -> None:
