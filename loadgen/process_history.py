@@ -5,7 +5,9 @@ Each process (the single local one, or the master and each worker) samples itsel
 the process that writes results appends them to `PREFIX_process_history.csv` (columns `PROCESS_HISTORY_COLUMNS`,
 flushed as the run goes) and writes `PREFIX_process.json` (first, last and highest figures per process) when Locust
 quits. The analysis judges these series for leaks (`analysis/resources.py`); the Exchange tab shows the latest
-sample of each process.
+sample of each process. Exported as metrics, they map to Prometheus' `process_resident_memory_bytes` and
+`process_open_fds` (OpenTelemetry: `process.memory.usage`, `process.open_file_descriptor.count`), labelled with
+`role` and `process`.
 """
 
 from __future__ import annotations
