@@ -14,7 +14,7 @@ from tests.support.e2e import loadgen_run, run_locust, simulator
 
 pytestmark = pytest.mark.e2e
 LEAKY = Path(__file__).resolve().parent / "support" / "locustfiles" / "leaky.py"
-RUN_S = 12
+RUN_S = 14  # judged after the first 20% (warm-up): about 11 samples a process
 
 
 def _leaks(run_dir: Path) -> list[dict]:
@@ -40,9 +40,9 @@ def test_a_leaking_locustfile_is_found_and_its_process_named(tmp_path: Path) -> 
     for resource, leak in leaks.items():
         evidence = leak["evidence"]
         assert (evidence["process"], evidence["role"], evidence["pid"]) == ("local", "local", pid)
-        # 2 users keep 1 MiB and 1 descriptor each every 0.25 s: 8 a second, 480 a minute
-        assert 240 <= evidence["slope_per_min"] <= 600, (resource, evidence)
-        assert evidence["rise"] >= 40 and evidence["trend"] >= 0.9
+        # 2 users keep 1 MiB and 1 descriptor each every 0.25 s: 8 a second, 480 a minute (less on a busy machine)
+        assert 200 <= evidence["slope_per_min"] <= 600, (resource, evidence)
+        assert evidence["rise"] >= 30 and evidence["trend"] >= 0.9
         assert f"(pid {pid})" in leak["message"] and "on_stop" in leak["recommendation"]
     totals = json.loads(Path(f"{run.run_dir}/locust_process.json").read_text())["processes"]
     (local,) = totals
