@@ -67,9 +67,9 @@ SIMULATOR_COLUMNS = {
     "rss_mb": "rss_mb",  # the simulator process's resident memory, MiB (empty: not measured)
     "fds": "fds",  # ... and its open file descriptors
 }
-# each Locust process's memory and files per second (loadgen/process_history.py)
-PROCESS_SUFFIX = "_process_history.csv"
 SIMULATOR_OPTIONAL = ("rss_mb", "fds")  # absent from files written before they were recorded
+# each Locust process's memory and open files per second (loadgen/process_history.py; PROCESS_HISTORY_COLUMNS)
+PROCESS_SUFFIX = "_process_history.csv"
 TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response_time", "response_times")
 RAMP_SUFFIX = "_ramp.csv"  # the ramp scenario's plateaus (loadgen/pacing/ramp.py)
 RAMP_TEXT = ("exchange", "role", "verdict")
