@@ -97,6 +97,8 @@ def build_document(report: dict[str, Any], charts: list[Chart]) -> list[Block]:
     blocks += client_blocks(report["client"])
     if report["simulator"] is not None:
         blocks += simulator_blocks(report["simulator"])
+    if report.get("resources", {}).get("processes"):
+        blocks += resource_blocks(report["resources"])
     if "comparison" in report:
         blocks += comparison_blocks(report["comparison"])
     if charts:
@@ -414,6 +416,25 @@ def simulator_blocks(simulator: dict[str, Any]) -> list[Block]:
         else "saturated: never",
     ]
     return [Heading(2, "Simulator (the target)"), Bullets(items)]
+
+
+def resource_blocks(resources: dict[str, Any]) -> list[Block]:
+    """Each process's memory and open files over the judged part of the run (after warm-up)."""
+
+    def cells(figures: dict[str, Any] | None, unit: str) -> list[str]:
+        if figures is None:
+            return ["not judged", "—"]
+        return [f"{fmt(figures['first'])} → {fmt(figures['last'])} {unit} (max {fmt(figures['max'])})",
+                f"{fmt(figures['slope_per_min'], digits=2)} {unit}/min" + (": leak" if figures["leak"] else "")]
+
+    rows = [[p["process"], p["role"], *cells(p["rss_mb"], "MB"), *cells(p["fds"], "fds")]
+            for p in resources["processes"]]
+    return [
+        Heading(2, "Memory and open files"),
+        Paragraph(f"Per process, after the first {resources['warmup_share']:.0%} of the run (warm-up); a leak is a "
+                  "steady rise above the thresholds (see resource_leak findings)."),
+        Table(["process", "role", "memory", "memory slope", "open files", "files slope"], rows),
+    ]
 
 
 def comparison_blocks(comparison: dict[str, Any]) -> list[Block]:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.model import AnalysisError
+from simulator.process_usage import PROCESS_HISTORY_COLUMNS
 
 HISTORY_SUFFIX = "_stats_history.csv"
 PERCENTILE_COLUMNS = {"50%": "p50", "95%": "p95", "99%": "p99", "100%": "p100"}
@@ -63,7 +64,12 @@ SIMULATOR_COLUMNS = {
     "lag_samples": "lag_samples",
     "requests": "requests",
     "ws_messages": "ws_messages",
+    "rss_mb": "rss_mb",  # the simulator process's resident memory, MiB (empty: not measured)
+    "fds": "fds",  # ... and its open file descriptors
 }
+SIMULATOR_OPTIONAL = ("rss_mb", "fds")  # absent from files written before they were recorded
+# each Locust process's memory and open files per second (loadgen/process_history.py; PROCESS_HISTORY_COLUMNS)
+PROCESS_SUFFIX = "_process_history.csv"
 TOTALS_KEYS = ("name", "method", "num_requests", "num_failures", "total_response_time", "response_times")
 RAMP_SUFFIX = "_ramp.csv"  # the ramp scenario's plateaus (loadgen/pacing/ramp.py)
 RAMP_TEXT = ("exchange", "role", "verdict")
@@ -106,6 +112,9 @@ class RunData:
     run_duration_s: float | None = None  # the test's start to its stop, from PREFIX_exchange.json (None: unknown)
     ramp: pd.DataFrame | None = None  # the ramp's plateaus: exchange, role, target_rps, verdict, ... (RAMP_*)
     capacity_search: pd.DataFrame | None = None  # the capacity scenario's plateaus (CAPACITY_*)
+    # each Locust process's resident memory and open files per second: t, role, process, pid, rss_mb, fds; None: no
+    # PREFIX_process_history.csv (an older run)
+    process_history: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)  # what the data could not tell, for the report
 
     @property
@@ -187,6 +196,8 @@ def load_run(run_dir: Path) -> RunData:
         if (ramp_path := Path(f"{prefix}{RAMP_SUFFIX}")).exists() else None,
         capacity_search=read_plateaus(search_path, CAPACITY_TEXT, CAPACITY_NUMBERS)
         if (search_path := Path(f"{prefix}{CAPACITY_SUFFIX}")).exists() else None,
+        process_history=read_process_history(process_path)
+        if (process_path := Path(f"{prefix}{PROCESS_SUFFIX}")).exists() else None,
         notes=notes,
     )
 
@@ -298,12 +309,31 @@ def read_simulator_history(path: Path) -> pd.DataFrame:
     """The simulator's own load, one row per second (see SIMULATOR_COLUMNS); lag is empty for a row without
     wake-ups."""
     lags = ("loop_lag_p50_ms", "loop_lag_max_ms")
+    header = read_header(path)
+    columns = {c: f for c, f in SIMULATOR_COLUMNS.items() if c not in SIMULATOR_OPTIONAL or c in header}
+    frame = read_csv(
+        path,
+        columns,
+        dtypes={"timestamp": "float64", "span_s": "float64", "cpu_share": "float64", **dict.fromkeys(lags, "float64"),
+                "lag_samples": "int64", "requests": "int64", "ws_messages": "int64",
+                **dict.fromkeys(SIMULATOR_OPTIONAL, "float64")},
+        na_columns=(*lags, *SIMULATOR_OPTIONAL),
+    )
+    for field_name in SIMULATOR_OPTIONAL:
+        if field_name not in frame:
+            frame[field_name] = np.nan
+    return frame
+
+
+def read_process_history(path: Path) -> pd.DataFrame:
+    """Each Locust process's memory and open files, one row per process per second (PROCESS_HISTORY_COLUMNS)."""
+    columns = {c: "t" if c == "timestamp" else c for c in PROCESS_HISTORY_COLUMNS}
     return read_csv(
         path,
-        SIMULATOR_COLUMNS,
-        dtypes={"timestamp": "float64", "span_s": "float64", "cpu_share": "float64", **dict.fromkeys(lags, "float64"),
-                "lag_samples": "int64", "requests": "int64", "ws_messages": "int64"},
-        na_columns=lags,
+        columns,
+        dtypes={"timestamp": "float64", "role": "str", "process": "str", "pid": "int64", "rss_mb": "float64",
+                "fds": "float64"},
+        na_columns=("rss_mb", "fds"),
     )
 
 

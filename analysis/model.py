@@ -76,6 +76,11 @@ class Thresholds:
     sim_loop_lag_ms: float = 50.0  # ... or its event loop's median lag was at least this: a saturated second
     sim_saturated_s: int = 5  # saturated seconds in a row before the simulator counts as saturated
     regression_share: float = 0.10  # --compare: worse by more than this share is a regression
+    leak_warmup_share: float = 0.2  # resource leaks: the first this share of the run is warm-up, not judged
+    leak_min_samples: int = 8  # ... at least this many per-second samples after it, else not judged
+    leak_trend: float = 0.6  # ... a leak rises steadily: Kendall's tau of the samples against time at least this
+    leak_rss_mb: float = 20.0  # ... and its fitted rise over the judged span at least this many MiB of memory
+    leak_fds: int = 20  # ... or this many open file descriptors
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

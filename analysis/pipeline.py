@@ -17,6 +17,7 @@ from analysis.load import RunData, load_run
 from analysis.load_generator import LoadGeneratorResult, analyse_load_generator
 from analysis.model import Finding, Thresholds, by_severity
 from analysis.orders import analyse_orders
+from analysis.resources import analyse_resources
 from analysis.target import TargetResult, analyse_target
 from analysis.taxonomy import analyse_errors
 from analysis.timeline import (
@@ -69,6 +70,7 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
     errors, error_findings = analyse_errors(data, thresholds)
     websocket = analyse_websocket(data, client, target, thresholds)
     completeness, completeness_findings = analyse_completeness(data)
+    resources, resource_findings = analyse_resources(data, thresholds)
     findings = by_severity([
         *completeness_findings,
         *(f for r in rate_limits.values() for f in r.findings),
@@ -77,6 +79,7 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
         *capacity.findings,
         *error_findings,
         *websocket.findings,
+        *resource_findings,
     ])
     report = {
         "schema_version": SCHEMA_VERSION,
@@ -90,6 +93,7 @@ def analyse(run_dir: Path, thresholds: Thresholds | None = None) -> Analysis:
         "client": client.summary,
         "simulator": target.summary,
         "completeness": completeness,
+        "resources": resources,
         "findings": [f.to_json() for f in findings],
         "thresholds": thresholds.to_json(),
         "notes": data.notes + run_notes(data),

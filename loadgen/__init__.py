@@ -13,6 +13,7 @@ Subpackages, by concern:
   A plain process: it never imports Locust (tests/test_layers.py).
 
 Top-level modules hold what every part shares: the options (`options`), the per-exchange counters (`metrics`),
-the per-exchange runtime of a process (`runtime`), the suite's state on each Locust `Environment` (`state`),
-every worker<->master message (`messages`), and `plugin`, which wires them into Locust for a locustfile.
+each process's memory and open files (`process_history`), the per-exchange runtime of a process (`runtime`), the
+suite's state on each Locust `Environment` (`state`), every worker<->master message (`messages`), and `plugin`,
+which wires them into Locust for a locustfile.
 """

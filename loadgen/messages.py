@@ -141,3 +141,18 @@ class ExchangeGauges(TypedDict, total=False):
     used_weight: float | None  # the latest used weight the exchange reported
     used_weight_at: float | None  # when it reported it, wall-clock seconds
     breaker: str  # the circuit breaker's state, when --breaker is on
+
+
+PROCESS_USAGE_KEY = "process_usage"
+"""
+In every worker report: the worker's resident memory and open file descriptors, one sample per second since
+its previous report, written by the master to the run's `_process_history.csv` and `_process.json`. Written and
+read by `loadgen.process_history`.
+
+:value: :class:`ProcessUsageReport`
+"""
+
+
+class ProcessUsageReport(TypedDict):
+    pid: int  # the worker's process id
+    rows: list[list[Any]]  # [epoch seconds, rss_mb or None, fds or None], one per second

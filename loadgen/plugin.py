@@ -18,7 +18,7 @@ from locust.event import Events
 from locust.runners import MasterRunner, WorkerRunner
 
 from exchanges.base import ExchangeAdapter, TargetKind
-from loadgen import messages, options
+from loadgen import messages, options, process_history
 from loadgen.ending import final_csv, locust_stop, run_end, workers
 from loadgen.gates import locust_hooks, run_snapshot
 from loadgen.metrics import metrics_hub
@@ -47,6 +47,7 @@ def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
     hooks.init.add_listener(lambda environment, **_: workers.track(environment))
     hooks.init.add_listener(lambda environment, **_: final_csv.install(environment))
     hooks.init.add_listener(lambda environment, **_: run_end.install(environment))
+    hooks.init.add_listener(lambda environment, **_: process_history.install(environment))
     hooks.init.add_listener(lambda environment, **_: _on_init(adapter, environment))
     hooks.init.add_listener(lambda environment, **_: locust_stop.install(environment))
     hooks.test_start.add_listener(lambda environment, **_: _on_test_start(adapter, environment))

@@ -1,10 +1,11 @@
-"""The simulator's own load, per second: its process's CPU share and its event loop's lag.
+"""The simulator's own load, per second: its process's CPU share, its event loop's lag, its memory and files.
 
 One process with one event loop serves every exchange, so under enough load the simulator itself, not
 the exchange it imitates, sets the pace. A small task wakes every `interval_s` and measures how late it
 woke (the loop's lag: how long any callback waited for the loop); each wall-clock second it closes a row
 with the process's CPU time over the row's span (as a share of one core), the lag's median and maximum,
-and the REST requests and WebSocket messages the exchanges counted in that span.
+and the REST requests and WebSocket messages the exchanges counted in that span, and the process's resident
+memory and open file descriptors when the row closed (`simulator.process_usage`; a leak shows as a rising series).
 
 A row runs from the sampler's first wake-up in a second (`t`, epoch seconds) to its first wake-up in a later
 second: `span_s` is about 1 s, longer when the loop was blocked across a second boundary (the seconds it
@@ -24,6 +25,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from simulator import process_usage
+from simulator.process_usage import ProcessUsage
+
 INTERVAL_S = 0.05  # the sampler wakes 20 times a second
 HISTORY_S = 600  # seconds kept: a reader that polls at least every 10 minutes misses none
 
@@ -42,6 +46,8 @@ class Second:
     lag_samples: int  # wake-ups in the span (few when the loop was blocked)
     requests: int  # REST requests answered in the span, every exchange
     ws_messages: int  # WebSocket messages sent in the span, every exchange
+    rss_mb: float | None = None  # the process's resident memory (MiB) when the row closed (None: not measured)
+    fds: int | None = None  # ... and its open file descriptors
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,8 +57,10 @@ class SecondsRecorder:
     """Samples in, per-second rows out; no clock or loop of its own, so it is tested with made-up samples."""
 
     def __init__(self, wall_s: float, mono_s: float, cpu_s: float, counts: tuple[int, int],
-                 history_s: int = HISTORY_S) -> None:
+                 history_s: int = HISTORY_S, usage: Callable[[], ProcessUsage] = lambda: process_usage.NOT_MEASURED,
+                 ) -> None:
         self.closed: deque[Second] = deque(maxlen=history_s)
+        self.usage = usage  # read once per row, when it closes (or is shown open)
         self._open(wall_s, mono_s, cpu_s, counts)
 
     def _open(self, wall_s: float, mono_s: float, cpu_s: float, counts: tuple[int, int]) -> None:
@@ -73,6 +81,7 @@ class SecondsRecorder:
         """The open row as it stands (it covers part of a second)."""
         span = max(mono_s - self.open_mono_s, 0.0)
         lags = self.lags_ms
+        usage = self.usage()
         return Second(
             t=self.open_t,
             span_s=round(span, 3),
@@ -82,6 +91,8 @@ class SecondsRecorder:
             lag_samples=len(lags),
             requests=counts[0] - self.open_counts[0],
             ws_messages=counts[1] - self.open_counts[1],
+            rss_mb=usage.rss_mb,
+            fds=usage.fds,
         )
 
     def since(self, t: float) -> list[Second]:
@@ -97,7 +108,8 @@ class LoadMonitor:
         self.interval_s = interval_s
         self.history_s = history_s
         self.started_mono_s = time.monotonic()
-        self.recorder = SecondsRecorder(time.time(), self.started_mono_s, time.process_time(), counts(), history_s)
+        self.recorder = SecondsRecorder(time.time(), self.started_mono_s, time.process_time(), counts(), history_s,
+                                        process_usage.sample)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:

@@ -127,3 +127,12 @@ def test_history_without_full_history_is_analysed_with_a_note(tmp_path, capsys):
 def test_ramp_plateaus_without_their_columns(run_dir, capsys):
     (run_dir / "locust_ramp.csv").write_text("exchange,index,target_rps\nbinance,1,10\n")
     assert_one_line_error(capsys, [run_dir], "locust_ramp.csv", "missing columns", "verdict")
+
+
+def test_a_process_history_value_that_is_not_a_number(tmp_path, capsys):
+    run_dir = RunBuilder(seconds=12).entry("GET", "depth", 5).process_seconds("local", 80.0, 12).write(tmp_path / "run")
+    path = run_dir / "locust_process_history.csv"
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2].replace(",80.0,", ",lots,")
+    path.write_text("\n".join(lines) + "\n")
+    assert_one_line_error(capsys, [run_dir], "locust_process_history.csv", "line 3", "rss_mb")

@@ -3,6 +3,7 @@ network namespace, and the compose files."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -59,6 +60,24 @@ def test_master_and_two_workers_reconcile_with_the_simulator(tmp_path):
     assert (run_dir / "worker-1.log").is_file() and (run_dir / "worker-2.log").is_file()
     figures = check_run_figures(run_dir, output=out)  # every file tells the same figures
     assert figures.requests > 20 and figures.aggregated >= figures.requests
+    check_process_usage(run_dir, {"master": 1, "worker": 2})
+
+
+def check_process_usage(run_dir: Path, roles: dict[str, int]) -> None:
+    """Every Locust process's memory and open files, each second (the totals agree: check_run_figures); the
+    simulator's in its own history (see loadgen/process_history.py)."""
+    with (run_dir / "locust_process_history.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_process: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_process.setdefault(row["process"], []).append(row)
+    assert sorted(r[0]["role"] for r in by_process.values()) == sorted(k for k, n in roles.items() for _ in range(n))
+    for samples in by_process.values():
+        assert len(samples) >= 8  # one a second over the run
+        assert all(float(r["rss_mb"]) > 20 and int(r["fds"]) >= 3 for r in samples)
+    with (run_dir / "simulator_history.csv").open(newline="") as f:
+        sim = list(csv.DictReader(f))
+    assert sim and all(float(r["rss_mb"]) > 20 and int(r["fds"]) >= 3 for r in sim)
 
 
 def test_a_killed_worker_does_not_stop_the_run_and_is_reported(tmp_path):

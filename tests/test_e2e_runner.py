@@ -42,7 +42,8 @@ def test_run_writes_results_and_counts_reconcile_with_the_simulator(default_run)
     run_dir = proc.run_dir
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
                  "totals.json", "report.html", "locust.log", "simulator.log", "simulator_stats.json", "run.json",
-                 "locust_exchange_history.csv", "locust_exchange.json"):
+                 "locust_exchange_history.csv", "locust_exchange.json", "locust_process_history.csv",
+                 "locust_process.json"):
         assert (run_dir / name).is_file(), name
     assert f"results: {run_dir}" in proc.stdout
 

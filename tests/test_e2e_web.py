@@ -80,6 +80,8 @@ def test_plain_locust_serves_the_ui_on_loopback_only_and_not_cross_origin(tmp_pa
         assert listening_addresses(port) == ["127.0.0.1"]
         status, headers, body = request(f"{base}/exchange/stats")
         assert status == 200 and "exchanges" in json.loads(body)
+        (process,) = json.loads(body)["processes"]  # sampled from the start, before any test
+        assert process["role"] == "local" and process["rss_mb"] > 20 and process["fds"] >= 3
         evil = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
         for method, path in (("OPTIONS", "/swarm"), ("POST", "/swarm"), ("GET", "/stats/requests")):
             status, headers, _ = request(f"{base}{path}", method, evil, b"user_count=1&spawn_rate=1"

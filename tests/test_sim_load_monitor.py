@@ -12,7 +12,8 @@ import requests
 from simulator.load_monitor import LoadMonitor, SecondsRecorder
 from tests.support.simserver import SimServer
 
-ROW_FIELDS = {"t", "span_s", "cpu_share", "lag_p50_ms", "lag_max_ms", "lag_samples", "requests", "ws_messages"}
+ROW_FIELDS = {"t", "span_s", "cpu_share", "lag_p50_ms", "lag_max_ms", "lag_samples", "requests", "ws_messages",
+              "rss_mb", "fds"}
 T0 = 1_800_000_000
 
 
@@ -38,6 +39,7 @@ def test_rows_close_at_each_new_second_and_add_up_to_the_counts() -> None:
     assert first.t + first.span_s == pytest.approx(second.t)  # the rows tile the time
     current = recorder.current(104.2, 8.0, (41, 12))
     assert current.t == T0 + 4 and current.lag_samples == 0 and current.lag_max_ms is None
+    assert (first.rss_mb, first.fds) == (None, None)  # no usage reader given: not measured, never 0
     rows = [*recorder.closed, current]
     assert sum(r.requests for r in rows) == 41 and sum(r.ws_messages for r in rows) == 12
     assert [r.t for r in recorder.since(T0 + 0.02)] == [T0 + 1.01, T0 + 3.9]
@@ -65,6 +67,7 @@ def test_a_blocked_loop_shows_as_lag() -> None:
     rows = [*report["seconds"], report["current"]]
     assert all(set(row) == ROW_FIELDS for row in rows)
     assert max(row["lag_max_ms"] or 0 for row in rows) >= 250  # a wake-up due during the block came >= 250 ms late
+    assert all(row["rss_mb"] > 5 and row["fds"] >= 3 for row in rows)  # this process's memory and files (Linux)
     assert report["lag_interval_ms"] == 50 and report["history_s"] == 600
 
 

@@ -77,7 +77,7 @@ class SimulatorHistory:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         new = [row for row in rows if row["t"] > self.last_t]
         if new:
-            self._append([["" if row[f] is None else row[f] for f in COLUMNS.values()] for row in new])
+            self._append([["" if row.get(f) is None else row[f] for f in COLUMNS.values()] for row in new])
             self.last_t = new[-1]["t"]
 
     def _append(self, lines: list[list[Any]]) -> None:

@@ -25,6 +25,7 @@ from loadgen.gates import run_snapshot
 from loadgen.gates.evaluation import WS_METHOD, EntryStats, ExchangeCatalog, order_figures
 from loadgen.messages import ExchangeGauges
 from loadgen.metrics import metrics_hub
+from loadgen.process_history import process_history
 from loadgen.runtime import exchange_runtime
 from loadgen.users.ws_order_rows import REQUEST_TYPE as ORDER_REQUEST_TYPE
 
@@ -100,12 +101,26 @@ class ExchangeView:
         metrics_hub(self.environment).merge_own()
         self.samples.append(Sample(time.monotonic(), metrics_hub(self.environment).table.totals(), latency))
 
-    def gauges(self) -> dict[str, dict[str, Any]]:
+    def live_workers(self) -> set[str] | None:
+        """The ids of the workers not missing (None outside a master)."""
         runner = self.environment.runner
-        if isinstance(runner, MasterRunner):
-            live = {c.id for c in runner.clients.values() if c.state != STATE_MISSING}
+        if not isinstance(runner, MasterRunner):
+            return None
+        return {c.id for c in runner.clients.values() if c.state != STATE_MISSING}
+
+    def gauges(self) -> dict[str, dict[str, Any]]:
+        live = self.live_workers()
+        if live is not None:
             return merge_gauges([g for cid, g in self.worker_gauges.items() if cid in live])
         return merge_gauges([local_gauges(self.environment)])
+
+    def processes(self) -> list[dict[str, Any]]:
+        """Each process's latest memory and open files: the local or master process, and the live workers."""
+        history = process_history(self.environment)
+        if history is None:
+            return []
+        live = self.live_workers()
+        return [p for p in history.latest() if p["role"] != "worker" or live is None or p["process"] in live]
 
     def view(self) -> dict[str, Any]:
         """The JSON of `GET /exchange/stats`."""
@@ -121,6 +136,7 @@ class ExchangeView:
             "window_s": round(span, 1),
             "exchanges": [{**self._exchange(name, latest, oldest, span, gauges.get(name, {}), now),
                            "orders": orders.get(name)} for name in names],
+            "processes": self.processes(),
         }
 
     def orders(self) -> dict[str, dict[str, Any]]:

@@ -41,6 +41,7 @@ COLUMNS = (
     ("order_ack", "Order ack p99 (ms)"),
     ("order_lag", "Order event lag p99 (ms)"),
     ("lost_events", "Lost order events"),
+    ("processes", "Generator memory / files"),
 )
 _HOOKED: list[Events] = []
 
@@ -103,6 +104,7 @@ def add_exchange_tab(environment: Environment, view: ExchangeView) -> None:
 def table_rows(view: dict[str, Any]) -> list[dict[str, str]]:
     """The live view as the tab's text cells."""
     rows = []
+    processes = processes_cell(view.get("processes", []))
     for x in view["exchanges"]:
         latency = x["event_latency_ms"]
         rows.append({
@@ -121,8 +123,28 @@ def table_rows(view: dict[str, Any]) -> list[dict[str, str]]:
             "gaps": str(x["ws_gaps"]),
             "drops": str(x["ws_drops"]),
             **_order_cells(x["orders"]),
+            "processes": processes if not rows else "",  # the processes, not the exchange: on the first row only
         })
     return rows
+
+
+def processes_cell(processes: list[dict[str, Any]]) -> str:
+    """The Locust processes' latest RSS and open files, compact: the local or master process, then the
+    workers' highest (their count given), e.g. "master 80 MB, 14 fds; 4 workers up to 95 MB, 40 fds"."""
+    parts = [f"{p['role']} {_usage(p['rss_mb'], p['fds'])}" for p in processes if p["role"] != "worker"]
+    workers = [p for p in processes if p["role"] == "worker"]
+    if workers:
+        rss = [p["rss_mb"] for p in workers if p["rss_mb"] is not None]
+        fds = [p["fds"] for p in workers if p["fds"] is not None]
+        label = "1 worker" if len(workers) == 1 else f"{len(workers)} workers up to"
+        parts.append(f"{label} {_usage(max(rss) if rss else None, max(fds) if fds else None)}")
+    return "; ".join(parts) or "-"
+
+
+def _usage(rss_mb: float | None, fds: int | None) -> str:
+    if rss_mb is None and fds is None:
+        return "not measured"
+    return f"{_number(rss_mb, '.0f')} MB, {'-' if fds is None else fds} fds"
 
 
 def _order_cells(orders: dict[str, Any] | None) -> dict[str, str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.load import SIMULATOR_COLUMNS, SIMULATOR_HISTORY
+from simulator.process_usage import PROCESS_HISTORY_COLUMNS
 
 START = 1_800_000_000  # epoch seconds of a made-up run; a multiple of 10 and 60, like real limit windows
 PERCENTILES = ["50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"]
@@ -60,6 +61,7 @@ class RunBuilder:
     manifest: dict[str, Any] = field(default_factory=dict)
     ramp: list[dict[str, Any]] = field(default_factory=list)  # the ramp scenario's plateaus (RAMP_HEADER)
     simulator_rows: list[dict[str, Any]] | None = None  # None: no simulator_history.csv (an external host)
+    process_rows: list[dict[str, Any]] = field(default_factory=list)  # PREFIX_process_history.csv's rows
 
     def entry(self, type_: str, name: str, per_second: int | list[int], failures: int | list[int] = 0,
               latency_ms: float | list[float | None] | None = 5.0) -> RunBuilder:
@@ -91,12 +93,25 @@ class RunBuilder:
         return self
 
     def simulator_seconds(self, cpu_share: float | list[float] = 0.2, lag_p50_ms: float | list[float] = 0.5,
-                          requests: int | list[int] = 10) -> RunBuilder:
+                          requests: int | list[int] = 10, rss_mb: float | list[float] | None = None,
+                          fds: int | list[int] | None = None) -> RunBuilder:
         """The simulator's own load, one row per second of the run (as loadgen/runner/sim_history.py writes it)."""
-        cpu, lag, count = (_series(v, self.seconds) for v in (cpu_share, lag_p50_ms, requests))
+        cpu, lag, count, rss, files = (_series(v, self.seconds) for v in (cpu_share, lag_p50_ms, requests, rss_mb, fds))
         self.simulator_rows = [
             {"t": START + i + 0.05, "span_s": 1.0, "cpu_share": cpu[i], "lag_p50_ms": lag[i],
-             "lag_max_ms": lag[i] * 3, "lag_samples": 20, "requests": count[i], "ws_messages": 0}
+             "lag_max_ms": lag[i] * 3, "lag_samples": 20, "requests": count[i], "ws_messages": 0,
+             "rss_mb": rss[i], "fds": files[i]}
+            for i in range(self.seconds)
+        ]
+        return self
+
+    def process_seconds(self, process: str, rss_mb: float | list[float | None] | None,
+                        fds: int | list[int | None] | None, role: str = "local", pid: int = 4242) -> RunBuilder:
+        """One Locust process's memory and open files, one row per second of the run (loadgen/process_history.py)."""
+        rss, files = _series(rss_mb, self.seconds), _series(fds, self.seconds)
+        self.process_rows += [
+            {"timestamp": START + i + 0.5, "role": role, "process": process, "pid": pid, "rss_mb": rss[i],
+             "fds": files[i]}
             for i in range(self.seconds)
         ]
         return self
@@ -131,7 +146,12 @@ class RunBuilder:
         (run_dir / "run.json").write_text(json.dumps(manifest))
         if self.simulator_rows is not None:
             _write_csv(run_dir / SIMULATOR_HISTORY, list(SIMULATOR_COLUMNS),
-                       [[row[f] for f in SIMULATOR_COLUMNS.values()] for row in self.simulator_rows])
+                       [["" if row.get(f) is None else row[f] for f in SIMULATOR_COLUMNS.values()]
+                        for row in self.simulator_rows])
+        if self.process_rows:
+            _write_csv(Path(f"{prefix}_process_history.csv"), list(PROCESS_HISTORY_COLUMNS),
+                       [["" if row[c] is None else row[c] for c in PROCESS_HISTORY_COLUMNS]
+                        for row in self.process_rows])
         if self.log_lines:
             (run_dir / "locust.log").write_text("\n".join(self.log_lines) + "\n")
         return run_dir

@@ -134,6 +134,26 @@ def check_run_figures(run_dir: Path, *, exchanges: list[str] | None = None, outp
         assert all(w["users"] > 0 for w in workers["workers"]), workers
         assert workers["final_reports_missing"] == 0, workers
 
+    # Each process's memory and open files: the totals are the history's first, last and highest rows.
+    process_path = run_dir / "locust_process_history.csv"
+    if process_path.is_file():
+        by_process: dict[str, list[dict[str, str]]] = {}
+        for row in read_csv_rows(process_path):
+            by_process.setdefault(row["process"], []).append(row)
+        totals = {p["process"]: p for p in json.loads((run_dir / "locust_process.json").read_text())["processes"]}
+        assert set(totals) == set(by_process), (set(totals), set(by_process))
+        for name, rows in by_process.items():
+            rows.sort(key=lambda r: float(r["timestamp"]))
+            entry = totals[name]
+            assert entry["samples"] == len(rows) and entry["role"] == rows[0]["role"], name
+            for column in ("rss_mb", "fds"):
+                values = [float(r[column]) for r in rows if r[column] != ""]
+                assert entry[column]["max"] == max(values, default=None), (name, column)
+                assert entry[column]["last"] == (float(rows[-1][column]) if rows[-1][column] else None), name
+        if report_path.is_file():
+            judged = {p["process"] for p in json.loads(report_path.read_text())["resources"]["processes"]}
+            assert set(by_process) <= judged, (judged, set(by_process))
+
     if output is not None:
         if sim_path.is_file():
             assert f"simulator served {requests} HTTP requests in all; Locust sent {requests}" in output, output
