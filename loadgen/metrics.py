@@ -410,6 +410,7 @@ class MetricsHub:
         self.collectors: dict[str, ExchangeMetrics] = {}
         self.table = MetricsTable()
         self._history: TextIO | None = None
+        self._finished = False
         self._history_csv: Any = None
 
     def collector(self, exchange: str) -> ExchangeMetrics:
@@ -467,7 +468,11 @@ class MetricsHub:
         path.write_text(json.dumps({"run": run, "exchanges": self.table.totals()}, indent=2) + "\n", encoding="utf-8")
 
     def finish(self) -> None:
-        """At quit, once the run is settled: take the last counts, write every remaining history row and the totals."""
+        """At quit, once the run is settled: take the last counts, write every remaining history row and the totals.
+        Once: Locust may fire `quitting` twice, and the history file, closed here, must not be opened anew."""
+        if self._finished:
+            return
+        self._finished = True
         run_end.settle(self.environment)
         if not isinstance(self.environment.runner, MasterRunner):
             self.merge_own()

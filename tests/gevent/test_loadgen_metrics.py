@@ -136,6 +136,10 @@ def test_hub_writes_the_history_csv_and_the_totals_json(tmp_path):
     binance = totals["exchanges"]["binance"]
     assert (binance["requests"], binance["weight_requested"], binance["ws_reconnects"]) == (1, 25, 1)
     assert (binance["weight_limit"], binance["used_weight_max"]) == (1200, 25)
+    metrics.request(5)  # counted after the end: a second `quitting` must not start the history file anew
+    hub.finish()
+    with open(f"{prefix}_exchange_history.csv", newline="", encoding="utf-8") as f:
+        assert sum(int(r["requests"]) for r in csv.DictReader(f)) == 1
 
 
 def test_hub_without_csv_prefix_writes_nothing(tmp_path, monkeypatch):
