@@ -358,18 +358,23 @@ def test_no_pong_within_the_timeout_disconnects() -> None:
         async with serve(FAST_PINGS) as server, aiohttp.ClientSession() as session:
             answering = await session.ws_connect(f"{server.url}/ws")  # aiohttp answers pings while it reads
             reading = asyncio.create_task(frames_within(answering, 1.5))
-            async with session.ws_connect(f"{server.url}/ws", autoping=False) as silent:
-                pings = 0
-                started = time.monotonic()
-                while (msg := await silent.receive(timeout=3)).type is WSMsgType.PING:
-                    pings += 1
-                assert msg.type is WSMsgType.CLOSE and msg.data == 1008
-                waited = time.monotonic() - started
-                assert FAST_PINGS.ping_interval_s + FAST_PINGS.pong_timeout_s - 0.1 < waited < 3.0
-                assert pings >= 2  # one every ping_interval_s until the timeout
-            assert [m.type for m in await reading] == []  # no close: its pongs kept it alive
-            assert server.sim.stats.ws["pong_timeouts"] == 1
-            await answering.close()
+            try:
+                async with session.ws_connect(f"{server.url}/ws", autoping=False) as silent:
+                    pings = 0
+                    started = time.monotonic()
+                    while (msg := await silent.receive(timeout=3)).type is WSMsgType.PING:
+                        pings += 1
+                    assert msg.type is WSMsgType.CLOSE and msg.data == 1008
+                    waited = time.monotonic() - started
+                    assert FAST_PINGS.ping_interval_s + FAST_PINGS.pong_timeout_s - 0.1 < waited < 3.0
+                    # one every ping_interval_s until the timeout: at least the one it waited for (a loaded machine
+                    # may delay the next past the timeout)
+                    assert pings >= 1
+                assert [m.type for m in await reading] == []  # no close: its pongs kept it alive
+                assert server.sim.stats.ws["pong_timeouts"] == 1
+            finally:  # a failed check must not leave a reader and a connection holding the server open
+                reading.cancel()
+                await answering.close()
 
     run(scenario)
 
