@@ -4,7 +4,8 @@ Counts come from the exchange metrics (merged from every worker on a master), la
 stream entries, the order path (WebSocket orders: acked, ack and event-lag p99, lost events; whole run) from
 Locust's order rows, and the gauges (open WebSocket connections, bans, the latest used weight, breaker
 states) from every process as it stands: workers send theirs with each report. Rates and event-latency
-percentiles cover the last `WINDOW_S` seconds, from one sample of the totals per second.
+percentiles cover the last `WINDOW_S` seconds, from one sample of the totals per second. The samples of the
+last `HISTORY_S` seconds are kept for the tab's charts (`loadgen.web.exchange_history`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 WINDOW_S = 10
 SAMPLE_INTERVAL_S = 1.0
+HISTORY_S = 600  # the charts' span: the last ten minutes
 LATENCY_PERCENTILES = (0.5, 0.95, 0.99)
 
 
@@ -70,6 +72,8 @@ class Sample:
     at: float  # monotonic seconds
     totals: dict[str, dict[str, Any]]  # exchange counters per exchange
     latency: dict[str, dict[int, int]]  # merged stream event-latency histogram per exchange
+    wall: float = 0.0  # Unix time of the sample, for the charts' time axis
+    used_weight: dict[str, int] = field(default_factory=dict)  # the exchange's own used-weight count, when fresh
 
 
 class ExchangeView:
@@ -77,7 +81,7 @@ class ExchangeView:
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
-        self.samples: deque[Sample] = deque(maxlen=WINDOW_S + 1)
+        self.samples: deque[Sample] = deque(maxlen=int(HISTORY_S / SAMPLE_INTERVAL_S) + 1)
         self.worker_gauges: dict[str, dict[str, dict[str, Any]]] = {}  # client id -> that worker's gauges
         self.catalogs: dict[str, ExchangeCatalog] = {}  # the request names per exchange, as of the last sample
 
@@ -99,7 +103,11 @@ class ExchangeView:
             for name, catalog in catalogs.items()
         }
         metrics_hub(self.environment).merge_own()
-        self.samples.append(Sample(time.monotonic(), metrics_hub(self.environment).table.totals(), latency))
+        totals = metrics_hub(self.environment).table.totals()
+        now = time.time()
+        used = {name: g["used_weight"] for name, g in self.gauges().items()
+                if _fresh(g.get("used_weight_at"), totals.get(name, {}).get("weight_window_s"), now)}
+        self.samples.append(Sample(time.monotonic(), totals, latency, now, used))
 
     def live_workers(self) -> set[str] | None:
         """The ids of the workers not missing (None outside a master)."""
@@ -126,7 +134,7 @@ class ExchangeView:
         """The JSON of `GET /exchange/stats`."""
         now = time.time()
         latest = self.samples[-1] if self.samples else None
-        oldest = self.samples[0] if self.samples else None
+        oldest = self.samples[max(0, len(self.samples) - 1 - WINDOW_S)] if self.samples else None
         span = latest.at - oldest.at if latest and oldest else 0.0
         gauges = self.gauges()
         names = sorted({*(latest.totals if latest else {}), *gauges})
@@ -162,13 +170,14 @@ class ExchangeView:
                 return None
             return round(((totals.get(counter) or 0) - (before.get(counter) or 0)) / span, 2)
 
-        window_latency = _diff(latest.latency.get(name, {}), oldest.latency.get(name, {})) if latest and oldest else {}
+        window_latency = (diff_histograms(latest.latency.get(name, {}), oldest.latency.get(name, {}))
+                          if latest and oldest else {})
         weight_per_s = per_s("weight_requested")
         window_s = totals.get("weight_window_s")
         sent_per_window = round(weight_per_s * window_s, 1) if weight_per_s is not None and window_s else None
         banned_until = gauge.get("banned_until")
         used_at = gauge.get("used_weight_at")
-        fresh = used_at is not None and window_s is not None and now - used_at <= window_s  # else its window is over
+        fresh = _fresh(used_at, window_s, now)
         return {
             "exchange": name,
             "weight_limit": totals.get("weight_limit"),
@@ -192,7 +201,13 @@ class ExchangeView:
         }
 
 
-def _diff(latest: dict[int, int], old: dict[int, int]) -> dict[int, int]:
+def _fresh(used_at: float | None, window_s: float | None, now: float) -> bool:
+    """Whether a used-weight count still stands: its window is not over."""
+    return used_at is not None and window_s is not None and now - used_at <= window_s
+
+
+def diff_histograms(latest: dict[int, int], old: dict[int, int]) -> dict[int, int]:
+    """The samples added to a cumulative histogram between two readings."""
     return {k: v - old.get(k, 0) for k, v in latest.items() if v - old.get(k, 0) > 0}
 
 
