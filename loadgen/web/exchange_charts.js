@@ -4,7 +4,7 @@
 (() => {
   "use strict";
   const SVG = "http://www.w3.org/2000/svg";
-  const W = 560, H = 200, L = 58, R = 12, T = 12, B = 26;
+  const W = 560, H = 210, L = 58, R = 12, T = 30, B = 26;  // T: room for the marks above the plot
   const COLORS = { used: "#2e7dd7", sent: "#8a8f98", rps: "#2e7dd7", msgs: "#1a9e6c", p95: "#c4561c",
                    limit: "#d32f2f", m429: "#f29900", m418: "#b00020" };
 
@@ -15,10 +15,12 @@
     return node;
   }
 
-  function niceMax(v) {
-    if (!(v > 0)) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    return [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= v);
+  // The y axis: a round step (1, 2, 2.5 or 5 times a power of ten) and the first multiple of it above `v`.
+  function axis(v) {
+    const raw = (v > 0 ? v : 1) / 4;
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= raw);
+    return { step, top: step * Math.max(1, Math.ceil((v > 0 ? v : 1) / step)) };
   }
 
   function clock(t) { return new Date(t * 1000).toLocaleTimeString([], { hour12: false }); }
@@ -38,14 +40,14 @@
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-label": title,
                             style: "color:inherit;font:11px sans-serif" }, box);
     const values = series.flatMap((s) => s.values).filter((v) => v != null);
-    const top = niceMax(Math.max(0, ...values, limit ? limit.value * 1.1 : 0));
+    const { step, top } = axis(Math.max(0, ...values, limit ? limit.value * 1.05 : 0));
     const t0 = t[0], t1 = t[t.length - 1], span = Math.max(t1 - t0, 1);
     const x = (ti) => L + ((ti - t0) / span) * (W - L - R);
     const y = (v) => H - B - (v / top) * (H - T - B);
-    for (let i = 0; i <= 4; i++) {
-      const v = (top * i) / 4;
+    for (let i = 0; i * step <= top * 1.0001; i++) {
+      const v = i * step;
       el("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "currentColor", "stroke-opacity": 0.15 }, svg);
-      el("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", fill: "currentColor" }, svg).textContent = fmt(v);
+      el("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", fill: "currentColor" }, svg).textContent = String(+v.toFixed(2));
     }
     for (const [ti, anchor] of [[t0, "start"], [t1, "end"]]) {
       el("text", { x: x(ti), y: H - 8, "text-anchor": anchor, fill: "currentColor" }, svg).textContent = clock(ti);
@@ -71,7 +73,7 @@
     for (const [row, m] of (marks || []).entries()) {
       m.values.forEach((n, i) => {
         if (!n) return;
-        const cx = x(t[i]), cy = T + 6 + row * 10;
+        const cx = x(t[i]), cy = 9 + row * 10;
         const mark = el("path", { class: `mark mark-${m.key}`, fill: m.color,
                                   d: `M${cx - 5},${cy - 5}L${cx + 5},${cy - 5}L${cx},${cy + 3}Z` }, svg);
         el("title", {}, mark).textContent = `${n} × ${m.label} at ${clock(t[i])}`;
@@ -118,7 +120,7 @@
       name.textContent = x.exchange;
       section.appendChild(name);
       const grid = document.createElement("div");
-      grid.style.cssText = "display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px";
+      grid.style.cssText = "display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px";
       const per = x.weight_window_s ? ` per ${x.weight_window_s} s` : "";
       const limit = x.weight_limit ? { value: x.weight_limit, label: `limit ${x.weight_limit}${per}` } : null;
       const marks = [{ key: "429", label: "429 rate limited", color: COLORS.m429, values: x.rate_limited },

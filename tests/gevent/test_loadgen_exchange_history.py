@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from loadgen.metrics import metrics_hub
+from loadgen.web import security as web_security
 from loadgen.web.exchange_history import MAX_POINTS, history
 from loadgen.web.exchange_view import Sample, exchange_view
 from tests.gevent.test_loadgen_webui import environment
@@ -92,3 +93,15 @@ def test_the_ui_serves_the_history_and_loads_the_charts_in_its_page():
     script = client.get("/exchange/charts.js")
     assert script.status_code == 200 and script.mimetype == "text/javascript"
     assert b"exchange/history" in script.data
+
+
+def test_the_history_and_the_charts_script_are_behind_the_login(monkeypatch):
+    monkeypatch.setenv(web_security.USERNAME_VAR, "trader")
+    monkeypatch.setenv(web_security.PASSWORD_VAR, "s3cret-pass")
+    client = environment("--web-login", "--web-host", "0.0.0.0").web_ui.app.test_client()
+    assert client.get("/exchange/history").status_code == 302
+    assert client.get("/exchange/charts.js").status_code == 302
+    client.post("/login/submit", data={"username": "trader", "password": "s3cret-pass"},
+                headers={"Origin": "http://localhost"})
+    assert client.get("/exchange/history").get_json()["exchanges"] == []
+    assert client.get("/exchange/charts.js").status_code == 200
