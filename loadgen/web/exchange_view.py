@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -72,8 +72,18 @@ class Sample:
     at: float  # monotonic seconds
     totals: dict[str, dict[str, Any]]  # exchange counters per exchange
     latency: dict[str, dict[int, int]]  # merged stream event-latency histogram per exchange
-    wall: float = 0.0  # Unix time of the sample, for the charts' time axis
-    used_weight: dict[str, int] = field(default_factory=dict)  # the exchange's own used-weight count, when fresh
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """One second of the charts' history: the cumulative counters, but only the latency histogram's growth
+    since the point before (a few buckets, where the cumulative one has every bucket the run has seen)."""
+
+    at: float  # monotonic seconds
+    wall: float  # Unix time, for the charts' time axis
+    totals: dict[str, dict[str, Any]]  # exchange counters per exchange
+    latency: dict[str, dict[int, int]]  # stream events per latency bucket received since the point before
+    used_weight: dict[str, int]  # the exchange's own used-weight count per exchange, while it stands
 
 
 class ExchangeView:
@@ -81,7 +91,8 @@ class ExchangeView:
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
-        self.samples: deque[Sample] = deque(maxlen=int(HISTORY_S / SAMPLE_INTERVAL_S) + 1)
+        self.samples: deque[Sample] = deque(maxlen=WINDOW_S + 1)
+        self.history: deque[HistoryPoint] = deque(maxlen=int(HISTORY_S / SAMPLE_INTERVAL_S) + 1)
         self.worker_gauges: dict[str, dict[str, dict[str, Any]]] = {}  # client id -> that worker's gauges
         self.catalogs: dict[str, ExchangeCatalog] = {}  # the request names per exchange, as of the last sample
 
@@ -92,6 +103,7 @@ class ExchangeView:
     def reset(self) -> None:
         """A new test: its counters start from zero, so do the rates."""
         self.samples.clear()
+        self.history.clear()
 
     def sample(self) -> None:
         catalogs = self.catalogs = run_snapshot.catalogs(self.environment)
@@ -107,7 +119,11 @@ class ExchangeView:
         now = time.time()
         used = {name: g["used_weight"] for name, g in self.gauges().items()
                 if _fresh(g.get("used_weight_at"), totals.get(name, {}).get("weight_window_s"), now)}
-        self.samples.append(Sample(time.monotonic(), totals, latency, now, used))
+        before = self.samples[-1].latency if self.samples else {}
+        growth = {name: diff_histograms(h, before.get(name, {})) for name, h in latency.items()}
+        at = time.monotonic()
+        self.samples.append(Sample(at, totals, latency))
+        self.history.append(HistoryPoint(at, now, totals, growth, used))
 
     def live_workers(self) -> set[str] | None:
         """The ids of the workers not missing (None outside a master)."""
@@ -134,7 +150,7 @@ class ExchangeView:
         """The JSON of `GET /exchange/stats`."""
         now = time.time()
         latest = self.samples[-1] if self.samples else None
-        oldest = self.samples[max(0, len(self.samples) - 1 - WINDOW_S)] if self.samples else None
+        oldest = self.samples[0] if self.samples else None
         span = latest.at - oldest.at if latest and oldest else 0.0
         gauges = self.gauges()
         names = sorted({*(latest.totals if latest else {}), *gauges})

@@ -94,7 +94,7 @@ def add_exchange_tab(environment: Environment, view: ExchangeView) -> None:
     def exchange_history_json() -> Response:
         # on a master the workers' counts arrive every few seconds: a point per report at least
         step = WORKER_REPORT_INTERVAL if isinstance(environment.runner, MasterRunner) else 1.0
-        return jsonify(exchange_history.history(list(view.samples), step))
+        return jsonify(exchange_history.history(list(view.history), step))
 
     @app.route("/exchange/charts.js")
     @web_ui.auth_required_if_enabled

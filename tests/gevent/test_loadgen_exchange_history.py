@@ -10,30 +10,25 @@ import pytest
 from loadgen.metrics import metrics_hub
 from loadgen.web import security as web_security
 from loadgen.web.exchange_history import MAX_POINTS, history
-from loadgen.web.exchange_view import Sample, exchange_view
+from loadgen.web.exchange_view import HistoryPoint, exchange_view
 from tests.gevent.test_loadgen_webui import environment
 
 T0 = 1_800_000_000.0
 
 
 def samples(seconds: int, *, rps: int = 10, weight_per_request: int = 2, limited_at: dict[int, int] | None = None,
-            slow_from: int | None = None, used: dict[int, int] | None = None) -> list[Sample]:
+            slow_from: int | None = None, used: dict[int, int] | None = None) -> list[HistoryPoint]:
     """One sample a second of a steady run: `rps` requests a second, as many events (10 ms, or 100 ms from
     second `slow_from` on), 429s at the seconds of `limited_at`, the exchange's used weight at `used`'s."""
-    out, limited, fast, slow = [], 0, 0, 0
+    out, limited = [], 0
     for s in range(seconds + 1):
         limited += (limited_at or {}).get(s, 0)
-        if s:
-            if slow_from is not None and s > slow_from:
-                slow += rps
-            else:
-                fast += rps
+        events = {100 if slow_from is not None and s > slow_from else 10: rps} if s else {}
         totals = {"binance": {"requests": rps * s, "weight_requested": rps * s * weight_per_request,
                               "ws_messages": 3 * rps * s, "rate_limited": limited, "banned": 0,
                               "weight_limit": 6000, "weight_window_s": 60}}
-        latency = {"binance": {k: v for k, v in ((10, fast), (100, slow)) if v}}
         weight = {"binance": (used or {})[s]} if s in (used or {}) else {}
-        out.append(Sample(float(s), totals, latency, T0 + s, weight))
+        out.append(HistoryPoint(float(s), T0 + s, totals, {"binance": events}, weight))
     return out
 
 
@@ -82,7 +77,7 @@ def test_the_ui_serves_the_history_and_loads_the_charts_in_its_page():
     env.events.test_start.fire(environment=env)
     view = exchange_view(env)
     view.sample()
-    view.samples[0] = replace(view.samples[0], at=view.samples[0].at - 1.0)  # a second ago
+    view.history[0] = replace(view.history[0], at=view.history[0].at - 1.0)  # a second ago
     metrics_hub(env).collector("binance").request(1)
     metrics_hub(env).collector("binance").rate_limited()
     view.sample()
