@@ -56,7 +56,7 @@ def test_in_a_browser_the_exchange_tab_charts_the_run_with_its_limit_and_429s(tm
             const out = {};
             for (const fig of document.querySelectorAll('#exchange-charts figure.exchange-chart')) {
               out[fig.querySelector('figcaption').textContent] = {
-                series: Object.fromEntries([...fig.querySelectorAll('polyline.series')].map(
+                series: Object.fromEntries([...fig.querySelectorAll('path.series')].map(
                   (p) => [p.getAttribute('class').split(' ')[1], +p.dataset.points])),
                 limit: [...fig.querySelectorAll('line.limit')].length,
                 marks429: fig.querySelectorAll('path.mark-429').length,

@@ -59,11 +59,14 @@
         .textContent = limit.label;
     }
     for (const s of series) {
-      const pts = s.values.map((v, i) => (v == null ? null : [x(t[i]), y(v), v, t[i]])).filter(Boolean);
+      const all = s.values.map((v, i) => (v == null ? null : [x(t[i]), y(v), v, t[i]]));
+      const pts = all.filter(Boolean);
       if (!pts.length) continue;
-      el("polyline", { class: `series series-${s.key}`, "data-points": pts.length, fill: "none", stroke: s.color,
-                       "stroke-width": 2, "stroke-dasharray": s.dash || "none",
-                       points: pts.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(" ") }, svg);
+      // a gap where an interval has no value (no events for a p95): the line breaks, it does not bridge
+      const d = all.map((p, i) => (p ? `${i && all[i - 1] ? "L" : "M"}${p[0].toFixed(1)},${p[1].toFixed(1)}` : ""))
+        .join("");
+      el("path", { class: `series series-${s.key}`, "data-points": pts.length, fill: "none", stroke: s.color,
+                   "stroke-width": 2, "stroke-dasharray": s.dash || "none", d }, svg);
       for (const p of pts) {  // hover: the value and its time
         const dot = el("circle", { cx: p[0], cy: p[1], r: 3, fill: s.color, "fill-opacity": pts.length > 60 ? 0 : 1 },
                        svg);
@@ -125,11 +128,14 @@
       const limit = x.weight_limit ? { value: x.weight_limit, label: `limit ${x.weight_limit}${per}` } : null;
       const marks = [{ key: "429", label: "429 rate limited", color: COLORS.m429, values: x.rate_limited },
                      { key: "418", label: "418 banned", color: COLORS.m418, values: x.banned }];
-      grid.append(
-        chart(`Used weight${per}`, x.t, [
+      const weighs = limit || [...x.used_weight, ...x.sent_weight_per_window].some((v) => v != null);
+      if (weighs) {  // an exchange without request weights (a plain request count) has no weight chart
+        grid.append(chart(`Used weight${per}`, x.t, [
           { key: "used", label: "used (exchange's count)", color: COLORS.used, values: x.used_weight },
           { key: "sent", label: "sent (our estimate)", color: COLORS.sent, values: x.sent_weight_per_window,
-            dash: "4 3" }], limit, marks),
+            dash: "4 3" }], limit, marks));
+      }
+      grid.append(
         chart("Requests/s", x.t, [{ key: "rps", label: "requests/s", color: COLORS.rps, values: x.requests_per_s }],
               null, marks),
         chart("WebSocket messages/s", x.t,
