@@ -4,7 +4,8 @@ Counts come from the exchange metrics (merged from every worker on a master), la
 stream entries, the order path (WebSocket orders: acked, ack and event-lag p99, lost events; whole run) from
 Locust's order rows, and the gauges (open WebSocket connections, bans, the latest used weight, breaker
 states) from every process as it stands: workers send theirs with each report. Rates and event-latency
-percentiles cover the last `WINDOW_S` seconds, from one sample of the totals per second.
+percentiles cover the last `WINDOW_S` seconds, from one sample of the totals per second. The samples of the
+last `HISTORY_S` seconds are kept for the tab's charts (`loadgen.web.exchange_history`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 WINDOW_S = 10
 SAMPLE_INTERVAL_S = 1.0
+HISTORY_S = 600  # the charts' span: the last ten minutes
 LATENCY_PERCENTILES = (0.5, 0.95, 0.99)
 
 
@@ -72,12 +74,25 @@ class Sample:
     latency: dict[str, dict[int, int]]  # merged stream event-latency histogram per exchange
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """One second of the charts' history: the cumulative counters, but only the latency histogram's growth
+    since the point before (a few buckets, where the cumulative one has every bucket the run has seen)."""
+
+    at: float  # monotonic seconds
+    wall: float  # Unix time, for the charts' time axis
+    totals: dict[str, dict[str, Any]]  # exchange counters per exchange
+    latency: dict[str, dict[int, int]]  # stream events per latency bucket received since the point before
+    used_weight: dict[str, int]  # the exchange's own used-weight count per exchange, while it stands
+
+
 class ExchangeView:
     """Samples the run once a second (master or local) and answers with the live per-exchange view."""
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
         self.samples: deque[Sample] = deque(maxlen=WINDOW_S + 1)
+        self.history: deque[HistoryPoint] = deque(maxlen=int(HISTORY_S / SAMPLE_INTERVAL_S) + 1)
         self.worker_gauges: dict[str, dict[str, dict[str, Any]]] = {}  # client id -> that worker's gauges
         self.catalogs: dict[str, ExchangeCatalog] = {}  # the request names per exchange, as of the last sample
 
@@ -88,6 +103,7 @@ class ExchangeView:
     def reset(self) -> None:
         """A new test: its counters start from zero, so do the rates."""
         self.samples.clear()
+        self.history.clear()
 
     def sample(self) -> None:
         catalogs = self.catalogs = run_snapshot.catalogs(self.environment)
@@ -99,7 +115,15 @@ class ExchangeView:
             for name, catalog in catalogs.items()
         }
         metrics_hub(self.environment).merge_own()
-        self.samples.append(Sample(time.monotonic(), metrics_hub(self.environment).table.totals(), latency))
+        totals = metrics_hub(self.environment).table.totals()
+        now = time.time()
+        used = {name: g["used_weight"] for name, g in self.gauges().items()
+                if _fresh(g.get("used_weight_at"), totals.get(name, {}).get("weight_window_s"), now)}
+        before = self.samples[-1].latency if self.samples else {}
+        growth = {name: diff_histograms(h, before.get(name, {})) for name, h in latency.items()}
+        at = time.monotonic()
+        self.samples.append(Sample(at, totals, latency))
+        self.history.append(HistoryPoint(at, now, totals, growth, used))
 
     def live_workers(self) -> set[str] | None:
         """The ids of the workers not missing (None outside a master)."""
@@ -162,13 +186,14 @@ class ExchangeView:
                 return None
             return round(((totals.get(counter) or 0) - (before.get(counter) or 0)) / span, 2)
 
-        window_latency = _diff(latest.latency.get(name, {}), oldest.latency.get(name, {})) if latest and oldest else {}
+        window_latency = (diff_histograms(latest.latency.get(name, {}), oldest.latency.get(name, {}))
+                          if latest and oldest else {})
         weight_per_s = per_s("weight_requested")
         window_s = totals.get("weight_window_s")
         sent_per_window = round(weight_per_s * window_s, 1) if weight_per_s is not None and window_s else None
         banned_until = gauge.get("banned_until")
         used_at = gauge.get("used_weight_at")
-        fresh = used_at is not None and window_s is not None and now - used_at <= window_s  # else its window is over
+        fresh = _fresh(used_at, window_s, now)
         return {
             "exchange": name,
             "weight_limit": totals.get("weight_limit"),
@@ -192,7 +217,13 @@ class ExchangeView:
         }
 
 
-def _diff(latest: dict[int, int], old: dict[int, int]) -> dict[int, int]:
+def _fresh(used_at: float | None, window_s: float | None, now: float) -> bool:
+    """Whether a used-weight count still stands: its window is not over."""
+    return used_at is not None and window_s is not None and now - used_at <= window_s
+
+
+def diff_histograms(latest: dict[int, int], old: dict[int, int]) -> dict[int, int]:
+    """The samples added to a cumulative histogram between two readings."""
     return {k: v - old.get(k, 0) for k, v in latest.items() if v - old.get(k, 0) > 0}
 
 

@@ -1,27 +1,32 @@
 """The suite's additions to Locust's web UI: safer defaults (`loadgen.web.security`), an "Exchange" tab
-with the live per-exchange view, the same data at `GET /exchange/stats`, `--exchange` in the form, and the
-form's readable labels and `make run`'s defaults (`loadgen.web.form`)."""
+with the live per-exchange view and its charts, the same data at `GET /exchange/stats` and
+`GET /exchange/history`, `--exchange` in the form, and the form's readable labels and `make run`'s defaults
+(`loadgen.web.form`)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from flask import Response, jsonify, request
 from locust import events
 from locust.env import Environment
 from locust.event import Events
-from locust.runners import WorkerRunner
+from locust.runners import WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
 
-from loadgen.web import exchange_choice, exchange_view, form, security
+from loadgen.web import exchange_choice, exchange_history, exchange_view, form, security
 from loadgen.web.exchange_view import ExchangeView
 
 logger = logging.getLogger(__name__)
 
 TAB_KEY = "exchange"
 STATS_ENDPOINT = "locust.request_stats"  # Locust's /stats/requests, polled by the UI every 2 s
+INDEX_ENDPOINT = "locust.index"
+CHARTS_JS = Path(__file__).with_name("exchange_charts.js")
+CHARTS_TAG = b'<script src="exchange/charts.js" defer></script>'
 COLUMNS = (
     ("exchange", "Exchange"),
     ("weight", "Used weight / limit"),
@@ -84,12 +89,31 @@ def add_exchange_tab(environment: Environment, view: ExchangeView) -> None:
     def exchange_stats() -> Response:
         return jsonify(view.view())
 
+    @app.route("/exchange/history")
+    @web_ui.auth_required_if_enabled
+    def exchange_history_json() -> Response:
+        # on a master the workers' counts arrive every few seconds: a point per report at least
+        step = WORKER_REPORT_INTERVAL if isinstance(environment.runner, MasterRunner) else 1.0
+        return jsonify(exchange_history.history(list(view.history), step))
+
+    @app.route("/exchange/charts.js")
+    @web_ui.auth_required_if_enabled
+    def exchange_charts_js() -> Response:
+        return app.response_class(CHARTS_JS.read_bytes(), mimetype="text/javascript")
+
     @app.before_request
     def choose_exchange() -> Any:
         if request.endpoint != "locust.swarm" or "exchange" not in request.form:
             return None
         problem = exchange_choice.apply(environment, request.form["exchange"])
         return jsonify({"success": False, "message": problem, "host": environment.host}) if problem else None
+
+    @app.after_request
+    def add_exchange_charts(response: Response) -> Response:
+        if request.endpoint != INDEX_ENDPOINT or response.status_code != 200 or response.direct_passthrough:
+            return response
+        response.set_data(response.get_data().replace(b"</body>", CHARTS_TAG + b"\n  </body>", 1))
+        return response
 
     @app.after_request
     def add_exchange_rows(response: Response) -> Response:
