@@ -83,19 +83,19 @@ def attach(environment: Environment) -> Exposition | None:
             return Response(exposition.text(), mimetype=CONTENT_TYPE_LATEST)
 
     port = getattr(options, "metrics_port", 0) or 0
+    host = getattr(options, "metrics_host", "127.0.0.1") or "127.0.0.1"
+    linger = getattr(options, "metrics_linger_s", 0.0) or 0.0
+    if not 0 <= port < 65536:
+        _refuse(f"--metrics-port {port}: not a port (1-65535)")
+    if linger < 0:
+        _refuse(f"--metrics-linger-s {linger:g}: must be 0 or more")
     if port:
-        host = getattr(options, "metrics_host", "127.0.0.1") or "127.0.0.1"
-        if not 0 < port < 65536:
-            _refuse(f"--metrics-port {port}: not a port (1-65535)")
         try:
             exposition.server = WSGIServer((host, port), make_wsgi_app(exposition.registry), log=None)
             exposition.server.start()
         except OSError as e:
             _refuse(f"--metrics-port {port}: cannot listen on {host}: {e.strerror or e}")
         logger.info("Prometheus metrics at http://%s:%d%s", host, port, PATH)
-    linger = getattr(options, "metrics_linger_s", 0.0) or 0.0
-    if linger < 0:
-        _refuse(f"--metrics-linger-s {linger:g}: must be 0 or more")
     if linger:
         environment.events.quit.add_listener(lambda **_: _linger(linger))
     return exposition
