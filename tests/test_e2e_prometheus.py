@@ -20,6 +20,7 @@ import pytest
 
 from loadgen.exposition.names import BUCKETS_MS, failure_kind
 from tests.support.e2e import LocustRun, run_locust, simulator
+from tests.support.figures import check_run_figures
 
 pytestmark = pytest.mark.e2e
 PROMETHEUS = shutil.which("prometheus")
@@ -95,6 +96,10 @@ def check_run(base: str, run: LocustRun) -> None:
     ws_rows = sum(e["num_requests"] for e in totals if e["method"] == "WS" and "@" in e["name"])
     assert ws_rows == exchange["ws_messages"]  # the stream rows and the suite's counter agree
     assert last(base, "exchange_stress_rate_limited_total", "exchange") == {("binance",): exchange["rate_limited"]}
+    with (run.run_dir / "locust_exchange_history.csv").open(newline="") as f:
+        history = list(csv.DictReader(f))  # still whole: the process lingered after closing it
+    for counter in ("requests", "ws_messages"):
+        assert sum(int(r[counter]) for r in history) == exchange[counter]
     assert "Traceback" not in run.output
     rest = [e for e in totals if e["method"] not in ("WS", "WSAPI")]
     streams = [e for e in totals if e["method"] == "WS" and "@" in e["name"]]  # Binance's streams: btcusdt@trade
@@ -132,8 +137,9 @@ def test_prometheus_scrapes_the_runs_figures(tmp_path, processes):
         extra += ["--processes", str(processes)]
     with simulator(tmp_path) as sim, prometheus(tmp_path, port) as base:
         run = run_locust(sim, tmp_path / "run", USERS, users=8, run_time_s=8, extra=extra)
-        (tmp_path / "locust.out").write_text(run.output)
+        (run.run_dir / "simulator_stats.json").write_text(json.dumps(sim.stats()))
         check_run(base, run)
+        check_run_figures(run.run_dir, exchanges=["binance"])  # lingering for the last scrape spoils no file
         if processes:
             (workers,) = query(base, "max_over_time(exchange_stress_workers[10m])")  # 0 once they have quit
             assert float(workers["value"][1]) == processes
