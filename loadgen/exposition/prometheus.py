@@ -102,6 +102,9 @@ class RunCollector(Collector):
     def __init__(self, environment: Environment, view: ExchangeView) -> None:
         self.environment = environment
         self.view = view
+        # Locust's own histogram ({rounded ms: count}) behind each latency series of the last collect, keyed by
+        # (family name, label values): for exporters that want the finer percentiles (loadgen/exposition/otel.py).
+        self.histograms: dict[tuple[str, tuple[str, ...]], dict[int, int]] = {}
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -121,6 +124,7 @@ class RunCollector(Collector):
                                        labels=[*labels, "kind"])
         families = {k: HistogramMetricFamily(PREFIX + name, help_text, labels=labels)
                     for k, (name, help_text) in LATENCY_HELP.items()}
+        histograms: dict[tuple[str, tuple[str, ...]], dict[int, int]] = {}
         for e in entries:
             exchange = owner(catalogs, e.name)
             values = [exchange, e.method, e.name]
@@ -129,6 +133,8 @@ class RunCollector(Collector):
             family = families[latency_family(e.method, bool(catalog and catalog.is_stream(e.name)))]
             if e.response_times:
                 family.add_metric(values, histogram_buckets(e.response_times), e.total_response_time / 1000)
+                histograms[(family.name, tuple(values))] = dict(e.response_times)
+        self.histograms = histograms
         by_kind: dict[tuple[str, str, str, str], int] = {}
         for error in self.environment.stats.errors.values():
             key = (owner(catalogs, error.name), error.method or "", error.name, failure_kind(str(error.error)))

@@ -22,6 +22,7 @@ from locust.stats import StatsCSVFileWriter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_wsgi_app
 
 from loadgen import messages, state
+from loadgen.exposition import otel
 from loadgen.exposition.prometheus import RunCollector
 from loadgen.web import exchange_view
 from loadgen.web.exchange_view import ExchangeView
@@ -58,8 +59,9 @@ class Exposition:
     """The registry with the run's collector, and the headless server when there is one."""
 
     def __init__(self, environment: Environment, view: ExchangeView) -> None:
+        self.collector = RunCollector(environment, view)
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(RunCollector(environment, view))
+        self.registry.register(self.collector)
         self.server: WSGIServer | None = None
 
     def text(self) -> bytes:
@@ -74,6 +76,7 @@ def attach(environment: Environment) -> Exposition | None:
         return None
     view = exchange_view.exchange_view(environment) or _own_view(environment)
     exposition = state.of(environment).set(Exposition(environment, view))
+    otel.attach(environment, exposition.collector)  # with --otel: the same figures through Locust's OTLP exporter
     if environment.web_ui is not None:
         web_ui = environment.web_ui
 

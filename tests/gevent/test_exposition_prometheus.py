@@ -129,3 +129,42 @@ def test_bad_metrics_options_end_with_one_line(args, text, caplog):
         environment(*args, web_ui=False)
     assert exit_info.value.code == serve.EXIT_BAD_OPTION
     assert len(caplog.records) == 1 and text in caplog.text
+
+
+def test_the_same_figures_go_out_through_opentelemetry():
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from loadgen.exposition import otel
+
+    env = environment()
+    env.events.test_start.fire(environment=env)
+    metrics = metrics_hub(env).collector("binance")
+    for ms in (3.0, 12.0, 12.0, 40.0):
+        fire(env, "GET", "depth", ms)
+        metrics.request(5)
+    for _ in range(7):
+        metrics.ws_message()
+    fire(env, "GET", "depth", 3.0, verdict=Verdict(False, FailureKind.RATE_LIMITED, message="HTTP 429"))
+    reader = InMemoryMetricReader()
+    exposition = state.of(env).get(serve.Exposition)
+    assert otel.attach(env, exposition.collector, meter_provider=MeterProvider(metric_readers=[reader]))
+    data = reader.get_metrics_data()
+    got: dict[tuple, float] = {}
+    units: dict[str, str] = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            assert scope.scope.name == otel.METER
+            for metric in scope.metrics:
+                units[metric.name] = metric.unit
+                for point in metric.data.data_points:
+                    got[(metric.name, tuple(sorted(point.attributes.items())))] = point.value
+    rest = (("endpoint", "depth"), ("exchange", "binance"), ("method", "GET"))
+    assert got[("exchange_stress.requests", rest)] == 5
+    assert got[("exchange_stress.failures", (*rest[:2], ("kind", "rate_limited"), rest[2]))] == 1
+    assert got[("exchange_stress.ws_messages", (("exchange", "binance"),))] == 7
+    assert got[("exchange_stress.rest_latency.count", rest)] == 5
+    assert got[("exchange_stress.rest_latency.percentile", (*rest, ("quantile", "0.5")))] == pytest.approx(0.012)
+    assert got[("exchange_stress.rest_latency.percentile", (*rest, ("quantile", "0.99")))] == pytest.approx(0.040)
+    assert units["exchange_stress.rest_latency.percentile"] == "s"
+    assert ("exchange_stress.ws_connections", (("exchange", "binance"),)) in got
