@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.exposition.names import BUCKETS_MS, failure_kind
-from tests.support.e2e import LocustRun, run_locust, simulator
+from tests.support.e2e import LocustRun, loadgen_run, run_locust, simulator
 from tests.support.figures import check_run_figures
 
 pytestmark = pytest.mark.e2e
@@ -128,20 +128,32 @@ def check_percentile(base: str, family: str, entries: list[dict]) -> None:
     assert bounds[bucket - 1] <= prom_ms <= bounds[bucket], (family, p95_ms, prom_ms)
 
 
-@pytest.mark.skipif(PROMETHEUS is None, reason="Debian's prometheus package is not installed (.ci/run installs it)")
-@pytest.mark.parametrize("processes", [None, 2], ids=["single", "two-workers"])
-def test_prometheus_scrapes_the_runs_figures(tmp_path, processes):
+needs_prometheus = pytest.mark.skipif(PROMETHEUS is None,
+                                     reason="Debian's prometheus package is not installed (.ci/run installs it)")
+
+
+@needs_prometheus
+def test_prometheus_scrapes_a_single_process_run(tmp_path):
     port = free_port()
-    extra = ["--metrics-port", str(port), "--metrics-linger-s", "4"]
-    if processes:
-        extra += ["--processes", str(processes)]
     with simulator(tmp_path) as sim, prometheus(tmp_path, port) as base:
-        run = run_locust(sim, tmp_path / "run", USERS, users=8, run_time_s=8, extra=extra)
+        run = run_locust(sim, tmp_path / "run", USERS, users=8, run_time_s=8,
+                         extra=["--metrics-port", str(port), "--metrics-linger-s", "4"])
         (run.run_dir / "simulator_stats.json").write_text(json.dumps(sim.stats()))
         check_run(base, run)
         check_run_figures(run.run_dir, exchanges=["binance"])  # lingering for the last scrape spoils no file
-        if processes:
-            (workers,) = query(base, "max_over_time(exchange_stress_workers[10m])")  # 0 once they have quit
-            assert float(workers["value"][1]) == processes
-            roles = last(base, "process_open_fds", "role")
-            assert set(roles) == {("master",), ("worker",)}
+
+
+@needs_prometheus
+def test_prometheus_scrapes_a_master_with_two_workers(tmp_path):
+    """As README shows it: `python -m loadgen run ... -- --metrics-port PORT --metrics-linger-s SECONDS`."""
+    port = free_port()
+    with prometheus(tmp_path, port) as base:
+        result = loadgen_run(tmp_path / "results", "--workers", "2", "--duration", "8", "--",
+                             "--metrics-port", str(port), "--metrics-linger-s", "4")
+        log = (result.run_dir / "locust.log").read_text()
+        check_run(base, LocustRun(result.returncode, result.output + log, result.run_dir))
+        check_run_figures(result.run_dir, output=result.output)
+        (workers,) = query(base, "max_over_time(exchange_stress_workers[10m])")  # 0 once they have quit
+        assert float(workers["value"][1]) == 2
+        roles = last(base, "process_open_fds", "role")
+        assert set(roles) == {("master",), ("worker",)}
