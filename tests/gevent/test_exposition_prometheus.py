@@ -168,3 +168,21 @@ def test_the_same_figures_go_out_through_opentelemetry():
     assert got[("exchange_stress.rest_latency.percentile", (*rest, ("quantile", "0.99")))] == pytest.approx(0.040)
     assert units["exchange_stress.rest_latency.percentile"] == "s"
     assert ("exchange_stress.ws_connections", (("exchange", "binance"),)) in got
+
+
+def test_the_order_path_is_scraped():
+    env = environment()
+    env.events.test_start.fire(environment=env)
+    order_row = ADAPTER.ws_order_method
+    for ms in (4.0, 6.0, 9.0):
+        fire(env, "WSAPI", order_row, ms)
+        fire(env, "WSAPI", "order→NEW", ms + 1)
+    fire(env, "WSAPI", order_row, 2.0, verdict=Verdict(False, FailureKind.ORDER_REJECTED, message="-2010 insufficient"))
+    got = samples(env.web_ui.app.test_client().get("/metrics").get_data(as_text=True))
+    one = (("exchange", "binance"),)
+    assert got[("exchange_stress_orders_sent_total", one)] == 4
+    assert got[("exchange_stress_orders_acked_total", one)] == 3
+    assert got[("exchange_stress_orders_failed_total", one)] == 1
+    assert got[("exchange_stress_lost_order_events_total", one)] == 0
+    lag = (("endpoint", "order→NEW"), ("exchange", "binance"), ("method", "WSAPI"))
+    assert got[("exchange_stress_order_latency_seconds_count", lag)] == 3
