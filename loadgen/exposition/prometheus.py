@@ -170,7 +170,7 @@ class RunCollector(Collector):
         g = {key: GaugeMetricFamily(PREFIX + key, help_text, labels=["exchange"]) for key, help_text in (
             ("weight_limit", "The request-weight limit per window the run uses"),
             ("weight_window_seconds", "Length of the request-weight window"),
-            ("used_weight", "The exchange's latest used-weight header (absent before the first one)"),
+            ("used_weight", "The exchange's latest used-weight header (none before one, or once its window is over)"),
             ("ws_connections", "WebSocket connections open now, all processes"),
             ("bans_active", "1 while a ban (418) of this exchange lasts, by its Retry-After"),
         )}
@@ -182,7 +182,9 @@ class RunCollector(Collector):
                 g["weight_limit"].add_metric([name], t["weight_limit"])
             if t.get("weight_window_s") is not None:
                 g["weight_window_seconds"].add_metric([name], t["weight_window_s"])
-            if gauge.get("used_weight") is not None:
+            used_at, window_s = gauge.get("used_weight_at"), t.get("weight_window_s")
+            fresh = used_at is not None and (not window_s or now - used_at <= window_s)  # as the Exchange tab shows it
+            if gauge.get("used_weight") is not None and fresh:
                 g["used_weight"].add_metric([name], gauge["used_weight"])
             g["ws_connections"].add_metric([name], gauge.get("ws_open", 0))
             g["bans_active"].add_metric([name], 1 if (gauge.get("banned_until") or 0) > now else 0)

@@ -3,6 +3,7 @@
 import logging
 import socket
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -186,3 +187,17 @@ def test_the_order_path_is_scraped():
     assert got[("exchange_stress_lost_order_events_total", one)] == 0
     lag = (("endpoint", "order→NEW"), ("exchange", "binance"), ("method", "WSAPI"))
     assert got[("exchange_stress_order_latency_seconds_count", lag)] == 3
+
+
+def test_used_weight_is_scraped_while_its_window_lasts(monkeypatch):
+    env = environment()
+    env.events.test_start.fire(environment=env)
+    metrics = metrics_hub(env).collector("binance")
+    metrics.request(5)
+    metrics.used_weight(480)
+    client = env.web_ui.app.test_client()
+    key = ("exchange_stress_used_weight", (("exchange", "binance"),))
+    assert samples(client.get("/metrics").get_data(as_text=True))[key] == 480
+    later = time.time() + 61  # Binance's window is 60 s
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert key not in samples(client.get("/metrics").get_data(as_text=True))
