@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark, print a table, write bench/results/latest.json and a dated copy.
 
-    python -m bench [--only rest,sim,ws,orders,capacity,analysis] [--wait-quiet SECONDS]
+    python -m bench [--only rest,sim,ws,orders,capacity,analysis,metrics] [--wait-quiet SECONDS]
 
 `--wait-quiet` first waits (at most that long, not counted in the run) for the 1-minute load average to
 fall below 1.0: the machine is shared, and the figures are steadier on a quiet one.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import analysis_speed, rest_generators, sim_vs_worker, ws_benchmarks
+from bench import analysis_speed, metrics_overhead, rest_generators, sim_vs_worker, ws_benchmarks
 from bench.harness import load_average, wait_for_quiet
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "orders": ws_benchmarks.orders,
     "capacity": ws_benchmarks.capacity,
     "analysis": analysis,
+    "metrics": metrics_overhead.run,
 }
 # (key, goal, whether the value must be at least the goal (else at most)), in the issue's order
 GOALS: tuple[tuple[str, float | None, bool], ...] = (
@@ -51,6 +52,7 @@ GOALS: tuple[tuple[str, float | None, bool], ...] = (
     ("sim_vs_worker", 1.5, True),
     ("sim_vs_worker_ws", 1.5, True),
     ("analysis_24h_s", 5.0, False),
+    ("metrics_on_vs_off", 0.95, True),
 )
 
 

@@ -519,8 +519,10 @@ def _restart(hub: MetricsHub) -> None:
 
 
 def _every_second(hub: MetricsHub, settle_s: int) -> None:
-    while True:
+    while not hub._finished:  # after `finish` the history is closed: a process still up (--metrics-linger-s) adds none
         gevent.sleep(1.0)
+        if hub._finished:
+            return
         try:
             if not isinstance(hub.environment.runner, MasterRunner):
                 hub.merge_own()

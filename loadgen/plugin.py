@@ -20,6 +20,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from exchanges.base import ExchangeAdapter, TargetKind
 from loadgen import messages, options, process_history
 from loadgen.ending import final_csv, locust_stop, run_end, workers
+from loadgen.exposition import serve
 from loadgen.gates import locust_hooks, run_snapshot
 from loadgen.metrics import metrics_hub
 from loadgen.options import OptionError, parse_pacing, parse_settings
@@ -54,6 +55,7 @@ def install(adapter: ExchangeAdapter, hooks: Events = events) -> None:
     run_snapshot.register_exchange(adapter)
     locust_hooks.install(hooks)
     ui.install(hooks)
+    serve.install(hooks)  # after the web UI's: it serves on the UI and reuses its Exchange view
 
 
 def _on_init(adapter: ExchangeAdapter, environment: Environment) -> None:
