@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 COUNTER_HELP: dict[str, str] = {
     "requests": "REST requests sent, counted by the suite's exchange metrics",
     "weight_requested": "The exchange's published request weight of the REST requests sent",
-    "rate_limited": "Answers classified rate_limited (HTTP 429, Binance -1003/-1015, Kraken's rate-limit errors)",
-    "banned": "Answers classified banned (HTTP 418, Kraken's lockout)",
+    "rate_limited": "Answers the exchange's adapter classified rate_limited (HTTP 429, or the exchange's own "
+                    "rate-limit error codes, even in an HTTP 200)",
+    "banned": "Answers the exchange's adapter classified banned (HTTP 418, or the exchange's own lockout)",
     "retry_after_waits": "Times a user waited for a shared Retry-After pause",
     "weight_waits": "Times a polite user waited for the weight budget",
     "ws_messages": "WebSocket messages received",
