@@ -1,8 +1,8 @@
 """End to end: every PromQL expression of the Grafana dashboard, with its variables substituted as Grafana does,
 evaluated by a real Prometheus (Debian's `prometheus`) that scraped a real short run against the simulator (faults
 injected, so there are failures and WebSocket drops to show). Each returns data (but for the figures such a run
-cannot have: ABSENT); the panels on traffic the run had
-(REST, WebSocket, errors) show it; every metric they name is one the run's exposition served."""
+cannot have: ABSENT); the panels on traffic the run had (REST, WebSocket, errors) show it; every metric they name
+is one the run's exposition served."""
 
 from __future__ import annotations
 
