@@ -27,6 +27,7 @@ from loadgen.gates import run_snapshot
 from loadgen.gates.evaluation import WS_METHOD, EntryStats, ExchangeCatalog, order_figures
 from loadgen.metrics import COUNT_FIELDS, metrics_hub
 from loadgen.options import OptionError
+from loadgen.users.ws_order_rows import EVENT_ROW, LOST_ORDER_EVENT
 from loadgen.users.ws_order_rows import REQUEST_TYPE as ORDER_REQUEST_TYPE
 from loadgen.web.exchange_view import ExchangeView
 from simulator.process_usage import MB
@@ -71,12 +72,23 @@ def histogram_buckets(response_times: Mapping[int, int]) -> list[tuple[str, floa
     return out
 
 
-def owner(catalogs: Mapping[str, ExchangeCatalog], row_name: str) -> str:
-    """The exchange a Locust row belongs to ("" when none claims it, e.g. a locustfile's own rows)."""
+def owner(catalogs: Mapping[str, ExchangeCatalog], row_name: str, order_owner: str = "") -> str:
+    """The exchange a Locust row belongs to ("" when none claims it, e.g. a locustfile's own rows). Order events
+    without an exchange in their name (`order→STATE`, `lost_order_event`) belong to `order_owner`."""
     for name, catalog in catalogs.items():
         if catalog.owns(row_name) or catalog.base_name(row_name) != row_name:
             return name
-    return next(iter(catalogs)) if len(catalogs) == 1 else ""
+    if len(catalogs) == 1:
+        return next(iter(catalogs))
+    return order_owner if row_name.startswith(EVENT_ROW.format("")) or row_name == LOST_ORDER_EVENT else ""
+
+
+def plain_order_owner(catalogs: Mapping[str, ExchangeCatalog], entries: Iterable[StatsEntry]) -> str:
+    """The one exchange whose order row is among the rows named without an exchange, "" when none or several:
+    whose order events those plain event rows are."""
+    names = {e.name for e in entries if e.method == ORDER_REQUEST_TYPE}
+    owners = [name for name, catalog in catalogs.items() if catalog.order_row and catalog.order_row in names]
+    return owners[0] if len(owners) == 1 else ""
 
 
 def latency_family(method: str, is_stream: bool) -> str:
@@ -126,8 +138,9 @@ class RunCollector(Collector):
         families = {k: HistogramMetricFamily(PREFIX + name, help_text, labels=labels)
                     for k, (name, help_text) in LATENCY_HELP.items()}
         histograms: dict[tuple[str, tuple[str, ...]], dict[int, int]] = {}
+        order_owner = plain_order_owner(catalogs, entries)
         for e in entries:
-            exchange = owner(catalogs, e.name)
+            exchange = owner(catalogs, e.name, order_owner)
             values = [exchange, e.method, e.name]
             requests.add_metric(values, e.num_requests)
             catalog = catalogs.get(exchange)
@@ -138,7 +151,8 @@ class RunCollector(Collector):
         self.histograms = histograms
         by_kind: dict[tuple[str, str, str, str], int] = {}
         for error in self.environment.stats.errors.values():
-            key = (owner(catalogs, error.name), error.method or "", error.name, failure_kind(str(error.error)))
+            key = (owner(catalogs, error.name, order_owner), error.method or "", error.name,
+                   failure_kind(str(error.error)))
             by_kind[key] = by_kind.get(key, 0) + error.occurrences
         for key, n in sorted(by_kind.items()):
             failures.add_metric(list(key), n)
