@@ -73,7 +73,7 @@ def test_rest_answers_malformed_requests_in_binance_format(sim, http, endpoint, 
 
 
 @FUZZ
-@given(path=st.text(min_size=1, max_size=30))
+@given(path=st.text(min_size=1, max_size=30).filter(lambda p: p not in (".", "..")))  # the client resolves dot segments
 def test_unknown_paths_get_a_json_404(sim, http, path):
     response = http.get(f"{sim.url}/binance/{quote(path, safe='')}", timeout=10)
     assert response.status_code in (400, 404, 405)
