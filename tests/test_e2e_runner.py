@@ -134,7 +134,7 @@ def test_ui_serves_on_loopback_only(tmp_path):
                     page = resp.read().decode()
             except OSError:
                 time.sleep(0.5)
-        assert "--ws-host" in page or "ws_host" in page  # the suite's options are in the start form
+        assert "WS URL" in page  # the suite's options are in the start form (--ws-host, under its readable label)
         listening = [c.laddr for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == port]
         assert listening and all(addr.ip == "127.0.0.1" for addr in listening)
         children = psutil.Process(proc.pid).children(recursive=True)
